@@ -1,0 +1,83 @@
+import { decodeCursor, encodeCursor, matchesGrantFilter } from '../grant-filter.js';
+import { StoreConflictError } from '../types.js';
+import type { Grant, GrantFilter, GrantStatus, GrantStore, Page } from '../types.js';
+
+/**
+ * In-memory GrantStore. Grants are cloned on the way in and out so a caller
+ * mutating its object cannot change stored state, as with a real backend.
+ */
+export class MemoryGrantStore implements GrantStore {
+  readonly #grants = new Map<string, Grant>();
+
+  /** @param onDelete drops everything hanging off a deleted grant (access token, operation tokens). */
+  constructor(private readonly onDelete: (grantId: string) => void) {}
+
+  async create(grant: Grant): Promise<void> {
+    if (this.#grants.has(grant.id)) throw new StoreConflictError('grant already exists');
+    this.#grants.set(grant.id, structuredClone(grant));
+  }
+
+  async get(id: string): Promise<Grant | null> {
+    const grant = this.#grants.get(id);
+    return grant === undefined ? null : structuredClone(grant);
+  }
+
+  async listByUser(userId: string): Promise<Grant[]> {
+    return this.#sorted().filter((g) => g.userId === userId).map((g) => structuredClone(g));
+  }
+
+  async list(filter: GrantFilter, limit: number, cursor?: string): Promise<Page<Grant>> {
+    const after = decodeCursor(cursor);
+    const items: Grant[] = [];
+    for (const grant of this.#sorted()) {
+      if (after !== undefined && grant.id <= after) continue;
+      if (!matchesGrantFilter(grant, filter)) continue;
+      if (items.length === limit) {
+        const last = items[items.length - 1];
+        return last === undefined ? { items } : { items, next: encodeCursor(last.id) };
+      }
+      items.push(structuredClone(grant));
+    }
+    return { items };
+  }
+
+  async commitRefresh(id: string, expectedVersion: number, refreshToken: string): Promise<number | null> {
+    const grant = this.#grants.get(id);
+    if (grant === undefined || grant.version !== expectedVersion) return null;
+    grant.refreshToken = refreshToken;
+    return this.#bump(grant);
+  }
+
+  async setStatus(id: string, status: GrantStatus, expectedVersion?: number): Promise<number | null> {
+    const grant = this.#grants.get(id);
+    if (grant === undefined) return null;
+    if (expectedVersion !== undefined && grant.version !== expectedVersion) return null;
+    grant.status = status;
+    return this.#bump(grant);
+  }
+
+  async setConsent(id: string, agent: string, operations: string[]): Promise<boolean> {
+    const grant = this.#grants.get(id);
+    if (grant === undefined) return false;
+    if (operations.length === 0) delete grant.consent[agent];
+    else grant.consent[agent] = [...operations];
+    grant.updatedAt = Date.now();
+    return true;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    this.onDelete(id);
+    return this.#grants.delete(id);
+  }
+
+  #bump(grant: Grant): number {
+    grant.version += 1;
+    grant.updatedAt = Date.now();
+    return grant.version;
+  }
+
+  #sorted(): Grant[] {
+    // Redis orders the id index bytewise; code-unit order matches it for the ASCII ids the vault mints.
+    return [...this.#grants.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+}

@@ -1,0 +1,29 @@
+import type { KillScope, KillSwitch, KillSwitchSnapshot, KillSwitchStore } from '../types.js';
+
+/** In-memory KillSwitchStore; one switch per (scope, target), epoch bumped on every change. */
+export class MemoryKillSwitchStore implements KillSwitchStore {
+  readonly #switches = new Map<string, KillSwitch>();
+  #epoch = 0;
+
+  async engage(sw: KillSwitch): Promise<number> {
+    this.#switches.set(switchKey(sw.scope, sw.target), { ...sw });
+    return ++this.#epoch;
+  }
+
+  async release(scope: KillScope, target: string): Promise<number> {
+    if (this.#switches.delete(switchKey(scope, target))) this.#epoch += 1;
+    return this.#epoch;
+  }
+
+  async epoch(): Promise<number> {
+    return this.#epoch;
+  }
+
+  async snapshot(): Promise<KillSwitchSnapshot> {
+    return { epoch: this.#epoch, switches: [...this.#switches.values()].map((sw) => ({ ...sw })) };
+  }
+}
+
+function switchKey(scope: KillScope, target: string): string {
+  return `${scope}:${target}`;
+}

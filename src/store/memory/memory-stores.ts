@@ -1,0 +1,33 @@
+import { StoreUnavailableError } from '../types.js';
+import type { Stores } from '../types.js';
+import { MemoryAuditStore } from './audit-store.js';
+import { MemoryGrantStore } from './grant-store.js';
+import { MemoryKillSwitchStore } from './kill-switch-store.js';
+import { MemoryLockStore } from './lock-store.js';
+import { MemoryTokenStore } from './token-store.js';
+
+/**
+ * In-process stores with the same semantics as the Redis implementation.
+ * For dev mode and unit tests only: nothing survives a restart and nothing is
+ * shared between replicas, so production config must never select it.
+ */
+export function createMemoryStores(): Stores {
+  const tokens = new MemoryTokenStore();
+  let closed = false;
+  return {
+    grants: new MemoryGrantStore((grantId) => tokens.dropGrant(grantId)),
+    tokens,
+    locks: new MemoryLockStore(),
+    killSwitches: new MemoryKillSwitchStore(),
+    audit: new MemoryAuditStore(),
+    async ping() {
+      if (closed) throw new StoreUnavailableError('store closed');
+    },
+    async durabilityProblems() {
+      return ['memory store: nothing survives a restart (dev only)'];
+    },
+    async close() {
+      closed = true;
+    },
+  };
+}

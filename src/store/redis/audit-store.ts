@@ -1,0 +1,66 @@
+import { assertAuditBatch } from '../validation.js';
+import type { AppendResult, AuditEntry, AuditHead, AuditStore } from '../types.js';
+import { toStoreError } from './errors.js';
+import type { RedisKeys } from './keys.js';
+import type { ScriptedRedis } from './scripts.js';
+
+/**
+ * Redis AuditStore: a stream whose ids are `<seq>-0` plus a head hash, both
+ * under `{audit}`. append is one script that compares the head and writes the
+ * whole batch, so concurrent writers on many replicas can never fork the chain.
+ */
+export class RedisAuditStore implements AuditStore {
+  constructor(
+    private readonly redis: ScriptedRedis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  async head(): Promise<AuditHead | null> {
+    try {
+      const [seq, hash] = await this.redis.hmget(this.keys.auditHead(), 'seq', 'hash');
+      return toHead(seq, hash);
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+
+  async append(expectedHead: AuditHead | null, entries: AuditEntry[]): Promise<AppendResult> {
+    assertAuditBatch(expectedHead, entries);
+    const args: (string | number)[] = new Array<string | number>(2 + entries.length * 4);
+    args[0] = expectedHead === null ? '' : expectedHead.seq;
+    args[1] = expectedHead === null ? '' : expectedHead.hash;
+    let i = 2;
+    for (const e of entries) {
+      args[i++] = e.seq;
+      args[i++] = e.prev;
+      args[i++] = e.hash;
+      args[i++] = e.body;
+    }
+    try {
+      const [ok, seq, hash] = await this.redis.tvAuditAppend(this.keys.auditLog(), this.keys.auditHead(), ...args);
+      return ok === 1 ? { ok: true } : { ok: false, head: toHead(seq, hash) };
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+
+  async range(fromSeq: number, count: number): Promise<AuditEntry[]> {
+    if (count <= 0) return [];
+    const start = fromSeq <= 1 ? '-' : `${Math.floor(fromSeq)}-0`;
+    try {
+      const rows = await this.redis.xrange(this.keys.auditLog(), start, '+', 'COUNT', count);
+      return rows.map(([, fields]) => toEntry(fields));
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+}
+
+function toHead(seq: string | null | undefined, hash: string | null | undefined): AuditHead | null {
+  return seq == null ? null : { seq: Number(seq), hash: hash ?? '' };
+}
+
+/** Fields are written in a fixed order by the append script: seq, prev, hash, body. */
+function toEntry(fields: string[]): AuditEntry {
+  return { seq: Number(fields[1]), prev: fields[3] ?? '', hash: fields[5] ?? '', body: fields[7] ?? '' };
+}

@@ -1,0 +1,57 @@
+import type { Grant, GrantStatus } from '../types.js';
+
+/** Hash field prefix for consent: `c:<agent>` holds that agent's operations as a JSON array. */
+export const CONSENT_FIELD_PREFIX = 'c:';
+
+/**
+ * A grant is a Redis hash so the scripts can compare and bump `version` or
+ * touch one agent's consent without decoding (and re-encoding, with cjson's
+ * lossy number formatting) the whole record.
+ */
+export function encodeGrant(grant: Grant): string[] {
+  const out = [
+    'id', grant.id,
+    'userId', grant.userId,
+    'provider', grant.provider,
+    'upstreamSubject', grant.upstreamSubject,
+    'scopes', JSON.stringify(grant.scopes),
+    'status', grant.status,
+    'refreshToken', grant.refreshToken,
+    'version', String(grant.version),
+    'createdAt', String(grant.createdAt),
+    'updatedAt', String(grant.updatedAt),
+  ];
+  if (grant.instanceUrl !== undefined) out.push('instanceUrl', grant.instanceUrl);
+  for (const [agent, operations] of Object.entries(grant.consent)) {
+    if (operations.length > 0) out.push(CONSENT_FIELD_PREFIX + agent, JSON.stringify(operations));
+  }
+  return out;
+}
+
+/** Inverse of encodeGrant; null for the empty reply HGETALL gives for a missing key. */
+export function decodeGrant(hash: Record<string, string>): Grant | null {
+  const id = hash['id'];
+  if (id === undefined) return null;
+  const consent: Record<string, string[]> = {};
+  for (const field in hash) {
+    if (field.startsWith(CONSENT_FIELD_PREFIX)) {
+      consent[field.slice(CONSENT_FIELD_PREFIX.length)] = JSON.parse(hash[field] ?? '[]') as string[];
+    }
+  }
+  const grant: Grant = {
+    id,
+    userId: hash['userId'] ?? '',
+    provider: hash['provider'] ?? '',
+    upstreamSubject: hash['upstreamSubject'] ?? '',
+    scopes: JSON.parse(hash['scopes'] ?? '[]') as string[],
+    status: (hash['status'] ?? 'revoked') as GrantStatus,
+    refreshToken: hash['refreshToken'] ?? '',
+    version: Number(hash['version']),
+    consent,
+    createdAt: Number(hash['createdAt']),
+    updatedAt: Number(hash['updatedAt']),
+  };
+  const instanceUrl = hash['instanceUrl'];
+  if (instanceUrl !== undefined) grant.instanceUrl = instanceUrl;
+  return grant;
+}

@@ -1,0 +1,2 @@
+export { connectRedisStores, createRedisStores } from './redis-stores.js';
+export type { RedisStoreOptions } from './options.js';

@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Key layout. Key names carry only ids and tags, never values.
+ *
+ * | key                          | type   | TTL        | holds                                     |
+ * |------------------------------|--------|------------|-------------------------------------------|
+ * | `{g:<grantId>}:grant`        | hash   | none       | grant fields, `c:<agent>` = consent ops    |
+ * | `{g:<grantId>}:at`           | string | token life | cached upstream access token (JSON)        |
+ * | `{g:<grantId>}:tokens`       | zset   | max token  | jti -> expiry, for revokeByGrant           |
+ * | `tok:<jti>`                  | hash   | token life | operation-token record `r` + uses left `u` |
+ * | `grants`                     | zset   | none       | every grant id (score 0, lex order)        |
+ * | `user:<sha256(userId)>`      | set    | none       | grant ids of one user                      |
+ * | `lock:<name>`                | string | lock life  | owner token                               |
+ * | `{ks}:switches`, `{ks}:epoch`| hash, string | none | kill switches and their epoch            |
+ * | `{audit}:log`, `{audit}:head`| stream, hash | none | hash-chained audit entries, chain head    |
+ *
+ * All keys of one grant share the hash tag `{g:<id>}` so multi-key scripts stay
+ * in one Cluster slot. Operation-token records live under their own `tok:<jti>`
+ * key because `consume(jti)` — the hot path of /forward — knows only the jti and
+ * must be one round trip; the grant's `tokens` index is what lets revokeByGrant
+ * find them. The user index hashes the user id (`iss` + `sub`, unbounded and
+ * possibly personal) to a fixed-length name.
+ */
+export class RedisKeys {
+  constructor(private readonly prefix: string) {}
+
+  grant(grantId: string): string {
+    return `${this.prefix}{g:${grantId}}:grant`;
+  }
+
+  accessToken(grantId: string): string {
+    return `${this.prefix}{g:${grantId}}:at`;
+  }
+
+  grantTokens(grantId: string): string {
+    return `${this.prefix}{g:${grantId}}:tokens`;
+  }
+
+  token(jti: string): string {
+    return `${this.prefix}tok:${jti}`;
+  }
+
+  grantIndex(): string {
+    return `${this.prefix}grants`;
+  }
+
+  userIndex(userId: string): string {
+    return `${this.prefix}user:${createHash('sha256').update(userId).digest('base64url')}`;
+  }
+
+  lock(name: string): string {
+    return `${this.prefix}lock:${name}`;
+  }
+
+  killSwitches(): string {
+    return `${this.prefix}{ks}:switches`;
+  }
+
+  killEpoch(): string {
+    return `${this.prefix}{ks}:epoch`;
+  }
+
+  auditLog(): string {
+    return `${this.prefix}{audit}:log`;
+  }
+
+  auditHead(): string {
+    return `${this.prefix}{audit}:head`;
+  }
+}

@@ -1,0 +1,88 @@
+import { Redis } from 'ioredis';
+import { StoreUnavailableError } from '../types.js';
+import type { Stores } from '../types.js';
+import { RedisAuditStore } from './audit-store.js';
+import { toStoreError } from './errors.js';
+import { RedisGrantStore } from './grant-store.js';
+import { RedisKeys } from './keys.js';
+import { RedisKillSwitchStore } from './kill-switch-store.js';
+import { RedisLockStore } from './lock-store.js';
+import { clientOptions, resolveRedisStoreOptions } from './options.js';
+import type { RedisStoreOptions } from './options.js';
+import { defineScripts } from './scripts.js';
+import { RedisTokenStore } from './token-store.js';
+
+/** How long close() lets QUIT drain before dropping the socket. */
+const QUIT_GRACE_MS = 250;
+
+/**
+ * Stores on one ioredis connection. Returns at once; the client connects in
+ * the background and commands fail with StoreUnavailableError until it is
+ * ready (there is no offline queue), so use connectRedisStores at boot.
+ */
+export function createRedisStores(opts: RedisStoreOptions): Stores {
+  const resolved = resolveRedisStoreOptions(opts);
+  const redis = defineScripts(new Redis(resolved.url, clientOptions(resolved)));
+  // Failures reach callers as rejected commands; without a listener ioredis
+  // would print every reconnect error to stderr.
+  redis.on('error', () => {});
+  const keys = new RedisKeys(resolved.keyPrefix);
+  return {
+    grants: new RedisGrantStore(redis, keys),
+    tokens: new RedisTokenStore(redis, keys),
+    locks: new RedisLockStore(redis, keys),
+    killSwitches: new RedisKillSwitchStore(redis, keys),
+    audit: new RedisAuditStore(redis, keys),
+    async ping() {
+      try {
+        await redis.ping();
+      } catch (err) {
+        throw toStoreError(err);
+      }
+    },
+    async durabilityProblems() {
+      let persistence: string;
+      let memory: string;
+      try {
+        [persistence, memory] = await Promise.all([redis.info('persistence'), redis.info('memory')]);
+      } catch (err) {
+        throw toStoreError(err);
+      }
+      const field = (text: string, name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(text)?.[1]?.trim();
+      const problems: string[] = [];
+      if (field(persistence, 'aof_enabled') !== '1') problems.push('redis: appendonly is off (grants would not survive a restart)');
+      const policy = field(memory, 'maxmemory_policy');
+      if (policy !== 'noeviction') problems.push(`redis: maxmemory-policy is ${policy ?? 'unknown'}, must be noeviction (grants must never be evicted)`);
+      return problems;
+    },
+    async close() {
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, QUIT_GRACE_MS)));
+      await Promise.race([redis.quit().catch(() => {}), grace]);
+      clearTimeout(timer);
+      redis.disconnect();
+    },
+  };
+}
+
+/**
+ * createRedisStores, resolved once the first PING succeeds; rejects with
+ * StoreUnavailableError (and closes the client) if that takes longer than
+ * `waitMs` (default: the connect timeout).
+ */
+export async function connectRedisStores(opts: RedisStoreOptions, waitMs?: number): Promise<Stores> {
+  const stores = createRedisStores(opts);
+  const deadline = performance.now() + (waitMs ?? resolveRedisStoreOptions(opts).connectTimeoutMs);
+  for (;;) {
+    try {
+      await stores.ping();
+      return stores;
+    } catch {
+      if (performance.now() >= deadline) {
+        await stores.close();
+        throw new StoreUnavailableError('store unreachable');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+}

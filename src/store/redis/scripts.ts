@@ -1,0 +1,157 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Lua for every check-then-act step (STYLE.md rule 6). Each script touches only
+ * keys of one hash tag, so it stays valid on Cluster. Arguments are ids,
+ * numbers and envelope ciphertext only: ioredis tracing keeps EVAL arguments,
+ * so plaintext secrets must never reach a script (NOTES.md).
+ */
+const SCRIPTS = {
+  /** KEYS: grant. ARGV: field, value, ... → 1 created, 0 exists. */
+  tvCreateGrant: {
+    numberOfKeys: 1,
+    lua: `if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1`,
+  },
+  /** KEYS: grant. ARGV: expectedVersion, refreshToken, now → new version or nil. */
+  tvCommitRefresh: {
+    numberOfKeys: 1,
+    lua: `local v = tonumber(redis.call('HGET', KEYS[1], 'version'))
+if v == nil or v ~= tonumber(ARGV[1]) then return false end
+redis.call('HSET', KEYS[1], 'refreshToken', ARGV[2], 'version', v + 1, 'updatedAt', ARGV[3])
+return v + 1`,
+  },
+  /** KEYS: grant. ARGV: status, expectedVersion or '', now → new version or nil. */
+  tvSetStatus: {
+    numberOfKeys: 1,
+    lua: `local v = tonumber(redis.call('HGET', KEYS[1], 'version'))
+if v == nil then return false end
+if ARGV[2] ~= '' and v ~= tonumber(ARGV[2]) then return false end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'version', v + 1, 'updatedAt', ARGV[3])
+return v + 1`,
+  },
+  /** KEYS: grant. ARGV: consent field, operations JSON or '' to remove, now → 1 or 0 when no grant. */
+  tvSetConsent: {
+    numberOfKeys: 1,
+    lua: `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3])
+return 1`,
+  },
+  /**
+   * KEYS: grant, access token, token index → {userId or '' when there was no
+   * grant, jti...}. Tokens of a missing grant are still returned so they die
+   * too. The index is left in place: the caller deletes the records it names
+   * and then trims it, so a crash in between leaves revokeByGrant able to finish.
+   */
+  tvDeleteGrant: {
+    numberOfKeys: 3,
+    lua: `local user = redis.call('HGET', KEYS[1], 'userId') or ''
+redis.call('DEL', KEYS[1], KEYS[2])
+local out = redis.call('ZRANGE', KEYS[3], 0, -1)
+table.insert(out, 1, user)
+return out`,
+  },
+  /**
+   * KEYS: token index. ARGV: ttlMs, jti. Scores are expiry times on the Redis
+   * clock (the clock that expires the records), so pruning never drops a live
+   * token even when replica clocks drift.
+   */
+  tvIndexToken: {
+    numberOfKeys: 1,
+    lua: `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1`,
+  },
+  /** KEYS: token. ARGV: record JSON, uses, ttlMs. */
+  tvPutToken: {
+    numberOfKeys: 1,
+    lua: `redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'r', ARGV[1], 'u', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`,
+  },
+  /** KEYS: token → {record JSON, uses before spending} or nil. Deletes the record when the last use goes. */
+  tvConsume: {
+    numberOfKeys: 1,
+    lua: `local v = redis.call('HMGET', KEYS[1], 'r', 'u')
+if not v[1] then return false end
+local u = tonumber(v[2])
+if u == nil or u <= 0 then return false end
+if u == 1 then redis.call('DEL', KEYS[1]) else redis.call('HINCRBY', KEYS[1], 'u', -1) end
+return {v[1], u}`,
+  },
+  /** KEYS: lock. ARGV: owner → 1 released, 0 not the owner. */
+  tvReleaseLock: {
+    numberOfKeys: 1,
+    lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`,
+  },
+  /** KEYS: switches, epoch. ARGV: field, switch JSON → new epoch. */
+  tvEngageSwitch: {
+    numberOfKeys: 2,
+    lua: `redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('INCR', KEYS[2])`,
+  },
+  /** KEYS: switches, epoch. ARGV: field → epoch, bumped only if the switch was engaged. */
+  tvReleaseSwitch: {
+    numberOfKeys: 2,
+    lua: `if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then return redis.call('INCR', KEYS[2]) end
+return tonumber(redis.call('GET', KEYS[2]) or '0')`,
+  },
+  /**
+   * KEYS: stream, head. ARGV: expected seq ('' = empty chain), expected hash,
+   * then seq, prev, hash, body per entry → {1} or {0[, seq, hash]} (current head).
+   * Stream ids are `<seq>-0` so XRANGE can seek by seq.
+   */
+  tvAuditAppend: {
+    numberOfKeys: 2,
+    lua: `local h = redis.call('HMGET', KEYS[2], 'seq', 'hash')
+local match
+if ARGV[1] == '' then match = not h[1] else match = h[1] == ARGV[1] and h[2] == ARGV[2] end
+if not match then
+  if not h[1] then return {0} end
+  return {0, h[1], h[2]}
+end
+local n = #ARGV
+if n < 6 then return {1} end
+for i = 3, n, 4 do
+  redis.call('XADD', KEYS[1], ARGV[i] .. '-0', 'seq', ARGV[i], 'prev', ARGV[i + 1], 'hash', ARGV[i + 2], 'body', ARGV[i + 3])
+end
+redis.call('HSET', KEYS[2], 'seq', ARGV[n - 3], 'hash', ARGV[n - 1])
+return {1}`,
+  },
+} as const;
+
+type Arg = string | number;
+
+/** The scripts as typed client methods (ioredis `defineCommand` runs EVALSHA with EVAL fallback). */
+export interface ScriptCommands {
+  tvCreateGrant(key: string, ...fieldValues: string[]): Promise<number>;
+  tvCommitRefresh(key: string, expectedVersion: number, refreshToken: string, now: number): Promise<number | null>;
+  tvSetStatus(key: string, status: string, expectedVersion: Arg, now: number): Promise<number | null>;
+  tvSetConsent(key: string, field: string, operations: string, now: number): Promise<number>;
+  tvDeleteGrant(grant: string, accessToken: string, index: string): Promise<string[]>;
+  tvIndexToken(index: string, ttlMs: number, jti: string): Promise<number>;
+  tvPutToken(key: string, record: string, uses: number, ttlMs: number): Promise<number>;
+  tvConsume(key: string): Promise<[string, number] | null>;
+  tvReleaseLock(key: string, owner: string): Promise<number>;
+  tvEngageSwitch(switches: string, epoch: string, field: string, json: string): Promise<number>;
+  tvReleaseSwitch(switches: string, epoch: string, field: string): Promise<number>;
+  tvAuditAppend(stream: string, head: string, ...args: Arg[]): Promise<[number, string?, string?]>;
+}
+
+export type ScriptedRedis = Redis & ScriptCommands;
+
+/** Registers every script on a client. */
+export function defineScripts(redis: Redis): ScriptedRedis {
+  for (const [name, def] of Object.entries(SCRIPTS)) {
+    redis.defineCommand(name, { numberOfKeys: def.numberOfKeys, lua: def.lua });
+  }
+  return redis as ScriptedRedis;
+}

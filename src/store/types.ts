@@ -1,0 +1,199 @@
+/**
+ * Storage interfaces. Handlers and services depend on these, never on ioredis.
+ *
+ * Every method states an intent; anything check-then-act is one atomic step in
+ * the implementation (Lua / MULTI in Redis, synchronous code in memory).
+ * All values that are secrets arrive here already encrypted (envelope
+ * ciphertext, base64url): a store never sees plaintext token material.
+ */
+
+export type GrantStatus = 'active' | 'consent_required' | 'revoked';
+
+/** One user's link to one provider account. */
+export interface Grant {
+  id: string;
+  /** User id = IdP `iss` + `sub`, as produced by identity/. */
+  userId: string;
+  provider: string;
+  /** Subject of the account at the provider (e.g. Salesforce user id URL). */
+  upstreamSubject: string;
+  /** Salesforce `instance_url`, ServiceNow instance base; absent when the provider has a fixed API base. */
+  instanceUrl?: string;
+  /** Scopes granted upstream. */
+  scopes: string[];
+  status: GrantStatus;
+  /** Envelope ciphertext (base64url) of the refresh token, AAD bound to this grant. */
+  refreshToken: string;
+  /** Fencing number: bumped by every refresh commit and status change. */
+  version: number;
+  /** Agent id -> operations the user consented to for that agent. */
+  consent: Record<string, string[]>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Filter for admin listing; every field optional and ANDed. */
+export interface GrantFilter {
+  userId?: string;
+  provider?: string;
+  status?: GrantStatus;
+  /** Grants where this agent has any consented operation. */
+  agent?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor for the next page; absent at the end. */
+  next?: string;
+}
+
+export interface GrantStore {
+  /** Insert a new grant. Throws StoreConflictError when the id already exists. */
+  create(grant: Grant): Promise<void>;
+  get(id: string): Promise<Grant | null>;
+  /** All grants of one user (consent pages). */
+  listByUser(userId: string): Promise<Grant[]>;
+  list(filter: GrantFilter, limit: number, cursor?: string): Promise<Page<Grant>>;
+  /**
+   * Replace the refresh token (rotation) iff the stored version equals `expectedVersion`.
+   * Bumps the version. Returns the new version, or null when the version did not match
+   * (a peer won the race) or the grant is gone.
+   */
+  commitRefresh(id: string, expectedVersion: number, refreshToken: string): Promise<number | null>;
+  /** Set status iff version matches (when given); bumps version. Returns new version or null. */
+  setStatus(id: string, status: GrantStatus, expectedVersion?: number): Promise<number | null>;
+  /** Replace one agent's consented operations (empty list removes the agent). Returns false if no grant. */
+  setConsent(id: string, agent: string, operations: string[]): Promise<boolean>;
+  /** Delete the grant and every key that hangs off it (cached access token). Returns false if absent. */
+  delete(id: string): Promise<boolean>;
+}
+
+/** Record of an issued operation token, kept under its `jti` for exactly the token's lifetime. */
+export interface OperationTokenRecord {
+  jti: string;
+  grantId: string;
+  userId: string;
+  agent: string;
+  provider: string;
+  operation: string;
+  gateway: string;
+  /** base64url SHA-256 of the gateway certificate DER (RFC 8705 `x5t#S256`). */
+  certThumbprint: string;
+  usesLeft: number;
+  expiresAt: number;
+}
+
+export interface TokenStore {
+  /** Store a record with a TTL; it also joins the grant's index so revokeByGrant can find it. */
+  put(record: OperationTokenRecord, ttlMs: number): Promise<void>;
+  get(jti: string): Promise<OperationTokenRecord | null>;
+  /**
+   * Spend one use atomically. Returns the record as it was before spending, or null when
+   * the token is unknown, expired, revoked or has no uses left. Never GET-then-DECR.
+   */
+  consume(jti: string): Promise<OperationTokenRecord | null>;
+  /** Kill every outstanding operation token of a grant. Returns how many were removed. */
+  revokeByGrant(grantId: string): Promise<number>;
+
+  /** Cache the encrypted upstream access token of a grant (ciphertext, expiry) with a TTL. */
+  cacheAccessToken(grantId: string, entry: CachedAccessToken, ttlMs: number): Promise<void>;
+  getAccessToken(grantId: string): Promise<CachedAccessToken | null>;
+  dropAccessToken(grantId: string): Promise<void>;
+}
+
+export interface CachedAccessToken {
+  /** Envelope ciphertext (base64url) of the access token. */
+  ciphertext: string;
+  /** Epoch ms when the upstream token expires. */
+  expiresAt: number;
+  /** Grant version the token was obtained under. */
+  grantVersion: number;
+}
+
+export interface LockStore {
+  /** Take the lock iff free (`SET NX PX`). Returns an owner token, or null when held by someone else. */
+  acquire(name: string, ttlMs: number): Promise<string | null>;
+  /** Release only if still owned by `owner` (compare-and-delete). Returns whether it was released. */
+  release(name: string, owner: string): Promise<boolean>;
+}
+
+export type KillScope = 'global' | 'gateway' | 'agent' | 'user' | 'provider' | 'grant';
+
+export interface KillSwitch {
+  scope: KillScope;
+  /** The id within the scope; `*` for global. */
+  target: string;
+  reason: string;
+  engagedAt: number;
+  engagedBy: string;
+}
+
+export interface KillSwitchSnapshot {
+  /** Monotonic; bumped by every engage/release in the same atomic step. */
+  epoch: number;
+  switches: KillSwitch[];
+}
+
+export interface KillSwitchStore {
+  /** Engage durably; resolves only once written. Returns the new epoch. */
+  engage(sw: KillSwitch): Promise<number>;
+  /** Release; returns the new epoch (unchanged if the switch was not engaged). */
+  release(scope: KillScope, target: string): Promise<number>;
+  epoch(): Promise<number>;
+  snapshot(): Promise<KillSwitchSnapshot>;
+}
+
+/** One stored audit entry: the chain fields plus the serialized event body. */
+export interface AuditEntry {
+  seq: number;
+  /** Hash of the previous entry ('' for the first). */
+  prev: string;
+  /** Hash of this entry (HMAC over prev + body, computed by audit/). */
+  hash: string;
+  /** JSON of the audit event. */
+  body: string;
+}
+
+export interface AuditHead {
+  seq: number;
+  hash: string;
+}
+
+export type AppendResult = { ok: true } | { ok: false; head: AuditHead | null };
+
+export interface AuditStore {
+  head(): Promise<AuditHead | null>;
+  /**
+   * Append a batch iff the chain head still equals `expectedHead` (null = empty chain).
+   * Atomic: all entries or none. On mismatch returns the current head so the writer can re-chain.
+   */
+  append(expectedHead: AuditHead | null, entries: AuditEntry[]): Promise<AppendResult>;
+  /** Entries with seq >= fromSeq, ascending, at most `count`. */
+  range(fromSeq: number, count: number): Promise<AuditEntry[]>;
+}
+
+/** Everything the app needs from storage, with one lifecycle. */
+export interface Stores {
+  grants: GrantStore;
+  tokens: TokenStore;
+  locks: LockStore;
+  killSwitches: KillSwitchStore;
+  audit: AuditStore;
+  /** Cheap round trip for /readyz; rejects when the backend is unreachable. */
+  ping(): Promise<void>;
+  /**
+   * Why this backend would lose data, one line each (empty when durable): production
+   * refuses to start on Redis without AOF or with an evicting `maxmemory-policy`.
+   */
+  durabilityProblems(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export class StoreConflictError extends Error {
+  override name = 'StoreConflictError';
+}
+
+/** The backend did not answer in time or is unreachable. Callers fail closed (503). */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}

@@ -1,0 +1,33 @@
+import type { AuditEntry, AuditHead } from './types.js';
+
+/**
+ * Normalises a TTL to whole milliseconds. A non-positive or non-finite TTL is a
+ * caller bug (an already expired record must not be written), so it throws
+ * instead of silently storing something that never expires or expires at once.
+ */
+export function ttlToMs(ttlMs: number): number {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError('ttlMs must be a positive finite number');
+  return Math.ceil(ttlMs);
+}
+
+/**
+ * An audit batch must continue the chain it was built on: consecutive seqs
+ * starting right after `expectedHead`, each `prev` naming the hash before it.
+ * Checked before the atomic append so a malformed batch can never half-apply.
+ */
+export function assertAuditBatch(expectedHead: AuditHead | null, entries: AuditEntry[]): void {
+  let seq = expectedHead === null ? 0 : expectedHead.seq;
+  let prev = expectedHead === null ? '' : expectedHead.hash;
+  for (const entry of entries) {
+    seq += 1;
+    if (entry.seq !== seq) throw new RangeError('audit entries must have consecutive seq after the head');
+    if (entry.prev !== prev) throw new RangeError('audit entry prev must equal the preceding hash');
+    prev = entry.hash;
+  }
+}
+
+/** Equality of two chain heads (null = empty chain). */
+export function sameHead(a: AuditHead | null, b: AuditHead | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.seq === b.seq && a.hash === b.hash;
+}

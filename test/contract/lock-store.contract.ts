@@ -1,0 +1,34 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import type { Stores } from '../../src/store/types.js';
+
+/** LockStore behaviour: one owner at a time, owner-checked release, expiry. */
+export function describeLockStoreContract(stores: () => Stores): void {
+  describe('locks', () => {
+    it('hands a lock to one owner at a time and releases only for that owner', async () => {
+      const owner = await stores().locks.acquire('refresh:g-1', 10_000);
+      expect(owner).toBeTypeOf('string');
+      expect(await stores().locks.acquire('refresh:g-1', 10_000)).toBeNull();
+      expect(await stores().locks.acquire('refresh:g-2', 10_000)).toBeTypeOf('string');
+      expect(await stores().locks.release('refresh:g-1', 'not-the-owner')).toBe(false);
+      expect(await stores().locks.release('refresh:g-1', owner ?? '')).toBe(true);
+      expect(await stores().locks.release('refresh:g-1', owner ?? '')).toBe(false);
+      expect(await stores().locks.acquire('refresh:g-1', 10_000)).toBeTypeOf('string');
+    });
+
+    it('frees an expired lock, and the old owner cannot release the new holder', async () => {
+      const first = await stores().locks.acquire('refresh:g-x', 100);
+      await sleep(250);
+      const second = await stores().locks.acquire('refresh:g-x', 10_000);
+      expect(second).toBeTypeOf('string');
+      expect(second).not.toBe(first);
+      expect(await stores().locks.release('refresh:g-x', first ?? '')).toBe(false);
+      expect(await stores().locks.acquire('refresh:g-x', 10_000)).toBeNull();
+    });
+
+    it('grants a contended lock to exactly one of many callers', async () => {
+      const owners = await Promise.all(Array.from({ length: 30 }, () => stores().locks.acquire('hot', 10_000)));
+      expect(owners.filter((o) => o !== null)).toHaveLength(1);
+    });
+  });
+}

@@ -1,0 +1,43 @@
+/**
+ * One behavioural contract for every Stores implementation (STYLE.md rule 7).
+ * Memory and Redis run the same cases, so dev mode cannot drift from production.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Stores } from '../../src/store/types.js';
+import { describeAuditStoreContract } from './audit-store.contract.js';
+import { describeGrantStoreContract } from './grant-store.contract.js';
+import { describeKillSwitchStoreContract } from './kill-switch-store.contract.js';
+import { describeLockStoreContract } from './lock-store.contract.js';
+import { describeTokenStoreContract } from './token-store.contract.js';
+
+export { auditEntry, grantFixture, tokenFixture } from './fixtures.js';
+
+export interface StoreFixture {
+  stores: Stores;
+  cleanup: () => Promise<void>;
+}
+
+/** Registers the whole contract; `factory` gives each test fresh, empty stores. */
+export function describeStoreContract(name: string, factory: () => Promise<StoreFixture>): void {
+  describe(`${name} stores contract`, () => {
+    let fixture: StoreFixture;
+    const stores = (): Stores => fixture.stores;
+
+    beforeEach(async () => {
+      fixture = await factory();
+    });
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    describeGrantStoreContract(stores);
+    describeTokenStoreContract(stores);
+    describeLockStoreContract(stores);
+    describeKillSwitchStoreContract(stores);
+    describeAuditStoreContract(stores);
+
+    it('answers ping', async () => {
+      await expect(stores().ping()).resolves.toBeUndefined();
+    });
+  });
+}

@@ -1,0 +1,92 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import type { Stores } from '../../src/store/types.js';
+import { tokenFixture } from './fixtures.js';
+
+/** TokenStore behaviour: TTLs, atomic consume under contention, revocation by grant, access-token cache. */
+export function describeTokenStoreContract(stores: () => Stores): void {
+  describe('operation tokens', () => {
+    it('stores a record and reads it back', async () => {
+      const record = tokenFixture({ usesLeft: 2 });
+      await stores().tokens.put(record, 60_000);
+      expect(await stores().tokens.get(record.jti)).toStrictEqual(record);
+      expect(await stores().tokens.get('unknown')).toBeNull();
+    });
+
+    it('forgets a record after its TTL', async () => {
+      const record = tokenFixture();
+      await stores().tokens.put(record, 150);
+      await sleep(300);
+      expect(await stores().tokens.get(record.jti)).toBeNull();
+      expect(await stores().tokens.consume(record.jti)).toBeNull();
+    });
+
+    it('spends a multi-use token one use at a time, returning the record before spending', async () => {
+      const record = tokenFixture({ usesLeft: 3 });
+      await stores().tokens.put(record, 60_000);
+      expect(await stores().tokens.consume(record.jti)).toStrictEqual({ ...record, usesLeft: 3 });
+      expect(await stores().tokens.get(record.jti)).toStrictEqual({ ...record, usesLeft: 2 });
+      expect(await stores().tokens.consume(record.jti)).toStrictEqual({ ...record, usesLeft: 2 });
+      expect(await stores().tokens.consume(record.jti)).toStrictEqual({ ...record, usesLeft: 1 });
+      expect(await stores().tokens.consume(record.jti)).toBeNull();
+      expect(await stores().tokens.get(record.jti)).toBeNull();
+      expect(await stores().tokens.consume('unknown')).toBeNull();
+    });
+
+    it('lets exactly one of 100 concurrent consumers spend a single-use token', async () => {
+      const record = tokenFixture({ usesLeft: 1 });
+      await stores().tokens.put(record, 60_000);
+      const results = await Promise.all(Array.from({ length: 100 }, () => stores().tokens.consume(record.jti)));
+      expect(results.filter((r) => r !== null)).toHaveLength(1);
+    });
+
+    it('lets exactly five of 50 concurrent consumers spend a five-use token', async () => {
+      const record = tokenFixture({ usesLeft: 5 });
+      await stores().tokens.put(record, 60_000);
+      const results = await Promise.all(Array.from({ length: 50 }, () => stores().tokens.consume(record.jti)));
+      const spent = results.filter((r) => r !== null);
+      expect(spent.map((r) => r.usesLeft).sort()).toStrictEqual([1, 2, 3, 4, 5]);
+    });
+
+    it('revokes every token of one grant and none of another', async () => {
+      const mine = [tokenFixture({ grantId: 'g-a' }), tokenFixture({ grantId: 'g-a', usesLeft: 4 }), tokenFixture({ grantId: 'g-a' })];
+      const theirs = tokenFixture({ grantId: 'g-b' });
+      for (const r of [...mine, theirs]) await stores().tokens.put(r, 60_000);
+      const spent = mine[2];
+      if (spent !== undefined) await stores().tokens.consume(spent.jti);
+
+      expect(await stores().tokens.revokeByGrant('g-a')).toBe(2);
+      for (const r of mine) expect(await stores().tokens.consume(r.jti)).toBeNull();
+      expect(await stores().tokens.get(theirs.jti)).toStrictEqual(theirs);
+      expect(await stores().tokens.revokeByGrant('g-a')).toBe(0);
+      expect(await stores().tokens.revokeByGrant('g-none')).toBe(0);
+    });
+
+    it('does not count expired tokens as revoked', async () => {
+      await stores().tokens.put(tokenFixture({ grantId: 'g-exp' }), 100);
+      const live = tokenFixture({ grantId: 'g-exp' });
+      await stores().tokens.put(live, 60_000);
+      await sleep(250);
+      expect(await stores().tokens.revokeByGrant('g-exp')).toBe(1);
+    });
+
+    it('caches an access token until its TTL and drops it on request', async () => {
+      const entry = { ciphertext: 'v1.k1.access', expiresAt: Date.now() + 1_800_000, grantVersion: 7 };
+      expect(await stores().tokens.getAccessToken('g-at')).toBeNull();
+      await stores().tokens.cacheAccessToken('g-at', entry, 60_000);
+      expect(await stores().tokens.getAccessToken('g-at')).toStrictEqual(entry);
+      await stores().tokens.dropAccessToken('g-at');
+      expect(await stores().tokens.getAccessToken('g-at')).toBeNull();
+      await stores().tokens.dropAccessToken('g-at');
+
+      await stores().tokens.cacheAccessToken('g-at', entry, 150);
+      await sleep(300);
+      expect(await stores().tokens.getAccessToken('g-at')).toBeNull();
+    });
+
+    it('rejects a non-positive TTL instead of storing a record that never expires', async () => {
+      await expect(stores().tokens.put(tokenFixture(), 0)).rejects.toBeInstanceOf(RangeError);
+      await expect(stores().locks.acquire('l', -1)).rejects.toBeInstanceOf(RangeError);
+    });
+  });
+}

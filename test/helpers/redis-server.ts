@@ -1,0 +1,170 @@
+/**
+ * Private redis-server instances for tests: free loopback port, temp dir, AOF
+ * on, so a test can SIGKILL Redis and restart it on the same data.
+ *
+ * No orphan survives the test process: live servers are SIGKILLed on `exit`,
+ * and a detached shell watchdog kills each one if the test process dies
+ * without running exit handlers (SIGKILL, OOM).
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface RedisHandle {
+  url: string;
+  port: number;
+  /** Data directory (AOF lives here); '' for an external server. */
+  dir: string;
+  /** Whether this handle owns a private server (kill/restart work, flushing is safe). */
+  private: boolean;
+  /** Graceful shutdown, then the data directory is removed. */
+  stop(): Promise<void>;
+  /** SIGKILL: no shutdown, no final AOF rewrite. */
+  kill(): Promise<void>;
+  /** Start again on the same port and dir; data in the AOF survives. */
+  restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a hung server that still holds its connections (a network black hole). */
+  pause(): void;
+  resume(): void;
+}
+
+const READY_TIMEOUT_MS = 10_000;
+const live = new Set<ChildProcess>();
+
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/** Starts a private redis-server (from PATH) and resolves once it answers PING. */
+export async function startRedis(): Promise<RedisHandle> {
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'tv-redis-'));
+  let child: ChildProcess | undefined = await spawnRedis(port, dir);
+
+  const halt = async (signal: NodeJS.Signals): Promise<void> => {
+    const current = child;
+    child = undefined;
+    if (current !== undefined) await terminate(current, signal);
+  };
+
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    dir,
+    private: true,
+    async stop() {
+      await halt('SIGTERM');
+      await rm(dir, { recursive: true, force: true });
+    },
+    kill: () => halt('SIGKILL'),
+    async restart() {
+      await halt('SIGTERM');
+      child = await spawnRedis(port, dir);
+    },
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
+  };
+}
+
+/** A private server, or the one named by REDIS_URL (which tests must not kill or restart). */
+export async function redisForTests(): Promise<RedisHandle> {
+  const external = process.env['REDIS_URL'];
+  if (external === undefined || external === '') return startRedis();
+  const unsupported = (): never => {
+    throw new Error('not supported with REDIS_URL');
+  };
+  return {
+    url: external,
+    port: Number(new URL(external).port || 6379),
+    dir: '',
+    private: false,
+    stop: async () => {},
+    kill: async () => unsupported(),
+    restart: async () => unsupported(),
+    pause: unsupported,
+    resume: unsupported,
+  };
+}
+
+async function spawnRedis(port: number, dir: string): Promise<ChildProcess> {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes',
+    '--appendfsync', 'everysec', '--save', '', '--daemonize', 'no', '--loglevel', 'warning'];
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  watchdog(child, dir);
+  try {
+    await waitForPing(port, child);
+  } catch (err) {
+    await terminate(child, 'SIGKILL');
+    throw new Error(`redis-server on port ${port} did not start: ${String(err)} ${stderr}`);
+  }
+  return child;
+}
+
+/**
+ * Kills the server (and removes its dir) if this process disappears; exits by
+ * itself once the server is gone, so a recycled pid is never signalled.
+ */
+function watchdog(child: ChildProcess, dir: string): void {
+  if (child.pid === undefined) return;
+  const script = 'while kill -0 "$1" 2>/dev/null; do kill -0 "$2" 2>/dev/null || exit 0; sleep 1; done; kill -9 "$2"; rm -rf "$3"';
+  spawn('sh', ['-c', script, 'watchdog', String(process.pid), String(child.pid), dir], { detached: true, stdio: 'ignore' }).unref();
+}
+
+async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  // A paused server would sit on SIGTERM until continued.
+  if (signal !== 'SIGKILL') child.kill('SIGCONT');
+  const escalate = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(escalate);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPing(port: number, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode}`);
+    if (await pingOnce(port)) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error('timed out waiting for PING');
+}
+
+/** Raw RESP PING, so the harness does not depend on the client under test. */
+function pingOnce(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    let reply = '';
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk: Buffer) => {
+      reply += chunk.toString();
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
+  });
+}
