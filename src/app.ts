@@ -1,0 +1,82 @@
+/**
+ * buildApp(config, deps): both listeners with every plugin and route, in one
+ * readable list. Never listens; `listen()` on the result does.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
+import type { Config } from './config/schema.js';
+import type { KeyMaterial } from './crypto/key-files.js';
+import type { Stores } from './store/types.js';
+import { createListener } from './http/server.js';
+import { trustPolicy, type TlsMaterial } from './http/tls-material.js';
+import { mtlsIdentity } from './identity/mtls-plugin.js';
+import { healthRoutes } from './health/routes.js';
+import { registerOpenApi } from './http/openapi.js';
+
+export interface AppDeps {
+  stores: Stores;
+  keys: KeyMaterial;
+  tls: TlsMaterial;
+  /** Where logs go (tests capture them); default stdout. */
+  logStream?: DestinationStream;
+}
+
+export interface VaultApp {
+  public: FastifyInstance;
+  internal: FastifyInstance;
+  /** Bind both listeners; resolves with their base URLs. */
+  listen(): Promise<{ publicUrl: string; internalUrl: string }>;
+  /** Stop accepting, drain in-flight requests, close both listeners. Stores are the caller's. */
+  close(): Promise<void>;
+}
+
+export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp> {
+  const { stores, keys, tls, logStream } = deps;
+  const keysLoaded = () => !keys.keyring.isSealed();
+
+  const pub = createListener({ config, listener: 'public', logStream, tls: { cert: tls.cert, key: tls.key } });
+  const internal = createListener({
+    config,
+    listener: 'internal',
+    logStream,
+    tls: {
+      cert: tls.cert,
+      key: tls.key,
+      ca: [tls.gatewayCa, tls.adminCa],
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
+  });
+
+  await registerOpenApi(pub);
+  await registerOpenApi(internal);
+
+  // Public listener: pages, callbacks, discovery, health.
+  await pub.register(healthRoutes, { stores, keysLoaded });
+
+  // Internal listener: every request proves an allowlisted client certificate first.
+  await internal.register(mtlsIdentity, { policy: trustPolicy(config, tls) });
+  await internal.register(healthRoutes, { stores, keysLoaded });
+
+  await Promise.all([pub.ready(), internal.ready()]);
+
+  const url = (app: FastifyInstance) => {
+    const address = app.server.address();
+    if (!address || typeof address === 'string') throw new Error('listener has no TCP address');
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `https://${host}:${address.port}`;
+  };
+
+  return {
+    public: pub,
+    internal,
+    async listen() {
+      await pub.listen({ host: config.listeners.public.host, port: config.listeners.public.port });
+      await internal.listen({ host: config.listeners.internal.host, port: config.listeners.internal.port });
+      return { publicUrl: url(pub), internalUrl: url(internal) };
+    },
+    async close() {
+      await Promise.all([pub.close(), internal.close()]);
+    },
+  };
+}

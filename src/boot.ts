@@ -1,0 +1,98 @@
+/**
+ * Turns a validated config into the runtime dependencies: TLS material, key
+ * material and stores. Every problem with files or keys is collected into one
+ * error before anything listens, so the vault never half-starts.
+ */
+import type { Config } from './config/schema.js';
+import { loadKeyMaterial, readSecretFile, KeyMaterialError, type KeyMaterial } from './crypto/key-files.js';
+import { createEnvelope, type Envelope } from './crypto/envelope.js';
+import { ProviderCatalog } from './providers/catalog.js';
+import { UpstreamOAuth } from './providers/upstream-oauth.js';
+import { loadTlsMaterial, TlsMaterialError, type TlsMaterial } from './http/tls-material.js';
+import { createMemoryStores } from './store/memory/index.js';
+import { connectRedisStores, createRedisStores } from './store/redis/index.js';
+import type { Stores } from './store/types.js';
+
+export class StartupError extends Error {
+  override name = 'StartupError';
+  constructor(readonly problems: string[]) {
+    super(`cannot start:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+export interface Runtime {
+  tls: TlsMaterial;
+  keys: KeyMaterial;
+  envelope: Envelope;
+  stores: Stores;
+  catalog: ProviderCatalog;
+  upstream: UpstreamOAuth;
+}
+
+/** Client secrets of every provider that names a secret file, by provider id. */
+async function loadProviderSecrets(config: Config, problems: string[]): Promise<Map<string, string>> {
+  const secrets = new Map<string, string>();
+  for (const [id, provider] of Object.entries(config.providers)) {
+    if (!provider.clientSecretFile) continue;
+    try {
+      secrets.set(id, await readSecretFile(provider.clientSecretFile));
+    } catch (err) {
+      if (!(err instanceof KeyMaterialError)) throw err;
+      problems.push(...err.problems.map((p) => `providers.${id}.clientSecretFile: ${p}`));
+    }
+  }
+  return secrets;
+}
+
+export async function prepareRuntime(config: Config): Promise<Runtime> {
+  const problems: string[] = [];
+  let tls: TlsMaterial | undefined;
+  let keys: KeyMaterial | undefined;
+  try {
+    tls = loadTlsMaterial(config);
+  } catch (err) {
+    if (!(err instanceof TlsMaterialError)) throw err;
+    problems.push(...err.problems);
+  }
+  try {
+    keys = await loadKeyMaterial(config.keys.dir);
+  } catch (err) {
+    if (!(err instanceof KeyMaterialError)) throw err;
+    problems.push(...err.problems);
+  }
+  const secrets = await loadProviderSecrets(config, problems);
+  if (!tls || !keys || problems.length > 0) throw new StartupError(problems);
+  const catalog = new ProviderCatalog(config.providers, config.agents);
+  const envelope = await createEnvelope(keys.keyring);
+  const stores = await createStores(config);
+  return { tls, keys, envelope, stores, catalog, upstream: new UpstreamOAuth(catalog, secrets) };
+}
+
+/**
+ * Production waits for Redis and refuses a Redis that would lose grants; dev
+ * starts at once (readiness reports the store until it answers).
+ */
+async function createStores(config: Config): Promise<Stores> {
+  const { kind, redis } = config.store;
+  if (kind === 'memory') return createMemoryStores();
+  if (!redis.url) throw new StartupError(['store.redis.url: required']);
+  const options = {
+    url: redis.url,
+    keyPrefix: redis.keyPrefix,
+    commandTimeoutMs: redis.commandTimeoutMs,
+    connectTimeoutMs: redis.connectTimeoutMs,
+  };
+  if (config.mode !== 'production') return createRedisStores(options);
+  let stores: Stores;
+  try {
+    stores = await connectRedisStores(options, 5_000);
+  } catch {
+    throw new StartupError(['store.redis.url: Redis did not answer within 5 s']);
+  }
+  const problems = await stores.durabilityProblems();
+  if (problems.length > 0) {
+    await stores.close();
+    throw new StartupError(problems);
+  }
+  return stores;
+}

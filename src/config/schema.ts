@@ -1,0 +1,114 @@
+/**
+ * The one configuration schema. Parsed once at boot; every bad value is
+ * reported in one error. Secrets never appear inline: only file paths.
+ */
+import { z } from 'zod';
+import { agentSchema, providerId, providerSchema } from '../providers/schema.js';
+
+const port = z.number().int().min(0).max(65535);
+const host = z.string().min(1);
+/** A path to a file on disk (certificate, key, secret). */
+const filePath = z.string().min(1);
+
+const listener = (defaultHost: string, defaultPort: number) =>
+  z.strictObject({ host: host.default(defaultHost), port: port.default(defaultPort) }).prefault({});
+
+/**
+ * Identities are SPIFFE ids (`spiffe://trust-domain/path`) or certificate subject CNs.
+ * A gateway identity never grants admin access and vice versa (separate lists).
+ */
+const identity = z.string().min(1).max(512);
+
+/** A trusted JWT issuer: where its keys are and which algorithms it may use. */
+const jwtIssuer = z
+  .strictObject({
+    issuer: z.string().min(1).max(512),
+    /** Remote JWKS (fetched with the outbound policy) or a local JWKS file. */
+    jwksUri: z.url({ protocol: /^https?$/ }).optional(),
+    jwksFile: filePath.optional(),
+    /** Asymmetric algorithms only: never `none`, never HMAC. */
+    algorithms: z.array(z.enum(['EdDSA', 'ES256', 'ES384', 'RS256', 'PS256'])).min(1).default(['EdDSA', 'ES256', 'RS256']),
+    allowPrivateNetwork: z.boolean().default(false),
+  })
+  .refine((i) => Boolean(i.jwksUri) !== Boolean(i.jwksFile), 'exactly one of jwksUri or jwksFile');
+
+export const configSchema = z.strictObject({
+  mode: z.enum(['dev', 'production']).default('production'),
+  /** Public URL of the vault (issuer of operation tokens, base of consent links). */
+  publicUrl: z.url({ protocol: /^https$/ }).optional(),
+  /** The `aud` that subject and actor tokens must carry. Defaults to publicUrl. */
+  audience: z.string().min(1).optional(),
+  listeners: z
+    .strictObject({
+      public: listener('0.0.0.0', 8443),
+      internal: listener('0.0.0.0', 9443),
+    })
+    .prefault({}),
+  tls: z.strictObject({
+    /** Server certificate chain (PEM) used by both HTTPS listeners. */
+    cert: filePath,
+    key: filePath,
+    /** CA bundle that gateway client certificates must chain to. */
+    gatewayCa: filePath,
+    /** CA bundle for admin client certificates; defaults to gatewayCa. */
+    adminCa: filePath.optional(),
+  }),
+  gateways: z.strictObject({ allow: z.array(identity).min(1) }),
+  admins: z.strictObject({ allow: z.array(identity).default([]) }).prefault({}),
+  keys: z.strictObject({ dir: filePath }),
+  store: z
+    .strictObject({
+      kind: z.enum(['memory', 'redis']).default('redis'),
+      redis: z
+        .strictObject({
+          url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+          keyPrefix: z.string().max(64).default('tv:'),
+          commandTimeoutMs: z.number().int().min(10).max(500).default(500),
+          connectTimeoutMs: z.number().int().min(100).max(10_000).default(1000),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      /** Well under Fastify's 1 MiB default: token-exchange bodies are a few KB. */
+      bodyBytes: z.number().int().min(1024).max(1_048_576).default(65_536),
+      requestTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+      connectionTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
+      keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(72_000),
+      shutdownGraceMs: z.number().int().min(0).max(120_000).default(10_000),
+    })
+    .prefault({}),
+  identity: z
+    .strictObject({
+      /** The organisation's IdP for browser sign-in to the consent pages (OIDC code + PKCE). */
+      login: z
+        .strictObject({
+          issuer: z.url({ protocol: /^https?$/ }),
+          clientId: z.string().min(1),
+          clientSecretFile: filePath.optional(),
+          scopes: z.array(z.string()).default(['openid', 'profile', 'email']),
+          allowPrivateNetwork: z.boolean().default(false),
+        })
+        .optional(),
+      /** Issuers of `subject_token`s (user): IdP ID/access tokens or gateway-signed user assertions. */
+      subjectIssuers: z.array(jwtIssuer).default([]),
+      /** Issuers of `actor_token`s (agent): SPIFFE JWT-SVIDs or agent assertions. */
+      actorIssuers: z.array(jwtIssuer).default([]),
+      /** Tolerance for `exp`/`nbf`/`iat`; at most 60 s. */
+      clockSkewSeconds: z.number().int().min(0).max(60).default(30),
+    })
+    .prefault({}),
+  /** Provider catalog (see src/providers/schema.ts). */
+  providers: z.record(providerId, providerSchema).default({}),
+  /** Agent registry: the admin ceiling of which agents may ever do which operations. */
+  agents: z.record(identity, agentSchema).default({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

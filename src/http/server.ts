@@ -1,0 +1,61 @@
+/**
+ * One Fastify instance per listener, with the settings both share:
+ * HTTPS, timeouts (Fastify's are off by default), body limit, request ids,
+ * zod validation, the single error handler and a not-found handler.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Server as HttpServer } from 'node:http';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
+import type { DestinationStream } from 'pino';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Config } from '../config/schema.js';
+import { errorHandler, NotFound } from '../errors.js';
+import { loggerOptions } from './logging.js';
+
+export interface ListenerOptions {
+  config: Config;
+  tls: SecureContextOptions & Pick<TlsOptions, 'requestCert' | 'rejectUnauthorized'>;
+  logStream?: DestinationStream | undefined;
+  /** Name shown in logs. */
+  listener: 'public' | 'internal';
+}
+
+export function createListener({ config, tls, logStream, listener }: ListenerOptions): FastifyInstance {
+  const { limits } = config;
+  const app = Fastify({
+    // Our own factory so both listeners are HTTPS while keeping Fastify's default
+    // (http) typings; the timeouts Fastify would set on its own server are set here.
+    serverFactory: (handler) => {
+      // Node checks request/headers timeouts only every connectionsCheckingInterval (30 s by default).
+      const server = createHttpsServer({ ...tls, minVersion: 'TLSv1.2', connectionsCheckingInterval: 1000 }, handler);
+      server.requestTimeout = limits.requestTimeoutMs;
+      server.headersTimeout = Math.min(limits.requestTimeoutMs, 10_000);
+      server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+      server.setTimeout(limits.connectionTimeoutMs);
+      return server as unknown as HttpServer;
+    },
+    logger: loggerOptions(config.log.level, logStream),
+    bodyLimit: limits.bodyBytes,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.connectionTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    return503OnClosing: true,
+    // Request ids are ours; a caller-supplied id would let it forge audit correlation.
+    genReqId: () => randomUUID(),
+    routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 256 },
+  });
+  app.log = app.log.child({ listener });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => errorHandler(new NotFound(`no route ${request.method}`), request, reply));
+  // Only JSON (and, where a route registers it, form bodies) are accepted; text/plain is not an API format.
+  app.removeContentTypeParser('text/plain');
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    return payload;
+  });
+  return app;
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+/**
+ * Production entry point: loadConfig() -> prepareRuntime() -> buildApp() -> listen(),
+ * with graceful shutdown. Nothing else lives here.
+ */
+import closeWithGrace from 'close-with-grace';
+import { loadConfig, ConfigError } from './config/load.js';
+import { prepareRuntime, StartupError } from './boot.js';
+import { buildApp } from './app.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const runtime = await prepareRuntime(config);
+  const app = await buildApp(config, runtime);
+  closeWithGrace({ delay: config.limits.shutdownGraceMs }, async ({ signal, err }) => {
+    if (err) app.internal.log.error({ err: { type: err.name } }, 'shutting down after an uncaught error');
+    else app.internal.log.info({ signal }, 'shutting down');
+    await app.close();
+    await runtime.stores.close();
+  });
+  const urls = await app.listen();
+  app.internal.log.info({ ...urls, mode: config.mode }, 'token vault listening');
+}
+
+main().catch((err: unknown) => {
+  // Startup problems are listed one per line and name files, never key bytes.
+  if (err instanceof ConfigError || err instanceof StartupError) process.stderr.write(`token-vault: ${err.message}\n`);
+  else process.stderr.write(`token-vault: failed to start (${err instanceof Error ? err.name : 'unknown error'})\n`);
+  process.exit(1);
+});

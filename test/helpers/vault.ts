@@ -1,0 +1,95 @@
+/**
+ * Starts a real vault (both HTTPS listeners on free loopback ports) with a
+ * freshly generated PKI and key material in a temp dir, memory or Redis store.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp, type VaultApp } from '../../src/app.js';
+import { prepareRuntime, type Runtime } from '../../src/boot.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { ensureDevKeys } from '../../src/crypto/dev-keys.js';
+import { LogCapture } from './log-capture.js';
+import type { ClientCert } from './https-client.js';
+
+export interface TestPki {
+  dir: string;
+  ca: string;
+  gateway: ClientCert;
+  admin: ClientCert;
+  other: ClientCert;
+}
+
+export async function createTestPki(): Promise<TestPki> {
+  const dir = await mkdtemp(join(tmpdir(), 'tv-pki-'));
+  await ensureDevKeys(dir);
+  const pair = async (name: string): Promise<ClientCert> => ({
+    cert: await readFile(join(dir, `${name}.crt`), 'utf8'),
+    key: await readFile(join(dir, `${name}.key`), 'utf8'),
+  });
+  return {
+    dir,
+    ca: await readFile(join(dir, 'ca.crt'), 'utf8'),
+    gateway: await pair('gateway'),
+    admin: await pair('admin'),
+    other: await pair('other'),
+  };
+}
+
+export interface TestVault {
+  app: VaultApp;
+  config: Config;
+  runtime: Runtime;
+  pki: TestPki;
+  logs: LogCapture;
+  publicUrl: string;
+  internalUrl: string;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  pki?: TestPki;
+  redisUrl?: string;
+  /** Raw config values merged over the test defaults. */
+  overrides?: Record<string, unknown>;
+}
+
+export function testConfigDefaults(dir: string, redisUrl?: string): Record<string, unknown> {
+  return {
+    mode: 'dev',
+    publicUrl: 'https://127.0.0.1:8443',
+    listeners: { public: { host: '127.0.0.1', port: 0 }, internal: { host: '127.0.0.1', port: 0 } },
+    tls: { cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), gatewayCa: join(dir, 'ca.crt') },
+    gateways: { allow: ['spiffe://dev.local/gateway'] },
+    admins: { allow: ['spiffe://dev.local/admin'] },
+    keys: { dir },
+    store: redisUrl ? { kind: 'redis', redis: { url: redisUrl } } : { kind: 'memory' },
+    log: { level: 'info' },
+  };
+}
+
+export async function startVault(options: StartOptions = {}): Promise<TestVault> {
+  const ownPki = !options.pki;
+  const pki = options.pki ?? (await createTestPki());
+  const defaults = testConfigDefaults(pki.dir, options.redisUrl);
+  const config = loadConfig({}, { ...defaults, ...(options.overrides ?? {}) });
+  const runtime = await prepareRuntime(config);
+  const logs = new LogCapture();
+  const app = await buildApp(config, { ...runtime, logStream: logs });
+  const { publicUrl, internalUrl } = await app.listen();
+  return {
+    app,
+    config,
+    runtime,
+    pki,
+    logs,
+    publicUrl,
+    internalUrl,
+    async close() {
+      await app.close();
+      await runtime.stores.close();
+      if (ownPki) await rm(pki.dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,133 @@
+import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, ConfigError } from '../../../src/config/load.js';
+
+let dir: string;
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tv-config-'));
+  await mkdir(join(dir, 'keys'));
+  for (const f of ['server.crt', 'server.key', 'ca.crt']) await writeFile(join(dir, f), 'placeholder');
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+const valid = () => ({
+  mode: 'production',
+  publicUrl: 'https://vault.example.test',
+  tls: { cert: 'server.crt', key: 'server.key', gatewayCa: 'ca.crt' },
+  gateways: { allow: ['spiffe://corp.example/gateway'] },
+  keys: { dir: 'keys' },
+  store: { redis: { url: 'redis://127.0.0.1:6379' } },
+});
+
+async function writeConfig(name: string, value: unknown): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, name.endsWith('.json') ? JSON.stringify(value) : (await import('yaml')).stringify(value));
+  return path;
+}
+
+describe('configuration', () => {
+  it('loads a YAML file, resolves relative paths against its directory and applies defaults', async () => {
+    const path = await writeConfig('ok.yaml', valid());
+    const config = loadConfig({ TOKEN_VAULT_CONFIG: path });
+    expect(config.tls.cert).toBe(join(dir, 'server.crt'));
+    expect(config.keys.dir).toBe(join(dir, 'keys'));
+    expect(config.listeners).toStrictEqual({ public: { host: '0.0.0.0', port: 8443 }, internal: { host: '0.0.0.0', port: 9443 } });
+    expect(config.limits.bodyBytes).toBe(65_536);
+    expect(config.store).toStrictEqual({
+      kind: 'redis',
+      redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'tv:', commandTimeoutMs: 500, connectTimeoutMs: 1000 },
+    });
+  });
+
+  it('loads JSON and lets environment variables override the file', async () => {
+    const path = await writeConfig('ok.json', valid());
+    const config = loadConfig({
+      TOKEN_VAULT_CONFIG: path,
+      TOKEN_VAULT_INTERNAL_PORT: '19443',
+      TOKEN_VAULT_PUBLIC_HOST: '127.0.0.1',
+      REDIS_URL: 'redis://10.0.0.1:6380',
+      LOG_LEVEL: 'warn',
+    });
+    expect(config.listeners.internal.port).toBe(19443);
+    expect(config.listeners.public.host).toBe('127.0.0.1');
+    expect(config.store.redis.url).toBe('redis://10.0.0.1:6380');
+    expect(config.log.level).toBe('warn');
+  });
+
+  it('reports every bad value at once, each named', async () => {
+    const bad = {
+      ...valid(),
+      surprise: true,
+      listeners: { public: { port: 'eighty' }, internal: { port: 70000 } },
+      tls: { cert: 'missing.crt', key: 'server.key', gatewayCa: 'ca.crt', clientSecret: 'inline' },
+      gateways: { allow: [] },
+      keys: { dir: 'no-such-dir' },
+      store: { kind: 'redis', redis: { url: 'http://not-redis', commandTimeoutMs: 5000 } },
+      limits: { bodyBytes: 10 },
+    };
+    const path = await writeConfig('bad.yaml', bad);
+    const err = errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: path, TOKEN_VAULT_PUBLIC_PORT: 'abc' }));
+    const text = err.problems.join('\n');
+    for (const expected of [
+      'TOKEN_VAULT_PUBLIC_PORT: must be an integer',
+      '(root): unknown key(s) "surprise"',
+      'listeners.public.port',
+      'listeners.internal.port',
+      'tls: unknown key(s) "clientSecret"',
+      'gateways.allow',
+      'store.redis.url',
+      'store.redis.commandTimeoutMs',
+      'limits.bodyBytes',
+    ]) {
+      expect(text).toContain(expected);
+    }
+    expect(err.message).toContain('invalid configuration');
+    expect(err.problems.length).toBeGreaterThanOrEqual(9);
+  });
+
+  it('names missing files and directories referenced by the config', async () => {
+    const path = await writeConfig('missing.yaml', { ...valid(), tls: { cert: 'gone.crt', key: 'server.key', gatewayCa: 'ca.crt', adminCa: 'admin-ca.crt' }, keys: { dir: 'nokeys' } });
+    const err = errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: path }));
+    expect(err.problems).toStrictEqual([
+      `tls.cert: file not found or not readable: ${join(dir, 'gone.crt')}`,
+      `tls.adminCa: file not found or not readable: ${join(dir, 'admin-ca.crt')}`,
+      `keys.dir: directory not found: ${join(dir, 'nokeys')}`,
+    ]);
+  });
+
+  it('refuses the memory store and a missing Redis URL in production', async () => {
+    const path = await writeConfig('prod-memory.yaml', { ...valid(), store: { kind: 'memory' } });
+    const err = errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: path }));
+    expect(err.problems).toStrictEqual([
+      'store.kind: production mode requires "redis" (the memory store is for dev only)',
+      'store.redis.url: required in production mode (or set REDIS_URL)',
+    ]);
+  });
+
+  it('names a config file that does not exist or does not parse', async () => {
+    expect(errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: join(dir, 'nope.yaml') })).problems[0]).toBe(`${join(dir, 'nope.yaml')}: file not found`);
+    await writeFile(join(dir, 'broken.json'), '{ not json');
+    expect(errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: join(dir, 'broken.json') })).problems[0]).toBe(
+      `${join(dir, 'broken.json')}: cannot be read or parsed (syntax error)`,
+    );
+  });
+
+  it('never echoes a value in its messages', async () => {
+    const path = await writeConfig('echo.yaml', { ...valid(), publicUrl: 'http://CANARY-SECRET-VALUE' });
+    const err = errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: path }));
+    expect(err.message).not.toContain('CANARY-SECRET-VALUE');
+  });
+});
