@@ -1,0 +1,68 @@
+/**
+ * Audit events (DESIGN: Audit). One record per link, exchange (issued or
+ * denied), forward, refresh, revocation, kill switch, key rotation and admin
+ * action. Token values never appear: only `tokenHmac` (HMAC-SHA-256 under the
+ * audit key, see AuditWriter.tokenHmac).
+ */
+export type AuditAction =
+  | 'grant.link'
+  | 'grant.relink'
+  | 'grant.unlink'
+  | 'grant.consent'
+  | 'grant.status'
+  | 'grant.revoke'
+  | 'upstream.refresh'
+  | 'upstream.revoke'
+  | 'token.exchange'
+  | 'token.introspect'
+  | 'token.forward'
+  | 'killswitch.engage'
+  | 'killswitch.release'
+  | 'key.rotate'
+  | 'key.rewrap'
+  | 'admin.action';
+
+export type AuditDecision = 'allow' | 'deny' | 'error';
+
+/** What callers supply; the writer adds time, sequence and chain hashes. */
+export interface AuditEventInput {
+  action: AuditAction;
+  decision: AuditDecision;
+  /** Why (internal detail of the error, or a short code such as `consent_missing`). Never a secret. */
+  reason?: string;
+  requestId?: string;
+  /** W3C trace id from `traceparent` (32 hex). */
+  traceId?: string;
+  gateway?: string;
+  agent?: string;
+  user?: string;
+  provider?: string;
+  grant?: string;
+  operation?: string;
+  /** Who acted, for admin actions and user actions on the consent pages. */
+  actor?: string;
+  /** `jti` of an operation token (an id, not a secret). */
+  jti?: string;
+  /** HMAC of a released token value, so a leaked token can be traced to its record. */
+  tokenHmac?: string;
+  /** Small, non-secret extras (method, path template, status, bytes, duration, counts). */
+  details?: Record<string, string | number | boolean>;
+}
+
+/** A stored record: the event plus its place in the chain. */
+export interface AuditRecord extends AuditEventInput {
+  seq: number;
+  /** ISO 8601 time the writer accepted the event. */
+  time: string;
+}
+
+export interface AuditWriter {
+  /**
+   * Append one event to the hash chain and resolve once it is durable in the
+   * store (and mirrored to the log). Rejects when it cannot be written: callers
+   * fail closed (503) and release nothing.
+   */
+  record(event: AuditEventInput): Promise<AuditRecord>;
+  /** HMAC-SHA-256 (base64url) of a token value under the audit key. */
+  tokenHmac(token: string): string;
+}

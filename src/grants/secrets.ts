@@ -1,0 +1,21 @@
+/**
+ * Sealing and opening a grant's secrets. The AAD names the grant, its user and
+ * provider, so a ciphertext copied onto another grant (or from the refresh
+ * token slot to the access token slot) fails to open.
+ */
+import type { Envelope, RecordAad } from '../crypto/envelope.js';
+import type { Grant } from '../store/types.js';
+
+type GrantRef = Pick<Grant, 'id' | 'userId' | 'provider'>;
+
+const aad = (kind: 'grant.refresh_token' | 'grant.access_token', grant: GrantRef): RecordAad => ({
+  kind,
+  grantId: grant.id,
+  userId: grant.userId,
+  provider: grant.provider,
+});
+
+export const sealRefreshToken = (envelope: Envelope, grant: GrantRef, token: string): string => envelope.seal(token, aad('grant.refresh_token', grant));
+export const openRefreshToken = (envelope: Envelope, grant: Grant): string => envelope.open(grant.refreshToken, aad('grant.refresh_token', grant));
+export const sealAccessToken = (envelope: Envelope, grant: GrantRef, token: string): string => envelope.seal(token, aad('grant.access_token', grant));
+export const openAccessToken = (envelope: Envelope, grant: GrantRef, ciphertext: string): string => envelope.open(ciphertext, aad('grant.access_token', grant));
