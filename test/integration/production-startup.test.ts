@@ -33,9 +33,14 @@ function runMain(configPath: string, untilListening = false): Promise<{ code: nu
     let stderr = '';
     let stdout = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    let signalled = false;
     child.stdout.on('data', (c: Buffer) => {
       stdout += c.toString();
-      if (untilListening && stdout.includes('token vault listening')) child.kill('SIGTERM');
+      // One signal only: close-with-grace treats a second one as "exit now" (code 1).
+      if (untilListening && !signalled && stdout.includes('token vault listening')) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     child.on('error', reject);
