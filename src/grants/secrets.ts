@@ -15,6 +15,9 @@ const aad = (kind: 'grant.refresh_token' | 'grant.access_token', grant: GrantRef
   provider: grant.provider,
 });
 
+/** The AAD of a grant's refresh token, for jobs that handle the ciphertext without opening it (rewrap). */
+export const grantRefreshAad = (grant: GrantRef): RecordAad => aad('grant.refresh_token', grant);
+
 export const sealRefreshToken = (envelope: Envelope, grant: GrantRef, token: string): string => envelope.seal(token, aad('grant.refresh_token', grant));
 export const openRefreshToken = (envelope: Envelope, grant: Grant): string => envelope.open(grant.refreshToken, aad('grant.refresh_token', grant));
 export const sealAccessToken = (envelope: Envelope, grant: GrantRef, token: string): string => envelope.seal(token, aad('grant.access_token', grant));

@@ -60,6 +60,12 @@ export interface GrantStore {
    * (a peer won the race) or the grant is gone.
    */
   commitRefresh(id: string, expectedVersion: number, refreshToken: string): Promise<number | null>;
+  /**
+   * Key rotation: swap the refresh-token ciphertext for a re-wrapped one iff it is still
+   * exactly `expected`. Does NOT bump the version (the plaintext is unchanged), so an
+   * in-flight refresh still commits. Returns false when the ciphertext changed or the grant is gone.
+   */
+  rewrapRefreshToken(id: string, expected: string, rewrapped: string): Promise<boolean>;
   /** Set status iff version matches (when given); bumps version. Returns new version or null. */
   setStatus(id: string, status: GrantStatus, expectedVersion?: number): Promise<number | null>;
   /** Replace one agent's consented operations (empty list removes the agent). Returns false if no grant. */

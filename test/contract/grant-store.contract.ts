@@ -96,6 +96,18 @@ export function describeGrantStoreContract(stores: () => Stores): void {
       expect(results.filter((v) => v !== null)).toStrictEqual([2]);
     });
 
+    it('swaps a re-wrapped refresh token only while the ciphertext is unchanged, keeping the version', async () => {
+      const grant = grantFixture({ version: 3, refreshToken: 'ct-old-key' });
+      await stores().grants.create(grant);
+      expect(await stores().grants.rewrapRefreshToken(grant.id, 'ct-other', 'ct-new-key')).toBe(false);
+      expect(await stores().grants.rewrapRefreshToken(grant.id, 'ct-old-key', 'ct-new-key')).toBe(true);
+      expect(await stores().grants.get(grant.id)).toMatchObject({ refreshToken: 'ct-new-key', version: 3 });
+      // A refresh that started before the rewrap still commits on the version it read.
+      expect(await stores().grants.commitRefresh(grant.id, 3, 'ct-rotated')).toBe(4);
+      expect(await stores().grants.rewrapRefreshToken(grant.id, 'ct-new-key', 'ct-stale')).toBe(false);
+      expect(await stores().grants.rewrapRefreshToken('missing', 'a', 'b')).toBe(false);
+    });
+
     it('sets status with and without an expected version', async () => {
       const grant = grantFixture();
       await stores().grants.create(grant);

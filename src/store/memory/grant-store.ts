@@ -48,6 +48,13 @@ export class MemoryGrantStore implements GrantStore {
     return this.#bump(grant);
   }
 
+  async rewrapRefreshToken(id: string, expected: string, rewrapped: string): Promise<boolean> {
+    const grant = this.#grants.get(id);
+    if (grant === undefined || grant.refreshToken !== expected) return false;
+    grant.refreshToken = rewrapped;
+    return true;
+  }
+
   async setStatus(id: string, status: GrantStatus, expectedVersion?: number): Promise<number | null> {
     const grant = this.#grants.get(id);
     if (grant === undefined) return null;

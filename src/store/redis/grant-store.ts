@@ -87,6 +87,14 @@ export class RedisGrantStore implements GrantStore {
     }
   }
 
+  async rewrapRefreshToken(id: string, expected: string, rewrapped: string): Promise<boolean> {
+    try {
+      return (await this.redis.tvRewrapRefresh(this.keys.grant(id), expected, rewrapped)) === 1;
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+
   async setStatus(id: string, status: GrantStatus, expectedVersion?: number): Promise<number | null> {
     try {
       return await this.redis.tvSetStatus(this.keys.grant(id), status, expectedVersion ?? '', Date.now());

@@ -22,6 +22,13 @@ if v == nil or v ~= tonumber(ARGV[1]) then return false end
 redis.call('HSET', KEYS[1], 'refreshToken', ARGV[2], 'version', v + 1, 'updatedAt', ARGV[3])
 return v + 1`,
   },
+  /** KEYS: grant. ARGV: expected ciphertext, rewrapped ciphertext → 1 swapped, 0 changed or gone. Version untouched. */
+  tvRewrapRefresh: {
+    numberOfKeys: 1,
+    lua: `if redis.call('HGET', KEYS[1], 'refreshToken') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'refreshToken', ARGV[2])
+return 1`,
+  },
   /** KEYS: grant. ARGV: status, expectedVersion or '', now → new version or nil. */
   tvSetStatus: {
     numberOfKeys: 1,
@@ -134,6 +141,7 @@ type Arg = string | number;
 export interface ScriptCommands {
   tvCreateGrant(key: string, ...fieldValues: string[]): Promise<number>;
   tvCommitRefresh(key: string, expectedVersion: number, refreshToken: string, now: number): Promise<number | null>;
+  tvRewrapRefresh(key: string, expected: string, rewrapped: string): Promise<number>;
   tvSetStatus(key: string, status: string, expectedVersion: Arg, now: number): Promise<number | null>;
   tvSetConsent(key: string, field: string, operations: string, now: number): Promise<number>;
   tvDeleteGrant(grant: string, accessToken: string, index: string): Promise<string[]>;
