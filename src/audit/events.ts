@@ -1,8 +1,8 @@
 /**
  * Audit events (DESIGN: Audit). One record per link, exchange (issued or
  * denied), forward, refresh, revocation, kill switch, key rotation and admin
- * action. Token values never appear: only `tokenHmac` (HMAC-SHA-256 under the
- * audit key, see AuditWriter.tokenHmac).
+ * action. Token values never appear: only `tokenHmac` (HMAC-SHA-256 under a
+ * subkey derived from the audit key, see AuditWriter.tokenHmac).
  */
 export type AuditAction =
   | 'grant.link'
@@ -63,6 +63,6 @@ export interface AuditWriter {
    * fail closed (503) and release nothing.
    */
   record(event: AuditEventInput): Promise<AuditRecord>;
-  /** HMAC-SHA-256 (base64url) of a token value under the audit key. */
+  /** HMAC-SHA-256 (base64url) of a token value under an HKDF subkey of the audit key (never the chain key itself). */
   tokenHmac(token: string): string;
 }

@@ -1,0 +1,146 @@
+/**
+ * The audit writer: validates events, chains them and appends them with group
+ * commit, resolving each caller only once its record is durable in the store
+ * (DESIGN.md "audit before answer"; STYLE.md rule 9).
+ *
+ * Group commit: while one append is in flight, new events queue up; the next
+ * append carries the whole queue (up to `maxBatch`) in one store call, which
+ * for Redis is one script round trip. Under load the cost of the round trip is
+ * shared by every request in the batch; when idle a batch is one event and
+ * waits only for the current microtask to end.
+ *
+ * Several replicas append to one chain. Each writer caches the head it last
+ * wrote; the store appends only if that is still the head and otherwise
+ * returns the current one, so a batch is re-chained on it and retried. The
+ * same events (same objects, same acceptance times) are retried, so nothing is
+ * duplicated or dropped, and at most one of the attempts is ever applied.
+ *
+ * A store error fails the whole batch and forgets the cached head. For Redis a
+ * failed write means "outcome unknown": the batch may still land. Its callers
+ * have already failed closed, so the trail can over-report (a record for an
+ * answer never sent) but never under-report; events are never resent.
+ */
+import { createHmac } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AuditHead, AuditStore } from '../store/types.js';
+import { chainRecords } from './chain.js';
+import { AuditContentionError, AuditOverloadError } from './errors.js';
+import { assertAuditEvent } from './event-guard.js';
+import type { AuditEventInput, AuditRecord, AuditWriter } from './events.js';
+import { deriveAuditKeys } from './keys.js';
+
+export interface AuditWriterOptions {
+  store: AuditStore;
+  /** KeyMaterial.auditHmacKey: at least 32 bytes, kept outside the store. */
+  hmacKey: Uint8Array;
+  /** Mirror of every durable record, one call per record, in chain order (the app logs `{ audit: record }`). */
+  log?: (record: AuditRecord) => void;
+  /** Called after each successful append with the new head and how many records it added (checkpointer). */
+  onCommit?: (head: AuditHead, count: number) => void;
+  now?: () => number;
+  /** Most records in one append; default 256. */
+  maxBatch?: number;
+  /** Events allowed to wait behind the in-flight append before record() rejects at once; default 10,000. */
+  maxQueue?: number;
+  /** Re-chain attempts when another replica moved the head; default 20. */
+  maxRetries?: number;
+}
+
+interface Pending {
+  input: Omit<AuditRecord, 'seq'>;
+  resolve: (record: AuditRecord) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Longest random pause between re-chain attempts: enough to desynchronise replicas, short against a 1 s budget. */
+const MAX_JITTER_MS = 3;
+
+export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
+  const keys = deriveAuditKeys(opts.hmacKey);
+  const { store } = opts;
+  const log = opts.log ?? (() => {});
+  const now = opts.now ?? Date.now;
+  const maxBatch = opts.maxBatch ?? 256;
+  const maxQueue = opts.maxQueue ?? 10_000;
+  const maxRetries = opts.maxRetries ?? 20;
+
+  const queue: Pending[] = [];
+  let draining = false;
+  // undefined = unknown (start, or after a store error): read it before the next append.
+  let head: AuditHead | null | undefined;
+
+  async function drain(): Promise<void> {
+    try {
+      while (queue.length > 0) await commit(queue.splice(0, maxBatch));
+    } finally {
+      draining = false;
+    }
+  }
+
+  async function commit(batch: Pending[]): Promise<void> {
+    try {
+      for (let attempt = 0; ; attempt++) {
+        if (head === undefined) head = await store.head();
+        const { entries, stored } = chainRecords(keys.chain, head, batch.map((p) => p.input));
+        const result = await store.append(head, entries);
+        if (result.ok) {
+          const last = entries[entries.length - 1];
+          if (last !== undefined) head = { seq: last.seq, hash: last.hash };
+          settle(batch, stored);
+          return;
+        }
+        head = result.head;
+        if (attempt >= maxRetries) throw new AuditContentionError('audit chain head contended');
+        await sleep(Math.random() * MAX_JITTER_MS);
+        // Events that queued during the pause ride along instead of waiting for another round trip.
+        if (batch.length < maxBatch) batch.push(...queue.splice(0, maxBatch - batch.length));
+      }
+    } catch (err) {
+      head = undefined;
+      for (const p of batch) p.reject(err);
+    }
+  }
+
+  function settle(batch: Pending[], stored: AuditRecord[]): void {
+    batch.forEach((p, i) => {
+      const record = stored[i];
+      if (record !== undefined) p.resolve(record);
+    });
+    // The records are durable whatever the mirror does: a failing logger must not fail callers.
+    for (const record of stored) {
+      try {
+        log(record);
+      } catch {}
+    }
+    if (opts.onCommit !== undefined && head) {
+      try {
+        opts.onCommit(head, stored.length);
+      } catch {}
+    }
+  }
+
+  return {
+    record(event: AuditEventInput): Promise<AuditRecord> {
+      try {
+        assertAuditEvent(event);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (queue.length >= maxQueue) return Promise.reject(new AuditOverloadError('audit queue full'));
+      // Copied now: the caller mutating its object later must not change what was validated.
+      const input: Omit<AuditRecord, 'seq'> = { ...event, time: new Date(now()).toISOString() };
+      if (event.details !== undefined) input.details = { ...event.details };
+      return new Promise<AuditRecord>((resolve, reject) => {
+        queue.push({ input, resolve, reject });
+        if (draining) return;
+        draining = true;
+        // Deferred to the end of the current microtask so events recorded in one tick share one append.
+        queueMicrotask(() => void drain());
+      });
+    },
+
+    tokenHmac(token: string): string {
+      return createHmac('sha256', keys.tokenHmac).update(token).digest('base64url');
+    },
+  };
+}

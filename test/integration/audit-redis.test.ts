@@ -1,0 +1,196 @@
+/**
+ * The audit chain on a real Redis: two replicas sharing one chain, tampering
+ * done with a raw client on the stream, and Redis dying under the writer.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCheckpointer, type AuditCheckpoint } from '../../src/audit/checkpoint.js';
+import type { AuditEventInput, AuditWriter } from '../../src/audit/events.js';
+import { verifyChain } from '../../src/audit/verify.js';
+import { createAuditWriter } from '../../src/audit/writer.js';
+import { connectRedisStores } from '../../src/store/redis/index.js';
+import { StoreUnavailableError, type AuditStore, type Stores } from '../../src/store/types.js';
+import { startRedis, type RedisHandle } from '../helpers/redis-server.js';
+
+const hmacKey = randomBytes(32);
+let redis: RedisHandle;
+let raw: Redis;
+const opened: Stores[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  raw = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+});
+
+afterAll(async () => {
+  await Promise.all(opened.map((s) => s.close()));
+  raw.disconnect();
+  await redis.stop();
+});
+
+async function replica(keyPrefix: string): Promise<Stores> {
+  const stores = await connectRedisStores({ url: redis.url, keyPrefix });
+  opened.push(stores);
+  return stores;
+}
+
+/** Counts appends and head conflicts, to show group commit and re-chaining at work. */
+function counted(inner: AuditStore) {
+  const stats = { appends: 0, conflicts: 0, records: 0 };
+  const store: AuditStore = {
+    head: () => inner.head(),
+    range: (from, count) => inner.range(from, count),
+    async append(head, entries) {
+      stats.appends += 1;
+      const result = await inner.append(head, entries);
+      if (result.ok) stats.records += entries.length;
+      else stats.conflicts += 1;
+      return result;
+    },
+  };
+  return { store, stats };
+}
+
+const event = (n: number, replicaName: string): AuditEventInput => ({
+  action: 'token.exchange', decision: 'allow', requestId: `${replicaName}-${n}`, gateway: 'spiffe://corp.example/gateway',
+});
+
+async function writeChain(writer: AuditWriter, n: number): Promise<void> {
+  await Promise.all(Array.from({ length: n }, (_, i) => writer.record(event(i, 'w'))));
+}
+
+/** Rebuilds the stream with `edit` applied, keeping ids: what an attacker does to change the middle. */
+async function rebuildStream(key: string, edit: (rows: [string, string[]][]) => [string, string[]][]): Promise<void> {
+  const rows = edit(await raw.xrange(key, '-', '+'));
+  const tx = raw.multi().del(key);
+  for (const [id, fields] of rows) tx.xadd(key, id, ...fields);
+  await tx.exec();
+}
+
+describe('audit chain on Redis', () => {
+  it('two replicas appending 300 events each concurrently build one gap-free chain of 600 that verifies', async () => {
+    const [a, b] = [counted((await replica('two:')).audit), counted((await replica('two:')).audit)];
+    const wa = createAuditWriter({ store: a.store, hmacKey });
+    const wb = createAuditWriter({ store: b.store, hmacKey });
+    const started = performance.now();
+    await Promise.all([
+      ...Array.from({ length: 300 }, (_, n) => wa.record(event(n, 'a'))),
+      ...Array.from({ length: 300 }, (_, n) => wb.record(event(n, 'b'))),
+    ]);
+    const elapsed = performance.now() - started;
+
+    const entries = await a.store.range(1, 1000);
+    expect(entries.map((e) => e.seq)).toStrictEqual(Array.from({ length: 600 }, (_, i) => i + 1));
+    const ids = new Set(entries.map((e) => (JSON.parse(e.body) as { requestId: string }).requestId));
+    expect(ids.size).toBe(600);
+    expect(await verifyChain(b.store, hmacKey, { pageSize: 128 })).toMatchObject({ ok: true, records: 600 });
+    expect(a.stats.records + b.stats.records).toBe(600);
+    console.info(`two replicas, 600 records in ${elapsed.toFixed(1)} ms: ` +
+      `replica A ${a.stats.appends} appends (${a.stats.conflicts} conflicts), ` +
+      `replica B ${b.stats.appends} appends (${b.stats.conflicts} conflicts)`);
+  });
+
+  describe('tampering with a raw client', () => {
+    let n = 0;
+    async function chainOf(count: number) {
+      const prefix = `tamper${++n}:`;
+      const stores = await replica(prefix);
+      const writer = createAuditWriter({ store: stores.audit, hmacKey });
+      await writeChain(writer, count);
+      expect(await verifyChain(stores.audit, hmacKey)).toMatchObject({ ok: true, records: count });
+      return { store: stores.audit, writer, log: `${prefix}{audit}:log`, head: `${prefix}{audit}:head` };
+    }
+
+    it('detects a forged entry added with XADD', async () => {
+      const { store, log } = await chainOf(50);
+      const [[, last] = ['', []]] = await raw.xrevrange(log, '+', '-', 'COUNT', 1);
+      const body = JSON.stringify({ action: 'grant.revoke', decision: 'allow', seq: 51, time: new Date().toISOString() });
+      await raw.xadd(log, '*', 'seq', '51', 'prev', last[5] ?? '', 'hash', randomBytes(32).toString('base64url'), 'body', body);
+      expect(await verifyChain(store, hmacKey)).toMatchObject({ ok: false, records: 50, firstBroken: { seq: 51, reason: 'hash_mismatch' } });
+    });
+
+    it('detects an entry removed with XDEL', async () => {
+      const { store, log } = await chainOf(50);
+      expect(await raw.xdel(log, '20-0')).toBe(1);
+      expect(await verifyChain(store, hmacKey)).toMatchObject({ ok: false, records: 19, firstBroken: { seq: 20, reason: 'seq_gap' } });
+    });
+
+    it('detects an entry modified by deleting and re-adding the stream', async () => {
+      const { store, log } = await chainOf(50);
+      await rebuildStream(log, (rows) => rows.map(([id, f]) => [id, id === '30-0' ? f.map((v) => v.replace('"allow"', '"deny"')) : f]));
+      expect(await verifyChain(store, hmacKey)).toMatchObject({ ok: false, records: 29, firstBroken: { seq: 30, reason: 'hash_mismatch' } });
+    });
+
+    it('detects a reordered pair and a copy slipped in at a page boundary', async () => {
+      const { store, log } = await chainOf(50);
+      await rebuildStream(log, (rows) => rows.map(([id], i) => [id, (rows[i === 29 ? 30 : i === 30 ? 29 : i] ?? ['', []])[1]]));
+      expect(await verifyChain(store, hmacKey)).toMatchObject({ ok: false, records: 29, firstBroken: { seq: 30, reason: 'seq_order' } });
+
+      const other = await chainOf(50);
+      await rebuildStream(other.log, (rows) => {
+        const copy = rows[9]?.[1] ?? [];
+        return [...rows.slice(0, 25), ['25-1', copy], ...rows.slice(25)];
+      });
+      expect(await verifyChain(other.store, hmacKey, { pageSize: 25 })).toMatchObject({ ok: false, records: 25, firstBroken: { seq: 26, reason: 'seq_order' } });
+    });
+
+    it('detects a truncated tail against a checkpoint kept outside Redis, and refuses to write on it', async () => {
+      const { store, writer, log, head } = await chainOf(50);
+      let saved: AuditCheckpoint | undefined;
+      const checkpointer = createCheckpointer({ store, hmacKey, everyMs: 0, sink: (cp) => void (saved = cp) });
+      await checkpointer.checkpointNow();
+      expect(saved).toMatchObject({ seq: 50 });
+
+      const rows = await raw.xrange(log, '45-0', '45-0');
+      await raw.xdel(log, '46-0', '47-0', '48-0', '49-0', '50-0');
+      await raw.hset(head, 'seq', '45', 'hash', rows[0]?.[1][5] ?? '');
+      expect(await verifyChain(store, hmacKey)).toMatchObject({ ok: true, records: 45 });
+      expect(await verifyChain(store, hmacKey, { checkpoint: saved! })).toMatchObject({
+        ok: false, records: 45, firstBroken: { seq: 46, reason: 'truncated' },
+      });
+      await expect(checkpointer.checkpointNow()).rejects.toThrow('behind its last checkpoint');
+      // The stream still remembers id 50-0, so re-chaining on seq 45 cannot be appended: audit fails closed.
+      await expect(writer.record(event(1, 'after'))).rejects.toBeInstanceOf(StoreUnavailableError);
+    });
+  });
+
+  it('rejects record() in under a second when Redis is killed, and writes again once it is back', async () => {
+    const stores = await replica('kill:');
+    const writer = createAuditWriter({ store: stores.audit, hmacKey });
+    await writeChain(writer, 10);
+    await redis.kill();
+    const started = performance.now();
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => writer.record(event(i, 'dead'))));
+    const elapsed = performance.now() - started;
+    expect(results.every((r) => r.status === 'rejected' && r.reason instanceof StoreUnavailableError)).toBe(true);
+    expect(elapsed).toBeLessThan(1000);
+    console.info(`Redis killed: 20 record() calls rejected in ${elapsed.toFixed(1)} ms`);
+
+    await redis.restart();
+    await expect.poll(() => stores.ping().then(() => true, () => false), { timeout: 5000 }).toBe(true);
+    expect(await writer.record(event(99, 'back'))).toMatchObject({ seq: 11 });
+    expect(await verifyChain(stores.audit, hmacKey)).toMatchObject({ ok: true, records: 11 });
+  });
+
+  it('rejects record() within the command timeout when Redis hangs, and the late write does not fork the chain', async () => {
+    const stores = await replica('hang:');
+    const writer = createAuditWriter({ store: stores.audit, hmacKey });
+    await writeChain(writer, 5);
+    redis.pause();
+    const started = performance.now();
+    try {
+      await expect(writer.record(event(1, 'hung'))).rejects.toBeInstanceOf(StoreUnavailableError);
+    } finally {
+      redis.resume();
+    }
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeLessThan(1000);
+    console.info(`Redis hung: record() rejected in ${elapsed.toFixed(1)} ms`);
+    // The timed-out append may still have run ("outcome unknown"): either way the chain stays one chain.
+    await expect.poll(() => stores.ping().then(() => true, () => false), { timeout: 5000 }).toBe(true);
+    const next = await writer.record(event(2, 'after'));
+    expect([6, 7]).toContain(next.seq);
+    expect(await verifyChain(stores.audit, hmacKey)).toMatchObject({ ok: true, records: next.seq });
+  });
+});
