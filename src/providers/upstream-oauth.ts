@@ -32,7 +32,7 @@ export class UpstreamInvalidGrant extends Error {
 
 export class UpstreamFailure extends Error {
   override name = 'UpstreamFailure';
-  constructor(readonly reason: 'network' | 'timeout' | 'protocol' | 'refused' | 'unsupported', status?: number) {
+  constructor(readonly reason: 'network' | 'timeout' | 'unavailable' | 'protocol' | 'refused' | 'unsupported', status?: number) {
     super(`upstream ${reason}${status ? ` (HTTP ${status})` : ''}`);
   }
 }
@@ -125,6 +125,8 @@ export class UpstreamOAuth {
       if (err instanceof OutboundError) throw new UpstreamFailure(err.reason === 'timeout' ? 'timeout' : 'network');
       if (err instanceof UpstreamFailure || err instanceof UpstreamInvalidGrant) throw err;
       const cause = (err as { cause?: unknown }).cause;
+      // openid-client ignores the body of a 5xx and keeps the Response as the cause: the provider is down, not refusing.
+      if (cause instanceof Response && cause.status >= 500) throw new UpstreamFailure('unavailable', cause.status);
       if (cause instanceof OutboundError) throw new UpstreamFailure(cause.reason === 'timeout' ? 'timeout' : 'network');
       if ((err as { name?: string }).name === 'TimeoutError' || (err as { name?: string }).name === 'AbortError') throw new UpstreamFailure('timeout');
       throw new UpstreamFailure('protocol');

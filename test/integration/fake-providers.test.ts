@@ -193,6 +193,7 @@ describe('fake Salesforce', () => {
     const failure = await failureOf(upstream.refresh('salesforce', refreshToken));
     salesforce.setTokenEndpointFailing(false);
     expect(failure).toBeInstanceOf(UpstreamFailure);
+    expect((failure as UpstreamFailure).reason).toBe('unavailable');
     expect(salesforce.tokenRequests).toBe(requestsBefore + 2);
     expect(await salesforce.isRefreshTokenActive(refreshToken)).toBe(true);
     expect((await upstream.refresh('salesforce', refreshToken)).accessToken).toEqual(expect.any(String));
