@@ -12,11 +12,28 @@ import { trustPolicy, type TlsMaterial } from './http/tls-material.js';
 import { mtlsIdentity } from './identity/mtls-plugin.js';
 import { healthRoutes } from './health/routes.js';
 import { registerOpenApi } from './http/openapi.js';
+import type { AuditWriter } from './audit/events.js';
+import type { Envelope } from './crypto/envelope.js';
+import type { ProviderCatalog } from './providers/catalog.js';
+import type { UpstreamOAuth } from './providers/upstream-oauth.js';
+import { TokenVerifier } from './identity/token-verifier.js';
+import { KillSwitchCache } from './exchange/kill-switches.js';
+import { GrantPolicy } from './exchange/grant-policy.js';
+import { UpstreamAccessTokens } from './exchange/upstream-access.js';
+import { TokenExchange } from './exchange/token-exchange.js';
+import { exchangeRoutes } from './exchange/routes.js';
+import { introspectionRoutes } from './exchange/introspection.js';
+import { discoveryRoutes } from './discovery/routes.js';
 
 export interface AppDeps {
   stores: Stores;
   keys: KeyMaterial;
   tls: TlsMaterial;
+  envelope: Envelope;
+  catalog: ProviderCatalog;
+  upstream: UpstreamOAuth;
+  /** Fail-closed audit: exchanges are answered only after their record is written. */
+  audit: AuditWriter;
   /** Where logs go (tests capture them); default stdout. */
   logStream?: DestinationStream;
 }
@@ -31,8 +48,22 @@ export interface VaultApp {
 }
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp> {
-  const { stores, keys, tls, logStream } = deps;
+  const { stores, keys, tls, logStream, catalog, audit } = deps;
   const keysLoaded = () => !keys.keyring.isSealed();
+  const { issuer, internalUrl, audience } = exchangeUrls(config);
+
+  const killSwitches = new KillSwitchCache(stores.killSwitches);
+  const policy = new GrantPolicy(stores.grants, catalog, issuer);
+  const exchange = new TokenExchange({
+    issuer,
+    catalog,
+    verifier: await TokenVerifier.create(config.identity, audience),
+    killSwitches,
+    policy,
+    upstream: new UpstreamAccessTokens(stores, deps.envelope, catalog, deps.upstream, (grant) => policy.consentUri(grant.provider)),
+    tokens: stores.tokens,
+    signingKeys: keys.signingKeys,
+  });
 
   const pub = createListener({ config, listener: 'public', logStream, tls: { cert: tls.cert, key: tls.key } });
   const internal = createListener({
@@ -53,10 +84,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
 
   // Public listener: pages, callbacks, discovery, health.
   await pub.register(healthRoutes, { stores, keysLoaded });
+  await pub.register(discoveryRoutes, { issuer, internalUrl, signingKeys: keys.signingKeys, catalog });
 
   // Internal listener: every request proves an allowlisted client certificate first.
   await internal.register(mtlsIdentity, { policy: trustPolicy(config, tls) });
   await internal.register(healthRoutes, { stores, keysLoaded });
+  await internal.register(exchangeRoutes, { exchange, audit });
+  await internal.register(introspectionRoutes, { issuer, signingKeys: keys.signingKeys, tokens: stores.tokens, killSwitches });
+
+  await killSwitches.start();
 
   await Promise.all([pub.ready(), internal.ready()]);
 
@@ -76,7 +112,23 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
       return { publicUrl: url(pub), internalUrl: url(internal) };
     },
     async close() {
+      killSwitches.stop();
       await Promise.all([pub.close(), internal.close()]);
     },
   };
+}
+
+/**
+ * Issuer of operation tokens (publicUrl), the internal URL published in the
+ * metadata, and the `aud` identity tokens must carry (default: publicUrl).
+ */
+function exchangeUrls(config: Config): { issuer: string; internalUrl: string; audience: string } {
+  const issuer = config.publicUrl ?? `https://localhost:${config.listeners.public.port}`;
+  let internalUrl = config.internalUrl;
+  if (!internalUrl) {
+    const url = new URL(issuer);
+    url.port = String(config.listeners.internal.port);
+    internalUrl = url.origin;
+  }
+  return { issuer, internalUrl, audience: config.audience ?? issuer };
 }

@@ -36,6 +36,11 @@ export const configSchema = z.strictObject({
   mode: z.enum(['dev', 'production']).default('production'),
   /** Public URL of the vault (issuer of operation tokens, base of consent links). */
   publicUrl: z.url({ protocol: /^https$/ }).optional(),
+  /**
+   * URL gateways use for the internal listener (`/exchange`, `/introspect`), published in
+   * the RFC 8414 metadata. Defaults to publicUrl's host on the internal listener's port.
+   */
+  internalUrl: z.url({ protocol: /^https$/ }).optional(),
   /** The `aud` that subject and actor tokens must carry. Defaults to publicUrl. */
   audience: z.string().min(1).optional(),
   listeners: z

@@ -12,6 +12,7 @@ import type { Config } from '../../src/config/schema.js';
 import { ensureDevKeys } from '../../src/crypto/dev-keys.js';
 import { LogCapture } from './log-capture.js';
 import type { ClientCert } from './https-client.js';
+import type { AuditWriter } from '../../src/audit/events.js';
 
 export interface TestPki {
   dir: string;
@@ -53,6 +54,8 @@ export interface StartOptions {
   redisUrl?: string;
   /** Raw config values merged over the test defaults. */
   overrides?: Record<string, unknown>;
+  /** Replaces the runtime's audit writer (e.g. a failing one). */
+  audit?: AuditWriter;
 }
 
 export function testConfigDefaults(dir: string, redisUrl?: string): Record<string, unknown> {
@@ -76,6 +79,7 @@ export async function startVault(options: StartOptions = {}): Promise<TestVault>
   const config = loadConfig({}, { ...defaults, ...(options.overrides ?? {}) });
   const runtime = await prepareRuntime(config);
   const logs = new LogCapture();
+  if (options.audit) runtime.audit = options.audit;
   const app = await buildApp(config, { ...runtime, logStream: logs });
   const { publicUrl, internalUrl } = await app.listen();
   return {

@@ -1,0 +1,103 @@
+/**
+ * POST /introspect (RFC 7662) for operation tokens, internal listener, gateway
+ * role. Active only when the signature verifies against the vault's own keys,
+ * the record under its `jti` still exists with uses left, it was issued to
+ * the calling gateway, and no kill switch covers it. Anything else is
+ * `{active: false}` with no reason (RFC 7662 §2.2).
+ */
+import formbody from '@fastify/formbody';
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import { z } from 'zod';
+import type { SigningKeys } from '../crypto/signing-keys.js';
+import { AccessDenied } from '../errors.js';
+import type { TokenStore } from '../store/types.js';
+import type { KillSwitchCache } from './kill-switches.js';
+
+export interface IntrospectionOptions {
+  issuer: string;
+  signingKeys: SigningKeys;
+  tokens: TokenStore;
+  killSwitches: KillSwitchCache;
+}
+
+const introspectionRequest = z.object({
+  token: z.string().min(1).max(16_384),
+  token_type_hint: z.string().max(64).optional(),
+});
+
+const introspectionResponse = z.union([
+  z.object({
+    active: z.literal(true),
+    sub: z.string(),
+    act: z.object({ sub: z.string() }),
+    scope: z.string(),
+    aud: z.string(),
+    exp: z.number().int(),
+    iat: z.number().int(),
+    jti: z.string(),
+    client_id: z.string(),
+    token_type: z.literal('Bearer'),
+    cnf: z.object({ 'x5t#S256': z.string() }),
+  }),
+  z.object({ active: z.literal(false) }),
+]);
+
+const INACTIVE = { active: false as const };
+
+export const introspectionRoutes: FastifyPluginAsync<IntrospectionOptions> = async (app, { issuer, signingKeys, tokens, killSwitches }) => {
+  await app.register(formbody);
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  // Current and previous keys: tokens signed before a rotation stay verifiable until they expire.
+  const keyFor = createLocalJWKSet(signingKeys.jwks());
+
+  routes.post(
+    '/introspect',
+    {
+      schema: {
+        summary: 'Token introspection (RFC 7662) of operation tokens',
+        tags: ['exchange'],
+        consumes: ['application/x-www-form-urlencoded', 'application/json'],
+        body: introspectionRequest,
+        response: { 200: introspectionResponse },
+      },
+      config: { peer: ['gateway'] },
+    },
+    async (request, reply) => {
+      reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
+      let claims;
+      try {
+        ({ payload: claims } = await jwtVerify(request.body.token, keyFor, {
+          issuer,
+          typ: 'at+jwt',
+          algorithms: ['EdDSA', 'ES256'],
+          requiredClaims: ['jti', 'exp', 'iat', 'sub', 'aud'],
+        }));
+      } catch {
+        return INACTIVE;
+      }
+      const record = await tokens.get(claims.jti!);
+      if (!record || record.usesLeft <= 0 || record.gateway !== request.peer.id) return INACTIVE;
+      try {
+        killSwitches.assertOpen({ gateway: record.gateway, agent: record.agent, user: record.userId, provider: record.provider, grant: record.grantId });
+      } catch (err) {
+        if (err instanceof AccessDenied) return INACTIVE;
+        throw err;
+      }
+      return {
+        active: true as const,
+        sub: record.userId,
+        act: { sub: record.agent },
+        scope: record.operation,
+        aud: record.provider,
+        exp: claims.exp!,
+        iat: claims.iat!,
+        jti: record.jti,
+        client_id: record.gateway,
+        token_type: 'Bearer' as const,
+        cnf: { 'x5t#S256': record.certThumbprint },
+      };
+    },
+  );
+};

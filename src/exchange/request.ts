@@ -1,0 +1,60 @@
+/**
+ * The token-exchange request (RFC 8693 §2.1) as one zod schema: it types the
+ * handler, validates the body and feeds openapi.yaml. A form body with a
+ * parameter twice parses to an array and fails the schema (RFC 6749 §3.2:
+ * parameters must not be included more than once).
+ */
+import { z } from 'zod';
+
+export const GRANT_TYPE_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt';
+export const TOKEN_TYPE_ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
+export const TOKEN_TYPE_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
+
+const token = z.string().min(1).max(16_384);
+const param = z.string().min(1).max(2_048);
+
+export const exchangeRequest = z.object({
+  grant_type: z.literal(GRANT_TYPE_TOKEN_EXCHANGE),
+  subject_token: token,
+  subject_token_type: z.enum([TOKEN_TYPE_JWT, TOKEN_TYPE_ID_TOKEN, TOKEN_TYPE_ACCESS_TOKEN]),
+  actor_token: token.optional(),
+  actor_token_type: z.literal(TOKEN_TYPE_JWT).optional(),
+  /** The provider id or its API base URL (RFC 8707). */
+  resource: param.optional(),
+  /** The provider id (RFC 8693 §2.1). */
+  audience: param.optional(),
+  /** Exactly one operation, `<provider>:<operation>`. */
+  scope: z.string().regex(/^[a-z][a-z0-9-]{0,39}:[a-z][a-z0-9_.-]{0,63}$/).optional(),
+  /** RFC 9396: exactly one entry; a JSON string in a form body, an array in a JSON body. */
+  authorization_details: z.union([z.string().min(2).max(4_096), z.array(z.record(z.string(), z.unknown())).min(1).max(1)]).optional(),
+  requested_token_type: z.enum([TOKEN_TYPE_JWT, TOKEN_TYPE_ACCESS_TOKEN]).optional(),
+});
+
+export type ExchangeRequest = z.infer<typeof exchangeRequest>;
+
+export const exchangeResponse = z.object({
+  access_token: z.string(),
+  issued_token_type: z.enum([TOKEN_TYPE_JWT, TOKEN_TYPE_ACCESS_TOKEN]),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().int(),
+  scope: z.string(),
+  instance_url: z.string().optional(),
+});
+
+export const oauthErrorBody = z.object({
+  error: z.string(),
+  error_description: z.string(),
+  error_uri: z.string().optional(),
+});
+
+/** One RFC 9396 entry as the vault understands it. */
+export const authorizationDetail = z.strictObject({
+  type: z.string().min(1).max(40),
+  actions: z.array(z.string().min(1).max(105)).length(1),
+  locations: z.array(z.string().max(2_048)).max(4).optional(),
+  /** A grant id: must be the verified user's grant for this provider. */
+  identifier: z.string().min(1).max(128).optional(),
+});
+
+export type AuthorizationDetail = z.infer<typeof authorizationDetail>;

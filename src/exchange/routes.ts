@@ -1,0 +1,90 @@
+/**
+ * POST /exchange (RFC 8693) on the internal listener, gateway role.
+ * Form-encoded (the standard) or JSON. Every exchange, issued or denied, is
+ * audited before the answer leaves; if the audit record cannot be written the
+ * answer is 503 and nothing is released (STYLE: audit before answer).
+ */
+import formbody from '@fastify/formbody';
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { AuditWriter } from '../audit/events.js';
+import { TemporarilyUnavailable, errorHandler, toOAuthError } from '../errors.js';
+import { traceIdOf } from '../http/trace.js';
+import { exchangeRequest, exchangeResponse, oauthErrorBody } from './request.js';
+import type { ExchangeTrail, TokenExchange } from './token-exchange.js';
+
+export interface ExchangeRouteOptions {
+  exchange: TokenExchange;
+  audit: AuditWriter;
+}
+
+const trails = new WeakMap<FastifyRequest, ExchangeTrail>();
+/** Errors whose audit write already failed: do not try a second record. */
+const AUDIT_FAILED = 'audit record could not be written';
+
+const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
+
+export const exchangeRoutes: FastifyPluginAsync<ExchangeRouteOptions> = async (app, { exchange, audit }) => {
+  // Encapsulated: only this plugin's routes accept form bodies. fast-querystring
+  // turns a repeated key into an array, which the schema then refuses.
+  await app.register(formbody);
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+
+  const record = async (request: FastifyRequest, event: Parameters<AuditWriter['record']>[0]) => {
+    try {
+      await audit.record({ ...event, requestId: request.id, ...optionalTrace(request) });
+    } catch {
+      throw new TemporarilyUnavailable(AUDIT_FAILED);
+    }
+  };
+
+  routes.post(
+    '/exchange',
+    {
+      schema: {
+        summary: 'Token exchange (RFC 8693): a single-operation token for an agent acting for a user',
+        tags: ['exchange'],
+        consumes: ['application/x-www-form-urlencoded', 'application/json'],
+        body: exchangeRequest,
+        response: { 200: exchangeResponse, 400: oauthErrorBody, 401: oauthErrorBody, 403: oauthErrorBody, 502: oauthErrorBody, 503: oauthErrorBody },
+      },
+      config: { peer: ['gateway'] },
+      errorHandler: async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+        let oauth = toOAuthError(error);
+        if (oauth.detail !== AUDIT_FAILED) {
+          try {
+            await record(request, {
+              action: 'token.exchange',
+              decision: oauth.status >= 500 ? 'error' : 'deny',
+              reason: oauth.detail || oauth.error,
+              ...(trails.get(request) ?? { gateway: request.peer?.id }),
+            });
+          } catch (auditError) {
+            oauth = toOAuthError(auditError);
+          }
+        }
+        return errorHandler(oauth, request, reply);
+      },
+    },
+    async (request, reply) => {
+      const trail: ExchangeTrail = {};
+      trails.set(request, trail);
+      const result = await exchange.exchange(request.body, request.peer, trail);
+      // A token whose record was stored but whose audit failed is never sent; its record
+      // is unreachable without the signed JWT (random jti) and expires with its short TTL.
+      await record(request, {
+        action: 'token.exchange',
+        decision: 'allow',
+        ...trail,
+        tokenHmac: audit.tokenHmac(result.released),
+        details: { issued_token_type: result.body.issued_token_type, expires_in: result.body.expires_in },
+      });
+      return reply.headers(NO_STORE).send(result.body);
+    },
+  );
+};
+
+function optionalTrace(request: FastifyRequest): { traceId?: string } {
+  const traceId = traceIdOf(request.headers.traceparent);
+  return traceId ? { traceId } : {};
+}

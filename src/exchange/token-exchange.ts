@@ -1,0 +1,142 @@
+/**
+ * POST /exchange as a service, in DESIGN.md's order: (mTLS identity, done by
+ * the listener) → parse → verify both JWTs → kill switches → grant + consent
+ * + policy → upstream access token → mint + store record → audit → respond.
+ *
+ * `trail` collects the identities as they are established so a denial can be
+ * audited with whatever was known when it happened.
+ */
+import type { AuditEventInput } from '../audit/events.js';
+import { InvalidRequest, TemporarilyUnavailable, assert } from '../errors.js';
+import type { SigningKeys } from '../crypto/signing-keys.js';
+import type { PeerIdentity } from '../identity/peer-certificate.js';
+import type { TokenVerifier } from '../identity/token-verifier.js';
+import type { ProviderCatalog } from '../providers/catalog.js';
+import type { TokenStore } from '../store/types.js';
+import type { GrantPolicy } from './grant-policy.js';
+import type { KillSwitchCache } from './kill-switches.js';
+import { mintOperationToken } from './operation-token.js';
+import { TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT, type ExchangeRequest } from './request.js';
+import { resolveTarget } from './target.js';
+import type { UpstreamAccessTokens } from './upstream-access.js';
+
+export type ExchangeTrail = Pick<AuditEventInput, 'gateway' | 'agent' | 'user' | 'provider' | 'grant' | 'operation' | 'jti'>;
+
+export interface ExchangeResult {
+  body: {
+    access_token: string;
+    issued_token_type: typeof TOKEN_TYPE_JWT | typeof TOKEN_TYPE_ACCESS_TOKEN;
+    token_type: 'Bearer';
+    expires_in: number;
+    scope: string;
+    instance_url?: string;
+  };
+  /** The released value, for the audit HMAC only. */
+  released: string;
+}
+
+export interface TokenExchangeDeps {
+  issuer: string;
+  catalog: ProviderCatalog;
+  verifier: TokenVerifier;
+  killSwitches: KillSwitchCache;
+  policy: GrantPolicy;
+  upstream: UpstreamAccessTokens;
+  tokens: TokenStore;
+  signingKeys: SigningKeys;
+  now?: () => number;
+}
+
+export class TokenExchange {
+  readonly #now: () => number;
+
+  constructor(private readonly deps: TokenExchangeDeps) {
+    this.#now = deps.now ?? Date.now;
+  }
+
+  async exchange(request: ExchangeRequest, peer: PeerIdentity, trail: ExchangeTrail): Promise<ExchangeResult> {
+    const { catalog, verifier, killSwitches, policy } = this.deps;
+    trail.gateway = peer.id;
+    assert(request.actor_token === undefined || request.actor_token_type !== undefined, new InvalidRequest('actor_token without actor_token_type'));
+
+    const subject = await verifier.verifySubject(request.subject_token);
+    trail.user = subject.userId;
+    const actor = request.actor_token === undefined ? undefined : await verifier.verifyActor(request.actor_token);
+    const agent = actor?.agent ?? subject.act?.sub;
+    assert(agent, new InvalidRequest('no actor: neither actor_token nor act in the subject token'));
+    trail.agent = agent;
+    assert(!actor || !subject.act || subject.act.sub === actor.agent, new InvalidRequest('subject act names another agent than the actor token'));
+    const { mayAct } = subject;
+    if (mayAct) {
+      assert(mayAct.sub === agent, new InvalidRequest('may_act names another agent'));
+      assert(!mayAct.iss || !actor || mayAct.iss === actor.issuer, new InvalidRequest('may_act names another agent issuer'));
+    }
+    killSwitches.assertOpen({ gateway: peer.id, agent, user: subject.userId });
+
+    const { provider, operation, detail } = resolveTarget(catalog, request);
+    trail.provider = provider.id;
+    trail.operation = operation.name;
+    policy.assertCeiling(agent, operation);
+    killSwitches.assertOpen({ provider: provider.id });
+    const wantsUpstream = request.requested_token_type === TOKEN_TYPE_ACCESS_TOKEN;
+    assert(!wantsUpstream || operation.releaseUpstreamToken, new InvalidRequest('operation does not allow releasing the upstream token'));
+
+    const grant = await policy.select(subject.userId, agent, operation, detail?.identifier);
+    trail.grant = grant.id;
+    killSwitches.assertOpen({ grant: grant.id });
+
+    const upstream = await this.deps.upstream.get(grant);
+    const nowMs = this.#now();
+    const now = Math.floor(nowMs / 1000);
+    const upstreamLeft = Math.floor((upstream.expiresAt - nowMs) / 1000);
+    assert(upstreamLeft > 0, new TemporarilyUnavailable('upstream token expired while exchanging'));
+
+    if (wantsUpstream) {
+      return {
+        body: {
+          access_token: upstream.accessToken,
+          issued_token_type: TOKEN_TYPE_ACCESS_TOKEN,
+          token_type: 'Bearer',
+          expires_in: upstreamLeft,
+          scope: operation.name,
+          ...(upstream.instanceUrl ? { instance_url: upstream.instanceUrl } : {}),
+        },
+        released: upstream.accessToken,
+      };
+    }
+
+    const ttl = Math.min(operation.maxTtlSeconds, upstreamLeft);
+    const minted = await mintOperationToken(this.deps.signingKeys, {
+      issuer: this.deps.issuer,
+      userId: subject.userId,
+      agent,
+      provider: provider.id,
+      operation: operation.name,
+      ...(detail ? { detail } : {}),
+      gateway: peer.id,
+      certThumbprint: peer.thumbprint,
+      issuedAt: now,
+      expiresAt: now + ttl,
+    });
+    trail.jti = minted.jti;
+    await this.deps.tokens.put(
+      {
+        jti: minted.jti,
+        grantId: grant.id,
+        userId: subject.userId,
+        agent,
+        provider: provider.id,
+        operation: operation.name,
+        gateway: peer.id,
+        certThumbprint: peer.thumbprint,
+        usesLeft: operation.uses,
+        expiresAt: (now + ttl) * 1000,
+      },
+      ttl * 1000,
+    );
+    return {
+      body: { access_token: minted.token, issued_token_type: TOKEN_TYPE_JWT, token_type: 'Bearer', expires_in: ttl, scope: operation.name },
+      released: minted.token,
+    };
+  }
+}

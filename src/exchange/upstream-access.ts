@@ -1,0 +1,170 @@
+/**
+ * The upstream access token of a grant: from the encrypted per-grant cache,
+ * or refreshed under a single flight.
+ *
+ * Single flight has two layers: in-process coalescing (one promise per grant)
+ * and a Redis owner-token lock across replicas. The lock only saves upstream
+ * calls; safety comes from the compare-and-set on the grant version in
+ * `commitRefresh`: a holder that outlived its lock cannot overwrite a newer
+ * refresh token, and its result is discarded. The lock TTL exceeds the
+ * longest possible refresh (token call + Salesforce introspection, each with
+ * the provider's timeout), so a live holder's call always ends first.
+ *
+ * A rotated refresh token is committed before anything derived from it is
+ * cached or returned (DESIGN: Providers). A refresh whose response was lost is
+ * never retried: replaying a rotated refresh token revokes the upstream grant.
+ */
+import { ConsentRequired, TemporarilyUnavailable, UpstreamError, AccessDenied } from '../errors.js';
+import type { Envelope } from '../crypto/envelope.js';
+import { openAccessToken, openRefreshToken, sealAccessToken, sealRefreshToken } from '../grants/secrets.js';
+import type { ProviderCatalog } from '../providers/catalog.js';
+import { UpstreamInvalidGrant, type UpstreamOAuth } from '../providers/upstream-oauth.js';
+import type { Grant, Stores } from '../store/types.js';
+
+export interface UpstreamAccess {
+  accessToken: string;
+  /** Epoch ms. */
+  expiresAt: number;
+  instanceUrl?: string;
+}
+
+export interface UpstreamAccessOptions {
+  /** A cached token is used only while it has at least this much life left. */
+  marginMs?: number;
+  /** How often a replica waiting on another replica's refresh re-reads the cache. */
+  pollMs?: number;
+  /** Extra lock life beyond the holder's worst-case refresh duration. */
+  lockMarginMs?: number;
+  now?: () => number;
+}
+
+/** Emitted for each upstream refresh attempt, for audit. Never carries token values. */
+export type RefreshOutcome = { grant: Grant; outcome: 'refreshed' | 'rotated' | 'invalid_grant' | 'failed' | 'lost_race' };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class UpstreamAccessTokens {
+  readonly #inflight = new Map<string, Promise<UpstreamAccess>>();
+  readonly #marginMs: number;
+  readonly #pollMs: number;
+  readonly #lockMarginMs: number;
+  readonly #now: () => number;
+
+  constructor(
+    private readonly stores: Pick<Stores, 'grants' | 'tokens' | 'locks'>,
+    private readonly envelope: Envelope,
+    private readonly catalog: ProviderCatalog,
+    private readonly upstream: UpstreamOAuth,
+    private readonly consentUri: (grant: Grant) => string,
+    options: UpstreamAccessOptions = {},
+    private readonly onRefresh: (event: RefreshOutcome) => void = () => {},
+  ) {
+    this.#marginMs = options.marginMs ?? 30_000;
+    this.#pollMs = options.pollMs ?? 25;
+    this.#lockMarginMs = options.lockMarginMs ?? 2_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** A usable access token for an active grant. */
+  async get(grant: Grant): Promise<UpstreamAccess> {
+    const cached = await this.#cached(grant);
+    if (cached) return cached;
+    let flight = this.#inflight.get(grant.id);
+    if (!flight) {
+      flight = this.#refreshAcrossReplicas(grant).finally(() => this.#inflight.delete(grant.id));
+      this.#inflight.set(grant.id, flight);
+    }
+    return flight;
+  }
+
+  /** Worst case of one refresh: token call plus an introspection, each bounded by the provider timeout. */
+  lockTtlMs(grant: Grant): number {
+    const provider = this.catalog.provider(grant.provider);
+    return 2 * (provider?.timeoutMs ?? 5_000) + this.#lockMarginMs;
+  }
+
+  async #cached(grant: Grant): Promise<UpstreamAccess | null> {
+    const entry = await this.stores.tokens.getAccessToken(grant.id);
+    if (!entry || entry.expiresAt - this.#marginMs <= this.#now()) return null;
+    return this.#access(grant, openAccessToken(this.envelope, grant, entry.ciphertext), entry.expiresAt);
+  }
+
+  #access(grant: Grant, accessToken: string, expiresAt: number, instanceUrl?: string): UpstreamAccess {
+    const url = instanceUrl ?? grant.instanceUrl;
+    return { accessToken, expiresAt, ...(url ? { instanceUrl: url } : {}) };
+  }
+
+  async #refreshAcrossReplicas(grant: Grant): Promise<UpstreamAccess> {
+    const lockName = `refresh:${grant.id}`;
+    const ttl = this.lockTtlMs(grant);
+    // A waiter gives up a little after the longest a holder may keep the lock.
+    const deadline = this.#now() + ttl + this.#lockMarginMs;
+    for (;;) {
+      const owner = await this.stores.locks.acquire(lockName, ttl);
+      if (owner) {
+        try {
+          const result = await this.#refreshHoldingLock(grant.id);
+          if (result) return result;
+          // A peer committed first (we lost the version race): read its result.
+        } finally {
+          await this.stores.locks.release(lockName, owner).catch(() => false);
+        }
+      } else {
+        await sleep(this.#pollMs);
+      }
+      const current = await this.stores.grants.get(grant.id);
+      if (!current || current.status !== 'active') throw this.#inactive(current ?? grant, current === null);
+      const cached = await this.#cached(current);
+      if (cached) return cached;
+      if (this.#now() > deadline) throw new TemporarilyUnavailable('upstream refresh held by another replica');
+    }
+  }
+
+  /** Returns null when a peer's newer commit makes this attempt moot. */
+  async #refreshHoldingLock(grantId: string): Promise<UpstreamAccess | null> {
+    // Re-read after acquiring: a peer may have refreshed while we waited.
+    const grant = await this.stores.grants.get(grantId);
+    if (!grant || grant.status !== 'active') throw this.#inactive(grant, grant === null);
+    const cached = await this.#cached(grant);
+    if (cached) return cached;
+
+    let tokens;
+    try {
+      tokens = await this.upstream.refresh(grant.provider, openRefreshToken(this.envelope, grant));
+    } catch (err) {
+      if (!(err instanceof UpstreamInvalidGrant)) {
+        this.onRefresh({ grant, outcome: 'failed' });
+        throw new UpstreamError(`upstream refresh failed: ${(err as Error).name}`);
+      }
+      const now = await this.stores.grants.get(grantId);
+      if (now && now.version !== grant.version) {
+        this.onRefresh({ grant, outcome: 'lost_race' });
+        return null;
+      }
+      this.onRefresh({ grant, outcome: 'invalid_grant' });
+      await this.stores.grants.setStatus(grantId, 'consent_required', grant.version);
+      throw new ConsentRequired(this.consentUri(grant), 'upstream invalid_grant: grant needs re-linking');
+    }
+
+    let version = grant.version;
+    if (tokens.refreshToken) {
+      const committed = await this.stores.grants.commitRefresh(grantId, grant.version, sealRefreshToken(this.envelope, grant, tokens.refreshToken));
+      if (committed === null) {
+        this.onRefresh({ grant, outcome: 'lost_race' });
+        return null;
+      }
+      version = committed;
+    }
+    this.onRefresh({ grant, outcome: tokens.refreshToken ? 'rotated' : 'refreshed' });
+    const ttl = tokens.expiresAt - this.#marginMs - this.#now();
+    if (ttl > 0) {
+      await this.stores.tokens.cacheAccessToken(grantId, { ciphertext: sealAccessToken(this.envelope, grant, tokens.accessToken), expiresAt: tokens.expiresAt, grantVersion: version }, ttl);
+    }
+    return this.#access(grant, tokens.accessToken, tokens.expiresAt, tokens.instanceUrl);
+  }
+
+  #inactive(grant: Grant | null, gone: boolean): Error {
+    if (gone || !grant || grant.status === 'revoked') return new AccessDenied('grant revoked or gone during refresh');
+    return new ConsentRequired(this.consentUri(grant), 'grant needs consent');
+  }
+}
