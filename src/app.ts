@@ -12,7 +12,7 @@ import { trustPolicy, type TlsMaterial } from './http/tls-material.js';
 import { mtlsIdentity } from './identity/mtls-plugin.js';
 import { healthRoutes } from './health/routes.js';
 import { registerOpenApi } from './http/openapi.js';
-import type { AuditWriter } from './audit/events.js';
+import { createAuditWriter, type AuditWriter } from './audit/index.js';
 import type { Envelope } from './crypto/envelope.js';
 import type { ProviderCatalog } from './providers/catalog.js';
 import type { UpstreamOAuth } from './providers/upstream-oauth.js';
@@ -32,8 +32,8 @@ export interface AppDeps {
   envelope: Envelope;
   catalog: ProviderCatalog;
   upstream: UpstreamOAuth;
-  /** Fail-closed audit: exchanges are answered only after their record is written. */
-  audit: AuditWriter;
+  /** Replaces the hash-chained audit writer over `stores.audit` (tests: a failing writer). */
+  audit?: AuditWriter;
   /** Where logs go (tests capture them); default stdout. */
   logStream?: DestinationStream;
 }
@@ -48,7 +48,7 @@ export interface VaultApp {
 }
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp> {
-  const { stores, keys, tls, logStream, catalog, audit } = deps;
+  const { stores, keys, tls, logStream, catalog } = deps;
   const keysLoaded = () => !keys.keyring.isSealed();
   const { issuer, internalUrl, audience } = exchangeUrls(config);
 
@@ -78,6 +78,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
       rejectUnauthorized: true,
     },
   });
+
+  // Audit before answer (STYLE 9): every record is durable in the store, then mirrored to the log.
+  const audit =
+    deps.audit ?? createAuditWriter({ store: stores.audit, hmacKey: keys.auditHmacKey, log: (record) => internal.log.info({ audit: record }, 'audit') });
 
   await registerOpenApi(pub);
   await registerOpenApi(internal);

@@ -12,7 +12,6 @@ import { loadTlsMaterial, TlsMaterialError, type TlsMaterial } from './http/tls-
 import { createMemoryStores } from './store/memory/index.js';
 import { connectRedisStores, createRedisStores } from './store/redis/index.js';
 import type { Stores } from './store/types.js';
-import type { AuditWriter } from './audit/events.js';
 
 export class StartupError extends Error {
   override name = 'StartupError';
@@ -28,17 +27,7 @@ export interface Runtime {
   stores: Stores;
   catalog: ProviderCatalog;
   upstream: UpstreamOAuth;
-  audit: AuditWriter;
 }
-
-/**
- * Until the hash-chained writer (src/audit/writer.ts) is wired in: every
- * record fails, so every exchange fails closed with 503.
- */
-const auditUnavailable: AuditWriter = {
-  record: () => Promise.reject(new Error('audit writer not configured')),
-  tokenHmac: () => '',
-};
 
 /** Client secrets of every provider that names a secret file, by provider id. */
 async function loadProviderSecrets(config: Config, problems: string[]): Promise<Map<string, string>> {
@@ -76,7 +65,7 @@ export async function prepareRuntime(config: Config): Promise<Runtime> {
   const catalog = new ProviderCatalog(config.providers, config.agents);
   const envelope = await createEnvelope(keys.keyring);
   const stores = await createStores(config);
-  return { tls, keys, envelope, stores, catalog, upstream: new UpstreamOAuth(catalog, secrets), audit: auditUnavailable };
+  return { tls, keys, envelope, stores, catalog, upstream: new UpstreamOAuth(catalog, secrets) };
 }
 
 /**

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { sealAccessToken, sealRefreshToken } from '../../src/grants/secrets.js';
 import { userIdOf } from '../../src/identity/user-id.js';
 import type { Grant } from '../../src/store/types.js';
-import { AuditRecorder } from './audit-recorder.js';
+import type { AuditRecord } from '../../src/audit/events.js';
+import { FlakyAudit, auditRecords } from './flaky-audit.js';
 import { call, type Response } from './https-client.js';
 import { createIdentities, type TestIdentities } from './identity-issuers.js';
 import { createTestPki, startVault, type StartOptions, type TestVault } from './vault.js';
@@ -42,7 +43,9 @@ export const testAgents = {
 
 export interface ExchangeVault extends TestVault {
   ids: TestIdentities;
-  audit: AuditRecorder;
+  audit: FlakyAudit;
+  /** Every durable audit record, in chain order. */
+  auditRecords(): Promise<AuditRecord[]>;
   /** POST /exchange with the gateway certificate (form body unless a string/content type is given). */
   exchange(params: Record<string, string> | string, headers?: Record<string, string>): Promise<Response>;
   seedGrant(user: string, overrides?: Partial<Grant>, accessToken?: { value: string; expiresInMs: number } | null): Promise<Grant>;
@@ -57,11 +60,11 @@ export interface ExchangeVaultOptions extends Omit<StartOptions, 'overrides'> {
 export async function startExchangeVault(options: ExchangeVaultOptions = {}): Promise<ExchangeVault> {
   const pki = options.pki ?? (await createTestPki());
   const ids = await createIdentities(pki.dir);
-  const audit = new AuditRecorder();
+  let audit: FlakyAudit | undefined;
   const vault = await startVault({
     ...options,
     pki,
-    audit: options.audit ?? audit,
+    audit: (runtime) => (audit = new FlakyAudit(runtime)),
     overrides: {
       audience: ids.audience,
       identity: ids.config,
@@ -74,7 +77,8 @@ export async function startExchangeVault(options: ExchangeVaultOptions = {}): Pr
   return {
     ...vault,
     ids,
-    audit,
+    audit: audit!,
+    auditRecords: () => auditRecords(vault.runtime),
     exchange(params, headers = {}) {
       const body = typeof params === 'string' ? params : new URLSearchParams(params).toString();
       return call(`${vault.internalUrl}/exchange`, {

@@ -54,8 +54,8 @@ export interface StartOptions {
   redisUrl?: string;
   /** Raw config values merged over the test defaults. */
   overrides?: Record<string, unknown>;
-  /** Replaces the runtime's audit writer (e.g. a failing one). */
-  audit?: AuditWriter;
+  /** Replaces the app's audit writer (e.g. one that can be made to fail). */
+  audit?: (runtime: Runtime) => AuditWriter;
 }
 
 export function testConfigDefaults(dir: string, redisUrl?: string): Record<string, unknown> {
@@ -79,8 +79,7 @@ export async function startVault(options: StartOptions = {}): Promise<TestVault>
   const config = loadConfig({}, { ...defaults, ...(options.overrides ?? {}) });
   const runtime = await prepareRuntime(config);
   const logs = new LogCapture();
-  if (options.audit) runtime.audit = options.audit;
-  const app = await buildApp(config, { ...runtime, logStream: logs });
+  const app = await buildApp(config, { ...runtime, logStream: logs, ...(options.audit ? { audit: options.audit(runtime) } : {}) });
   const { publicUrl, internalUrl } = await app.listen();
   return {
     app,

@@ -29,7 +29,7 @@ async function expectRefused(params: Record<string, string> | string, status: nu
   expect(res.json()).toStrictEqual(expected);
   expect(res.status).toBe(status);
   expect(res.headers['cache-control']).toBe('no-store');
-  expect(vault.audit.records.at(-1)?.reason).toBe(reason);
+  expect((await vault.auditRecords()).at(-1)?.reason).toBe(reason);
   return res;
 }
 
@@ -178,9 +178,9 @@ describe('POST /exchange refuses malformed requests', () => {
 
 describe('denials are audited', () => {
   it('records the reason and the identities known at the time', async () => {
-    const before = vault.audit.records.length;
+    const before = (await vault.auditRecords()).length;
     await vault.exchange(await valid({ scope: 'crm:records.delete' }), { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' });
-    const records = vault.audit.records.slice(before);
+    const records = (await vault.auditRecords()).slice(before);
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({
       action: 'token.exchange',

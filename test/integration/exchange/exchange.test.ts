@@ -64,7 +64,7 @@ describe('a real OAuth client performs the exchange', () => {
     });
     const record = await vault.runtime.stores.tokens.get(payload.jti!);
     expect(record).toMatchObject({ jti: payload.jti, operation: 'crm:records.read', agent: AGENT_A, usesLeft: 1, certThumbprint: gatewayThumbprint });
-    const audited = vault.audit.records.find((r) => r.jti === payload.jti);
+    const audited = (await vault.auditRecords()).find((r) => r.jti === payload.jti);
     expect(audited).toMatchObject({ action: 'token.exchange', decision: 'allow', tokenHmac: vault.audit.tokenHmac(response.access_token) });
   });
 });
