@@ -60,7 +60,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     verifier: await TokenVerifier.create(config.identity, audience),
     killSwitches,
     policy,
-    upstream: new UpstreamAccessTokens(stores, deps.envelope, catalog, deps.upstream, (grant) => policy.consentUri(grant.provider)),
+    upstream: new UpstreamAccessTokens(stores, deps.envelope, catalog, deps.upstream),
     tokens: stores.tokens,
     signingKeys: keys.signingKeys,
   });

@@ -7,7 +7,7 @@
  * audited with whatever was known when it happened.
  */
 import type { AuditEventInput } from '../audit/events.js';
-import { InvalidRequest, TemporarilyUnavailable, assert } from '../errors.js';
+import { ConsentRequired, InvalidRequest, TemporarilyUnavailable, assert } from '../errors.js';
 import type { SigningKeys } from '../crypto/signing-keys.js';
 import type { PeerIdentity } from '../identity/peer-certificate.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
@@ -18,7 +18,7 @@ import type { KillSwitchCache } from './kill-switches.js';
 import { mintOperationToken } from './operation-token.js';
 import { TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT, type ExchangeRequest } from './request.js';
 import { resolveTarget } from './target.js';
-import type { UpstreamAccessTokens } from './upstream-access.js';
+import { GrantNeedsConsent, type UpstreamAccessTokens } from './upstream-access.js';
 
 export type ExchangeTrail = Pick<AuditEventInput, 'gateway' | 'agent' | 'user' | 'provider' | 'grant' | 'operation' | 'jti'>;
 
@@ -85,7 +85,9 @@ export class TokenExchange {
     trail.grant = grant.id;
     killSwitches.assertOpen({ grant: grant.id });
 
-    const upstream = await this.deps.upstream.get(grant);
+    const upstream = await this.deps.upstream.get(grant).catch((err: unknown) => {
+      throw err instanceof GrantNeedsConsent ? new ConsentRequired(policy.consentUri(provider.id, agent, operation.name), err.message) : err;
+    });
     const nowMs = this.#now();
     const now = Math.floor(nowMs / 1000);
     const upstreamLeft = Math.floor((upstream.expiresAt - nowMs) / 1000);

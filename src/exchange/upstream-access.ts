@@ -14,11 +14,11 @@
  * cached or returned (DESIGN: Providers). A refresh whose response was lost is
  * never retried: replaying a rotated refresh token revokes the upstream grant.
  */
-import { ConsentRequired, TemporarilyUnavailable, UpstreamError, AccessDenied } from '../errors.js';
+import { TemporarilyUnavailable, UpstreamError, AccessDenied } from '../errors.js';
 import type { Envelope } from '../crypto/envelope.js';
 import { openAccessToken, openRefreshToken, sealAccessToken, sealRefreshToken } from '../grants/secrets.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
-import { UpstreamInvalidGrant, type UpstreamOAuth } from '../providers/upstream-oauth.js';
+import { UpstreamFailure, UpstreamInvalidGrant, type UpstreamOAuth } from '../providers/upstream-oauth.js';
 import type { Grant, Stores } from '../store/types.js';
 
 export interface UpstreamAccess {
@@ -26,6 +26,14 @@ export interface UpstreamAccess {
   /** Epoch ms. */
   expiresAt: number;
   instanceUrl?: string;
+}
+
+/**
+ * The grant can no longer be refreshed without the user (upstream invalid_grant, a lost
+ * rotation, or parked by a peer). The caller answers consent_required with its own deep link.
+ */
+export class GrantNeedsConsent extends Error {
+  override name = 'GrantNeedsConsent';
 }
 
 export interface UpstreamAccessOptions {
@@ -55,7 +63,6 @@ export class UpstreamAccessTokens {
     private readonly envelope: Envelope,
     private readonly catalog: ProviderCatalog,
     private readonly upstream: UpstreamOAuth,
-    private readonly consentUri: (grant: Grant) => string,
     options: UpstreamAccessOptions = {},
     private readonly onRefresh: (event: RefreshOutcome) => void = () => {},
   ) {
@@ -132,10 +139,19 @@ export class UpstreamAccessTokens {
     try {
       tokens = await this.upstream.refresh(grant.provider, openRefreshToken(this.envelope, grant));
     } catch (err) {
-      if (!(err instanceof UpstreamInvalidGrant)) {
+      if (err instanceof UpstreamFailure) {
         this.onRefresh({ grant, outcome: 'failed' });
-        throw new UpstreamError(`upstream refresh failed: ${(err as Error).name}`);
+        if (err.reason === 'unavailable') throw new TemporarilyUnavailable('upstream token endpoint unavailable (5xx)');
+        if (err.reason === 'timeout' || err.reason === 'network') {
+          // The provider may have processed the refresh and rotated the token whose answer we lost;
+          // presenting the old one again would trip reuse detection and revoke the upstream grant.
+          // Never retried: the grant needs the user to re-link.
+          await this.stores.grants.setStatus(grantId, 'consent_required', grant.version);
+          throw new UpstreamError(`upstream refresh answer lost (${err.reason}); grant parked as consent_required`);
+        }
+        throw new UpstreamError(`upstream refresh failed: ${err.reason}`);
       }
+      if (!(err instanceof UpstreamInvalidGrant)) throw err;
       const now = await this.stores.grants.get(grantId);
       if (now && now.version !== grant.version) {
         this.onRefresh({ grant, outcome: 'lost_race' });
@@ -143,7 +159,7 @@ export class UpstreamAccessTokens {
       }
       this.onRefresh({ grant, outcome: 'invalid_grant' });
       await this.stores.grants.setStatus(grantId, 'consent_required', grant.version);
-      throw new ConsentRequired(this.consentUri(grant), 'upstream invalid_grant: grant needs re-linking');
+      throw new GrantNeedsConsent('upstream invalid_grant: grant needs re-linking');
     }
 
     let version = grant.version;
@@ -165,6 +181,6 @@ export class UpstreamAccessTokens {
 
   #inactive(grant: Grant | null, gone: boolean): Error {
     if (gone || !grant || grant.status === 'revoked') return new AccessDenied('grant revoked or gone during refresh');
-    return new ConsentRequired(this.consentUri(grant), 'grant needs consent');
+    return new GrantNeedsConsent('grant parked as consent_required during refresh');
   }
 }

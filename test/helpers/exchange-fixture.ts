@@ -48,7 +48,16 @@ export interface ExchangeVault extends TestVault {
   auditRecords(): Promise<AuditRecord[]>;
   /** POST /exchange with the gateway certificate (form body unless a string/content type is given). */
   exchange(params: Record<string, string> | string, headers?: Record<string, string>): Promise<Response>;
-  seedGrant(user: string, overrides?: Partial<Grant>, accessToken?: { value: string; expiresInMs: number } | null): Promise<Grant>;
+  /**
+   * A grant of `user` (IdP subject) sealed the way the vault seals them; `refreshToken` is the
+   * plaintext upstream refresh token (default random), `accessToken` the cached upstream token (null: none).
+   */
+  seedGrant(user: string, overrides?: Partial<Grant>, secrets?: SeedSecrets): Promise<Grant>;
+}
+
+export interface SeedSecrets {
+  refreshToken?: string;
+  accessToken?: { value: string; expiresInMs: number } | null;
 }
 
 export interface ExchangeVaultOptions extends Omit<StartOptions, 'overrides'> {
@@ -89,7 +98,8 @@ export async function startExchangeVault(options: ExchangeVaultOptions = {}): Pr
         body,
       });
     },
-    async seedGrant(user, overrides = {}, accessToken = { value: `at-${randomUUID()}`, expiresInMs: 3_600_000 }) {
+    async seedGrant(user, overrides = {}, secrets = {}) {
+      const { refreshToken = `rt-${randomUUID()}`, accessToken = { value: `at-${randomUUID()}`, expiresInMs: 3_600_000 } } = secrets;
       const id = overrides.id ?? `g-${randomUUID()}`;
       const ref = { id, userId: userIdOf(ids.idp.issuer, user), provider: overrides.provider ?? 'crm' };
       const now = Date.now();
@@ -98,7 +108,7 @@ export async function startExchangeVault(options: ExchangeVaultOptions = {}): Pr
         upstreamSubject: `upstream-${user}`,
         scopes: [],
         status: 'active',
-        refreshToken: sealRefreshToken(envelope, ref, `rt-${randomUUID()}`),
+        refreshToken: sealRefreshToken(envelope, ref, refreshToken),
         version: 1,
         consent: { [AGENT_A]: ['crm:records.read', 'crm:token.raw'] },
         createdAt: now,

@@ -41,6 +41,8 @@ export async function createTestPki(): Promise<TestPki> {
 export interface TestVault {
   app: VaultApp;
   config: Config;
+  /** The raw config values the vault was loaded from (to boot a second vault process alike). */
+  rawConfig: Record<string, unknown>;
   runtime: Runtime;
   pki: TestPki;
   logs: LogCapture;
@@ -76,7 +78,8 @@ export async function startVault(options: StartOptions = {}): Promise<TestVault>
   const ownPki = !options.pki;
   const pki = options.pki ?? (await createTestPki());
   const defaults = testConfigDefaults(pki.dir, options.redisUrl);
-  const config = loadConfig({}, { ...defaults, ...(options.overrides ?? {}) });
+  const rawConfig = { ...defaults, ...(options.overrides ?? {}) };
+  const config = loadConfig({}, rawConfig);
   const runtime = await prepareRuntime(config);
   const logs = new LogCapture();
   const app = await buildApp(config, { ...runtime, logStream: logs, ...(options.audit ? { audit: options.audit(runtime) } : {}) });
@@ -84,6 +87,7 @@ export async function startVault(options: StartOptions = {}): Promise<TestVault>
   return {
     app,
     config,
+    rawConfig,
     runtime,
     pki,
     logs,

@@ -14,7 +14,7 @@ const UPSTREAM_TOKEN = 'upstream-access-token-for-alice';
 
 beforeAll(async () => {
   vault = await startExchangeVault({ overrides: { internalUrl: 'https://vault.internal.test:9443' } });
-  await vault.seedGrant('alice', {}, { value: UPSTREAM_TOKEN, expiresInMs: 3_600_000 });
+  await vault.seedGrant('alice', {}, { accessToken: { value: UPSTREAM_TOKEN, expiresInMs: 3_600_000 } });
   gatewayThumbprint = x5tS256(new X509Certificate(vault.pki.gateway.cert).raw);
 });
 afterAll(() => vault.close());

@@ -1,0 +1,53 @@
+/** Starts test/helpers/vault-process.ts as a real child process with a given raw config. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export interface VaultChild {
+  internalUrl: string;
+  publicUrl: string;
+  /** Everything the child logged (stderr). */
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+export async function startVaultChild(rawConfig: Record<string, unknown>, dir: string, name = 'vault-b'): Promise<VaultChild> {
+  const file = join(dir, `${name}.json`);
+  await writeFile(file, JSON.stringify(rawConfig), { mode: 0o600 });
+  const script = new URL('./vault-process.ts', import.meta.url).pathname;
+  const child = spawn(process.execPath, ['--import', 'tsx', script, file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const urls = await new Promise<{ publicUrl: string; internalUrl: string }>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => reject(new Error(`vault child did not start: ${stderr.slice(0, 2000)}`)), 30_000);
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      resolve(JSON.parse(line) as { publicUrl: string; internalUrl: string });
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`vault child exited with ${code}: ${stderr.slice(0, 2000)}`));
+    });
+  });
+  return {
+    ...urls,
+    logs: () => stderr,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => {
+          live.delete(child);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
