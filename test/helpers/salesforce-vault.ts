@@ -34,7 +34,8 @@ export async function startSalesforceVault(servers: Record<string, { server: Fak
   const secretFile = join(pki.dir, 'salesforce-client-secret');
   await writeFile(secretFile, FAKE_CLIENT_SECRET, { mode: 0o600 });
   const providers = Object.fromEntries(Object.entries(servers).map(([id, { server, extra }]) => [id, salesforceProvider(server, secretFile, extra)]));
-  const agents = { [AGENT_A]: { displayName: 'Agent A', operations: Object.keys(servers).map((id) => `${id}:records.read`) } };
+  const operations = Object.entries(providers).flatMap(([id, p]) => Object.keys(p.operations as object).map((op) => `${id}:${op}`));
+  const agents = { [AGENT_A]: { displayName: 'Agent A', operations } };
   return startExchangeVault({ pki, providers, agents, ...(redisUrl ? { redisUrl } : {}) });
 }
 
