@@ -19,7 +19,12 @@ export abstract class OAuthError extends Error {
 
   /** @param detail internal reason: logs and audit only, never the response. */
   constructor(readonly detail = '') {
+    // No stack: it is never logged or sent, and one-line guards (`assert(x, new AccessDenied())`)
+    // build an error on every request, where capturing a stack trace costs more than the check.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(detail);
+    Error.stackTraceLimit = limit;
   }
 
   override get name(): string {

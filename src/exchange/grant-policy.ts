@@ -10,16 +10,28 @@ import type { Grant, GrantStore } from '../store/types.js';
 
 const STATUS_PREFERENCE = { active: 0, consent_required: 1, revoked: 2 } as const;
 
+/** How long the (user, provider) → grant id hint is trusted before the user's index is read again. */
+const HINT_TTL_MS = 10_000;
+const MAX_HINTS = 50_000;
+
 export class GrantPolicy {
+  /**
+   * Which grant a (user, provider) resolved to last time. Only a hint: the grant
+   * itself is always read fresh, and a hint whose grant is gone, foreign or not
+   * active falls back to the user's index, so status and consent are never stale.
+   */
+  readonly #hints = new Map<string, { grantId: string; until: number }>();
+
   constructor(
     private readonly grants: GrantStore,
     private readonly catalog: ProviderCatalog,
     private readonly publicUrl: string,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Admin ceiling: may this agent ever perform this operation? */
   assertCeiling(agent: string, operation: Operation): void {
-    assert(this.catalog.ceilingAllows(agent, operation.name), new InvalidScope('operation not permitted for this agent'));
+    if (!this.catalog.ceilingAllows(agent, operation.name)) throw new InvalidScope('operation not permitted for this agent');
   }
 
   consentUri(provider: string, agent?: string, operation?: string): string {
@@ -38,14 +50,32 @@ export class GrantPolicy {
       assert(named && named.userId === userId && named.provider === operation.provider, new AccessDenied('no such grant for this user'));
       grant = named;
     } else {
-      const mine = (await this.grants.listByUser(userId)).filter((g) => g.provider === operation.provider);
-      mine.sort((a, b) => STATUS_PREFERENCE[a.status] - STATUS_PREFERENCE[b.status] || b.updatedAt - a.updatedAt);
-      grant = mine[0];
-      assert(grant, new ConsentRequired(link(), 'no grant for this provider'));
+      grant = (await this.#hinted(userId, operation.provider)) ?? (await this.#fromIndex(userId, operation.provider));
+      if (!grant) throw new ConsentRequired(link(), 'no grant for this provider');
     }
-    assert(grant.status !== 'revoked', new AccessDenied('grant revoked'));
-    assert(grant.status === 'active', new ConsentRequired(link(), 'grant needs re-consent'));
-    assert(grant.consent[agent]?.includes(operation.name), new ConsentRequired(link(), 'operation not consented for this agent'));
+    if (grant.status === 'revoked') throw new AccessDenied('grant revoked');
+    if (grant.status !== 'active') throw new ConsentRequired(link(), 'grant needs re-consent');
+    if (!grant.consent[agent]?.includes(operation.name)) throw new ConsentRequired(link(), 'operation not consented for this agent');
+    return grant;
+  }
+
+  async #hinted(userId: string, provider: string): Promise<Grant | undefined> {
+    const hint = this.#hints.get(`${provider}\n${userId}`);
+    if (!hint || hint.until <= this.now()) return undefined;
+    const grant = await this.grants.get(hint.grantId);
+    return grant && grant.userId === userId && grant.provider === provider && grant.status === 'active' ? grant : undefined;
+  }
+
+  async #fromIndex(userId: string, provider: string): Promise<Grant | undefined> {
+    const mine = (await this.grants.listByUser(userId)).filter((g) => g.provider === provider);
+    mine.sort((a, b) => STATUS_PREFERENCE[a.status] - STATUS_PREFERENCE[b.status] || b.updatedAt - a.updatedAt);
+    const grant = mine[0];
+    const key = `${provider}\n${userId}`;
+    this.#hints.delete(key);
+    if (grant?.status === 'active') {
+      if (this.#hints.size >= MAX_HINTS) this.#hints.delete(this.#hints.keys().next().value!);
+      this.#hints.set(key, { grantId: grant.id, until: this.now() + HINT_TTL_MS });
+    }
     return grant;
   }
 }

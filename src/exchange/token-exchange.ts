@@ -108,7 +108,7 @@ export class TokenExchange {
     }
 
     const ttl = Math.min(operation.maxTtlSeconds, upstreamLeft);
-    const minted = await mintOperationToken(this.deps.signingKeys, {
+    const minted = mintOperationToken(this.deps.signingKeys, {
       issuer: this.deps.issuer,
       userId: subject.userId,
       agent,

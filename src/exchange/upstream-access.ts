@@ -91,6 +91,7 @@ export class UpstreamAccessTokens {
   }
 
   async #cached(grant: Grant): Promise<UpstreamAccess | null> {
+    // Always the shared cache: a token dropped there (revoked upstream) must not live on in one replica.
     const entry = await this.stores.tokens.getAccessToken(grant.id);
     if (!entry || entry.expiresAt - this.#marginMs <= this.#now()) return null;
     return this.#access(grant, openAccessToken(this.envelope, grant, entry.ciphertext), entry.expiresAt);

@@ -81,6 +81,8 @@ export async function startVault(options: StartOptions = {}): Promise<TestVault>
   const rawConfig = { ...defaults, ...(options.overrides ?? {}) };
   const config = loadConfig({}, rawConfig);
   const runtime = await prepareRuntime(config);
+  // Dev mode connects to Redis in the background; tests start from a connected store.
+  if (options.redisUrl) await waitForStore(runtime);
   const logs = new LogCapture();
   const app = await buildApp(config, { ...runtime, logStream: logs, ...(options.audit ? { audit: options.audit(runtime) } : {}) });
   const { publicUrl, internalUrl } = await app.listen();
@@ -99,4 +101,16 @@ export async function startVault(options: StartOptions = {}): Promise<TestVault>
       if (ownPki) await rm(pki.dir, { recursive: true, force: true });
     },
   };
+}
+
+async function waitForStore(runtime: Runtime): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await runtime.stores.ping();
+      return;
+    } catch (err) {
+      if (i >= 200) throw err;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
 }

@@ -45,6 +45,9 @@ export function resolveRedisStoreOptions(opts: RedisStoreOptions): ResolvedRedis
 export function clientOptions(opts: ResolvedRedisStoreOptions) {
   return {
     enableOfflineQueue: false,
+    // Commands issued in the same tick by concurrent requests leave in one write: on the exchange
+    // path a syscall per command cost more than the commands (DESIGN.md, performance notes).
+    enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
     commandTimeout: opts.commandTimeoutMs,
     connectTimeout: opts.connectTimeoutMs,
