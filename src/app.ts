@@ -19,7 +19,7 @@ import type { UpstreamOAuth } from './providers/upstream-oauth.js';
 import { TokenVerifier } from './identity/token-verifier.js';
 import { KillSwitchCache } from './exchange/kill-switches.js';
 import { GrantPolicy } from './exchange/grant-policy.js';
-import { UpstreamAccessTokens } from './exchange/upstream-access.js';
+import { UpstreamAccessTokens, auditRefresh } from './exchange/upstream-access.js';
 import { TokenExchange } from './exchange/token-exchange.js';
 import { exchangeRoutes } from './exchange/routes.js';
 import { introspectionRoutes } from './exchange/introspection.js';
@@ -52,19 +52,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   const keysLoaded = () => !keys.keyring.isSealed();
   const { issuer, internalUrl, audience } = exchangeUrls(config);
 
-  const killSwitches = new KillSwitchCache(stores.killSwitches);
-  const policy = new GrantPolicy(stores.grants, catalog, issuer);
-  const exchange = new TokenExchange({
-    issuer,
-    catalog,
-    verifier: await TokenVerifier.create(config.identity, audience),
-    killSwitches,
-    policy,
-    upstream: new UpstreamAccessTokens(stores, deps.envelope, catalog, deps.upstream),
-    tokens: stores.tokens,
-    signingKeys: keys.signingKeys,
-  });
-
   const pub = createListener({ config, listener: 'public', logStream, tls: { cert: tls.cert, key: tls.key } });
   const internal = createListener({
     config,
@@ -82,6 +69,19 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   // Audit before answer (STYLE 9): every record is durable in the store, then mirrored to the log.
   const audit =
     deps.audit ?? createAuditWriter({ store: stores.audit, hmacKey: keys.auditHmacKey, log: (record) => internal.log.info({ audit: record }, 'audit') });
+
+  const killSwitches = new KillSwitchCache(stores.killSwitches);
+  const policy = new GrantPolicy(stores.grants, catalog, issuer);
+  const exchange = new TokenExchange({
+    issuer,
+    catalog,
+    verifier: await TokenVerifier.create(config.identity, audience),
+    killSwitches,
+    policy,
+    upstream: new UpstreamAccessTokens(stores, deps.envelope, catalog, deps.upstream, {}, auditRefresh(audit)),
+    tokens: stores.tokens,
+    signingKeys: keys.signingKeys,
+  });
 
   await registerOpenApi(pub);
   await registerOpenApi(internal);

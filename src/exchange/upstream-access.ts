@@ -15,6 +15,7 @@
  * never retried: replaying a rotated refresh token revokes the upstream grant.
  */
 import { TemporarilyUnavailable, UpstreamError, AccessDenied } from '../errors.js';
+import type { AuditWriter } from '../audit/events.js';
 import type { Envelope } from '../crypto/envelope.js';
 import { openAccessToken, openRefreshToken, sealAccessToken, sealRefreshToken } from '../grants/secrets.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
@@ -46,8 +47,22 @@ export interface UpstreamAccessOptions {
   now?: () => number;
 }
 
-/** Emitted for each upstream refresh attempt, for audit. Never carries token values. */
-export type RefreshOutcome = { grant: Grant; outcome: 'refreshed' | 'rotated' | 'invalid_grant' | 'failed' | 'lost_race' };
+/** Reported for each upstream refresh attempt, for audit. Never carries token values. */
+export type RefreshOutcome = { grant: Grant; outcome: 'refreshed' | 'rotated' | 'invalid_grant' | 'failed' | 'lost_race'; reason?: string };
+
+/** One `upstream.refresh` audit record per attempt, awaited before anything derived is returned. */
+export function auditRefresh(audit: AuditWriter): (event: RefreshOutcome) => Promise<void> {
+  return async ({ grant, outcome, reason }) => {
+    await audit.record({
+      action: 'upstream.refresh',
+      decision: outcome === 'refreshed' || outcome === 'rotated' ? 'allow' : outcome === 'failed' ? 'error' : 'deny',
+      reason: reason ? `${outcome}: ${reason}` : outcome,
+      user: grant.userId,
+      provider: grant.provider,
+      grant: grant.id,
+    });
+  };
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -64,7 +79,8 @@ export class UpstreamAccessTokens {
     private readonly catalog: ProviderCatalog,
     private readonly upstream: UpstreamOAuth,
     options: UpstreamAccessOptions = {},
-    private readonly onRefresh: (event: RefreshOutcome) => void = () => {},
+    /** Awaited (audit before answer): when it rejects, nothing derived from the refresh is returned. */
+    private readonly onRefresh: (event: RefreshOutcome) => Promise<void> = async () => {},
   ) {
     this.#marginMs = options.marginMs ?? 30_000;
     this.#pollMs = options.pollMs ?? 25;
@@ -141,7 +157,7 @@ export class UpstreamAccessTokens {
       tokens = await this.upstream.refresh(grant.provider, openRefreshToken(this.envelope, grant));
     } catch (err) {
       if (err instanceof UpstreamFailure) {
-        this.onRefresh({ grant, outcome: 'failed' });
+        await this.onRefresh({ grant, outcome: 'failed', reason: err.reason });
         if (err.reason === 'unavailable') throw new TemporarilyUnavailable('upstream token endpoint unavailable (5xx)');
         if (err.reason === 'timeout' || err.reason === 'network') {
           // The provider may have processed the refresh and rotated the token whose answer we lost;
@@ -155,10 +171,10 @@ export class UpstreamAccessTokens {
       if (!(err instanceof UpstreamInvalidGrant)) throw err;
       const now = await this.stores.grants.get(grantId);
       if (now && now.version !== grant.version) {
-        this.onRefresh({ grant, outcome: 'lost_race' });
+        await this.onRefresh({ grant, outcome: 'lost_race' });
         return null;
       }
-      this.onRefresh({ grant, outcome: 'invalid_grant' });
+      await this.onRefresh({ grant, outcome: 'invalid_grant' });
       await this.stores.grants.setStatus(grantId, 'consent_required', grant.version);
       throw new GrantNeedsConsent('upstream invalid_grant: grant needs re-linking');
     }
@@ -167,12 +183,12 @@ export class UpstreamAccessTokens {
     if (tokens.refreshToken) {
       const committed = await this.stores.grants.commitRefresh(grantId, grant.version, sealRefreshToken(this.envelope, grant, tokens.refreshToken));
       if (committed === null) {
-        this.onRefresh({ grant, outcome: 'lost_race' });
+        await this.onRefresh({ grant, outcome: 'lost_race' });
         return null;
       }
       version = committed;
     }
-    this.onRefresh({ grant, outcome: tokens.refreshToken ? 'rotated' : 'refreshed' });
+    await this.onRefresh({ grant, outcome: tokens.refreshToken ? 'rotated' : 'refreshed' });
     const ttl = tokens.expiresAt - this.#marginMs - this.#now();
     if (ttl > 0) {
       await this.stores.tokens.cacheAccessToken(grantId, { ciphertext: sealAccessToken(this.envelope, grant, tokens.accessToken), expiresAt: tokens.expiresAt, grantVersion: version }, ttl);

@@ -58,6 +58,8 @@ describe('refresh storm', () => {
     expect(salesforce.refreshes - refreshes).toBe(1);
     expect(salesforce.revokedGrants - revoked).toBe(0);
     await expectRotatedAndLive(grant.id, openRefreshToken(vault.runtime.envelope, grant));
+    const refreshAudit = (await vault.auditRecords()).filter((r) => r.action === 'upstream.refresh' && r.grant === grant.id);
+    expect(refreshAudit.map((r) => [r.decision, r.reason])).toStrictEqual([['allow', 'rotated']]);
   });
 
   it('the same with two vault processes sharing Redis', async () => {
