@@ -33,11 +33,16 @@ interface Figures {
   errors: number;
 }
 
-async function load(url: string, tls: { ca: string; cert: string; key: string }, request: { method: 'GET' | 'POST'; body?: string; headers?: Record<string, string> }): Promise<Figures> {
+async function load(
+  url: string,
+  tls: { ca: string; cert: string; key: string },
+  request: { method: 'GET' | 'POST'; body?: string; headers?: Record<string, string> },
+  duration = seconds,
+): Promise<Figures> {
   const result = await autocannon({
     url,
     connections,
-    duration: seconds,
+    duration,
     workers: 1,
     tlsOptions: tls,
     method: request.method,
@@ -68,6 +73,10 @@ async function main(): Promise<void> {
   if (sanity.status !== 200) throw new Error(`exchange does not work: ${sanity.status} ${sanity.text}`);
 
   const exchange = { method: 'POST' as const, body, headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } };
+  // Warm-up (JIT, connection pools, caches), not reported.
+  await load(bareUrl, tls, { method: 'GET' }, 3);
+  await load(`${vault.internalUrl}/exchange`, tls, exchange, 3);
+
   const results: Array<{ round: number; bare: Figures; exchange: Figures }> = [];
   for (let round = 1; round <= rounds; round++) {
     const b = process.env.BENCH_ONLY === 'exchange' ? { rps: NaN, p50: NaN, p99: NaN, non2xx: 0, errors: 0 } : await load(bareUrl, tls, { method: 'GET' });
@@ -78,7 +87,7 @@ async function main(): Promise<void> {
   const cpu = cpus()[0]?.model ?? 'unknown';
   const lines = [
     `machine: ${cpus().length} CPUs (${cpu}); node ${process.version}; ${new Date().toISOString()}`,
-    `store: ${useRedis ? 'redis (private, AOF everysec)' : 'memory'}; ${connections} keep-alive mTLS connections; ${seconds} s per run; autocannon in a worker thread`,
+    `store: ${useRedis ? 'redis (private, AOF everysec)' : 'memory'}; ${connections} keep-alive mTLS connections; 3 s warm-up each, then ${seconds} s per run; autocannon in a worker thread`,
     '',
     '| round | bare req/s | bare p50/p99 ms | exchanges/s | exchange p50/p99 ms | ratio | non-2xx/errors |',
     '|---|---|---|---|---|---|---|',

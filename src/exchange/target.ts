@@ -40,15 +40,15 @@ function parseDetail(raw: NonNullable<ExchangeRequest['authorization_details']>)
 
 export function resolveTarget(catalog: ProviderCatalog, request: ExchangeRequest): ExchangeTarget {
   const { scope, authorization_details: details, resource, audience } = request;
-  assert(scope === undefined || details === undefined, new InvalidRequest('both scope and authorization_details'));
-  assert(scope !== undefined || details !== undefined, new InvalidRequest('no operation requested'));
+  if (scope !== undefined && details !== undefined) throw new InvalidRequest('both scope and authorization_details');
+  if (scope === undefined && details === undefined) throw new InvalidRequest('no operation requested');
 
   let requested: Provider | undefined;
   for (const value of [resource, audience]) {
     if (value === undefined) continue;
     const provider = providerOf(catalog, value);
-    assert(provider, new InvalidTarget('unknown resource or audience'));
-    assert(!requested || requested === provider, new InvalidTarget('resource and audience name different providers'));
+    if (!provider) throw new InvalidTarget('unknown resource or audience');
+    if (requested && requested !== provider) throw new InvalidTarget('resource and audience name different providers');
     requested = provider;
   }
 
@@ -65,8 +65,8 @@ export function resolveTarget(catalog: ProviderCatalog, request: ExchangeRequest
   } else {
     operation = catalog.operation(scope!);
   }
-  assert(operation, new InvalidScope('unknown operation'));
+  if (!operation) throw new InvalidScope('unknown operation');
   const provider = requested ?? catalog.provider(operation.provider);
-  assert(provider && provider.id === operation.provider, new InvalidTarget('operation does not belong to the requested provider'));
+  if (!provider || provider.id !== operation.provider) throw new InvalidTarget('operation does not belong to the requested provider');
   return { provider, operation, ...(detail ? { detail } : {}) };
 }

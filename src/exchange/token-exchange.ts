@@ -7,7 +7,7 @@
  * audited with whatever was known when it happened.
  */
 import type { AuditEventInput } from '../audit/events.js';
-import { ConsentRequired, InvalidRequest, TemporarilyUnavailable, assert } from '../errors.js';
+import { ConsentRequired, InvalidRequest, TemporarilyUnavailable } from '../errors.js';
 import type { SigningKeys } from '../crypto/signing-keys.js';
 import type { PeerIdentity } from '../identity/peer-certificate.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
@@ -57,19 +57,19 @@ export class TokenExchange {
   async exchange(request: ExchangeRequest, peer: PeerIdentity, trail: ExchangeTrail): Promise<ExchangeResult> {
     const { catalog, verifier, killSwitches, policy } = this.deps;
     trail.gateway = peer.id;
-    assert(request.actor_token === undefined || request.actor_token_type !== undefined, new InvalidRequest('actor_token without actor_token_type'));
+    if (request.actor_token !== undefined && request.actor_token_type === undefined) throw new InvalidRequest('actor_token without actor_token_type');
 
     const subject = await verifier.verifySubject(request.subject_token);
     trail.user = subject.userId;
     const actor = request.actor_token === undefined ? undefined : await verifier.verifyActor(request.actor_token);
     const agent = actor?.agent ?? subject.act?.sub;
-    assert(agent, new InvalidRequest('no actor: neither actor_token nor act in the subject token'));
+    if (!agent) throw new InvalidRequest('no actor: neither actor_token nor act in the subject token');
     trail.agent = agent;
-    assert(!actor || !subject.act || subject.act.sub === actor.agent, new InvalidRequest('subject act names another agent than the actor token'));
+    if (actor && subject.act && subject.act.sub !== actor.agent) throw new InvalidRequest('subject act names another agent than the actor token');
     const { mayAct } = subject;
     if (mayAct) {
-      assert(mayAct.sub === agent, new InvalidRequest('may_act names another agent'));
-      assert(!mayAct.iss || !actor || mayAct.iss === actor.issuer, new InvalidRequest('may_act names another agent issuer'));
+      if (mayAct.sub !== agent) throw new InvalidRequest('may_act names another agent');
+      if (mayAct.iss && actor && mayAct.iss !== actor.issuer) throw new InvalidRequest('may_act names another agent issuer');
     }
     killSwitches.assertOpen({ gateway: peer.id, agent, user: subject.userId });
 
@@ -79,7 +79,7 @@ export class TokenExchange {
     policy.assertCeiling(agent, operation);
     killSwitches.assertOpen({ provider: provider.id });
     const wantsUpstream = request.requested_token_type === TOKEN_TYPE_ACCESS_TOKEN;
-    assert(!wantsUpstream || operation.releaseUpstreamToken, new InvalidRequest('operation does not allow releasing the upstream token'));
+    if (wantsUpstream && !operation.releaseUpstreamToken) throw new InvalidRequest('operation does not allow releasing the upstream token');
 
     const grant = await policy.select(subject.userId, agent, operation, detail?.identifier);
     trail.grant = grant.id;
@@ -91,7 +91,7 @@ export class TokenExchange {
     const nowMs = this.#now();
     const now = Math.floor(nowMs / 1000);
     const upstreamLeft = Math.floor((upstream.expiresAt - nowMs) / 1000);
-    assert(upstreamLeft > 0, new TemporarilyUnavailable('upstream token expired while exchanging'));
+    if (upstreamLeft <= 0) throw new TemporarilyUnavailable('upstream token expired while exchanging');
 
     if (wantsUpstream) {
       return {
