@@ -82,6 +82,17 @@ describe('canary scan', () => {
     secrets.add(op.json<{ access_token: string }>().access_token);
     const raw = await vault.exchange(await read('alice', { scope: 'salesforce:token.raw', requested_token_type: ACCESS_TOKEN_TYPE }));
     expect(raw.status).toBe(200);
+    // Salesforce: no expires_in upstream, so the truthful lifetime comes from introspection (7200 s here).
+    expect(raw.json()).toStrictEqual({
+      access_token: expect.any(String),
+      issued_token_type: ACCESS_TOKEN_TYPE,
+      token_type: 'Bearer',
+      expires_in: expect.any(Number),
+      scope: 'salesforce:token.raw',
+      instance_url: salesforce.origin,
+    });
+    expect(raw.json<{ expires_in: number }>().expires_in).toBeGreaterThan(7_100);
+    expect(raw.json<{ expires_in: number }>().expires_in).toBeLessThanOrEqual(7_200);
     secrets.add(raw.json<{ access_token: string }>().access_token);
     const stored = (await vault.runtime.stores.grants.get(grant.id))!;
     secrets.add(openRefreshToken(vault.runtime.envelope, stored));
