@@ -20,7 +20,7 @@ import type { Envelope } from '../crypto/envelope.js';
 import { openAccessToken, openRefreshToken, sealAccessToken, sealRefreshToken } from '../grants/secrets.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
 import { UpstreamFailure, UpstreamInvalidGrant, type UpstreamOAuth } from '../providers/upstream-oauth.js';
-import type { Grant, Stores } from '../store/types.js';
+import { StoreUnavailableError, type Grant, type Stores } from '../store/types.js';
 
 export interface UpstreamAccess {
   accessToken: string;
@@ -63,6 +63,9 @@ export function auditRefresh(audit: AuditWriter): (event: RefreshOutcome) => Pro
     });
   };
 }
+
+const COMMIT_ATTEMPTS = 4;
+const COMMIT_BACKOFF_MS = 100;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -181,7 +184,7 @@ export class UpstreamAccessTokens {
 
     let version = grant.version;
     if (tokens.refreshToken) {
-      const committed = await this.stores.grants.commitRefresh(grantId, grant.version, sealRefreshToken(this.envelope, grant, tokens.refreshToken));
+      const committed = await this.#commit(grant, sealRefreshToken(this.envelope, grant, tokens.refreshToken));
       if (committed === null) {
         await this.onRefresh({ grant, outcome: 'lost_race' });
         return null;
@@ -194,6 +197,25 @@ export class UpstreamAccessTokens {
       await this.stores.tokens.cacheAccessToken(grantId, { ciphertext: sealAccessToken(this.envelope, grant, tokens.accessToken), expiresAt: tokens.expiresAt, grantVersion: version }, ttl);
     }
     return this.#access(grant, tokens.accessToken, tokens.expiresAt, tokens.instanceUrl);
+  }
+
+  /**
+   * The rotated refresh token exists only in this process until committed: if the commit's
+   * answer is lost (Redis restarting), try again for a moment rather than lose it, which would
+   * cost the user the grant. A lost attempt may have applied; the CAS then refuses the retry,
+   * so a grant now holding exactly our ciphertext means our commit landed.
+   */
+  async #commit(grant: Grant, sealed: string): Promise<number | null> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.stores.grants.commitRefresh(grant.id, grant.version, sealed);
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError) || attempt >= COMMIT_ATTEMPTS) throw err;
+      }
+      await sleep(COMMIT_BACKOFF_MS * attempt);
+      const current = await this.stores.grants.get(grant.id).catch(() => null);
+      if (current?.refreshToken === sealed) return current.version;
+    }
   }
 
   #inactive(grant: Grant | null, gone: boolean): Error {

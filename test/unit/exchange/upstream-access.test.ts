@@ -12,11 +12,12 @@ import { Keyring } from '../../../src/crypto/keyring.js';
 import { GrantNeedsConsent, UpstreamAccessTokens } from '../../../src/exchange/upstream-access.js';
 import { openRefreshToken, sealAccessToken, sealRefreshToken } from '../../../src/grants/secrets.js';
 import { ProviderCatalog } from '../../../src/providers/catalog.js';
-import { UpstreamInvalidGrant, type UpstreamOAuth } from '../../../src/providers/upstream-oauth.js';
+import { UpstreamInvalidGrant, type UpstreamOAuth, type UpstreamTokens } from '../../../src/providers/upstream-oauth.js';
+import { StoreUnavailableError } from '../../../src/store/types.js';
 import { createMemoryStores } from '../../../src/store/memory/index.js';
 import { grantFixture } from '../../contract/fixtures.js';
 
-async function setup(refresh: (grantId: string) => Promise<never>) {
+async function setup(refresh: (grantId: string) => Promise<UpstreamTokens>) {
   const envelope = await createEnvelope(new Keyring([{ id: 'k1', key: randomBytes(32) }], 'k1'));
   const stores = createMemoryStores();
   const base = grantFixture();
@@ -48,5 +49,24 @@ describe('upstream access single-flight', () => {
     });
     await expect(tokens.get(grant)).rejects.toBeInstanceOf(GrantNeedsConsent);
     expect((await stores.grants.get(grant.id))?.status).toBe('consent_required');
+  });
+
+  it('keeps a rotated refresh token whose commit answer was lost while Redis restarted', async () => {
+    const { envelope, stores, grant, tokens } = await setup(async () => ({ accessToken: 'at-2', refreshToken: 'rt-2', expiresAt: Date.now() + 3_600_000 }));
+    const commit = stores.grants.commitRefresh.bind(stores.grants);
+    let calls = 0;
+    stores.grants.commitRefresh = async (...args) => {
+      calls += 1;
+      // First attempt: applied, but its answer is lost. Second: refused by the CAS (already applied).
+      const result = await commit(...args);
+      if (calls === 1) throw new StoreUnavailableError('connection lost');
+      return result;
+    };
+    const access = await tokens.get(grant);
+    expect(access.accessToken).toBe('at-2');
+    expect(calls).toBe(1);
+    const stored = (await stores.grants.get(grant.id))!;
+    expect(openRefreshToken(envelope, stored)).toBe('rt-2');
+    expect(stored.version).toBe(grant.version + 1);
   });
 });
