@@ -64,6 +64,7 @@ export function auditRefresh(audit: AuditWriter): (event: RefreshOutcome) => Pro
   };
 }
 
+const OPENED_MAX_ENTRIES = 10_000;
 const COMMIT_ATTEMPTS = 4;
 const COMMIT_BACKOFF_MS = 100;
 
@@ -71,6 +72,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class UpstreamAccessTokens {
   readonly #inflight = new Map<string, Promise<UpstreamAccess>>();
+  /**
+   * The last ciphertext opened per grant and its plaintext. The shared cache stays the source of
+   * truth (read on every exchange); this only skips re-opening the exact same ciphertext (unique
+   * per seal), which is most of the cost of a cache hit.
+   */
+  readonly #opened = new Map<string, { ciphertext: string; accessToken: string }>();
   readonly #marginMs: number;
   readonly #pollMs: number;
   readonly #lockMarginMs: number;
@@ -113,7 +120,12 @@ export class UpstreamAccessTokens {
     // Always the shared cache: a token dropped there (revoked upstream) must not live on in one replica.
     const entry = await this.stores.tokens.getAccessToken(grant.id);
     if (!entry || entry.expiresAt - this.#marginMs <= this.#now()) return null;
-    return this.#access(grant, openAccessToken(this.envelope, grant, entry.ciphertext), entry.expiresAt);
+    const opened = this.#opened.get(grant.id);
+    if (opened?.ciphertext === entry.ciphertext) return this.#access(grant, opened.accessToken, entry.expiresAt);
+    const accessToken = openAccessToken(this.envelope, grant, entry.ciphertext);
+    if (this.#opened.size >= OPENED_MAX_ENTRIES) this.#opened.delete(this.#opened.keys().next().value!);
+    this.#opened.set(grant.id, { ciphertext: entry.ciphertext, accessToken });
+    return this.#access(grant, accessToken, entry.expiresAt);
   }
 
   #access(grant: Grant, accessToken: string, expiresAt: number, instanceUrl?: string): UpstreamAccess {
