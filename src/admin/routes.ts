@@ -1,0 +1,21 @@
+/**
+ * The admin API under `/admin` on the internal listener: admin authentication
+ * first (certificate or console + JWT), then every admin route.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { AuditWriter } from '../audit/events.js';
+import { adminAuth } from './admin-auth.js';
+import type { AdminJwtVerifier } from './admin-jwt.js';
+import type { KillSwitchControl } from './kill-switch-control.js';
+import { killSwitchRoutes } from './kill-switch-routes.js';
+
+export interface AdminRoutesOptions {
+  jwt: AdminJwtVerifier | undefined;
+  audit: AuditWriter;
+  killSwitches: KillSwitchControl;
+}
+
+export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, opts) => {
+  await app.register(adminAuth, { jwt: opts.jwt });
+  await app.register(killSwitchRoutes, { control: opts.killSwitches, audit: opts.audit });
+};
