@@ -193,6 +193,8 @@ export interface AuditStore {
   append(expectedHead: AuditHead | null, entries: AuditEntry[]): Promise<AppendResult>;
   /** Entries with seq >= fromSeq, ascending, at most `count`. */
   range(fromSeq: number, count: number): Promise<AuditEntry[]>;
+  /** Entries with seq <= toSeq, newest first, at most `count` (admin queries page backwards from the head). */
+  reverseRange(toSeq: number, count: number): Promise<AuditEntry[]>;
 }
 
 /** Everything the app needs from storage, with one lifecycle. */
