@@ -75,6 +75,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     jwt: config.admins.jwt ? await createAdminJwtVerifier(config.admins.jwt) : undefined,
     audit,
     killSwitches,
+    auditStore: stores.audit,
+    checkpointer: deps.checkpointer,
+    auditHmacKey: keys.auditHmacKey,
   });
   const globalKill = new GlobalKillWatcher({ stores, custodian, onError: logError('global kill-switch check failed') });
   await globalKill.start();

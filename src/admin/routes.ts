@@ -3,7 +3,9 @@
  * first (certificate or console + JWT), then every admin route.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import type { AuditWriter } from '../audit/events.js';
+import type { AuditWriter, Checkpointer } from '../audit/index.js';
+import type { AuditStore } from '../store/types.js';
+import { auditRoutes } from './audit-routes.js';
 import { adminAuth } from './admin-auth.js';
 import type { AdminJwtVerifier } from './admin-jwt.js';
 import type { KillSwitchControl } from './kill-switch-control.js';
@@ -13,9 +15,13 @@ export interface AdminRoutesOptions {
   jwt: AdminJwtVerifier | undefined;
   audit: AuditWriter;
   killSwitches: KillSwitchControl;
+  auditStore: AuditStore;
+  checkpointer: Checkpointer;
+  auditHmacKey: Uint8Array;
 }
 
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, opts) => {
   await app.register(adminAuth, { jwt: opts.jwt });
   await app.register(killSwitchRoutes, { control: opts.killSwitches, audit: opts.audit });
+  await app.register(auditRoutes, { store: opts.auditStore, audit: opts.audit, checkpointer: opts.checkpointer, hmacKey: opts.auditHmacKey });
 };
