@@ -18,6 +18,8 @@ import { createAdminJwtVerifier } from './admin/admin-jwt.js';
 import { KeyCustodian } from './admin/key-custodian.js';
 import { KillSwitchControl } from './admin/kill-switch-control.js';
 import { GlobalKillWatcher } from './admin/global-kill-watcher.js';
+import { RewrapRuns } from './admin/rewrap-runs.js';
+import type { Envelope } from './crypto/envelope.js';
 
 export interface AppDeps {
   stores: Stores;
@@ -27,6 +29,8 @@ export interface AppDeps {
   audit: AuditWriter;
   /** Signs audit chain heads outside Redis; the admin API reports its latest checkpoint. */
   checkpointer: Checkpointer;
+  /** Opens and seals grant secrets with `keys.keyring` (the rewrap job). */
+  envelope: Envelope;
   /** Where logs go (tests capture them); default stdout. */
   logStream?: DestinationStream;
 }
@@ -78,6 +82,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     auditStore: stores.audit,
     checkpointer: deps.checkpointer,
     auditHmacKey: keys.auditHmacKey,
+    custodian,
+    rewrap: new RewrapRuns(stores, deps.envelope, keys.keyring),
   });
   const globalKill = new GlobalKillWatcher({ stores, custodian, onError: logError('global kill-switch check failed') });
   await globalKill.start();
