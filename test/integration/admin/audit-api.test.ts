@@ -142,6 +142,21 @@ describe('audit API', () => {
     }
   });
 
+  it.each([
+    ['deleted', (es: AuditEntry[]) => es.filter((e) => e.seq !== 5), { seq: 5, reason: 'seq_gap' }],
+    ['reordered', (es: AuditEntry[]) => es.map((e) => (e.seq === 5 ? { ...es[5]!, seq: 5 } : e.seq === 6 ? { ...es[4]!, seq: 6 } : e)), { seq: 5, reason: 'prev_mismatch' }],
+    ['inserted', (es: AuditEntry[]) => [...es.slice(0, 5), { ...es[4]!, seq: 6, body: es[4]!.body.replace('"seq":5', '"seq":6') }, ...es.slice(5).map((e) => ({ ...e, seq: e.seq + 1 }))], { seq: 6, reason: 'prev_mismatch' }],
+  ] as const)('reports a %s record at the first broken link', async (name, change, firstBroken) => {
+    const vault = await seeded(`${name}:`, 10);
+    try {
+      await rewriteStream(`${name}:`, (entries) => change(entries));
+      const res = await adminCall(vault, '/admin/audit/verify');
+      expect(res.json<{ ok: boolean; firstBroken: unknown }>()).toMatchObject({ ok: false, firstBroken });
+    } finally {
+      await vault.close();
+    }
+  });
+
   it('exports the stored chain as JSON lines, its own export record included', async () => {
     const vault = await seeded('e:', 5);
     try {
