@@ -12,11 +12,25 @@ import { trustPolicy, type TlsMaterial } from './http/tls-material.js';
 import { mtlsIdentity } from './identity/mtls-plugin.js';
 import { healthRoutes } from './health/routes.js';
 import { registerOpenApi } from './http/openapi.js';
+import type { AuditWriter, Checkpointer } from './audit/index.js';
+import { adminRoutes } from './admin/routes.js';
+import { createAdminJwtVerifier } from './admin/admin-jwt.js';
+import { KeyCustodian } from './admin/key-custodian.js';
+import { KillSwitchControl } from './admin/kill-switch-control.js';
+import { GlobalKillWatcher } from './admin/global-kill-watcher.js';
+import { RewrapRuns } from './admin/rewrap-runs.js';
+import type { Envelope } from './crypto/envelope.js';
 
 export interface AppDeps {
   stores: Stores;
   keys: KeyMaterial;
   tls: TlsMaterial;
+  /** Fail-closed, hash-chained audit writer. */
+  audit: AuditWriter;
+  /** Signs audit chain heads outside Redis; the admin API reports its latest checkpoint. */
+  checkpointer: Checkpointer;
+  /** Opens and seals grant secrets with `keys.keyring` (the rewrap job). */
+  envelope: Envelope;
   /** Where logs go (tests capture them); default stdout. */
   logStream?: DestinationStream;
 }
@@ -31,8 +45,9 @@ export interface VaultApp {
 }
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp> {
-  const { stores, keys, tls, logStream } = deps;
+  const { stores, keys, tls, logStream, audit } = deps;
   const keysLoaded = () => !keys.keyring.isSealed();
+  const custodian = new KeyCustodian({ keys, dir: config.keys.dir });
 
   const pub = createListener({ config, listener: 'public', logStream, tls: { cert: tls.cert, key: tls.key } });
   const internal = createListener({
@@ -57,6 +72,21 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   // Internal listener: every request proves an allowlisted client certificate first.
   await internal.register(mtlsIdentity, { policy: trustPolicy(config, tls) });
   await internal.register(healthRoutes, { stores, keysLoaded });
+  const logError = (what: string) => (err: unknown) => internal.log.error({ err: { type: err instanceof Error ? err.name : 'unknown' } }, what);
+  const killSwitches = new KillSwitchControl(stores, custodian, logError('kill-switch announcement failed'));
+  await internal.register(adminRoutes, {
+    prefix: '/admin',
+    jwt: config.admins.jwt ? await createAdminJwtVerifier(config.admins.jwt) : undefined,
+    audit,
+    killSwitches,
+    auditStore: stores.audit,
+    checkpointer: deps.checkpointer,
+    auditHmacKey: keys.auditHmacKey,
+    custodian,
+    rewrap: new RewrapRuns(stores, deps.envelope, keys.keyring),
+  });
+  const globalKill = new GlobalKillWatcher({ stores, custodian, onError: logError('global kill-switch check failed') });
+  await globalKill.start();
 
   await Promise.all([pub.ready(), internal.ready()]);
 
@@ -76,6 +106,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
       return { publicUrl: url(pub), internalUrl: url(internal) };
     },
     async close() {
+      await globalKill.stop();
+      deps.checkpointer.stop();
       await Promise.all([pub.close(), internal.close()]);
     },
   };
