@@ -12,7 +12,13 @@ import { trustPolicy, type TlsMaterial } from './http/tls-material.js';
 import { mtlsIdentity } from './identity/mtls-plugin.js';
 import { healthRoutes } from './health/routes.js';
 import { registerOpenApi } from './http/openapi.js';
-import { createAuditWriter, type AuditWriter } from './audit/index.js';
+import type { AuditWriter, Checkpointer } from './audit/index.js';
+import { adminRoutes } from './admin/routes.js';
+import { createAdminJwtVerifier } from './admin/admin-jwt.js';
+import { KeyCustodian } from './admin/key-custodian.js';
+import { KillSwitchControl } from './admin/kill-switch-control.js';
+import { GlobalKillWatcher } from './admin/global-kill-watcher.js';
+import { RewrapRuns } from './admin/rewrap-runs.js';
 import type { Envelope } from './crypto/envelope.js';
 import type { ProviderCatalog } from './providers/catalog.js';
 import type { UpstreamOAuth } from './providers/upstream-oauth.js';
@@ -29,11 +35,14 @@ export interface AppDeps {
   stores: Stores;
   keys: KeyMaterial;
   tls: TlsMaterial;
+  /** Fail-closed, hash-chained audit writer. */
+  audit: AuditWriter;
+  /** Signs audit chain heads outside Redis; the admin API reports its latest checkpoint. */
+  checkpointer: Checkpointer;
+  /** Opens and seals grant secrets with `keys.keyring` (the rewrap job, grant secrets on exchange). */
   envelope: Envelope;
   catalog: ProviderCatalog;
   upstream: UpstreamOAuth;
-  /** Replaces the hash-chained audit writer over `stores.audit` (tests: a failing writer). */
-  audit?: AuditWriter;
   /** Where logs go (tests capture them); default stdout. */
   logStream?: DestinationStream;
 }
@@ -48,8 +57,9 @@ export interface VaultApp {
 }
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp> {
-  const { stores, keys, tls, logStream, catalog } = deps;
+  const { stores, keys, tls, logStream, audit, catalog } = deps;
   const keysLoaded = () => !keys.keyring.isSealed();
+  const custodian = new KeyCustodian({ keys, dir: config.keys.dir });
   const { issuer, internalUrl, audience } = exchangeUrls(config);
 
   const pub = createListener({ config, listener: 'public', logStream, tls: { cert: tls.cert, key: tls.key } });
@@ -66,17 +76,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     },
   });
 
-  // Audit before answer (STYLE 9): every record is durable in the store, then mirrored to the log.
-  const audit =
-    deps.audit ?? createAuditWriter({ store: stores.audit, hmacKey: keys.auditHmacKey, log: (record) => internal.log.info({ audit: record }, 'audit') });
-
-  const killSwitches = new KillSwitchCache(stores.killSwitches);
+  // Kill-switch enforcement on the exchange path (the admin API below engages them).
+  const killSwitchCache = new KillSwitchCache(stores.killSwitches);
   const policy = new GrantPolicy(stores.grants, catalog, issuer);
   const exchange = new TokenExchange({
     issuer,
     catalog,
     verifier: await TokenVerifier.create(config.identity, audience),
-    killSwitches,
+    killSwitches: killSwitchCache,
     policy,
     upstream: new UpstreamAccessTokens(stores, deps.envelope, catalog, deps.upstream, {}, auditRefresh(audit)),
     tokens: stores.tokens,
@@ -94,9 +101,23 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   await internal.register(mtlsIdentity, { policy: trustPolicy(config, tls) });
   await internal.register(healthRoutes, { stores, keysLoaded });
   await internal.register(exchangeRoutes, { exchange, audit });
-  await internal.register(introspectionRoutes, { issuer, signingKeys: keys.signingKeys, tokens: stores.tokens, killSwitches });
-
-  await killSwitches.start();
+  await internal.register(introspectionRoutes, { issuer, signingKeys: keys.signingKeys, tokens: stores.tokens, killSwitches: killSwitchCache });
+  await killSwitchCache.start();
+  const logError = (what: string) => (err: unknown) => internal.log.error({ err: { type: err instanceof Error ? err.name : 'unknown' } }, what);
+  const killSwitches = new KillSwitchControl(stores, custodian, logError('kill-switch announcement failed'));
+  await internal.register(adminRoutes, {
+    prefix: '/admin',
+    jwt: config.admins.jwt ? await createAdminJwtVerifier(config.admins.jwt) : undefined,
+    audit,
+    killSwitches,
+    auditStore: stores.audit,
+    checkpointer: deps.checkpointer,
+    auditHmacKey: keys.auditHmacKey,
+    custodian,
+    rewrap: new RewrapRuns(stores, deps.envelope, keys.keyring),
+  });
+  const globalKill = new GlobalKillWatcher({ stores, custodian, onError: logError('global kill-switch check failed') });
+  await globalKill.start();
 
   await Promise.all([pub.ready(), internal.ready()]);
 
@@ -116,7 +137,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
       return { publicUrl: url(pub), internalUrl: url(internal) };
     },
     async close() {
-      killSwitches.stop();
+      killSwitchCache.stop();
+      await globalKill.stop();
+      deps.checkpointer.stop();
       await Promise.all([pub.close(), internal.close()]);
     },
   };

@@ -12,6 +12,9 @@ import { loadTlsMaterial, TlsMaterialError, type TlsMaterial } from './http/tls-
 import { createMemoryStores } from './store/memory/index.js';
 import { connectRedisStores, createRedisStores } from './store/redis/index.js';
 import type { Stores } from './store/types.js';
+import { join } from 'node:path';
+import { createAuditWriter, createCheckpointer, fileCheckpointSink, InvalidCheckpointError, readCheckpointFile } from './audit/index.js';
+import type { AuditCheckpoint, AuditWriter, Checkpointer } from './audit/index.js';
 
 export class StartupError extends Error {
   override name = 'StartupError';
@@ -27,6 +30,15 @@ export interface Runtime {
   stores: Stores;
   catalog: ProviderCatalog;
   upstream: UpstreamOAuth;
+  /** The hash-chained, fail-closed audit writer (one per process). */
+  audit: AuditWriter;
+  /** Signs the chain head into `audit.checkpointFile` (outside Redis) as the chain grows. */
+  checkpointer: Checkpointer;
+}
+
+/** Where the newest audit checkpoint is kept: configured, else next to the keys. */
+export function checkpointPath(config: Config): string {
+  return config.audit.checkpointFile ?? join(config.keys.dir, 'audit-checkpoint.json');
 }
 
 /** Client secrets of every provider that names a secret file, by provider id. */
@@ -61,11 +73,27 @@ export async function prepareRuntime(config: Config): Promise<Runtime> {
     problems.push(...err.problems);
   }
   const secrets = await loadProviderSecrets(config, problems);
+  let checkpoint: AuditCheckpoint | null = null;
+  if (keys) {
+    try {
+      checkpoint = await readCheckpointFile(checkpointPath(config), keys.auditHmacKey);
+    } catch (err) {
+      problems.push(`audit.checkpointFile: ${err instanceof InvalidCheckpointError ? err.message : 'unreadable'}`);
+    }
+  }
   if (!tls || !keys || problems.length > 0) throw new StartupError(problems);
   const catalog = new ProviderCatalog(config.providers, config.agents);
   const envelope = await createEnvelope(keys.keyring);
   const stores = await createStores(config);
-  return { tls, keys, envelope, stores, catalog, upstream: new UpstreamOAuth(catalog, secrets) };
+  const checkpointer = createCheckpointer({
+    store: stores.audit,
+    hmacKey: keys.auditHmacKey,
+    sink: fileCheckpointSink(checkpointPath(config)),
+    ...(checkpoint !== null && { initial: checkpoint }),
+    onError: (err) => process.stderr.write(`token-vault: audit checkpoint failed (${err instanceof Error ? err.name : 'unknown'})\n`),
+  });
+  const audit = createAuditWriter({ store: stores.audit, hmacKey: keys.auditHmacKey, onCommit: (head, n) => checkpointer.observe(head, n) });
+  return { tls, keys, envelope, stores, catalog, upstream: new UpstreamOAuth(catalog, secrets), audit, checkpointer };
 }
 
 /**

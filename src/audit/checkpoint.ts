@@ -15,7 +15,7 @@
  * A checkpointer also refuses to sign a head that went backwards from its
  * last checkpoint or whose entry does not verify, and reports that instead.
  */
-import { createHmac, type KeyObject } from 'node:crypto';
+import { createHmac, randomUUID, type KeyObject } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import type { AuditHead, AuditStore } from '../store/types.js';
 import { entryVerifies, sameHash } from './chain.js';
@@ -147,7 +147,8 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
 /** A sink that replaces `path` atomically (write + rename), owner-only like the key files. */
 export function fileCheckpointSink(path: string): CheckpointSink {
   return async (checkpoint) => {
-    const tmp = `${path}.tmp`;
+    // A name of its own per write: replicas sharing a checkpoint path must not interleave one temp file.
+    const tmp = `${path}.${process.pid}.${randomUUID()}.tmp`;
     await writeFile(tmp, `${JSON.stringify(checkpoint)}\n`, { mode: 0o600 });
     await rename(tmp, path);
   };

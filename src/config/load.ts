@@ -39,6 +39,8 @@ const PATH_FIELDS: ReadonlyArray<string[]> = [
   ['tls', 'gatewayCa'],
   ['tls', 'adminCa'],
   ['keys', 'dir'],
+  ['admins', 'jwt', 'jwksFile'],
+  ['audit', 'checkpointFile'],
 ];
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {

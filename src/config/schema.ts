@@ -59,7 +59,38 @@ export const configSchema = z.strictObject({
     adminCa: filePath.optional(),
   }),
   gateways: z.strictObject({ allow: z.array(identity).min(1) }),
-  admins: z.strictObject({ allow: z.array(identity).default([]) }).prefault({}),
+  admins: z
+    .strictObject({
+      /** Certificate identities with admin rights of their own. */
+      allow: z.array(identity).default([]),
+      /**
+       * Admin-console identities (certificates from the admin CA) with NO rights of their own:
+       * a request over such a connection is an admin request only with a valid admin JWT.
+       */
+      consoles: z.array(identity).default([]),
+      /** Bearer JWTs from the organisation's IdP carrying the admin group (optional). */
+      jwt: z
+        .strictObject({
+          issuer: z.string().min(1).max(512),
+          jwksUri: z.url({ protocol: /^https?$/ }).optional(),
+          jwksFile: filePath.optional(),
+          audience: z.string().min(1).max(512),
+          groupClaim: z.string().min(1).max(128).default('groups'),
+          group: z.string().min(1).max(256),
+          /** Asymmetric algorithms only: never `none`, never HMAC. */
+          algorithms: z.array(z.enum(['EdDSA', 'ES256', 'ES384', 'RS256', 'PS256'])).min(1).default(['EdDSA', 'ES256', 'RS256']),
+          allowPrivateNetwork: z.boolean().default(false),
+        })
+        .refine((j) => Boolean(j.jwksUri) !== Boolean(j.jwksFile), 'exactly one of jwksUri or jwksFile')
+        .optional(),
+    })
+    .prefault({}),
+  audit: z
+    .strictObject({
+      /** Where the newest signed audit checkpoint is kept (outside Redis); default `<keys.dir>/audit-checkpoint.json`. */
+      checkpointFile: filePath.optional(),
+    })
+    .prefault({}),
   keys: z.strictObject({ dir: filePath }),
   store: z
     .strictObject({
@@ -113,6 +144,16 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .prefault({}),
+}).superRefine((c, ctx) => {
+  // A console identity has no rights of its own only if it is not also a gateway.
+  for (const id of c.admins.consoles) {
+    if (c.gateways.allow.includes(id) || c.admins.allow.includes(id)) {
+      ctx.addIssue({ code: 'custom', path: ['admins', 'consoles'], message: 'a console identity must not also be a gateway or admin identity' });
+    }
+  }
+  if (c.admins.consoles.length > 0 && c.admins.jwt === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['admins', 'jwt'], message: 'required when admins.consoles is set' });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;

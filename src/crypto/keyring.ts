@@ -34,7 +34,7 @@ export class KeyringSealedError extends Error {
  */
 export class Keyring {
   readonly #keys = new Map<string, Uint8Array>();
-  readonly #activeId: string;
+  #activeId: string;
   #sealed = false;
 
   /**
@@ -80,6 +80,23 @@ export class Keyring {
     for (const key of this.#keys.values()) key.fill(0);
     this.#keys.clear();
     this.#sealed = true;
+  }
+
+  /**
+   * Take over the keys of `other` (freshly loaded from the keys directory) and
+   * seal `other`: unseals a sealed keyring, or makes a new KEK active. Everyone
+   * holding this keyring (envelope, readiness) sees the change at once.
+   */
+  adopt(other: Keyring): void {
+    if (other === this) return;
+    const entries = [...other.#keys.entries()];
+    if (other.#sealed || entries.length === 0) throw new KeyringSealedError();
+    for (const key of this.#keys.values()) key.fill(0);
+    this.#keys.clear();
+    for (const [id, key] of entries) this.#keys.set(id, Uint8Array.from(key));
+    this.#activeId = other.#activeId;
+    this.#sealed = false;
+    other.seal();
   }
 
   isSealed(): boolean {

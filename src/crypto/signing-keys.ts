@@ -68,29 +68,71 @@ function detectAlg(pem: string): SigningAlg {
 
 /** The active signing key plus previous keys that stay published. */
 export class SigningKeys {
-  readonly #byKid = new Map<string, SigningKey>();
+  #byKid = new Map<string, SigningKey>();
+  #active: SigningKey;
+  /** Keys dropped from the key files by a reload, published until they can no longer verify a live token. */
+  readonly #retiring = new Map<string, { key: SigningKey; until: number }>();
 
   /**
    * @param active signs new tokens.
    * @param previous no longer sign, but verify tokens issued before a rotation.
    */
   constructor(
-    readonly active: SigningKey,
+    active: SigningKey,
     previous: readonly SigningKey[] = [],
   ) {
-    for (const key of [active, ...previous]) {
-      if (this.#byKid.has(key.kid)) throw new TypeError(`duplicate signing key ${key.kid}`);
-      this.#byKid.set(key.kid, key);
-    }
+    this.#active = active;
+    this.#byKid = SigningKeys.#index(active, previous);
   }
 
-  /** The key with this `kid`, active or previous. */
-  get(kid: string): SigningKey | undefined {
-    return this.#byKid.get(kid);
+  static #index(active: SigningKey, previous: readonly SigningKey[]): Map<string, SigningKey> {
+    const byKid = new Map<string, SigningKey>();
+    for (const key of [active, ...previous]) {
+      if (byKid.has(key.kid)) throw new TypeError(`duplicate signing key ${key.kid}`);
+      byKid.set(key.kid, key);
+    }
+    return byKid;
+  }
+
+  /** The key that signs new tokens. */
+  get active(): SigningKey {
+    return this.#active;
+  }
+
+  /** Kids of the keys that verify but no longer sign (previous files and retiring keys). */
+  previousKids(now = Date.now()): string[] {
+    return this.#published(now).filter((k) => k.kid !== this.#active.kid).map((k) => k.kid);
+  }
+
+  /**
+   * Take over a freshly loaded set (key reload). Keys that disappear from the
+   * files stay published for `retainMs` (the longest operation-token TTL), so
+   * tokens they signed keep verifying until they have expired (RFC 7517 §5).
+   */
+  adopt(next: SigningKeys, retainMs: number, now = Date.now()): void {
+    for (const key of this.#byKid.values()) {
+      if (!next.#byKid.has(key.kid)) this.#retiring.set(key.kid, { key, until: now + retainMs });
+    }
+    for (const kid of next.#byKid.keys()) this.#retiring.delete(kid);
+    this.#byKid = new Map(next.#byKid);
+    this.#active = next.#active;
+  }
+
+  /** The key with this `kid`, active, previous or retiring. */
+  get(kid: string, now = Date.now()): SigningKey | undefined {
+    const key = this.#byKid.get(kid);
+    if (key) return key;
+    const retiring = this.#retiring.get(kid);
+    return retiring !== undefined && retiring.until > now ? retiring.key : undefined;
   }
 
   /** The JWK Set (RFC 7517 §5) served at `/.well-known/jwks.json`: public members only. */
-  jwks(): { keys: JWK[] } {
-    return { keys: [...this.#byKid.values()].map((key) => ({ ...key.publicJwk })) };
+  jwks(now = Date.now()): { keys: JWK[] } {
+    return { keys: this.#published(now).map((key) => ({ ...key.publicJwk })) };
+  }
+
+  #published(now: number): SigningKey[] {
+    for (const [kid, { until }] of this.#retiring) if (until <= now) this.#retiring.delete(kid);
+    return [...this.#byKid.values(), ...[...this.#retiring.values()].map((r) => r.key)];
   }
 }

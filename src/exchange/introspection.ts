@@ -8,7 +8,7 @@
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { createLocalJWKSet, jwtVerify } from 'jose';
+import { createLocalJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import type { SigningKeys } from '../crypto/signing-keys.js';
 import { AccessDenied } from '../errors.js';
@@ -49,8 +49,9 @@ const INACTIVE = { active: false as const };
 export const introspectionRoutes: FastifyPluginAsync<IntrospectionOptions> = async (app, { issuer, signingKeys, tokens, killSwitches }) => {
   await app.register(formbody);
   const routes = app.withTypeProvider<ZodTypeProvider>();
-  // Current and previous keys: tokens signed before a rotation stay verifiable until they expire.
-  const keyFor = createLocalJWKSet(signingKeys.jwks());
+  // Current, previous and retiring keys, as published now: a key reload (admin API) adopts new
+  // keys in place, so the set is read per call (introspection is not the hot path).
+  const keyFor: JWTVerifyGetKey = (header, token) => createLocalJWKSet(signingKeys.jwks())(header, token);
 
   routes.post(
     '/introspect',

@@ -57,5 +57,6 @@ export function trustPolicy(config: Config, tls: TlsMaterial): TrustPolicy {
     adminCaFingerprints: bundleFingerprints(tls.adminCa),
     gateways: new Set(config.gateways.allow),
     admins: new Set(config.admins.allow),
+    consoles: new Set(config.admins.consoles),
   };
 }

@@ -12,7 +12,11 @@ import type { TLSSocket, PeerCertificate, DetailedPeerCertificate } from 'node:t
 import type { FastifyRequest } from 'fastify';
 import { InvalidClient } from '../errors.js';
 
-export type PeerRole = 'gateway' | 'admin';
+/**
+ * `console`: an admin-console certificate (admin CA, `admins.consoles`) that has no
+ * rights of its own; admin routes accept it only together with an admin JWT.
+ */
+export type PeerRole = 'gateway' | 'admin' | 'console';
 
 export interface PeerIdentity {
   /** SPIFFE id (single URI SAN) or else the subject CN. */
@@ -27,6 +31,7 @@ export interface TrustPolicy {
   adminCaFingerprints: ReadonlySet<string>;
   gateways: ReadonlySet<string>;
   admins: ReadonlySet<string>;
+  consoles: ReadonlySet<string>;
 }
 
 /** SHA-256 fingerprints (Node's colon-hex format) of every certificate in a PEM bundle. */
@@ -80,6 +85,7 @@ function resolve(socket: TLSSocket, policy: TrustPolicy): PeerIdentity[] | null 
   const roles: PeerIdentity[] = [];
   if (policy.gateways.has(id) && anchoredIn(chain, policy.gatewayCaFingerprints)) roles.push({ id, role: 'gateway', thumbprint });
   if (policy.admins.has(id) && anchoredIn(chain, policy.adminCaFingerprints)) roles.push({ id, role: 'admin', thumbprint });
+  if (policy.consoles.has(id) && anchoredIn(chain, policy.adminCaFingerprints)) roles.push({ id, role: 'console', thumbprint });
   return roles;
 }
 

@@ -149,6 +149,23 @@ export interface KillSwitchStore {
   snapshot(): Promise<KillSwitchSnapshot>;
 }
 
+/**
+ * Fast-path notice that the kill switches changed (Redis pub/sub). Best effort:
+ * a lost message only costs latency, because replicas also poll `epoch()`.
+ */
+export interface KillSwitchEvents {
+  /** Announce a new epoch to every replica (after the change is durable). */
+  publish(epoch: number): Promise<void>;
+  /** Call `listener` with every epoch announced; resolves once subscribed, with an unsubscribe. */
+  subscribe(listener: (epoch: number) => void): Promise<() => Promise<void>>;
+}
+
+/** Small durable state of admin jobs (e.g. the rewrap job's cursor and last report), JSON by name. */
+export interface AdminJobStore {
+  load(job: string): Promise<string | null>;
+  save(job: string, state: string): Promise<void>;
+}
+
 /** One stored audit entry: the chain fields plus the serialized event body. */
 export interface AuditEntry {
   seq: number;
@@ -176,6 +193,8 @@ export interface AuditStore {
   append(expectedHead: AuditHead | null, entries: AuditEntry[]): Promise<AppendResult>;
   /** Entries with seq >= fromSeq, ascending, at most `count`. */
   range(fromSeq: number, count: number): Promise<AuditEntry[]>;
+  /** Entries with seq <= toSeq, newest first, at most `count` (admin queries page backwards from the head). */
+  reverseRange(toSeq: number, count: number): Promise<AuditEntry[]>;
 }
 
 /** Everything the app needs from storage, with one lifecycle. */
@@ -184,6 +203,8 @@ export interface Stores {
   tokens: TokenStore;
   locks: LockStore;
   killSwitches: KillSwitchStore;
+  killSwitchEvents: KillSwitchEvents;
+  adminJobs: AdminJobStore;
   audit: AuditStore;
   /** Cheap round trip for /readyz; rejects when the backend is unreachable. */
   ping(): Promise<void>;

@@ -55,6 +55,14 @@ export function describeAuditStoreContract(stores: () => Stores): void {
       expect(await stores().audit.range(13, 5)).toStrictEqual([]);
       expect(await stores().audit.range(0, 1)).toStrictEqual(all.slice(0, 1));
       expect(await stores().audit.range(4, 0)).toStrictEqual([]);
+
+      const newestFirst = [...all].reverse();
+      expect(await stores().audit.reverseRange(12, 5)).toStrictEqual(newestFirst.slice(0, 5));
+      expect(await stores().audit.reverseRange(7, 5)).toStrictEqual(newestFirst.slice(5, 10));
+      expect(await stores().audit.reverseRange(2, 5)).toStrictEqual(newestFirst.slice(10));
+      expect(await stores().audit.reverseRange(99, 2)).toStrictEqual(newestFirst.slice(0, 2));
+      expect(await stores().audit.reverseRange(0, 5)).toStrictEqual([]);
+      expect(await stores().audit.reverseRange(5, 0)).toStrictEqual([]);
     });
 
     it('keeps the chain gap-free under 20 concurrent writers that retry on conflict', async () => {

@@ -4,6 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Stores } from '../../src/store/types.js';
+import { describeAdminStoresContract } from './admin-stores.contract.js';
 import { describeAuditStoreContract } from './audit-store.contract.js';
 import { describeGrantStoreContract } from './grant-store.contract.js';
 import { describeKillSwitchStoreContract } from './kill-switch-store.contract.js';
@@ -35,6 +36,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
     describeLockStoreContract(stores);
     describeKillSwitchStoreContract(stores);
     describeAuditStoreContract(stores);
+    describeAdminStoresContract(stores);
 
     it('answers ping', async () => {
       await expect(stores().ping()).resolves.toBeUndefined();

@@ -41,6 +41,7 @@ function counted(inner: AuditStore) {
   const store: AuditStore = {
     head: () => inner.head(),
     range: (from, count) => inner.range(from, count),
+    reverseRange: (to, count) => inner.reverseRange(to, count),
     async append(head, entries) {
       stats.appends += 1;
       const result = await inner.append(head, entries);

@@ -22,6 +22,12 @@ export class MemoryAuditStore implements AuditStore {
     return this.#entries.slice(start, start + Math.max(count, 0)).map((e) => ({ ...e }));
   }
 
+  async reverseRange(toSeq: number, count: number): Promise<AuditEntry[]> {
+    const end = Math.min(Math.floor(toSeq), this.#entries.length);
+    if (end < 1 || count <= 0) return [];
+    return this.#entries.slice(Math.max(end - count, 0), end).reverse().map((e) => ({ ...e }));
+  }
+
   #head(): AuditHead | null {
     const last = this.#entries[this.#entries.length - 1];
     return last === undefined ? null : { seq: last.seq, hash: last.hash };

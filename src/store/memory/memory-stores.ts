@@ -3,6 +3,8 @@ import type { Stores } from '../types.js';
 import { MemoryAuditStore } from './audit-store.js';
 import { MemoryGrantStore } from './grant-store.js';
 import { MemoryKillSwitchStore } from './kill-switch-store.js';
+import { MemoryKillSwitchEvents } from './kill-switch-events.js';
+import { MemoryAdminJobStore } from './admin-job-store.js';
 import { MemoryLockStore } from './lock-store.js';
 import { MemoryTokenStore } from './token-store.js';
 
@@ -19,6 +21,8 @@ export function createMemoryStores(): Stores {
     tokens,
     locks: new MemoryLockStore(),
     killSwitches: new MemoryKillSwitchStore(),
+    killSwitchEvents: new MemoryKillSwitchEvents(),
+    adminJobs: new MemoryAdminJobStore(),
     audit: new MemoryAuditStore(),
     async ping() {
       if (closed) throw new StoreUnavailableError('store closed');

@@ -54,6 +54,18 @@ export class RedisAuditStore implements AuditStore {
       throw toStoreError(err);
     }
   }
+
+  async reverseRange(toSeq: number, count: number): Promise<AuditEntry[]> {
+    if (count <= 0 || toSeq < 1) return [];
+    // `<seq>-<max>` so an entry slipped in as `<seq>-1` is still seen (verify reports those).
+    const end = `${Math.floor(toSeq)}-18446744073709551615`;
+    try {
+      const rows = await this.redis.xrevrange(this.keys.auditLog(), end, '-', 'COUNT', count);
+      return rows.map(([, fields]) => toEntry(fields));
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
 }
 
 function toHead(seq: string | null | undefined, hash: string | null | undefined): AuditHead | null {

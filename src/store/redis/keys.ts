@@ -14,6 +14,8 @@ import { createHash } from 'node:crypto';
  * | `lock:<name>`                | string | lock life  | owner token                               |
  * | `{ks}:switches`, `{ks}:epoch`| hash, string | none | kill switches and their epoch            |
  * | `{audit}:log`, `{audit}:head`| stream, hash | none | hash-chained audit entries, chain head    |
+ * | `{ks}:events`                | channel | -         | pub/sub: kill-switch epoch announcements  |
+ * | `job:<name>`                 | string | none       | admin job state (rewrap cursor, JSON)     |
  *
  * All keys of one grant share the hash tag `{g:<id>}` so multi-key scripts stay
  * in one Cluster slot. Operation-token records live under their own `tok:<jti>`
@@ -59,6 +61,14 @@ export class RedisKeys {
 
   killEpoch(): string {
     return `${this.prefix}{ks}:epoch`;
+  }
+
+  killEvents(): string {
+    return `${this.prefix}{ks}:events`;
+  }
+
+  adminJob(name: string): string {
+    return `${this.prefix}job:${name}`;
   }
 
   auditLog(): string {

@@ -6,6 +6,8 @@ import { toStoreError } from './errors.js';
 import { RedisGrantStore } from './grant-store.js';
 import { RedisKeys } from './keys.js';
 import { RedisKillSwitchStore } from './kill-switch-store.js';
+import { RedisKillSwitchEvents } from './kill-switch-events.js';
+import { RedisAdminJobStore } from './admin-job-store.js';
 import { RedisLockStore } from './lock-store.js';
 import { clientOptions, resolveRedisStoreOptions } from './options.js';
 import type { RedisStoreOptions } from './options.js';
@@ -27,11 +29,14 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
   // would print every reconnect error to stderr.
   redis.on('error', () => {});
   const keys = new RedisKeys(resolved.keyPrefix);
+  const killSwitchEvents = new RedisKillSwitchEvents(redis, keys.killEvents());
   return {
     grants: new RedisGrantStore(redis, keys),
     tokens: new RedisTokenStore(redis, keys),
     locks: new RedisLockStore(redis, keys),
     killSwitches: new RedisKillSwitchStore(redis, keys),
+    killSwitchEvents,
+    adminJobs: new RedisAdminJobStore(redis, keys),
     audit: new RedisAuditStore(redis, keys),
     async ping() {
       try {
@@ -56,6 +61,7 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
       return problems;
     },
     async close() {
+      killSwitchEvents.close();
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, QUIT_GRACE_MS)));
       await Promise.race([redis.quit().catch(() => {}), grace]);

@@ -25,6 +25,7 @@ function rawStore(entries: AuditEntry[]): AuditStore {
     head: async () => { const l = entries[entries.length - 1]; return l ? { seq: l.seq, hash: l.hash } : null; },
     append: async () => { throw new Error('read-only'); },
     range: async (from, count) => entries.slice(Math.max(from, 1) - 1, Math.max(from, 1) - 1 + count).map((e) => ({ ...e })),
+    reverseRange: async () => { throw new Error('not used by the verifier'); },
   };
 }
 

@@ -26,6 +26,7 @@ function instrumented(inner: AuditStore = createMemoryStores().audit) {
       return inner.append(head, entries);
     },
     range: (from, count) => inner.range(from, count),
+    reverseRange: (to, count) => inner.reverseRange(to, count),
   };
   return { store, stats, inner };
 }

@@ -130,4 +130,23 @@ describe('configuration', () => {
     const err = errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: path }));
     expect(err.message).not.toContain('CANARY-SECRET-VALUE');
   });
+
+  it('refuses an admin console that is also a gateway or admin, and consoles without admin JWTs', async () => {
+    const jwt = { issuer: 'https://idp.example.test', jwksUri: 'https://idp.example.test/jwks', audience: 'vault-admin', group: 'admins' };
+    const shared = await writeConfig('console-shared.yaml', {
+      ...valid(), admins: { allow: ['spiffe://corp.example/admin'], consoles: ['spiffe://corp.example/gateway'], jwt },
+    });
+    expect(errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: shared })).problems.join('\n')).toContain('admins.consoles');
+    const noJwt = await writeConfig('console-nojwt.yaml', { ...valid(), admins: { consoles: ['spiffe://corp.example/console'] } });
+    expect(errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: noJwt })).problems.join('\n')).toContain('admins.jwt');
+    const both = await writeConfig('console-jwks.yaml', {
+      ...valid(), admins: { consoles: ['spiffe://corp.example/console'], jwt: { ...jwt, jwksFile: 'jwks.json' } },
+    });
+    expect(errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: both })).problems.join('\n')).toContain('exactly one of jwksUri or jwksFile');
+    const good = await writeConfig('console-ok.yaml', { ...valid(), admins: { consoles: ['spiffe://corp.example/console'], jwt } });
+    expect(loadConfig({ TOKEN_VAULT_CONFIG: good }).admins).toStrictEqual({
+      allow: [], consoles: ['spiffe://corp.example/console'],
+      jwt: { ...jwt, groupClaim: 'groups', algorithms: ['EdDSA', 'ES256', 'RS256'], allowPrivateNetwork: false },
+    });
+  });
 });

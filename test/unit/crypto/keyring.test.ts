@@ -30,4 +30,18 @@ describe('keyring', () => {
   ])('rejects %s', (_case, entries, active) => {
     expect(() => new Keyring(entries, active)).toThrow(TypeError);
   });
+
+  it('adopts freshly loaded keys in place: unseals, switches the active key, and seals the donor', () => {
+    const keyring = new Keyring([{ id: '1', key: randomBytes(32) }]);
+    keyring.seal();
+    const k1 = randomBytes(32);
+    const fresh = new Keyring([{ id: '1', key: k1 }, { id: '2', key: randomBytes(32) }]);
+    keyring.adopt(fresh);
+    expect(keyring.isSealed()).toBe(false);
+    expect(keyring.activeId).toBe('2');
+    expect(keyring.ids()).toStrictEqual(['1', '2']);
+    expect(Buffer.from(keyring.get('1')!).equals(k1)).toBe(true);
+    expect(fresh.isSealed()).toBe(true);
+    expect(() => keyring.adopt(fresh)).toThrow('keyring is sealed');
+  });
 });

@@ -55,4 +55,18 @@ describe('signing keys', () => {
   ])('rejects a %s key', async (_case, input) => {
     await expect(importSigningKey(input)).rejects.toThrow(UnsupportedSigningKeyError);
   });
+
+  it('adopts a reloaded set: the new key signs, a vanished key stays published until the retention ends', async () => {
+    const [k1, k2] = await Promise.all([importSigningKey(pem('ed25519')), importSigningKey(pem('p256'))]);
+    const live = new SigningKeys(k1);
+    const t0 = 1_000_000;
+    live.adopt(new SigningKeys(k2, [k1]), 900_000, t0);
+    expect({ active: live.active.kid, previous: live.previousKids(t0) }).toStrictEqual({ active: k2.kid, previous: [k1.kid] });
+    live.adopt(new SigningKeys(k2), 900_000, t0 + 10);
+    expect(live.jwks(t0 + 900_009).keys.map((k) => k.kid)).toStrictEqual([k2.kid, k1.kid]);
+    expect(live.get(k1.kid, t0 + 900_009)).toBe(k1);
+    expect(live.jwks(t0 + 900_010).keys.map((k) => k.kid)).toStrictEqual([k2.kid]);
+    expect(live.get(k1.kid, t0 + 900_010)).toBeUndefined();
+    expect(live.previousKids(t0 + 900_010)).toStrictEqual([]);
+  });
 });

@@ -1,0 +1,64 @@
+/**
+ * Admin bearer JWTs from the organisation's IdP (DESIGN: Actors, security team).
+ *
+ * Accepted only with an asymmetric algorithm from the configured list, from the
+ * configured issuer, for the configured audience, unexpired, and carrying the
+ * admin group in the group claim. Keys come from the configured JWKS only:
+ * never from the token (`jku`, `x5u`, embedded `jwk` are ignored, RFC 8725 §3.10).
+ */
+import { readFile } from 'node:fs/promises';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import type { Config } from '../config/schema.js';
+import { outboundFetch } from '../providers/outbound.js';
+
+export type AdminJwtConfig = NonNullable<Config['admins']['jwt']>;
+
+const JWKS_TIMEOUT_MS = 2_000;
+const CLOCK_SKEW_SECONDS = 30;
+
+/** Why a bearer token was refused: logs and audit only, never the response. */
+export class AdminJwtError extends Error {
+  override name = 'AdminJwtError';
+}
+
+export interface AdminJwtVerifier {
+  /** The admin id `jwt:<iss>#<sub>`, or throws AdminJwtError. */
+  verify(token: string): Promise<string>;
+}
+
+async function keySource(config: AdminJwtConfig): Promise<JWTVerifyGetKey> {
+  if (config.jwksFile) return createLocalJWKSet(JSON.parse(await readFile(config.jwksFile, 'utf8')) as JSONWebKeySet);
+  if (!config.jwksUri) throw new TypeError('admins.jwt needs jwksUri or jwksFile');
+  const fetch = outboundFetch({ allowPrivateNetwork: config.allowPrivateNetwork, timeoutMs: JWKS_TIMEOUT_MS });
+  return createRemoteJWKSet(new URL(config.jwksUri), {
+    [customFetch]: fetch as never,
+    timeoutDuration: JWKS_TIMEOUT_MS,
+    cooldownDuration: 30_000,
+    cacheMaxAge: 10 * 60_000,
+  });
+}
+
+export async function createAdminJwtVerifier(config: AdminJwtConfig): Promise<AdminJwtVerifier> {
+  const keys = await keySource(config);
+  return {
+    async verify(token) {
+      let payload: Record<string, unknown>;
+      try {
+        ({ payload } = await jwtVerify(token, keys, {
+          issuer: config.issuer,
+          audience: config.audience,
+          algorithms: config.algorithms,
+          clockTolerance: CLOCK_SKEW_SECONDS,
+          requiredClaims: ['exp', 'sub'],
+        }));
+      } catch (err) {
+        throw new AdminJwtError(`admin jwt rejected: ${(err as { code?: string }).code ?? 'invalid'}`);
+      }
+      const groups = payload[config.groupClaim];
+      const member = Array.isArray(groups) ? groups.includes(config.group) : groups === config.group;
+      if (!member) throw new AdminJwtError('admin jwt lacks the admin group');
+      if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) throw new AdminJwtError('admin jwt sub unusable');
+      return `jwt:${config.issuer}#${payload.sub}`;
+    },
+  };
+}

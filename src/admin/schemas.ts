@@ -1,0 +1,10 @@
+/** Zod pieces shared by the admin routes (bodies, errors). */
+import { z } from 'zod';
+
+export const errorBody = z.object({ error: z.string(), error_description: z.string() });
+
+/** The error answers every admin route can give (authentication, validation, store). */
+export const adminErrors = { 400: errorBody, 401: errorBody, 403: errorBody, 503: errorBody } as const;
+
+/** Ids named in requests: SPIFFE ids, CNs, user ids (`iss#sub`), grant and provider ids. */
+export const targetId = z.string().min(1).max(512).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');

@@ -1,0 +1,275 @@
+/**
+ * `token-vault-admin` / `npm run admin -- <command>`: the admin API from a
+ * terminal or a script. Readable tables by default, `--json` for scripts.
+ * Exit codes: 0 ok, 1 the API (or the connection) refused, with its error code
+ * on stderr, 2 usage, 3 `audit verify` found a broken chain.
+ */
+import { parseArgs } from 'node:util';
+import { ApiError, callAdmin, callJson, type Connection } from './admin-http.js';
+import { table } from './table.js';
+
+export const USAGE = `usage: token-vault-admin [options] <command>
+
+commands:
+  kills                                  engaged kill switches
+  kill <scope> [target] --reason <text>  engage; scope: global|gateway|agent|user|provider|grant (global: no target)
+  unkill <scope> [target]                release
+  audit [filters]                        audit records, newest first
+      --from/--to <ISO time> --agent --user --provider --gateway --grant --actor
+      --decision allow|deny|error --action <action> --trace-id <32 hex> --limit <n> --cursor <c>
+  audit verify                           walk the hash chain (exit 3 when broken)
+  audit export [--from-seq <n>]          the stored chain as JSON lines on stdout
+  keys                                   key ids, active keys, rewrap run
+  keys rewrap [--page-size <n>] [--max-pages <n>] [--restart]
+                                         one batch of the KEK rewrap job (repeat until done)
+  keys reload                            load new kek-N / signing-N files from the keys directory
+
+options (environment variable, default):
+  --url <url>       TOKEN_VAULT_ADMIN_URL     https://127.0.0.1:9443
+  --cert <file>     TOKEN_VAULT_ADMIN_CERT    keys/dev/admin.crt
+  --key <file>      TOKEN_VAULT_ADMIN_KEY     keys/dev/admin.key
+  --cacert <file>   TOKEN_VAULT_ADMIN_CACERT  keys/dev/ca.crt
+  TOKEN_VAULT_ADMIN_TOKEN: an admin JWT, sent with a console certificate (environment only: argv is visible to others)
+  --json            JSON output for scripts
+
+exit codes: 0 ok, 1 API or connection error (code on stderr), 2 usage, 3 audit chain broken`;
+
+export interface Io {
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+}
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const OPTIONS = {
+  url: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
+  cacert: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  reason: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  agent: { type: 'string' },
+  user: { type: 'string' },
+  provider: { type: 'string' },
+  gateway: { type: 'string' },
+  grant: { type: 'string' },
+  actor: { type: 'string' },
+  decision: { type: 'string' },
+  action: { type: 'string' },
+  'trace-id': { type: 'string' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  'from-seq': { type: 'string' },
+  'page-size': { type: 'string' },
+  'max-pages': { type: 'string' },
+  restart: { type: 'boolean' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
+
+interface Ctx {
+  conn: Connection;
+  values: Values;
+  args: string[];
+  io: Io;
+}
+
+export async function run(argv: string[], env: Record<string, string | undefined>, io: Io): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    io.err.write(`error: usage: ${(err as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals.length === 0) {
+    (values.help ? io.out : io.err).write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+  const conn: Connection = {
+    url: values.url ?? env.TOKEN_VAULT_ADMIN_URL ?? 'https://127.0.0.1:9443',
+    cert: values.cert ?? env.TOKEN_VAULT_ADMIN_CERT ?? 'keys/dev/admin.crt',
+    key: values.key ?? env.TOKEN_VAULT_ADMIN_KEY ?? 'keys/dev/admin.key',
+    cacert: values.cacert ?? env.TOKEN_VAULT_ADMIN_CACERT ?? 'keys/dev/ca.crt',
+    token: env.TOKEN_VAULT_ADMIN_TOKEN,
+  };
+  const [command, ...args] = positionals;
+  const ctx: Ctx = { conn, values, args, io };
+  try {
+    return await dispatch(command!, ctx);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err.write(`error: usage: ${err.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (err instanceof ApiError) {
+      if (err.code === 'usage') {
+        io.err.write(`error: usage: ${err.description}\n`);
+        return 2;
+      }
+      io.err.write(`error: ${err.code}${err.status ? ` (HTTP ${err.status})` : ''}: ${err.description}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+async function dispatch(command: string, ctx: Ctx): Promise<number> {
+  const sub = ctx.args[0];
+  switch (command) {
+    case 'kills': return kills(ctx);
+    case 'kill': return kill(ctx);
+    case 'unkill': return unkill(ctx);
+    case 'audit':
+      if (sub === 'verify') return auditVerify(ctx);
+      if (sub === 'export') return auditExport(ctx);
+      if (sub !== undefined) throw new UsageError(`unknown audit command ${sub}`);
+      return auditQuery(ctx);
+    case 'keys':
+      if (sub === 'rewrap') return keysRewrap(ctx);
+      if (sub === 'reload') return keysShow(ctx, 'POST', '/admin/keys/reload');
+      if (sub !== undefined) throw new UsageError(`unknown keys command ${sub}`);
+      return keysShow(ctx, 'GET', '/admin/keys');
+    default:
+      throw new UsageError(`unknown command ${command}`);
+  }
+}
+
+function print(ctx: Ctx, json: unknown, text: () => string): number {
+  ctx.io.out.write(ctx.values.json ? `${JSON.stringify(json, null, 2)}\n` : `${text()}\n`);
+  return 0;
+}
+
+interface KillSwitch { scope: string; target: string; reason: string; engagedAt: number; engagedBy: string }
+
+function scopeAndTarget(ctx: Ctx): [string, string] {
+  const [scope, target] = ctx.args;
+  if (scope === undefined) throw new UsageError('a scope is required');
+  if (scope === 'global') return [scope, target ?? '*'];
+  if (target === undefined) throw new UsageError(`a target is required for scope ${scope}`);
+  return [scope, target];
+}
+
+async function kills(ctx: Ctx): Promise<number> {
+  const res = await callJson<{ epoch: number; switches: KillSwitch[] }>(ctx.conn, 'GET', '/admin/kill-switches');
+  return print(ctx, res, () => {
+    if (res.switches.length === 0) return `no kill switch engaged (epoch ${res.epoch})`;
+    const rows = res.switches.map((s) => [s.scope, s.target, s.reason, new Date(s.engagedAt).toISOString(), s.engagedBy]);
+    return `${table(['scope', 'target', 'reason', 'engaged at', 'engaged by'], rows)}\n(epoch ${res.epoch})`;
+  });
+}
+
+async function kill(ctx: Ctx): Promise<number> {
+  const [scope, target] = scopeAndTarget(ctx);
+  if (!ctx.values.reason) throw new UsageError('--reason is required');
+  const res = await callJson<{ epoch: number; switch: KillSwitch }>(ctx.conn, 'POST', '/admin/kill-switches', { scope, target, reason: ctx.values.reason });
+  return print(ctx, res, () => `engaged ${scope} ${target} (epoch ${res.epoch})`);
+}
+
+async function unkill(ctx: Ctx): Promise<number> {
+  const [scope, target] = scopeAndTarget(ctx);
+  const path = `/admin/kill-switches/${encodeURIComponent(scope)}/${encodeURIComponent(target)}`;
+  const res = await callJson<{ epoch: number; released: boolean }>(ctx.conn, 'DELETE', path);
+  return print(ctx, res, () => `${res.released ? 'released' : 'was not engaged:'} ${scope} ${target} (epoch ${res.epoch})`);
+}
+
+const AUDIT_FILTERS = ['from', 'to', 'agent', 'user', 'provider', 'gateway', 'grant', 'actor', 'decision', 'action', 'limit', 'cursor'] as const;
+
+async function auditQuery(ctx: Ctx): Promise<number> {
+  const qs = new URLSearchParams();
+  for (const f of AUDIT_FILTERS) if (ctx.values[f] !== undefined) qs.set(f, ctx.values[f]);
+  if (ctx.values['trace-id'] !== undefined) qs.set('traceId', ctx.values['trace-id']);
+  const query = qs.size > 0 ? `?${qs}` : '';
+  const res = await callJson<{ items: Array<Record<string, unknown>>; next?: string }>(ctx.conn, 'GET', `/admin/audit${query}`);
+  return print(ctx, res, () => {
+    const cols = ['seq', 'time', 'action', 'decision', 'actor', 'agent', 'user', 'provider', 'reason'] as const;
+    const rows = res.items.map((r) => cols.map((c) => r[c] as string | number | undefined));
+    const body = res.items.length === 0 ? 'no audit records match' : table([...cols], rows);
+    return res.next === undefined ? body : `${body}\nmore: --cursor ${res.next}`;
+  });
+}
+
+interface VerifyReport {
+  ok: boolean;
+  records: number;
+  head?: { seq: number };
+  firstBroken?: { seq: number; reason: string };
+  checkpoint: { seq: number; time: string } | null;
+}
+
+async function auditVerify(ctx: Ctx): Promise<number> {
+  const res = await callJson<VerifyReport>(ctx.conn, 'GET', '/admin/audit/verify');
+  const checkpoint = res.checkpoint ? `checkpoint seq ${res.checkpoint.seq} (${res.checkpoint.time})` : 'no checkpoint yet';
+  print(ctx, res, () => res.ok
+    ? `audit chain OK: ${res.records} records verified; ${checkpoint}`
+    : `audit chain BROKEN at seq ${res.firstBroken?.seq} (${res.firstBroken?.reason}); ${res.records} records verified before it; ${checkpoint}`);
+  return res.ok ? 0 : 3;
+}
+
+async function auditExport(ctx: Ctx): Promise<number> {
+  const fromSeq = ctx.values['from-seq'];
+  const res = await callAdmin(ctx.conn, 'GET', `/admin/audit/export${fromSeq === undefined ? '' : `?fromSeq=${encodeURIComponent(fromSeq)}`}`, { out: ctx.io.out });
+  if (res.status === 200) return 0;
+  // Errors come back as JSON; let callJson's parsing name them.
+  let e: { error?: string; error_description?: string } = {};
+  try {
+    e = JSON.parse(res.body) as typeof e;
+  } catch {}
+  throw new ApiError(e.error ?? `http_${res.status}`, e.error_description ?? '', res.status);
+}
+
+interface RewrapState {
+  activeKeyId: string; done: boolean; cursor?: string; scanned: number; rewrapped: number;
+  alreadyActive: number; raced: number; failed: Array<{ grantId: string; reason: string }>; updatedAt: string;
+}
+interface KeyStatus {
+  sealed: boolean;
+  kek: { ids: string[]; active: string | null };
+  signing: { active: string; previous: string[] };
+  rewrap?: RewrapState | null;
+}
+
+function rewrapText(r: RewrapState): string {
+  const head = `rewrap to KEK ${r.activeKeyId}: ${r.done ? 'done' : 'in progress'}; scanned ${r.scanned}, rewrapped ${r.rewrapped}, ` +
+    `already on the key ${r.alreadyActive}, raced ${r.raced}, failed ${r.failed.length} (${r.updatedAt})`;
+  if (r.failed.length === 0) return head;
+  return `${head}\n${table(['failed grant', 'reason'], r.failed.map((f) => [f.grantId, f.reason]))}`;
+}
+
+async function keysShow(ctx: Ctx, method: string, path: string): Promise<number> {
+  const res = await callJson<KeyStatus>(ctx.conn, method, path);
+  return print(ctx, res, () => {
+    const lines = [
+      `sealed:           ${res.sealed ? 'YES (global kill switch)' : 'no'}`,
+      `KEKs:             ${res.kek.ids.join(', ') || '-'}${res.kek.active ? ` (active ${res.kek.active})` : ''}`,
+      `signing key:      ${res.signing.active}`,
+      `previous signing: ${res.signing.previous.join(', ') || '-'}`,
+    ];
+    if (res.rewrap !== undefined) lines.push(res.rewrap === null ? 'rewrap:           never run' : rewrapText(res.rewrap));
+    return lines.join('\n');
+  });
+}
+
+function positiveInt(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[1-9][0-9]{0,5}$/.test(value)) throw new UsageError(`--${name} must be a positive integer`);
+  return Number(value);
+}
+
+async function keysRewrap(ctx: Ctx): Promise<number> {
+  const pageSize = positiveInt('page-size', ctx.values['page-size']);
+  const maxPages = positiveInt('max-pages', ctx.values['max-pages']);
+  const body = {
+    ...(pageSize !== undefined && { pageSize }),
+    ...(maxPages !== undefined && { maxPages }),
+    ...(ctx.values.restart && { restart: true }),
+  };
+  const res = await callJson<RewrapState>(ctx.conn, 'POST', '/admin/keys/rewrap', body);
+  return print(ctx, res, () => rewrapText(res));
+}

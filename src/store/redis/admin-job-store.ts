@@ -1,0 +1,28 @@
+import type { Redis } from 'ioredis';
+import type { AdminJobStore } from '../types.js';
+import { toStoreError } from './errors.js';
+import type { RedisKeys } from './keys.js';
+
+/** Redis AdminJobStore: one string per job under `job:<name>`. */
+export class RedisAdminJobStore implements AdminJobStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  async load(job: string): Promise<string | null> {
+    try {
+      return await this.redis.get(this.keys.adminJob(job));
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+
+  async save(job: string, state: string): Promise<void> {
+    try {
+      await this.redis.set(this.keys.adminJob(job), state);
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+}

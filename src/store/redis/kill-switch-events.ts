@@ -1,0 +1,61 @@
+import type { Redis } from 'ioredis';
+import type { KillSwitchEvents } from '../types.js';
+import { toStoreError } from './errors.js';
+
+/**
+ * Redis pub/sub for kill-switch changes. Subscribing needs a connection of its
+ * own (a subscribed connection can run nothing else); it is opened on first
+ * use and closed with the stores. Messages carry only the epoch.
+ */
+export class RedisKillSwitchEvents implements KillSwitchEvents {
+  #subscriber: Redis | undefined;
+  readonly #listeners = new Set<(epoch: number) => void>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly channel: string,
+  ) {}
+
+  async publish(epoch: number): Promise<void> {
+    try {
+      await this.redis.publish(this.channel, String(epoch));
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+
+  async subscribe(listener: (epoch: number) => void): Promise<() => Promise<void>> {
+    if (this.#subscriber === undefined) {
+      // Unlike commands, a subscription should come back by itself after a reconnect.
+      const sub = this.redis.duplicate({ enableOfflineQueue: true, autoResubscribe: true });
+      sub.on('error', () => {});
+      sub.on('message', (channel: string, message: string) => {
+        if (channel !== this.channel) return;
+        const epoch = Number(message);
+        if (!Number.isSafeInteger(epoch)) return;
+        for (const l of this.#listeners) l(epoch);
+      });
+      this.#subscriber = sub;
+      try {
+        await sub.subscribe(this.channel);
+      } catch (err) {
+        throw toStoreError(err);
+      }
+    }
+    this.#listeners.add(listener);
+    return async () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /** The subscriber connection, for tests that cut the fast path. */
+  get subscriber(): Redis | undefined {
+    return this.#subscriber;
+  }
+
+  close(): void {
+    this.#subscriber?.disconnect();
+    this.#subscriber = undefined;
+    this.#listeners.clear();
+  }
+}

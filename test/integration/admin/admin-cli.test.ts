@@ -1,0 +1,110 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEntry } from '../../../src/store/types.js';
+import { startVault, type TestVault } from '../../helpers/vault.js';
+
+const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
+const CLI = join(process.cwd(), 'src', 'cli', 'admin.ts');
+const AGENT = 'spiffe://corp.example/agent/a';
+
+let vault: TestVault;
+
+beforeAll(async () => {
+  vault = await startVault();
+});
+afterAll(async () => {
+  await vault?.close();
+});
+
+interface Run { code: number; stdout: string; stderr: string }
+
+/** Runs the CLI as a child process; connection settings from the environment, like an operator's shell. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const dir = vault.pki.dir;
+  return new Promise((resolve) => {
+    execFile(TSX, [CLI, ...args], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        TOKEN_VAULT_ADMIN_URL: vault.internalUrl,
+        TOKEN_VAULT_ADMIN_CERT: join(dir, 'admin.crt'),
+        TOKEN_VAULT_ADMIN_KEY: join(dir, 'admin.key'),
+        TOKEN_VAULT_ADMIN_CACERT: join(dir, 'ca.crt'),
+        ...env,
+      },
+    }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+describe('admin CLI against a running vault', () => {
+  it('engages, lists and releases kill switches, with tables and --json', async () => {
+    expect(await cli(['kills'])).toStrictEqual({ code: 0, stdout: 'no kill switch engaged (epoch 0)\n', stderr: '' });
+    expect(await cli(['kill', 'agent', AGENT, '--reason', 'incident 42'])).toStrictEqual({ code: 0, stdout: `engaged agent ${AGENT} (epoch 1)\n`, stderr: '' });
+
+    const listed = await cli(['kills']);
+    const [header, row, epoch] = listed.stdout.trimEnd().split('\n');
+    expect(header).toMatch(/^SCOPE\s+TARGET\s+REASON\s+ENGAGED AT\s+ENGAGED BY$/);
+    expect(row).toMatch(new RegExp(`^agent\\s+${AGENT}\\s+incident 42\\s+\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\s+spiffe://dev.local/admin$`));
+    expect(epoch).toBe('(epoch 1)');
+
+    const json = await cli(['kills', '--json']);
+    const parsed = JSON.parse(json.stdout) as { switches: Array<{ engagedAt: number }> };
+    expect(parsed).toStrictEqual({
+      epoch: 1,
+      switches: [{ scope: 'agent', target: AGENT, reason: 'incident 42', engagedAt: parsed.switches[0]!.engagedAt, engagedBy: 'spiffe://dev.local/admin' }],
+    });
+
+    expect(await cli(['unkill', 'agent', AGENT])).toStrictEqual({ code: 0, stdout: `released agent ${AGENT} (epoch 2)\n`, stderr: '' });
+    expect(await cli(['unkill', 'agent', AGENT, '--json'])).toStrictEqual({ code: 0, stdout: '{\n  "epoch": 2,\n  "released": false\n}\n', stderr: '' });
+  }, 30_000);
+
+  it('queries, verifies and exports the audit trail', async () => {
+    const query = await cli(['audit', '--action', 'killswitch.engage']);
+    expect(query.code).toBe(0);
+    const lines = query.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^SEQ\s+TIME\s+ACTION\s+DECISION\s+ACTOR\s+AGENT\s+USER\s+PROVIDER\s+REASON$/);
+    expect(lines[1]).toMatch(new RegExp(`^1\\s+\\S+Z\\s+killswitch.engage\\s+allow\\s+spiffe://dev.local/admin\\s+${AGENT}\\s+-\\s+-\\s+incident 42$`));
+
+    const paged = await cli(['audit', '--limit', '1', '--json']);
+    expect(JSON.parse(paged.stdout)).toMatchObject({ items: [{ seq: 3, action: 'killswitch.release', reason: 'not_engaged' }], next: '2' });
+
+    const verify = await cli(['audit', 'verify']);
+    expect(verify).toStrictEqual({ code: 0, stdout: 'audit chain OK: 3 records verified; no checkpoint yet\n', stderr: '' });
+
+    const exported = await cli(['audit', 'export']);
+    expect(exported.code).toBe(0);
+    const entries = exported.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as AuditEntry);
+    expect(entries).toStrictEqual(await vault.runtime.stores.audit.range(1, 100));
+    expect(entries.map((e) => e.seq)).toStrictEqual([1, 2, 3, 4, 5]);
+  }, 30_000);
+
+  it('shows keys and runs a rewrap batch', async () => {
+    const kid = vault.runtime.keys.signingKeys.active.kid;
+    const keys = await cli(['keys']);
+    expect(keys).toStrictEqual({
+      code: 0,
+      stdout: ['sealed:           no', 'KEKs:             1 (active 1)', `signing key:      ${kid}`, 'previous signing: -', 'rewrap:           never run', ''].join('\n'),
+      stderr: '',
+    });
+    const rewrap = await cli(['keys', 'rewrap', '--json']);
+    expect(JSON.parse(rewrap.stdout)).toMatchObject({ activeKeyId: '1', done: true, scanned: 0, failed: [] });
+  }, 30_000);
+
+  it('exits non-zero with the error code on refusals and misuse', async () => {
+    expect(await cli(['kill', 'planet', 'x', '--reason', 'r'])).toStrictEqual({
+      code: 1, stdout: '',
+      stderr: 'error: invalid_request (HTTP 400): The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.\n',
+    });
+    const gateway = await cli(['kills'], { TOKEN_VAULT_ADMIN_CERT: join(vault.pki.dir, 'gateway.crt'), TOKEN_VAULT_ADMIN_KEY: join(vault.pki.dir, 'gateway.key') });
+    expect(gateway).toStrictEqual({ code: 1, stdout: '', stderr: 'error: invalid_client (HTTP 401): Client authentication failed.\n' });
+    const down = await cli(['kills'], { TOKEN_VAULT_ADMIN_URL: 'https://127.0.0.1:1' });
+    expect(down).toStrictEqual({ code: 1, stdout: '', stderr: 'error: network: ECONNREFUSED connecting to https://127.0.0.1:1\n' });
+    const usage = await cli(['kill', 'agent', AGENT]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr.split('\n')[0]).toBe('error: usage: --reason is required');
+    expect((await cli(['frobnicate'])).code).toBe(2);
+    expect((await cli(['kills', '--colour'])).code).toBe(2);
+    expect(await vault.runtime.stores.killSwitches.snapshot()).toStrictEqual({ epoch: 2, switches: [] });
+  }, 30_000);
+});

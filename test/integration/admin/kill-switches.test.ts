@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RedisKillSwitchEvents } from '../../../src/store/redis/kill-switch-events.js';
+import { adminCall } from '../../helpers/admin-client.js';
+import { call } from '../../helpers/https-client.js';
+import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
+import { createTestPki, startVault, type TestPki, type TestVault } from '../../helpers/vault.js';
+
+const ADMIN = 'spiffe://dev.local/admin';
+const AGENT = 'spiffe://corp.example/agent/a';
+
+let redis: RedisHandle;
+let pki: TestPki;
+let a: TestVault;
+let b: TestVault;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  pki = await createTestPki();
+  a = await startVault({ pki, redisUrl: redis.url });
+  b = await startVault({ pki, redisUrl: redis.url });
+});
+afterAll(async () => {
+  await a?.close();
+  await b?.close();
+  await redis?.stop();
+});
+
+const auditBodies = async (vault: TestVault) =>
+  (await vault.runtime.stores.audit.range(1, 100)).map((e) => {
+    const { time, requestId, ...rest } = JSON.parse(e.body) as Record<string, unknown>;
+    expect(typeof time).toBe('string');
+    expect(typeof requestId).toBe('string');
+    return rest;
+  });
+
+const readyz = async (vault: TestVault) => {
+  const res = await call(`${vault.publicUrl}/readyz`, { ca: pki.ca });
+  return { status: res.status, body: res.json() };
+};
+
+describe('kill switches API', () => {
+  it('engages durably (across a Redis restart), lists, releases, and audits each change', async () => {
+    const res = await adminCall(a, '/admin/kill-switches', {
+      method: 'POST',
+      body: { scope: 'agent', target: AGENT, reason: 'incident-42' },
+      headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+    });
+    expect(res.status).toBe(200);
+    const body = res.json<{ epoch: number; switch: { engagedAt: number } }>();
+    const sw = { scope: 'agent', target: AGENT, reason: 'incident-42', engagedAt: body.switch.engagedAt, engagedBy: ADMIN };
+    expect(body).toStrictEqual({ epoch: 1, switch: sw });
+    expect(await b.runtime.stores.killSwitches.snapshot()).toStrictEqual({ epoch: 1, switches: [sw] });
+
+    await redis.restart();
+    await expect.poll(async () => (await adminCall(b, '/admin/kill-switches')).status, { timeout: 5_000 }).toBe(200);
+    expect((await adminCall(b, '/admin/kill-switches')).json()).toStrictEqual({ epoch: 1, switches: [sw] });
+
+    const released = await adminCall(b, `/admin/kill-switches/agent/${encodeURIComponent(AGENT)}`, { method: 'DELETE' });
+    expect({ status: released.status, body: released.json() }).toStrictEqual({ status: 200, body: { epoch: 2, released: true } });
+    const again = await adminCall(b, `/admin/kill-switches/agent/${encodeURIComponent(AGENT)}`, { method: 'DELETE' });
+    expect(again.json()).toStrictEqual({ epoch: 2, released: false });
+    expect((await adminCall(a, '/admin/kill-switches')).json()).toStrictEqual({ epoch: 2, switches: [] });
+
+    expect(await auditBodies(a)).toStrictEqual([
+      { action: 'killswitch.engage', decision: 'allow', reason: 'incident-42', actor: ADMIN, agent: AGENT, seq: 1,
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736', details: { scope: 'agent', target: AGENT, epoch: 1 } },
+      { action: 'killswitch.release', decision: 'allow', reason: 'released', actor: ADMIN, agent: AGENT, seq: 2,
+        details: { scope: 'agent', target: AGENT, epoch: 2 } },
+      { action: 'killswitch.release', decision: 'allow', reason: 'not_engaged', actor: ADMIN, agent: AGENT, seq: 3,
+        details: { scope: 'agent', target: AGENT, epoch: 2 } },
+    ]);
+  }, 20_000);
+
+  it('refuses malformed switches and changes nothing', async () => {
+    const epoch = await a.runtime.stores.killSwitches.epoch();
+    const invalid = { error: 'invalid_request', error_description: 'The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.' };
+    for (const body of [
+      { scope: 'planet', target: 'x', reason: 'r' },
+      { scope: 'agent', target: 'x', reason: '' },
+      { scope: 'agent', target: 'has space', reason: 'r' },
+      { scope: 'agent', target: 'x' },
+      { scope: 'global', target: 'x', reason: 'r' },
+      { scope: 'agent', target: '*', reason: 'r' },
+      { scope: 'agent', target: 'x', reason: 'r', extra: 1 },
+    ]) {
+      const res = await adminCall(a, '/admin/kill-switches', { method: 'POST', body });
+      expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 400, body: invalid });
+    }
+    expect(await a.runtime.stores.killSwitches.epoch()).toBe(epoch);
+  });
+
+  it('seals the keys of every replica on the global switch, even without pub/sub, and unseals on release', async () => {
+    expect(await readyz(a)).toStrictEqual({ status: 200, body: { status: 'ok', checks: { store: 'ok', keys: 'ok' } } });
+    // Replica b loses its pub/sub connection: only the epoch poll can tell it.
+    const events = b.runtime.stores.killSwitchEvents as RedisKillSwitchEvents;
+    expect(events.subscriber).toBeDefined();
+    events.subscriber!.disconnect();
+    const res = await adminCall(a, '/admin/kill-switches', { method: 'POST', body: { scope: 'global', target: '*', reason: 'breach' } });
+    expect(res.status).toBe(200);
+    // Sealed before the answer on the replica that took the request.
+    expect(a.runtime.keys.keyring.isSealed()).toBe(true);
+    const sealed = { status: 503, body: { status: 'unavailable', checks: { store: 'ok', keys: 'fail' } } };
+    expect(await readyz(a)).toStrictEqual(sealed);
+    await expect.poll(() => readyz(b), { timeout: 1_000 }).toStrictEqual(sealed);
+    expect(() => a.runtime.envelope.seal('x', { kind: 'grant.refresh_token', grantId: 'g', userId: 'u', provider: 'p' })).toThrow('keyring is sealed');
+
+    const released = await adminCall(b, '/admin/kill-switches/global/*', { method: 'DELETE' });
+    expect(released.status).toBe(200);
+    expect(b.runtime.keys.keyring.isSealed()).toBe(false);
+    await expect.poll(() => readyz(a), { timeout: 1_000 }).toStrictEqual({ status: 200, body: { status: 'ok', checks: { store: 'ok', keys: 'ok' } } });
+    // The reloaded keys open what the old ones sealed: same files, same keys.
+    const aad = { kind: 'grant.refresh_token' as const, grantId: 'g', userId: 'u', provider: 'p' };
+    expect(b.runtime.envelope.open(a.runtime.envelope.seal('secret', aad), aad)).toBe('secret');
+  });
+});
