@@ -6,14 +6,12 @@
  * admin group in the group claim. Keys come from the configured JWKS only:
  * never from the token (`jku`, `x5u`, embedded `jwk` are ignored, RFC 8725 §3.10).
  */
-import { readFile } from 'node:fs/promises';
-import { createLocalJWKSet, createRemoteJWKSet, customFetch, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { jwtVerify } from 'jose';
 import type { Config } from '../config/schema.js';
-import { outboundFetch } from '../providers/outbound.js';
+import { loadJwks } from '../identity/jwks.js';
 
 export type AdminJwtConfig = NonNullable<Config['admins']['jwt']>;
 
-const JWKS_TIMEOUT_MS = 2_000;
 const CLOCK_SKEW_SECONDS = 30;
 
 /** Why a bearer token was refused: logs and audit only, never the response. */
@@ -26,20 +24,8 @@ export interface AdminJwtVerifier {
   verify(token: string): Promise<string>;
 }
 
-async function keySource(config: AdminJwtConfig): Promise<JWTVerifyGetKey> {
-  if (config.jwksFile) return createLocalJWKSet(JSON.parse(await readFile(config.jwksFile, 'utf8')) as JSONWebKeySet);
-  if (!config.jwksUri) throw new TypeError('admins.jwt needs jwksUri or jwksFile');
-  const fetch = outboundFetch({ allowPrivateNetwork: config.allowPrivateNetwork, timeoutMs: JWKS_TIMEOUT_MS });
-  return createRemoteJWKSet(new URL(config.jwksUri), {
-    [customFetch]: fetch as never,
-    timeoutDuration: JWKS_TIMEOUT_MS,
-    cooldownDuration: 30_000,
-    cacheMaxAge: 10 * 60_000,
-  });
-}
-
 export async function createAdminJwtVerifier(config: AdminJwtConfig): Promise<AdminJwtVerifier> {
-  const keys = await keySource(config);
+  const keys = await loadJwks(config);
   return {
     async verify(token) {
       let payload: Record<string, unknown>;
