@@ -3,6 +3,7 @@
  * material and stores. Every problem with files or keys is collected into one
  * error before anything listens, so the vault never half-starts.
  */
+import { pino, type DestinationStream } from 'pino';
 import type { Config } from './config/schema.js';
 import { loadKeyMaterial, readSecretFile, KeyMaterialError, type KeyMaterial } from './crypto/key-files.js';
 import { createEnvelope, type Envelope } from './crypto/envelope.js';
@@ -56,7 +57,12 @@ async function loadProviderSecrets(config: Config, problems: string[]): Promise<
   return secrets;
 }
 
-export async function prepareRuntime(config: Config): Promise<Runtime> {
+export interface RuntimeOptions {
+  /** Where the audit mirror's JSON lines go (tests capture them); default stdout. */
+  logStream?: DestinationStream;
+}
+
+export async function prepareRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   const problems: string[] = [];
   let tls: TlsMaterial | undefined;
   let keys: KeyMaterial | undefined;
@@ -92,7 +98,14 @@ export async function prepareRuntime(config: Config): Promise<Runtime> {
     ...(checkpoint !== null && { initial: checkpoint }),
     onError: (err) => process.stderr.write(`token-vault: audit checkpoint failed (${err instanceof Error ? err.name : 'unknown'})\n`),
   });
-  const audit = createAuditWriter({ store: stores.audit, hmacKey: keys.auditHmacKey, onCommit: (head, n) => checkpointer.observe(head, n) });
+  // DESIGN: every durable audit record is also mirrored as one JSON line to the log.
+  const auditLog = pino({ level: config.log.level, base: { component: 'audit' } }, options.logStream ?? pino.destination(1));
+  const audit = createAuditWriter({
+    store: stores.audit,
+    hmacKey: keys.auditHmacKey,
+    log: (record) => auditLog.info({ audit: record }, 'audit record'),
+    onCommit: (head, n) => checkpointer.observe(head, n),
+  });
   return { tls, keys, envelope, stores, catalog, upstream: new UpstreamOAuth(catalog, secrets), audit, checkpointer };
 }
 

@@ -1,9 +1,8 @@
 /**
- * The vault's real audit writer over its store, with a switch that makes
+ * The vault's own audit writer (the runtime's, with its log mirror), with a switch that makes
  * every record fail (an audit store outage) without touching the store.
  */
 import type { AuditEventInput, AuditRecord, AuditWriter } from '../../src/audit/events.js';
-import { createAuditWriter } from '../../src/audit/index.js';
 import type { Runtime } from '../../src/boot.js';
 
 export class FlakyAudit implements AuditWriter {
@@ -11,7 +10,7 @@ export class FlakyAudit implements AuditWriter {
   readonly #inner: AuditWriter;
 
   constructor(runtime: Runtime) {
-    this.#inner = createAuditWriter({ store: runtime.stores.audit, hmacKey: runtime.keys.auditHmacKey });
+    this.#inner = runtime.audit;
   }
 
   record(event: AuditEventInput): Promise<AuditRecord> {

@@ -80,10 +80,10 @@ export async function startVault(options: StartOptions = {}): Promise<TestVault>
   const defaults = testConfigDefaults(pki.dir, options.redisUrl);
   const rawConfig = { ...defaults, ...(options.overrides ?? {}) };
   const config = loadConfig({}, rawConfig);
-  const runtime = await prepareRuntime(config);
+  const logs = new LogCapture();
+  const runtime = await prepareRuntime(config, { logStream: logs });
   // Dev mode connects to Redis in the background; tests start from a connected store.
   if (options.redisUrl) await waitForStore(runtime);
-  const logs = new LogCapture();
   const app = await buildApp(config, { ...runtime, logStream: logs, ...(options.audit ? { audit: options.audit(runtime) } : {}) });
   const { publicUrl, internalUrl } = await app.listen();
   return {
