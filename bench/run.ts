@@ -1,7 +1,10 @@
 /**
- * `npm run bench`: /exchange against a bare Fastify mTLS JSON route, in the
+ * `npm run bench`: /exchange against two bare Fastify mTLS JSON routes, in the
  * same process and round, over keep-alive mTLS connections (autocannon with
- * the gateway client certificate, in a worker thread so it has its own core).
+ * the gateway client certificate, in a worker thread so it has its own core):
+ * `GET /bare` (no body: the transport ceiling) and `POST /bare-form` (the
+ * exchange's own ~1.4 KB form body, parsed, small JSON answer: the same-request
+ * ceiling, so the ratio to it isolates the vault's own work).
  *
  * The exchange path is the hot one: a warm upstream access-token cache and the
  * same identity tokens on every request (so their verification is cached).
@@ -10,12 +13,13 @@
  *
  * Options (env): BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32),
  * BENCH_ROUNDS (default 2), BENCH_STORE=memory to skip Redis, BENCH_ONLY=exchange
- * to skip the ceiling (for profiling with --cpu-prof).
+ * to skip the ceilings (for profiling with --cpu-prof), BENCH_ONLY=bare to skip the exchange.
  */
 import { cpus } from 'node:os';
 import { createServer } from 'node:https';
 import type { Server as HttpServer } from 'node:http';
 import autocannon from 'autocannon';
+import formbody from '@fastify/formbody';
 import Fastify from 'fastify';
 import { AGENT_A, exchangeParams, startExchangeVault } from '../test/helpers/exchange-fixture.js';
 import { startRedis, type RedisHandle } from '../test/helpers/redis-server.js';
@@ -52,6 +56,8 @@ async function load(
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
 }
 
+const fig = (f: Figures) => `${f.rps.toFixed(0)} (${f.p50}/${f.p99})`;
+
 async function main(): Promise<void> {
   let redis: RedisHandle | undefined;
   if (useRedis) redis = await startRedis();
@@ -66,22 +72,37 @@ async function main(): Promise<void> {
       createServer({ cert: vault.runtime.tls.cert, key: vault.runtime.tls.key, ca: [vault.runtime.tls.gatewayCa], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, handler) as unknown as HttpServer,
   });
   bare.get('/bare', async () => ({ ok: true }));
+  // The same-body ceiling: the exchange's form POST (same bytes, same headers), parsed, small JSON answer.
+  await bare.register(async (scope) => {
+    await scope.register(formbody);
+    scope.post('/bare-form', async (request) => ({ ok: typeof (request.body as Record<string, unknown>).grant_type === 'string' }));
+  });
   await bare.listen({ host: '127.0.0.1', port: 0 });
-  const bareUrl = `https://127.0.0.1:${(bare.server.address() as { port: number }).port}/bare`;
+  const bareOrigin = `https://127.0.0.1:${(bare.server.address() as { port: number }).port}`;
+  const bareUrl = `${bareOrigin}/bare`;
+  const bareFormUrl = `${bareOrigin}/bare-form`;
 
   const sanity = await vault.exchange(body);
   if (sanity.status !== 200) throw new Error(`exchange does not work: ${sanity.status} ${sanity.text}`);
 
   const exchange = { method: 'POST' as const, body, headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } };
   // Warm-up (JIT, connection pools, caches), not reported.
-  await load(bareUrl, tls, { method: 'GET' }, 3);
+  const only = process.env.BENCH_ONLY;
+  const skipped: Figures = { rps: NaN, p50: NaN, p99: NaN, non2xx: 0, errors: 0 };
+  if (only !== 'exchange') {
+    const check = await load(bareFormUrl, tls, exchange, 1);
+    if (check.non2xx > 0 || check.errors > 0) throw new Error('bare-form route does not answer 2xx');
+    await load(bareUrl, tls, { method: 'GET' }, 3);
+    await load(bareFormUrl, tls, exchange, 3);
+  }
   await load(`${vault.internalUrl}/exchange`, tls, exchange, 3);
 
-  const results: Array<{ round: number; bare: Figures; exchange: Figures }> = [];
+  const results: Array<{ round: number; bare: Figures; bareForm: Figures; exchange: Figures }> = [];
   for (let round = 1; round <= rounds; round++) {
-    const b = process.env.BENCH_ONLY === 'exchange' ? { rps: NaN, p50: NaN, p99: NaN, non2xx: 0, errors: 0 } : await load(bareUrl, tls, { method: 'GET' });
-    const e = process.env.BENCH_ONLY === 'bare' ? b : await load(`${vault.internalUrl}/exchange`, tls, exchange);
-    results.push({ round, bare: b, exchange: e });
+    const b = only === 'exchange' ? skipped : await load(bareUrl, tls, { method: 'GET' });
+    const f = only === 'exchange' ? skipped : await load(bareFormUrl, tls, exchange);
+    const e = only === 'bare' ? skipped : await load(`${vault.internalUrl}/exchange`, tls, exchange);
+    results.push({ round, bare: b, bareForm: f, exchange: e });
   }
 
   const cpu = cpus()[0]?.model ?? 'unknown';
@@ -89,11 +110,11 @@ async function main(): Promise<void> {
     `machine: ${cpus().length} CPUs (${cpu}); node ${process.version}; ${new Date().toISOString()}`,
     `store: ${useRedis ? 'redis (private, AOF everysec)' : 'memory'}; ${connections} keep-alive mTLS connections; 3 s warm-up each, then ${seconds} s per run; autocannon in a worker thread`,
     '',
-    '| round | bare req/s | bare p50/p99 ms | exchanges/s | exchange p50/p99 ms | ratio | non-2xx/errors |',
+    '| round | bare GET req/s (p50/p99 ms) | bare form POST req/s (p50/p99 ms) | exchanges/s (p50/p99 ms) | ratio to GET | ratio to form POST | exchange non-2xx/errors |',
     '|---|---|---|---|---|---|---|',
     ...results.map(
       (r) =>
-        `| ${r.round} | ${r.bare.rps.toFixed(0)} | ${r.bare.p50}/${r.bare.p99} | ${r.exchange.rps.toFixed(0)} | ${r.exchange.p50}/${r.exchange.p99} | ${(r.exchange.rps / r.bare.rps).toFixed(2)} | ${r.exchange.non2xx}/${r.exchange.errors} |`,
+        `| ${r.round} | ${fig(r.bare)} | ${fig(r.bareForm)} | ${fig(r.exchange)} | ${(r.exchange.rps / r.bare.rps).toFixed(2)} | ${(r.exchange.rps / r.bareForm.rps).toFixed(2)} | ${r.exchange.non2xx}/${r.exchange.errors} |`,
     ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
