@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: /exchange against two bare Fastify mTLS JSON routes, in the
  * same process and round, over keep-alive mTLS connections (autocannon with
- * the gateway client certificate, in a worker thread so it has its own core):
+ * the gateway client certificate, in a child process (bench/load.ts) so the
+ * server's CPU time per request can be measured):
  * `GET /bare` (no body: the transport ceiling) and `POST /bare-form` (the
  * exchange's own ~1.4 KB form body, parsed, small JSON answer: the same-request
  * ceiling, so the ratio to it isolates the vault's own work).
@@ -18,7 +19,9 @@
 import { cpus } from 'node:os';
 import { createServer } from 'node:https';
 import type { Server as HttpServer } from 'node:http';
-import autocannon from 'autocannon';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type autocannon from 'autocannon';
 import formbody from '@fastify/formbody';
 import Fastify from 'fastify';
 import { AGENT_A, exchangeParams, startExchangeVault } from '../test/helpers/exchange-fixture.js';
@@ -35,6 +38,8 @@ interface Figures {
   p99: number;
   non2xx: number;
   errors: number;
+  /** Server process CPU time (all its threads) per request, µs: steadier than req/s on a shared VM. */
+  cpuUs: number;
 }
 
 async function load(
@@ -43,20 +48,29 @@ async function load(
   request: { method: 'GET' | 'POST'; body?: string; headers?: Record<string, string> },
   duration = seconds,
 ): Promise<Figures> {
-  const result = await autocannon({
+  const child = fork(fileURLToPath(new URL('./load.ts', import.meta.url)), { execArgv: ['--import', 'tsx'] });
+  await new Promise<void>((resolve) => child.once('spawn', resolve));
+  const before = process.cpuUsage();
+  const options: autocannon.Options = {
     url,
     connections,
     duration,
-    workers: 1,
     tlsOptions: tls,
     method: request.method,
     ...(request.body ? { body: request.body } : {}),
     headers: request.headers ?? {},
+  };
+  const result = await new Promise<{ rps: number; total: number; p50: number; p99: number; non2xx: number; errors: number }>((resolve, reject) => {
+    child.once('message', resolve as (message: unknown) => void);
+    child.once('exit', (code) => reject(new Error(`load generator exited with ${code}`)));
+    child.send(options);
   });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+  const cpu = process.cpuUsage(before);
+  // Includes the idle server during the child's start-up (timers only): noise at thousands of requests.
+  return { ...result, cpuUs: (cpu.user + cpu.system) / Math.max(1, result.total) };
 }
 
-const fig = (f: Figures) => `${f.rps.toFixed(0)} (${f.p50}/${f.p99})`;
+const fig = (f: Figures) => `${f.rps.toFixed(0)} (${f.p50}/${f.p99}, ${f.cpuUs.toFixed(0)} µs)`;
 
 async function main(): Promise<void> {
   let redis: RedisHandle | undefined;
@@ -88,7 +102,7 @@ async function main(): Promise<void> {
   const exchange = { method: 'POST' as const, body, headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } };
   // Warm-up (JIT, connection pools, caches), not reported.
   const only = process.env.BENCH_ONLY;
-  const skipped: Figures = { rps: NaN, p50: NaN, p99: NaN, non2xx: 0, errors: 0 };
+  const skipped: Figures = { rps: NaN, p50: NaN, p99: NaN, non2xx: 0, errors: 0, cpuUs: NaN };
   if (only !== 'exchange') {
     const check = await load(bareFormUrl, tls, exchange, 1);
     if (check.non2xx > 0 || check.errors > 0) throw new Error('bare-form route does not answer 2xx');
@@ -108,9 +122,9 @@ async function main(): Promise<void> {
   const cpu = cpus()[0]?.model ?? 'unknown';
   const lines = [
     `machine: ${cpus().length} CPUs (${cpu}); node ${process.version}; ${new Date().toISOString()}`,
-    `store: ${useRedis ? 'redis (private, AOF everysec)' : 'memory'}; ${connections} keep-alive mTLS connections; 3 s warm-up each, then ${seconds} s per run; autocannon in a worker thread`,
+    `store: ${useRedis ? 'redis (private, AOF everysec)' : 'memory'}; ${connections} keep-alive mTLS connections; 3 s warm-up each, then ${seconds} s per run; autocannon in a child process`,
     '',
-    '| round | bare GET req/s (p50/p99 ms) | bare form POST req/s (p50/p99 ms) | exchanges/s (p50/p99 ms) | ratio to GET | ratio to form POST | exchange non-2xx/errors |',
+    '| round | bare GET req/s (p50/p99 ms, server CPU µs/req) | bare form POST req/s (same) | exchanges/s (same) | ratio to GET | ratio to form POST | exchange non-2xx/errors |',
     '|---|---|---|---|---|---|---|',
     ...results.map(
       (r) =>
