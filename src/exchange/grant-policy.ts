@@ -43,27 +43,46 @@ export class GrantPolicy {
    * missing or belongs to someone else gets one identical `access_denied`.
    */
   async select(userId: string, agent: string, operation: Operation, grantId?: string): Promise<Grant> {
+    return (await this.selectWith(userId, agent, operation, grantId)).grant;
+  }
+
+  /**
+   * select(), plus a read of the same grant's other keys started right behind the
+   * first grant read when the grant id is known without a read (named, or a live
+   * hint), so both leave in one auto-pipelined write and Redis runs them in that
+   * order. Its result is handed back only when that first read is the grant
+   * selected, so it always ran after the grant was read.
+   */
+  async selectWith<T>(
+    userId: string,
+    agent: string,
+    operation: Operation,
+    grantId?: string,
+    alongside?: (grantId: string) => Promise<T>,
+  ): Promise<{ grant: Grant; alongside?: Promise<T> }> {
     const link = () => this.consentUri(operation.provider, agent, operation.name);
-    let grant: Grant | undefined;
+    const first = grantId ?? this.#hint(userId, operation.provider);
+    const reading = first === undefined ? undefined : this.grants.get(first);
+    const early = first === undefined ? undefined : alongside?.(first);
+    let grant: Grant | null | undefined = await reading;
+    let firstRead = true;
     if (grantId !== undefined) {
-      const named = await this.grants.get(grantId);
-      assert(named && named.userId === userId && named.provider === operation.provider, new AccessDenied('no such grant for this user'));
-      grant = named;
-    } else {
-      grant = (await this.#hinted(userId, operation.provider)) ?? (await this.#fromIndex(userId, operation.provider));
+      assert(grant && grant.userId === userId && grant.provider === operation.provider, new AccessDenied('no such grant for this user'));
+    } else if (!(grant && grant.userId === userId && grant.provider === operation.provider && grant.status === 'active')) {
+      // No hint, or a stale one: the user's index decides, and the grant it names is read again.
+      firstRead = false;
+      grant = await this.#fromIndex(userId, operation.provider);
       if (!grant) throw new ConsentRequired(link(), 'no grant for this provider');
     }
     if (grant.status === 'revoked') throw new AccessDenied('grant revoked');
     if (grant.status !== 'active') throw new ConsentRequired(link(), 'grant needs re-consent');
     if (!grant.consent[agent]?.includes(operation.name)) throw new ConsentRequired(link(), 'operation not consented for this agent');
-    return grant;
+    return early !== undefined && firstRead ? { grant, alongside: early } : { grant };
   }
 
-  async #hinted(userId: string, provider: string): Promise<Grant | undefined> {
+  #hint(userId: string, provider: string): string | undefined {
     const hint = this.#hints.get(`${provider}\n${userId}`);
-    if (!hint || hint.until <= this.now()) return undefined;
-    const grant = await this.grants.get(hint.grantId);
-    return grant && grant.userId === userId && grant.provider === provider && grant.status === 'active' ? grant : undefined;
+    return hint && hint.until > this.now() ? hint.grantId : undefined;
   }
 
   async #fromIndex(userId: string, provider: string): Promise<Grant | undefined> {

@@ -81,11 +81,14 @@ export class TokenExchange {
     const wantsUpstream = request.requested_token_type === TOKEN_TYPE_ACCESS_TOKEN;
     if (wantsUpstream && !operation.releaseUpstreamToken) throw new InvalidRequest('operation does not allow releasing the upstream token');
 
-    const grant = await policy.select(subject.userId, agent, operation, detail?.identifier);
+    // The grant is read fresh every time; its cached upstream token rides in the same round trip.
+    const { grant, alongside: cachedEntry } = await policy.selectWith(subject.userId, agent, operation, detail?.identifier, (id) =>
+      this.deps.upstream.prefetch(id),
+    );
     trail.grant = grant.id;
     killSwitches.assertOpen({ grant: grant.id });
 
-    const upstream = await this.deps.upstream.get(grant).catch((err: unknown) => {
+    const upstream = await this.deps.upstream.get(grant, cachedEntry).catch((err: unknown) => {
       throw err instanceof GrantNeedsConsent ? new ConsentRequired(policy.consentUri(provider.id, agent, operation.name), err.message) : err;
     });
     const nowMs = this.#now();

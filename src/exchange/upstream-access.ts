@@ -20,7 +20,7 @@ import type { Envelope } from '../crypto/envelope.js';
 import { openAccessToken, openRefreshToken, sealAccessToken, sealRefreshToken } from '../grants/secrets.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
 import { UpstreamFailure, UpstreamInvalidGrant, type UpstreamOAuth } from '../providers/upstream-oauth.js';
-import { StoreUnavailableError, type Grant, type Stores } from '../store/types.js';
+import { StoreUnavailableError, type CachedAccessToken, type Grant, type Stores } from '../store/types.js';
 
 export interface UpstreamAccess {
   accessToken: string;
@@ -98,9 +98,20 @@ export class UpstreamAccessTokens {
     this.#now = options.now ?? Date.now;
   }
 
-  /** A usable access token for an active grant. */
-  async get(grant: Grant): Promise<UpstreamAccess> {
-    const cached = await this.#cached(grant);
+  /**
+   * Starts reading a grant's cached upstream token, for get() once the grant itself has
+   * been read (GrantPolicy.selectWith issues it right behind the grant read).
+   */
+  prefetch(grantId: string): Promise<CachedAccessToken | null> {
+    const entry = this.stores.tokens.getAccessToken(grantId);
+    // Unused when the grant turns out to be denied: its failure must not become an unhandled rejection.
+    entry.catch(() => {});
+    return entry;
+  }
+
+  /** A usable access token for an active grant; `prefetched`: prefetch(grant.id), read after the grant. */
+  async get(grant: Grant, prefetched?: Promise<CachedAccessToken | null>): Promise<UpstreamAccess> {
+    const cached = await this.#cached(grant, prefetched);
     if (cached) return cached;
     let flight = this.#inflight.get(grant.id);
     if (!flight) {
@@ -116,9 +127,9 @@ export class UpstreamAccessTokens {
     return 2 * (provider?.timeoutMs ?? 5_000) + this.#lockMarginMs;
   }
 
-  async #cached(grant: Grant): Promise<UpstreamAccess | null> {
+  async #cached(grant: Grant, prefetched?: Promise<CachedAccessToken | null>): Promise<UpstreamAccess | null> {
     // Always the shared cache: a token dropped there (revoked upstream) must not live on in one replica.
-    const entry = await this.stores.tokens.getAccessToken(grant.id);
+    const entry = await (prefetched ?? this.stores.tokens.getAccessToken(grant.id));
     if (!entry || entry.expiresAt - this.#marginMs <= this.#now()) return null;
     const opened = this.#opened.get(grant.id);
     if (opened?.ciphertext === entry.ciphertext) return this.#access(grant, opened.accessToken, entry.expiresAt);

@@ -52,4 +52,29 @@ describe('grant selection', () => {
     await grants.setConsent(grant.id, AGENT, []);
     await expect(policy.select(grant.userId, AGENT, operation)).rejects.toBeInstanceOf(ConsentRequired);
   });
+
+  it('hands back the read issued alongside the grant only when that grant read is the one selected', async () => {
+    const { grants } = createMemoryStores();
+    const grant = grantFixture({ updatedAt: 1 });
+    await grants.create(grant);
+    const policy = new GrantPolicy(grants, catalog, 'https://vault.test');
+    const started: string[] = [];
+    const alongside = async (id: string) => {
+      started.push(id);
+      return id;
+    };
+    // No hint yet: the grant comes from the user's index, nothing is read alongside.
+    expect(await policy.selectWith(grant.userId, AGENT, operation, undefined, alongside)).toStrictEqual({ grant });
+    const hinted = await policy.selectWith(grant.userId, AGENT, operation, undefined, alongside);
+    expect(hinted.grant).toStrictEqual(grant);
+    expect(await hinted.alongside).toBe(grant.id);
+    expect(started).toStrictEqual([grant.id]);
+    // A stale hint (its grant revoked, another linked): the index decides, the early read is not handed back.
+    await grants.setStatus(grant.id, 'revoked');
+    const relinked = grantFixture({ updatedAt: 2 });
+    await grants.create(relinked);
+    const after = await policy.selectWith(grant.userId, AGENT, operation, undefined, alongside);
+    expect(after.grant.id).toBe(relinked.id);
+    expect(after.alongside).toBeUndefined();
+  });
 });
