@@ -25,9 +25,16 @@ const ANY_ROLE: readonly PeerRole[] = ['gateway', 'admin'];
 
 const plugin: FastifyPluginAsync<{ policy: TrustPolicy }> = async (app, { policy }) => {
   app.decorateRequest('peer', null as unknown as PeerIdentity);
-  app.addHook('onRequest', async (request) => {
+  // Callback style (no promise per request); peerFor throws InvalidClient, handed to done().
+  app.addHook('onRequest', (request, _reply, done) => {
     const roles = request.is404 ? ANY_ROLE : (request.routeOptions.config.peer ?? DEFAULT_ROLES);
-    request.peer = peerFor(request, policy, roles);
+    try {
+      request.peer = peerFor(request, policy, roles);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done();
   });
 };
 
