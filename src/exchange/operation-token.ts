@@ -68,9 +68,32 @@ export function mintOperationToken(keys: SigningKeys, claims: OperationTokenClai
     cnf: { 'x5t#S256': claims.certThumbprint },
     client_id: claims.gateway,
   };
-  const input = `${header}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
-  // EdDSA: Ed25519 over the input (RFC 8037 §3.1); ES256: r||s, not DER (RFC 7518 §3.4).
-  const signature =
-    key.alg === 'EdDSA' ? sign(null, Buffer.from(input), keyObject) : sign('sha256', Buffer.from(input), { key: keyObject, dsaEncoding: 'ieee-p1363' });
-  return { token: `${input}.${signature.toString('base64url')}`, jti };
+  const input = Buffer.from(`${header}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`);
+  // EdDSA: Ed25519 over the input (RFC 8037 §3.1); ES256: r||s, not DER (RFC 7518 §3.4). The DER is
+  // converted here: `{ key, dsaEncoding: 'ieee-p1363' }` costs twice the signature itself on Node 24.
+  const signature = key.alg === 'EdDSA' ? sign(null, input, keyObject) : derToRawEcdsa(sign('sha256', input, keyObject), 32);
+  return { token: `${input.toString('latin1')}.${signature.toString('base64url')}`, jti };
+}
+
+/** ECDSA-Sig-Value (DER SEQUENCE of INTEGER r, s) → r || s, each `size` bytes, big-endian. */
+export function derToRawEcdsa(der: Buffer, size: number): Buffer {
+  // P-256 signatures are at most 72 bytes, so every DER length here is one byte (short form).
+  if (der[0] !== 0x30 || der[1] !== der.length - 2) throw new Error('not a DER ECDSA signature');
+  const raw = Buffer.alloc(2 * size);
+  let offset = 2;
+  for (let part = 0; part < 2; part++) {
+    if (der[offset] !== 0x02) throw new Error('not a DER ECDSA signature');
+    let length = der[offset + 1] ?? 0;
+    let start = offset + 2;
+    offset = start + length;
+    // INTEGERs carry a 0x00 before a high first byte; r and s never exceed `size` bytes otherwise.
+    while (length > size && der[start] === 0) {
+      start++;
+      length--;
+    }
+    if (length > size || offset > der.length) throw new Error('not a DER ECDSA signature');
+    der.copy(raw, part * size + size - length, start, start + length);
+  }
+  if (offset !== der.length) throw new Error('not a DER ECDSA signature');
+  return raw;
 }
