@@ -51,7 +51,8 @@ export class GrantPolicy {
    * first grant read when the grant id is known without a read (named, or a live
    * hint), so both leave in one auto-pipelined write and Redis runs them in that
    * order. Its result is handed back only when that first read is the grant
-   * selected, so it always ran after the grant was read.
+   * selected, so it always ran after the grant was read; otherwise it is dropped,
+   * so its promise must handle its own rejection.
    */
   async selectWith<T>(
     userId: string,
