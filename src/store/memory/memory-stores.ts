@@ -5,6 +5,8 @@ import { MemoryGrantStore } from './grant-store.js';
 import { MemoryKillSwitchStore } from './kill-switch-store.js';
 import { MemoryLockStore } from './lock-store.js';
 import { MemoryTokenStore } from './token-store.js';
+import { MemoryOneShotStore, MemorySessionStore } from './session-store.js';
+import { MemoryRevocationQueue } from './revocation-queue.js';
 
 /**
  * In-process stores with the same semantics as the Redis implementation.
@@ -20,6 +22,9 @@ export function createMemoryStores(): Stores {
     locks: new MemoryLockStore(),
     killSwitches: new MemoryKillSwitchStore(),
     audit: new MemoryAuditStore(),
+    sessions: new MemorySessionStore(),
+    oneShot: new MemoryOneShotStore(),
+    revocations: new MemoryRevocationQueue(),
     async ping() {
       if (closed) throw new StoreUnavailableError('store closed');
     },

@@ -11,6 +11,8 @@ import { clientOptions, resolveRedisStoreOptions } from './options.js';
 import type { RedisStoreOptions } from './options.js';
 import { defineScripts } from './scripts.js';
 import { RedisTokenStore } from './token-store.js';
+import { RedisOneShotStore, RedisSessionStore } from './session-store.js';
+import { RedisRevocationQueue } from './revocation-queue.js';
 
 /** How long close() lets QUIT drain before dropping the socket. */
 const QUIT_GRACE_MS = 250;
@@ -33,6 +35,9 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
     locks: new RedisLockStore(redis, keys),
     killSwitches: new RedisKillSwitchStore(redis, keys),
     audit: new RedisAuditStore(redis, keys),
+    sessions: new RedisSessionStore(redis, keys),
+    oneShot: new RedisOneShotStore(redis, keys),
+    revocations: new RedisRevocationQueue(redis, keys),
     async ping() {
       try {
         await redis.ping();
