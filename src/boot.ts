@@ -27,6 +27,19 @@ export interface Runtime {
   stores: Stores;
   catalog: ProviderCatalog;
   upstream: UpstreamOAuth;
+  /** Client secret of the consent pages at the organisation's IdP, when it names one. */
+  loginClientSecret?: string;
+}
+
+/** A secret file's content, or undefined with its problems recorded under `field`. */
+async function readSecret(file: string, field: string, problems: string[]): Promise<string | undefined> {
+  try {
+    return await readSecretFile(file);
+  } catch (err) {
+    if (!(err instanceof KeyMaterialError)) throw err;
+    problems.push(...err.problems.map((p) => `${field}: ${p}`));
+    return undefined;
+  }
 }
 
 /** Client secrets of every provider that names a secret file, by provider id. */
@@ -34,12 +47,8 @@ async function loadProviderSecrets(config: Config, problems: string[]): Promise<
   const secrets = new Map<string, string>();
   for (const [id, provider] of Object.entries(config.providers)) {
     if (!provider.clientSecretFile) continue;
-    try {
-      secrets.set(id, await readSecretFile(provider.clientSecretFile));
-    } catch (err) {
-      if (!(err instanceof KeyMaterialError)) throw err;
-      problems.push(...err.problems.map((p) => `providers.${id}.clientSecretFile: ${p}`));
-    }
+    const secret = await readSecret(provider.clientSecretFile, `providers.${id}.clientSecretFile`, problems);
+    if (secret !== undefined) secrets.set(id, secret);
   }
   return secrets;
 }
@@ -61,11 +70,21 @@ export async function prepareRuntime(config: Config): Promise<Runtime> {
     problems.push(...err.problems);
   }
   const secrets = await loadProviderSecrets(config, problems);
+  const loginFile = config.identity.login?.clientSecretFile;
+  const loginClientSecret = loginFile ? await readSecret(loginFile, 'identity.login.clientSecretFile', problems) : undefined;
   if (!tls || !keys || problems.length > 0) throw new StartupError(problems);
   const catalog = new ProviderCatalog(config.providers, config.agents);
   const envelope = await createEnvelope(keys.keyring);
   const stores = await createStores(config);
-  return { tls, keys, envelope, stores, catalog, upstream: new UpstreamOAuth(catalog, secrets) };
+  return {
+    tls,
+    keys,
+    envelope,
+    stores,
+    catalog,
+    upstream: new UpstreamOAuth(catalog, secrets),
+    ...(loginClientSecret !== undefined ? { loginClientSecret } : {}),
+  };
 }
 
 /**
