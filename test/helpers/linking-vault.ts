@@ -37,6 +37,12 @@ export interface LinkingVault {
   /** The plaintext refresh token of a grant (to ask the fake about it). */
   refreshTokenOf(grant: Grant): string;
   fake(provider: string): FakeOAuthServer;
+  /** Every grant in the store, all users (before/after comparisons). */
+  allGrants(): Promise<Grant[]>;
+  /** Stop a fake provider (its host stops answering). */
+  stopFake(provider: string): Promise<void>;
+  /** Start a fresh fake on the same port (it remembers nothing). */
+  restartFake(provider: string): Promise<FakeOAuthServer>;
   close(): Promise<void>;
 }
 
@@ -94,6 +100,8 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
     },
   });
   const fakes: Record<string, FakeOAuthServer> = { salesforce, servicenow };
+  const profiles = { salesforce: 'salesforce', servicenow: 'servicenow' } as const;
+  const stopped = new Set<string>();
 
   const signIn = async (login = 'alice') => {
     const browser = new BrowserClient(publicUrl, vault.pki.ca);
@@ -129,9 +137,24 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
       if (!fake) throw new Error(`no fake ${provider}`);
       return fake;
     },
+    allGrants: async () => (await vault.runtime.stores.grants.list({}, 1000)).items,
+    async stopFake(provider) {
+      await fakes[provider]?.stop();
+      stopped.add(provider);
+    },
+    async restartFake(provider) {
+      const old = fakes[provider];
+      const profile = profiles[provider as keyof typeof profiles];
+      if (!old || !profile) throw new Error(`no fake ${provider}`);
+      if (!stopped.has(provider)) await old.stop();
+      const fresh = await startFakeOAuthServer({ profile, port: Number(new URL(old.origin).port), clients: [client(`/connections/${provider}/callback`)] });
+      fakes[provider] = fresh;
+      stopped.delete(provider);
+      return fresh;
+    },
     async close() {
       await vault.close();
-      await Promise.all([idp.stop(), salesforce.stop(), servicenow.stop()]);
+      await Promise.all([idp.stop(), ...Object.entries(fakes).filter(([id]) => !stopped.has(id)).map(([, f]) => f.stop())]);
       await rm(dir, { recursive: true, force: true });
     },
   };
