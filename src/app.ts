@@ -30,6 +30,9 @@ import { TokenExchange } from './exchange/token-exchange.js';
 import { exchangeRoutes } from './exchange/routes.js';
 import { introspectionRoutes } from './exchange/introspection.js';
 import { discoveryRoutes } from './discovery/routes.js';
+import { LinkService } from './linking/link-service.js';
+import { linkingPages } from './linking/plugin.js';
+import { createRevocationWorker, type RevocationWorker } from './linking/revocation-worker.js';
 
 export interface AppDeps {
   stores: Stores;
@@ -43,6 +46,8 @@ export interface AppDeps {
   envelope: Envelope;
   catalog: ProviderCatalog;
   upstream: UpstreamOAuth;
+  /** Client secret of the consent pages at the IdP (identity.login). */
+  loginClientSecret?: string | undefined;
   /** Where logs go (tests capture them); default stdout. */
   logStream?: DestinationStream;
 }
@@ -50,6 +55,8 @@ export interface AppDeps {
 export interface VaultApp {
   public: FastifyInstance;
   internal: FastifyInstance;
+  /** Retries failed upstream revocations; started by listen(). */
+  revocations: RevocationWorker;
   /** Bind both listeners; resolves with their base URLs. */
   listen(): Promise<{ publicUrl: string; internalUrl: string }>;
   /** Stop accepting, drain in-flight requests, close both listeners. Stores are the caller's. */
@@ -57,7 +64,7 @@ export interface VaultApp {
 }
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp> {
-  const { stores, keys, tls, logStream, audit, catalog } = deps;
+  const { stores, keys, tls, logStream, audit, envelope, catalog, upstream } = deps;
   const keysLoaded = () => !keys.keyring.isSealed();
   const custodian = new KeyCustodian({ keys, dir: config.keys.dir });
   const { issuer, internalUrl, audience } = exchangeUrls(config);
@@ -85,7 +92,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     verifier: await TokenVerifier.create(config.identity, audience),
     killSwitches: killSwitchCache,
     policy,
-    upstream: new UpstreamAccessTokens(stores, deps.envelope, catalog, deps.upstream, {}, auditRefresh(audit)),
+    upstream: new UpstreamAccessTokens(stores, envelope, catalog, upstream, {}, auditRefresh(audit)),
     tokens: stores.tokens,
     signingKeys: keys.signingKeys,
   });
@@ -93,9 +100,16 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   await registerOpenApi(pub);
   await registerOpenApi(internal);
 
+  const { baseDelayMs, maxDelayMs, intervalMs } = config.linking.revocationRetry;
+  const links = new LinkService({ stores, envelope, catalog, upstream, audit, retry: { baseDelayMs, maxDelayMs } });
+  const revocations = createRevocationWorker({ stores, envelope, upstream, audit, log: pub.log, intervalMs, baseDelayMs, maxDelayMs });
+
   // Public listener: pages, callbacks, discovery, health.
   await pub.register(healthRoutes, { stores, keysLoaded });
   await pub.register(discoveryRoutes, { issuer, internalUrl, signingKeys: keys.signingKeys, catalog });
+  if (config.identity.login) {
+    await pub.register(linkingPages, { config, stores, catalog, links, loginClientSecret: deps.loginClientSecret });
+  }
 
   // Internal listener: every request proves an allowlisted client certificate first.
   await internal.register(mtlsIdentity, { policy: trustPolicy(config, tls) });
@@ -114,7 +128,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     checkpointer: deps.checkpointer,
     auditHmacKey: keys.auditHmacKey,
     custodian,
-    rewrap: new RewrapRuns(stores, deps.envelope, keys.keyring),
+    rewrap: new RewrapRuns(stores, envelope, keys.keyring),
   });
   const globalKill = new GlobalKillWatcher({ stores, custodian, onError: logError('global kill-switch check failed') });
   await globalKill.start();
@@ -131,7 +145,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   return {
     public: pub,
     internal,
+    revocations,
     async listen() {
+      revocations.start();
       await pub.listen({ host: config.listeners.public.host, port: config.listeners.public.port });
       await internal.listen({ host: config.listeners.internal.host, port: config.listeners.internal.port });
       return { publicUrl: url(pub), internalUrl: url(internal) };
@@ -140,6 +156,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
       killSwitchCache.stop();
       await globalKill.stop();
       deps.checkpointer.stop();
+      await revocations.stop();
       await Promise.all([pub.close(), internal.close()]);
     },
   };

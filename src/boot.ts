@@ -35,6 +35,8 @@ export interface Runtime {
   audit: AuditWriter;
   /** Signs the chain head into `audit.checkpointFile` (outside Redis) as the chain grows. */
   checkpointer: Checkpointer;
+  /** Client secret of the consent pages at the organisation's IdP, when it names one. */
+  loginClientSecret?: string;
 }
 
 /** Where the newest audit checkpoint is kept: configured, else next to the keys. */
@@ -42,17 +44,24 @@ export function checkpointPath(config: Config): string {
   return config.audit.checkpointFile ?? join(config.keys.dir, 'audit-checkpoint.json');
 }
 
+/** A secret file's content, or undefined with its problems recorded under `field`. */
+async function readSecret(file: string, field: string, problems: string[]): Promise<string | undefined> {
+  try {
+    return await readSecretFile(file);
+  } catch (err) {
+    if (!(err instanceof KeyMaterialError)) throw err;
+    problems.push(...err.problems.map((p) => `${field}: ${p}`));
+    return undefined;
+  }
+}
+
 /** Client secrets of every provider that names a secret file, by provider id. */
 async function loadProviderSecrets(config: Config, problems: string[]): Promise<Map<string, string>> {
   const secrets = new Map<string, string>();
   for (const [id, provider] of Object.entries(config.providers)) {
     if (!provider.clientSecretFile) continue;
-    try {
-      secrets.set(id, await readSecretFile(provider.clientSecretFile));
-    } catch (err) {
-      if (!(err instanceof KeyMaterialError)) throw err;
-      problems.push(...err.problems.map((p) => `providers.${id}.clientSecretFile: ${p}`));
-    }
+    const secret = await readSecret(provider.clientSecretFile, `providers.${id}.clientSecretFile`, problems);
+    if (secret !== undefined) secrets.set(id, secret);
   }
   return secrets;
 }
@@ -87,6 +96,8 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
       problems.push(`audit.checkpointFile: ${err instanceof InvalidCheckpointError ? err.message : 'unreadable'}`);
     }
   }
+  const loginFile = config.identity.login?.clientSecretFile;
+  const loginClientSecret = loginFile ? await readSecret(loginFile, 'identity.login.clientSecretFile', problems) : undefined;
   if (!tls || !keys || problems.length > 0) throw new StartupError(problems);
   const catalog = new ProviderCatalog(config.providers, config.agents);
   const envelope = await createEnvelope(keys.keyring);
@@ -106,7 +117,17 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
     log: (record) => auditLog.info({ audit: record }, 'audit record'),
     onCommit: (head, n) => checkpointer.observe(head, n),
   });
-  return { tls, keys, envelope, stores, catalog, upstream: new UpstreamOAuth(catalog, secrets), audit, checkpointer };
+  return {
+    tls,
+    keys,
+    envelope,
+    stores,
+    catalog,
+    upstream: new UpstreamOAuth(catalog, secrets),
+    audit,
+    checkpointer,
+    ...(loginClientSecret !== undefined ? { loginClientSecret } : {}),
+  };
 }
 
 /**

@@ -41,6 +41,7 @@ const PATH_FIELDS: ReadonlyArray<string[]> = [
   ['keys', 'dir'],
   ['admins', 'jwt', 'jwksFile'],
   ['audit', 'checkpointFile'],
+  ['identity', 'login', 'clientSecretFile'],
 ];
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
@@ -108,6 +109,7 @@ function crossChecks(config: Config): string[] {
   } else if (config.store.kind === 'redis' && !config.store.redis.url) {
     problems.push('store.redis.url: required when store.kind is "redis" (or set REDIS_URL)');
   }
+  if (config.identity.login && !config.publicUrl) problems.push('publicUrl: required when identity.login is set (OAuth redirect URIs)');
   return problems;
 }
 

@@ -135,6 +135,22 @@ export const configSchema = z.strictObject({
       clockSkewSeconds: z.number().int().min(0).max(60).default(30),
     })
     .prefault({}),
+  /** Consent pages: browser sessions, link state and the upstream revocation retry worker. */
+  linking: z
+    .strictObject({
+      sessionTtlSeconds: z.number().int().min(60).max(86_400).default(28_800),
+      /** Lifetime of a sign-in or link `state` (issue 3: at most 10 minutes). */
+      stateTtlSeconds: z.number().int().min(1).max(600).default(600),
+      revocationRetry: z
+        .strictObject({
+          intervalMs: z.number().int().min(50).max(3_600_000).default(30_000),
+          /** First retry delay; doubles per attempt up to maxDelayMs. */
+          baseDelayMs: z.number().int().min(10).max(3_600_000).default(60_000),
+          maxDelayMs: z.number().int().min(10).max(86_400_000).default(3_600_000),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   /** Provider catalog (see src/providers/schema.ts). */
   providers: z.record(providerId, providerSchema).default({}),
   /** Agent registry: the admin ceiling of which agents may ever do which operations. */

@@ -118,7 +118,8 @@ export function outboundFetch(policy: OutboundPolicy) {
         dispatcher: policy.allowPrivateNetwork ? openAgent : guardedAgent,
       });
     } catch (err) {
-      if (deadline.aborted) throw new OutboundError('timeout');
+      // openid-client aborts through its own `timeout` signal, which can fire first.
+      if (signal.aborted) throw new OutboundError('timeout');
       const code = (err as { cause?: { code?: string } }).cause?.code;
       throw new OutboundError(code === 'EADDRNOTALLOWED' ? 'forbidden_address' : 'network');
     }
@@ -141,7 +142,7 @@ export function outboundFetch(policy: OutboundPolicy) {
       }
     } catch (err) {
       if (err instanceof OutboundError) throw err;
-      throw new OutboundError(deadline.aborted ? 'timeout' : 'network');
+      throw new OutboundError(signal.aborted ? 'timeout' : 'network');
     }
     const headers = new Headers();
     response.headers.forEach((value, key) => headers.append(key, value));

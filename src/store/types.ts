@@ -197,6 +197,74 @@ export interface AuditStore {
   reverseRange(toSeq: number, count: number): Promise<AuditEntry[]>;
 }
 
+/**
+ * A signed-in browser on the consent pages. Kept server-side under the hash of
+ * an opaque cookie value; never holds a token (the IdP's tokens are dropped
+ * after sign-in).
+ */
+export interface Session {
+  /** User id = IdP `iss` + `sub` (identity/user-id.ts). */
+  userId: string;
+  /** Shown on the pages only. */
+  displayName: string;
+  /** Secret the page CSRF tokens are derived from (@fastify/csrf-protection). */
+  csrfSecret: string;
+  createdAt: number;
+}
+
+export interface SessionStore {
+  /** Store a session under its id with a TTL (overwrites: ids are fresh random values). */
+  create(id: string, session: Session, ttlMs: number): Promise<void>;
+  get(id: string): Promise<Session | null>;
+  destroy(id: string): Promise<void>;
+}
+
+/**
+ * Single-use values with a TTL: OAuth `state` of sign-in and link flows.
+ * `take` reads and removes in one atomic step (Redis GETDEL), so a replayed
+ * state finds nothing.
+ */
+export interface OneShotStore {
+  /** Store `value` under `key` for `ttlMs`. */
+  put(key: string, value: string, ttlMs: number): Promise<void>;
+  /** Return and remove the value, or null when absent, expired or already taken. */
+  take(key: string): Promise<string | null>;
+}
+
+/** An upstream RFC 7009 revocation that failed and is retried later. */
+export interface PendingRevocation {
+  id: string;
+  provider: string;
+  /** The grant the token belonged to: the AAD of `token` (it may be deleted since). */
+  grantId: string;
+  userId: string;
+  /** Envelope ciphertext of the token, sealed to the grant (grants/secrets.ts). */
+  token: string;
+  hint: 'refresh_token' | 'access_token';
+  attempts: number;
+  /** Epoch ms of the next attempt. */
+  nextAttemptAt: number;
+  createdAt: number;
+  /** Short non-secret reason of the last failure. */
+  lastError?: string;
+}
+
+export interface RevocationQueue {
+  /** Add (or replace) an item. */
+  enqueue(item: PendingRevocation): Promise<void>;
+  /**
+   * Items due at `now`, at most `limit`, each leased for `leaseMs` in the same atomic
+   * step (its next attempt moves to now + leaseMs), so two workers never retry one item at once.
+   */
+  claimDue(now: number, limit: number, leaseMs: number): Promise<PendingRevocation[]>;
+  /** Record a failed attempt: new attempt count, next attempt time and reason. */
+  reschedule(id: string, attempts: number, nextAttemptAt: number, lastError: string): Promise<void>;
+  /** Remove an item (revoked upstream, or given up). */
+  complete(id: string): Promise<void>;
+  /** Every pending item, soonest first (admin views and tests). */
+  list(): Promise<PendingRevocation[]>;
+}
+
 /** Everything the app needs from storage, with one lifecycle. */
 export interface Stores {
   grants: GrantStore;
@@ -206,6 +274,9 @@ export interface Stores {
   killSwitchEvents: KillSwitchEvents;
   adminJobs: AdminJobStore;
   audit: AuditStore;
+  sessions: SessionStore;
+  oneShot: OneShotStore;
+  revocations: RevocationQueue;
   /** Cheap round trip for /readyz; rejects when the backend is unreachable. */
   ping(): Promise<void>;
   /**

@@ -10,6 +10,8 @@ import { describeGrantStoreContract } from './grant-store.contract.js';
 import { describeKillSwitchStoreContract } from './kill-switch-store.contract.js';
 import { describeLockStoreContract } from './lock-store.contract.js';
 import { describeTokenStoreContract } from './token-store.contract.js';
+import { describeSessionStoreContract } from './session-store.contract.js';
+import { describeRevocationQueueContract } from './revocation-queue.contract.js';
 
 export { auditEntry, grantFixture, tokenFixture } from './fixtures.js';
 
@@ -37,6 +39,8 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
     describeKillSwitchStoreContract(stores);
     describeAuditStoreContract(stores);
     describeAdminStoresContract(stores);
+    describeSessionStoreContract(stores);
+    describeRevocationQueueContract(stores);
 
     it('answers ping', async () => {
       await expect(stores().ping()).resolves.toBeUndefined();

@@ -7,6 +7,8 @@ import { MemoryKillSwitchEvents } from './kill-switch-events.js';
 import { MemoryAdminJobStore } from './admin-job-store.js';
 import { MemoryLockStore } from './lock-store.js';
 import { MemoryTokenStore } from './token-store.js';
+import { MemoryOneShotStore, MemorySessionStore } from './session-store.js';
+import { MemoryRevocationQueue } from './revocation-queue.js';
 
 /**
  * In-process stores with the same semantics as the Redis implementation.
@@ -24,6 +26,9 @@ export function createMemoryStores(): Stores {
     killSwitchEvents: new MemoryKillSwitchEvents(),
     adminJobs: new MemoryAdminJobStore(),
     audit: new MemoryAuditStore(),
+    sessions: new MemorySessionStore(),
+    oneShot: new MemoryOneShotStore(),
+    revocations: new MemoryRevocationQueue(),
     async ping() {
       if (closed) throw new StoreUnavailableError('store closed');
     },

@@ -16,14 +16,21 @@ import { createHash } from 'node:crypto';
  * | `{audit}:log`, `{audit}:head`| stream, hash | none | hash-chained audit entries, chain head    |
  * | `{ks}:events`                | channel | -         | pub/sub: kill-switch epoch announcements  |
  * | `job:<name>`                 | string | none       | admin job state (rewrap cursor, JSON)     |
+ * | `session:<sha256(id)>`       | string | session    | browser session JSON (no tokens)          |
+ * | `once:<sha256(key)>`         | string | ≤ 10 min   | single-use OAuth state (PKCE verifier)     |
+ * | `{revq}:items`, `:meta`, `:due` | hash, hash, zset | none | pending upstream revocations     |
  *
  * All keys of one grant share the hash tag `{g:<id>}` so multi-key scripts stay
  * in one Cluster slot. Operation-token records live under their own `tok:<jti>`
  * key because `consume(jti)` — the hot path of /forward — knows only the jti and
  * must be one round trip; the grant's `tokens` index is what lets revokeByGrant
  * find them. The user index hashes the user id (`iss` + `sub`, unbounded and
- * possibly personal) to a fixed-length name.
+ * possibly personal) to a fixed-length name; session ids and OAuth states are
+ * bearer values, so their key names are hashes too (a reader of Redis cannot
+ * replay them).
  */
+const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
+
 export class RedisKeys {
   constructor(private readonly prefix: string) {}
 
@@ -48,7 +55,7 @@ export class RedisKeys {
   }
 
   userIndex(userId: string): string {
-    return `${this.prefix}user:${createHash('sha256').update(userId).digest('base64url')}`;
+    return `${this.prefix}user:${sha256(userId)}`;
   }
 
   lock(name: string): string {
@@ -77,5 +84,25 @@ export class RedisKeys {
 
   auditHead(): string {
     return `${this.prefix}{audit}:head`;
+  }
+
+  session(id: string): string {
+    return `${this.prefix}session:${sha256(id)}`;
+  }
+
+  oneShot(key: string): string {
+    return `${this.prefix}once:${sha256(key)}`;
+  }
+
+  revocationItems(): string {
+    return `${this.prefix}{revq}:items`;
+  }
+
+  revocationMeta(): string {
+    return `${this.prefix}{revq}:meta`;
+  }
+
+  revocationDue(): string {
+    return `${this.prefix}{revq}:due`;
   }
 }

@@ -13,6 +13,8 @@ import { clientOptions, resolveRedisStoreOptions } from './options.js';
 import type { RedisStoreOptions } from './options.js';
 import { defineScripts } from './scripts.js';
 import { RedisTokenStore } from './token-store.js';
+import { RedisOneShotStore, RedisSessionStore } from './session-store.js';
+import { RedisRevocationQueue } from './revocation-queue.js';
 
 /** How long close() lets QUIT drain before dropping the socket. */
 const QUIT_GRACE_MS = 250;
@@ -38,6 +40,9 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
     killSwitchEvents,
     adminJobs: new RedisAdminJobStore(redis, keys),
     audit: new RedisAuditStore(redis, keys),
+    sessions: new RedisSessionStore(redis, keys),
+    oneShot: new RedisOneShotStore(redis, keys),
+    revocations: new RedisRevocationQueue(redis, keys),
     async ping() {
       try {
         await redis.ping();

@@ -133,6 +133,34 @@ end
 redis.call('HSET', KEYS[2], 'seq', ARGV[n - 3], 'hash', ARGV[n - 1])
 return {1}`,
   },
+  /**
+   * KEYS: due, items. ARGV: now, limit, lease-until → item JSON, then meta JSON or '', per item.
+   * Leasing (moving the due time) happens in the same step as reading.
+   */
+  tvClaimRevocations: {
+    numberOfKeys: 3,
+    lua: `local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local out = {}
+for _, id in ipairs(ids) do
+  local json = redis.call('HGET', KEYS[2], id)
+  if json then
+    redis.call('ZADD', KEYS[1], ARGV[3], id)
+    table.insert(out, json)
+    table.insert(out, redis.call('HGET', KEYS[3], id) or '')
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out`,
+  },
+  /** KEYS: due, items, meta. ARGV: id, next attempt, meta JSON → 1, or 0 when the item is gone. */
+  tvRescheduleRevocation: {
+    numberOfKeys: 3,
+    lua: `if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return 1`,
+  },
 } as const;
 
 type Arg = string | number;
@@ -152,6 +180,8 @@ export interface ScriptCommands {
   tvEngageSwitch(switches: string, epoch: string, field: string, json: string): Promise<number>;
   tvReleaseSwitch(switches: string, epoch: string, field: string): Promise<number>;
   tvAuditAppend(stream: string, head: string, ...args: Arg[]): Promise<[number, string?, string?]>;
+  tvClaimRevocations(due: string, items: string, meta: string, now: number, limit: number, leaseUntil: number): Promise<string[]>;
+  tvRescheduleRevocation(due: string, items: string, metaKey: string, id: string, nextAttemptAt: number, metaJson: string): Promise<number>;
 }
 
 export type ScriptedRedis = Redis & ScriptCommands;

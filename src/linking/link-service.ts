@@ -1,0 +1,227 @@
+/**
+ * What linking does to grants, apart from HTTP: completing a link (new grant
+ * or replacement of the same upstream account), saving consent, and
+ * unlinking with RFC 7009 revocation upstream. Every change is audited before
+ * it is made (STYLE.md rule 9), and no token value reaches the audit trail.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AuditWriter } from '../audit/events.js';
+import type { Envelope } from '../crypto/envelope.js';
+import { openRefreshToken, sealAccessToken, sealRefreshToken } from '../grants/secrets.js';
+import type { ProviderCatalog } from '../providers/catalog.js';
+import { UpstreamFailure, UpstreamInvalidGrant, type AuthorizationRequest, type CodeExchangeChecks, type UpstreamOAuth, type UpstreamTokens } from '../providers/upstream-oauth.js';
+import type { Grant, Stores } from '../store/types.js';
+import { pageErrors } from './page-error.js';
+
+export interface LinkServiceDeps {
+  stores: Stores;
+  envelope: Envelope;
+  catalog: ProviderCatalog;
+  upstream: UpstreamOAuth;
+  audit: AuditWriter;
+  retry: { baseDelayMs: number; maxDelayMs: number };
+  now?: () => number;
+}
+
+/** Who is acting, for audit. */
+export interface Actor {
+  userId: string;
+  requestId: string;
+}
+
+/** How an upstream revocation ended: confirmed, queued for retry, or impossible (no endpoint). */
+export type RevocationOutcome = 'revoked' | 'pending' | 'unsupported';
+
+/** The cached access token lives a little less than the token itself. */
+const ACCESS_TOKEN_MARGIN_MS = 30_000;
+
+export class LinkService {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: LinkServiceDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** The provider's authorization URL for a new link (PKCE S256, state, nonce when OIDC). */
+  async authorizationUrl(providerId: string, request: AuthorizationRequest): Promise<URL> {
+    return this.deps.upstream.authorizationUrl(providerId, request).catch((err: unknown) => {
+      throw upstreamPageError(err, 'authorization request');
+    });
+  }
+
+  /**
+   * Redeem the code, store a new grant, then retire any earlier grant of the
+   * same upstream account (its consent carries over). The new grant exists
+   * before the old one is revoked, so the user is never left without a link.
+   */
+  async completeLink(actor: Actor, providerId: string, callbackUrl: URL, checks: CodeExchangeChecks): Promise<'linked' | 'relinked'> {
+    const { stores, envelope, upstream, audit, catalog } = this.deps;
+    const provider = catalog.provider(providerId);
+    if (!provider) throw pageErrors.unknownProvider();
+    const tokens = await upstream.exchangeCode(providerId, callbackUrl, checks).catch((err: unknown) => {
+      throw upstreamPageError(err, 'code exchange');
+    });
+    const refreshToken = tokens.refreshToken;
+    if (!refreshToken) {
+      await upstream.revoke(providerId, tokens.accessToken, 'access_token').catch(() => undefined);
+      throw pageErrors.noRefreshToken();
+    }
+    const subject = tokens.subject ?? (await this.subjectByIntrospection(providerId, tokens));
+    if (!subject) {
+      await upstream.revoke(providerId, refreshToken, 'refresh_token').catch(() => undefined);
+      throw pageErrors.noSubject();
+    }
+    const previous = (await stores.grants.listByUser(actor.userId))
+      .filter((g) => g.provider === providerId && g.upstreamSubject === subject)
+      .sort((a, b) => b.updatedAt - a.updatedAt);
+    const carried = previous.find((g) => g.status !== 'revoked')?.consent ?? {};
+    const now = this.now();
+    const ref = { id: randomBytes(18).toString('base64url'), userId: actor.userId, provider: providerId };
+    const grant: Grant = {
+      ...ref,
+      upstreamSubject: subject,
+      ...(tokens.instanceUrl ? { instanceUrl: tokens.instanceUrl } : {}),
+      scopes: tokens.scopes ?? provider.scopes,
+      status: 'active',
+      refreshToken: sealRefreshToken(envelope, ref, refreshToken),
+      version: 1,
+      consent: carried,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const action = previous.length > 0 ? 'grant.relink' : 'grant.link';
+    try {
+      await audit.record({
+        action,
+        decision: 'allow',
+        user: actor.userId,
+        actor: actor.userId,
+        provider: providerId,
+        grant: grant.id,
+        requestId: actor.requestId,
+        details: { replaces: previous.length },
+      });
+      await stores.grants.create(grant);
+    } catch (err) {
+      // Nothing was stored: do not leave an orphaned approval at the provider.
+      await upstream.revoke(providerId, refreshToken, 'refresh_token').catch(() => undefined);
+      throw err;
+    }
+    const ttl = tokens.expiresAt - now - ACCESS_TOKEN_MARGIN_MS;
+    if (ttl > 0) {
+      const entry = { ciphertext: sealAccessToken(envelope, ref, tokens.accessToken), expiresAt: tokens.expiresAt, grantVersion: grant.version };
+      await stores.tokens.cacheAccessToken(grant.id, entry, ttl).catch(() => undefined);
+    }
+    for (const old of previous) await this.retire(actor, old);
+    return previous.length > 0 ? 'relinked' : 'linked';
+  }
+
+  /** Replace the consent of every agent in `selection` (agent id -> operations), audited per agent. */
+  async saveConsent(actor: Actor, grant: Grant, selection: ReadonlyMap<string, string[]>): Promise<void> {
+    const { stores, audit } = this.deps;
+    for (const [agent, operations] of selection) {
+      const before = [...(grant.consent[agent] ?? [])].sort();
+      const after = [...operations].sort();
+      if (before.join(' ') === after.join(' ')) continue;
+      await audit.record({
+        action: 'grant.consent',
+        decision: 'allow',
+        user: actor.userId,
+        actor: actor.userId,
+        agent,
+        provider: grant.provider,
+        grant: grant.id,
+        requestId: actor.requestId,
+        details: { operations: after.join(' ') || '(none)' },
+      });
+      if (!(await stores.grants.setConsent(grant.id, agent, after))) throw pageErrors.unknownGrant('grant vanished during consent');
+    }
+  }
+
+  /** Unlink: unusable at once, revoked upstream, deleted (or kept revoked until the retry succeeds). */
+  async unlink(actor: Actor, grant: Grant): Promise<RevocationOutcome> {
+    await this.deps.audit.record({
+      action: 'grant.unlink',
+      decision: 'allow',
+      user: actor.userId,
+      actor: actor.userId,
+      provider: grant.provider,
+      grant: grant.id,
+      requestId: actor.requestId,
+    });
+    return this.retire(actor, grant);
+  }
+
+  private async retire(actor: Actor, grant: Grant): Promise<RevocationOutcome> {
+    const { stores } = this.deps;
+    await stores.grants.setStatus(grant.id, 'revoked');
+    await stores.tokens.revokeByGrant(grant.id);
+    await stores.tokens.dropAccessToken(grant.id);
+    const outcome = await this.revokeUpstream(actor, grant);
+    if (outcome !== 'pending') await stores.grants.delete(grant.id);
+    return outcome;
+  }
+
+  /** RFC 7009 revocation of a grant's refresh token; a failure is queued for the retry worker. */
+  private async revokeUpstream(actor: Actor, grant: Grant): Promise<RevocationOutcome> {
+    const { stores, envelope, upstream, audit, retry } = this.deps;
+    let outcome: RevocationOutcome;
+    let reason: string | undefined;
+    try {
+      await upstream.revoke(grant.provider, openRefreshToken(envelope, grant), 'refresh_token');
+      outcome = 'revoked';
+    } catch (err) {
+      // RFC 7009 §2.2: an invalid token counts as revoked.
+      if (err instanceof UpstreamInvalidGrant) outcome = 'revoked';
+      else if (err instanceof UpstreamFailure && err.reason === 'unsupported') outcome = 'unsupported';
+      else {
+        outcome = 'pending';
+        reason = err instanceof UpstreamFailure ? err.reason : 'error';
+      }
+    }
+    if (outcome === 'pending') {
+      const now = this.now();
+      await stores.revocations.enqueue({
+        id: randomBytes(12).toString('base64url'),
+        provider: grant.provider,
+        grantId: grant.id,
+        userId: grant.userId,
+        token: grant.refreshToken,
+        hint: 'refresh_token',
+        attempts: 1,
+        nextAttemptAt: now + retry.baseDelayMs,
+        createdAt: now,
+        ...(reason ? { lastError: reason } : {}),
+      });
+    }
+    await audit
+      .record({
+        action: 'upstream.revoke',
+        decision: outcome === 'revoked' ? 'allow' : 'error',
+        user: grant.userId,
+        actor: actor.userId,
+        provider: grant.provider,
+        grant: grant.id,
+        requestId: actor.requestId,
+        reason: outcome === 'revoked' ? 'revoked' : outcome === 'unsupported' ? 'no_revocation_endpoint' : `queued_for_retry:${reason ?? 'error'}`,
+      })
+      // The revocation already happened (or is queued); a lost record must not undo it.
+      .catch(() => undefined);
+    return outcome;
+  }
+
+  private async subjectByIntrospection(providerId: string, tokens: UpstreamTokens): Promise<string | undefined> {
+    const info = await this.deps.upstream.introspect(providerId, tokens.accessToken).catch(() => undefined);
+    return info?.active ? info.sub : undefined;
+  }
+}
+
+/** Map an upstream failure to a page error whose text says nothing was changed. */
+export function upstreamPageError(err: unknown, step: string): Error {
+  if (err instanceof UpstreamFailure && err.reason === 'timeout') return pageErrors.providerTimeout(`${step}: timeout`);
+  if (err instanceof UpstreamInvalidGrant) return pageErrors.providerRefused(`${step}: invalid_grant`);
+  if (err instanceof UpstreamFailure) return pageErrors.providerFailed(`${step}: ${err.reason}`);
+  // openid-client's own checks (state, iss, PKCE, nonce) throw their own errors.
+  const code = (err as { code?: unknown }).code;
+  return pageErrors.providerFailed(`${step}: ${typeof code === 'string' ? code : 'rejected'}`);
+}

@@ -1,0 +1,110 @@
+/**
+ * The consent pages on the public listener, as one encapsulated plugin:
+ * cookies, form bodies, security headers (CSP with `frame-ancestors 'none'`,
+ * `Referrer-Policy: no-referrer`, `Cache-Control: no-store` on every answer),
+ * sessions, CSRF on every state-changing POST, HTML error pages, and the routes.
+ */
+import fastifyCookie from '@fastify/cookie';
+import fastifyCsrf from '@fastify/csrf-protection';
+import fastifyFormbody from '@fastify/formbody';
+import fastifyHelmet from '@fastify/helmet';
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
+import type { Config } from '../config/schema.js';
+import type { ProviderCatalog } from '../providers/catalog.js';
+import { StoreUnavailableError, type Stores } from '../store/types.js';
+import { connectionRoutes } from './connection-routes.js';
+import { IdpClient } from './idp-client.js';
+import type { LinkService } from './link-service.js';
+import { PageError, pageErrors } from './page-error.js';
+import { loadSession } from './session.js';
+import { signInRoutes } from './sign-in-routes.js';
+import { errorPage, PAGES_CSS } from './views.js';
+
+export interface LinkingPluginOptions {
+  config: Config;
+  stores: Stores;
+  catalog: ProviderCatalog;
+  links: LinkService;
+  loginClientSecret?: string | undefined;
+}
+
+/** Any thrown value as a page error: known ones keep their text, everything else is opaque. */
+export function toPageError(err: unknown): PageError {
+  if (err instanceof PageError) return err;
+  const fe = err as Partial<FastifyError> & { validation?: unknown };
+  if (typeof fe?.code === 'string' && fe.code.startsWith('FST_CSRF_')) return pageErrors.csrf(fe.code);
+  if (fe?.validation !== undefined) return pageErrors.badForm();
+  if (err instanceof StoreUnavailableError) return pageErrors.unavailable(`store: ${err.message}`);
+  const name = err instanceof Error ? err.name : 'non-error';
+  if (/^Audit/.test(name)) return pageErrors.unavailable(`audit: ${name}`);
+  if (fe?.statusCode === 415 || fe?.statusCode === 413 || fe?.statusCode === 400) return pageErrors.badForm(String(fe.code ?? 'bad request'));
+  return pageErrors.internal(name);
+}
+
+/** Origins a form on these pages may lead to (CSP form-action also governs the 303 to a provider). */
+function formTargets(config: Config, catalog: ProviderCatalog): string[] {
+  const origins = new Set<string>();
+  for (const provider of catalog.list()) {
+    const url = provider.endpoints.authorization ?? provider.endpoints.issuer;
+    if (url) origins.add(new URL(url).origin);
+  }
+  if (config.identity.login) origins.add(new URL(config.identity.login.issuer).origin);
+  return [...origins];
+}
+
+export const linkingPages: FastifyPluginAsync<LinkingPluginOptions> = async (app, opts) => {
+  const { config, stores, catalog, links } = opts;
+  const login = config.identity.login;
+  const publicUrl = config.publicUrl;
+  if (!login || !publicUrl) throw new Error('linking pages need identity.login and publicUrl');
+  const { sessionTtlSeconds, stateTtlSeconds } = config.linking;
+
+  await app.register(fastifyCookie);
+  await app.register(fastifyFormbody, { bodyLimit: 16_384 });
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'"],
+        formAction: ["'self'", ...formTargets(config, catalog)],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+    },
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+  await app.register(fastifyCsrf, { sessionPlugin: '@fastify/session', sessionKey: 'csrfSecret' });
+
+  app.decorateRequest('session', null);
+  app.addHook('onRequest', async (request) => loadSession(request, stores.sessions));
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('cache-control', 'no-store');
+    return payload;
+  });
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const page = toPageError(err);
+    const fields = { err: { type: page.name, status: page.status, detail: page.detail } };
+    if (page.status >= 500) request.log.error(fields, 'page request failed');
+    else request.log.info(fields, 'page request refused');
+    return reply.code(page.status).type('text/html; charset=utf-8').send(errorPage(page.title, page.userMessage, request.session !== null));
+  });
+
+  // A cross-site POST carries no SameSite=Lax cookie, so it fails the first check; a same-site one without the token fails the second.
+  const requireSession: preHandlerHookHandler = (request, _reply, done) => done(request.session ? undefined : pageErrors.signInRequired());
+  const requireCsrf: preHandlerHookHandler[] = [requireSession, app.csrfProtection];
+
+  app.get('/assets/pages.css', { schema: { hide: true } }, async (_request, reply) => reply.type('text/css; charset=utf-8').send(PAGES_CSS));
+
+  await app.register(signInRoutes, {
+    idp: new IdpClient(login, opts.loginClientSecret, new URL('/auth/callback', publicUrl).href),
+    sessions: stores.sessions,
+    oneShot: stores.oneShot,
+    publicUrl,
+    sessionTtlSeconds,
+    stateTtlSeconds,
+    requireCsrf,
+  });
+  await app.register(connectionRoutes, { stores, catalog, links, publicUrl, stateTtlSeconds, requireCsrf });
+};

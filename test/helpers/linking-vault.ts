@@ -1,0 +1,161 @@
+/**
+ * A real vault with the consent pages, signed in through a fake IdP, with
+ * fake Salesforce (instance_url, no expires_in, rotation) and ServiceNow
+ * (per-instance host) providers, all oidc-provider on loopback.
+ */
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startFakeOAuthServer, type FakeOAuthServer } from '../../src/dev/fake-oauth-server.js';
+import { openRefreshToken } from '../../src/grants/secrets.js';
+import type { Grant } from '../../src/store/types.js';
+import { BrowserClient, type PageResponse } from './browser-client.js';
+import { runLoginFlow } from './fake-providers/login-flow.js';
+import { freePort } from './free-port.js';
+import { startVault, type TestVault } from './vault.js';
+
+export const CLIENT_ID = 'token-vault';
+export const CLIENT_SECRET = 'canary-client-secret-4b1d6c0e';
+export const SUPPORT_AGENT = 'spiffe://corp.example/agents/support';
+export const SALES_AGENT = 'spiffe://corp.example/agents/sales';
+
+const op = (description: string) => ({ description, methods: ['GET'], paths: ['/**'] });
+
+export interface LinkingVault {
+  vault: TestVault;
+  idp: FakeOAuthServer;
+  salesforce: FakeOAuthServer;
+  servicenow: FakeOAuthServer;
+  publicUrl: string;
+  /** A browser signed in at the IdP as `login`. */
+  signIn(login?: string): Promise<BrowserClient>;
+  /** Link `provider` in `browser` as upstream account `login`; returns the vault's answer to the callback. */
+  link(browser: BrowserClient, provider: string, login?: string, extra?: Record<string, string>): Promise<PageResponse>;
+  /** Walk the provider pages for a link started in `browser`, returning the callback path (not yet visited). */
+  authorize(browser: BrowserClient, provider: string, login?: string, extra?: Record<string, string>): Promise<string>;
+  grants(userLogin?: string): Promise<Grant[]>;
+  /** The plaintext refresh token of a grant (to ask the fake about it). */
+  refreshTokenOf(grant: Grant): string;
+  fake(provider: string): FakeOAuthServer;
+  /** Every grant in the store, all users (before/after comparisons). */
+  allGrants(): Promise<Grant[]>;
+  /** Stop a fake provider (its host stops answering). */
+  stopFake(provider: string): Promise<void>;
+  /** Start a fresh fake on the same port (it remembers nothing). */
+  restartFake(provider: string): Promise<FakeOAuthServer>;
+  close(): Promise<void>;
+}
+
+export interface LinkingVaultOptions {
+  redisUrl?: string;
+  stateTtlSeconds?: number;
+  /** Milliseconds before the provider's token endpoint answers count as a timeout. */
+  providerTimeoutMs?: number;
+  revocationRetry?: Record<string, number>;
+}
+
+export async function startLinkingVault(options: LinkingVaultOptions = {}): Promise<LinkingVault> {
+  const port = await freePort();
+  const publicUrl = `https://127.0.0.1:${port}`;
+  const dir = await mkdtemp(join(tmpdir(), 'tv-linking-'));
+  const secretFile = join(dir, 'client-secret');
+  await writeFile(secretFile, `${CLIENT_SECRET}\n`, { mode: 0o600 });
+  await chmod(secretFile, 0o600);
+  const client = (path: string) => ({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, redirectUris: [`${publicUrl}${path}`] });
+  const [idp, salesforce, servicenow] = await Promise.all([
+    startFakeOAuthServer({ profile: 'idp', clients: [client('/auth/callback')] }),
+    startFakeOAuthServer({ profile: 'salesforce', clients: [client('/connections/salesforce/callback')] }),
+    startFakeOAuthServer({ profile: 'servicenow', clients: [client('/connections/servicenow/callback')] }),
+  ]);
+  const common = { clientId: CLIENT_ID, clientSecretFile: secretFile, allowPrivateNetwork: true, ...(options.providerTimeoutMs ? { timeoutMs: options.providerTimeoutMs } : {}) };
+  const vault = await startVault({
+    ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
+    overrides: {
+      publicUrl,
+      listeners: { public: { host: '127.0.0.1', port }, internal: { host: '127.0.0.1', port: 0 } },
+      identity: { login: { issuer: idp.issuer, clientId: CLIENT_ID, clientSecretFile: secretFile, allowPrivateNetwork: true } },
+      linking: { ...(options.stateTtlSeconds ? { stateTtlSeconds: options.stateTtlSeconds } : {}), revocationRetry: { intervalMs: 3_600_000, ...options.revocationRetry } },
+      providers: {
+        salesforce: {
+          kind: 'salesforce',
+          displayName: 'Salesforce',
+          loginUrl: salesforce.origin,
+          scopes: ['api', 'refresh_token'],
+          operations: { 'records.read': op('Read your Salesforce records'), 'records.write': op('Change your Salesforce records') },
+          ...common,
+        },
+        servicenow: {
+          kind: 'servicenow',
+          displayName: 'ServiceNow',
+          instanceUrl: servicenow.origin,
+          scopes: ['openid', 'useraccount'],
+          operations: { 'incident.read': op('Read incidents'), 'incident.create': op('Open incidents') },
+          ...common,
+        },
+      },
+      agents: {
+        [SUPPORT_AGENT]: { displayName: 'Support agent', operations: ['salesforce:records.read', 'servicenow:incident.read', 'servicenow:incident.create'] },
+        [SALES_AGENT]: { displayName: 'Sales agent', operations: ['salesforce:records.read', 'salesforce:records.write'] },
+      },
+    },
+  });
+  const fakes: Record<string, FakeOAuthServer> = { salesforce, servicenow };
+  const profiles = { salesforce: 'salesforce', servicenow: 'servicenow' } as const;
+  const stopped = new Set<string>();
+
+  const signIn = async (login = 'alice') => {
+    const browser = new BrowserClient(publicUrl, vault.pki.ca);
+    const start = await browser.get('/login');
+    if (start.status !== 303 || !start.location) throw new Error(`sign-in did not start: ${start.status}`);
+    const { callbackUrl } = await runLoginFlow(new URL(start.location), { login, password: login, redirectUri: `${publicUrl}/auth/callback` });
+    const done = await browser.get(callbackUrl.pathname + callbackUrl.search);
+    if (done.status !== 303) throw new Error(`sign-in did not complete: ${done.status} ${done.text}`);
+    return browser;
+  };
+
+  const authorize = async (browser: BrowserClient, provider: string, login = 'alice', extra: Record<string, string> = {}) => {
+    const page = await browser.get(`/connections/${provider}`);
+    const started = await browser.postForm(`/connections/${provider}/link`, { _csrf: BrowserClient.csrf(page), ...extra });
+    if (started.status !== 303 || !started.location) throw new Error(`link did not start: ${started.status}`);
+    const { callbackUrl } = await runLoginFlow(new URL(started.location), { login, password: login, redirectUri: `${publicUrl}/connections/${provider}/callback` });
+    return callbackUrl.pathname + callbackUrl.search;
+  };
+
+  return {
+    vault,
+    idp,
+    salesforce,
+    servicenow,
+    publicUrl,
+    signIn,
+    authorize,
+    link: async (browser, provider, login, extra) => browser.get(await authorize(browser, provider, login, extra)),
+    grants: (login = 'alice') => vault.runtime.stores.grants.listByUser(`${idp.issuer}#${login}`),
+    refreshTokenOf: (grant) => openRefreshToken(vault.runtime.envelope, grant),
+    fake: (provider) => {
+      const fake = fakes[provider];
+      if (!fake) throw new Error(`no fake ${provider}`);
+      return fake;
+    },
+    allGrants: async () => (await vault.runtime.stores.grants.list({}, 1000)).items,
+    async stopFake(provider) {
+      await fakes[provider]?.stop();
+      stopped.add(provider);
+    },
+    async restartFake(provider) {
+      const old = fakes[provider];
+      const profile = profiles[provider as keyof typeof profiles];
+      if (!old || !profile) throw new Error(`no fake ${provider}`);
+      if (!stopped.has(provider)) await old.stop();
+      const fresh = await startFakeOAuthServer({ profile, port: Number(new URL(old.origin).port), clients: [client(`/connections/${provider}/callback`)] });
+      fakes[provider] = fresh;
+      stopped.delete(provider);
+      return fresh;
+    },
+    async close() {
+      await vault.close();
+      await Promise.all([idp.stop(), ...Object.entries(fakes).filter(([id]) => !stopped.has(id)).map(([, f]) => f.stop())]);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

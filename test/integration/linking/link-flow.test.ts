@@ -1,0 +1,174 @@
+/**
+ * Linking, re-linking, consent and unlinking against oidc-provider fakes of
+ * Salesforce (instance_url, no expires_in, rotation on) and ServiceNow
+ * (per-instance host), through the real HTTPS vault.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEntry } from '../../../src/store/types.js';
+import { BrowserClient } from '../../helpers/browser-client.js';
+import { SALES_AGENT, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';
+
+let lv: LinkingVault;
+
+beforeAll(async () => {
+  lv = await startLinkingVault();
+});
+afterAll(async () => {
+  await lv?.close();
+});
+
+async function auditActions(): Promise<Array<Record<string, unknown>>> {
+  const entries: AuditEntry[] = await lv.vault.runtime.stores.audit.range(1, 1000);
+  return entries.map((e) => JSON.parse(e.body) as Record<string, unknown>);
+}
+
+const only = async (login: string, provider: string) => {
+  const grants = (await lv.grants(login)).filter((g) => g.provider === provider);
+  expect(grants).toHaveLength(1);
+  return grants[0]!;
+};
+
+describe('linking', () => {
+  it('signs in at the IdP and links Salesforce into an encrypted grant with instance_url and the identity URL as subject', async () => {
+    const browser = await lv.signIn('alice');
+    const answer = await lv.link(browser, 'salesforce');
+    expect(answer.status).toBe(303);
+    expect(answer.location).toBe('/connections/salesforce?result=linked');
+    const grant = await only('alice', 'salesforce');
+    expect(grant).toStrictEqual({
+      id: expect.stringMatching(/^[\w-]{24}$/),
+      userId: `${lv.idp.issuer}#alice`,
+      provider: 'salesforce',
+      upstreamSubject: `${lv.salesforce.origin}/id/00D000000000001AAA/alice`,
+      instanceUrl: lv.salesforce.origin,
+      scopes: ['api', 'refresh_token'],
+      status: 'active',
+      refreshToken: expect.any(String),
+      version: 1,
+      consent: {},
+      createdAt: expect.any(Number),
+      updatedAt: expect.any(Number),
+    });
+    const refreshToken = lv.refreshTokenOf(grant);
+    expect(grant.refreshToken).not.toContain(refreshToken);
+    expect(await lv.salesforce.isRefreshTokenActive(refreshToken)).toBe(true);
+    // The access token is cached encrypted, shorter than its life.
+    const cached = await lv.vault.runtime.stores.tokens.getAccessToken(grant.id);
+    expect(cached?.grantVersion).toBe(1);
+    const page = await browser.get('/connections/salesforce?result=linked');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('Account linked');
+    expect(page.text).toContain('Active');
+    expect(page.headers['cache-control']).toBe('no-store');
+    expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(page.headers['referrer-policy']).toBe('no-referrer');
+    expect(await auditActions()).toContainEqual(expect.objectContaining({ action: 'grant.link', decision: 'allow', user: grant.userId, grant: grant.id, provider: 'salesforce' }));
+  });
+
+  it('links ServiceNow on its own instance host, subject from the ID token', async () => {
+    const browser = await lv.signIn('bob');
+    const answer = await lv.link(browser, 'servicenow', 'bob');
+    expect(answer.location).toBe('/connections/servicenow?result=linked');
+    const grant = await only('bob', 'servicenow');
+    expect(grant).toMatchObject({ upstreamSubject: 'bob', status: 'active', version: 1, scopes: ['openid', 'useraccount'] });
+    expect(grant.instanceUrl).toBeUndefined();
+    expect(await lv.servicenow.isRefreshTokenActive(lv.refreshTokenOf(grant))).toBe(true);
+  });
+
+  it('saves consent within the admin ceiling and shows it ticked', async () => {
+    const browser = await lv.signIn('alice');
+    const grant = await only('alice', 'salesforce');
+    const page = await browser.get('/connections/salesforce');
+    const saved = await browser.postForm('/connections/salesforce/consent', {
+      _csrf: BrowserClient.csrf(page),
+      grant: grant.id,
+      consent: [`salesforce:records.read ${SUPPORT_AGENT}`, `salesforce:records.write ${SALES_AGENT}`],
+    });
+    expect(saved.status).toBe(303);
+    expect(saved.location).toBe('/connections/salesforce?result=consent_saved');
+    expect((await only('alice', 'salesforce')).consent).toStrictEqual({
+      [SUPPORT_AGENT]: ['salesforce:records.read'],
+      [SALES_AGENT]: ['salesforce:records.write'],
+    });
+    const after = await browser.get(saved.location!);
+    expect(after.text).toMatch(/value="salesforce:records\.read spiffe:\/\/corp\.example\/agents\/support" checked/);
+    expect(await auditActions()).toContainEqual(expect.objectContaining({ action: 'grant.consent', agent: SALES_AGENT, grant: grant.id, details: { operations: 'salesforce:records.write' } }));
+  });
+
+  it('pre-selects what an agent asked for on the deep link', async () => {
+    const browser = await lv.signIn('alice');
+    const page = await browser.get(`/connections/salesforce?agent=${encodeURIComponent(SALES_AGENT)}&operation=salesforce:records.read`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('Sales agent asks to: <strong>Read your Salesforce records</strong>');
+    expect(page.text).toMatch(/value="salesforce:records\.read spiffe:\/\/corp\.example\/agents\/sales" checked>\s*<label[^>]*>Read your Salesforce records <span class="op">salesforce:records\.read<\/span> <strong>\(requested\)<\/strong>/);
+  });
+
+  it('sends a signed-out deep link through sign-in and back', async () => {
+    const browser = new BrowserClient(lv.publicUrl, lv.vault.pki.ca);
+    const answer = await browser.get(`/connections/salesforce?agent=${encodeURIComponent(SALES_AGENT)}&operation=salesforce:records.read`);
+    expect(answer.status).toBe(303);
+    expect(answer.location).toBe(`/login?returnTo=${encodeURIComponent(`/connections/salesforce?agent=${encodeURIComponent(SALES_AGENT)}&operation=salesforce:records.read`)}`);
+  });
+
+  it('re-links the same Salesforce account: new grant keeps consent, old refresh token revoked upstream', async () => {
+    const browser = await lv.signIn('alice');
+    const old = await only('alice', 'salesforce');
+    const oldToken = lv.refreshTokenOf(old);
+    const oldUpstreamGrant = await lv.salesforce.grantIdOf(oldToken);
+    expect(oldUpstreamGrant).toBeDefined();
+    const answer = await lv.link(browser, 'salesforce');
+    expect(answer.location).toBe('/connections/salesforce?result=relinked');
+    const fresh = await only('alice', 'salesforce');
+    expect(fresh.id).not.toBe(old.id);
+    expect(fresh.consent).toStrictEqual(old.consent);
+    expect(await lv.vault.runtime.stores.grants.get(old.id)).toBeNull();
+    expect(await lv.salesforce.grantExists(oldUpstreamGrant!)).toBe(false);
+    expect(await lv.salesforce.isRefreshTokenActive(lv.refreshTokenOf(fresh))).toBe(true);
+    expect(await auditActions()).toContainEqual(expect.objectContaining({ action: 'grant.relink', grant: fresh.id, details: { replaces: 1 } }));
+  });
+
+  it('unlinks: grant deleted, upstream grant gone, page says the provider confirmed', async () => {
+    const browser = await lv.signIn('bob');
+    const grant = await only('bob', 'servicenow');
+    const upstreamGrant = await lv.servicenow.grantIdOf(lv.refreshTokenOf(grant));
+    const page = await browser.get('/connections/servicenow');
+    const answer = await browser.postForm('/connections/servicenow/unlink', { _csrf: BrowserClient.csrf(page), grant: grant.id });
+    expect(answer.status).toBe(303);
+    expect(answer.location).toBe('/connections/servicenow?result=unlinked');
+    expect(await lv.vault.runtime.stores.grants.get(grant.id)).toBeNull();
+    expect(await lv.servicenow.grantExists(upstreamGrant!)).toBe(false);
+    const after = await browser.get(answer.location!);
+    expect(after.text).toContain('The provider confirmed');
+    expect(after.text).toContain('Not linked');
+    expect(await auditActions()).toContainEqual(expect.objectContaining({ action: 'upstream.revoke', decision: 'allow', grant: grant.id }));
+  });
+
+  it('unlink with the provider down: unusable at once, retry queued, page says so; the worker finishes later', async () => {
+    const browser = await lv.signIn('bob');
+    await lv.link(browser, 'servicenow', 'bob');
+    const grant = await only('bob', 'servicenow');
+    const { stores } = lv.vault.runtime;
+    await stores.tokens.put({ jti: 'j-outstanding', grantId: grant.id, userId: grant.userId, agent: SUPPORT_AGENT, provider: 'servicenow', operation: 'servicenow:incident.read', gateway: 'gw', certThumbprint: 'x', usesLeft: 1, expiresAt: Date.now() + 60_000 }, 60_000);
+    const page = await browser.get('/connections/servicenow');
+    await lv.stopFake('servicenow');
+    const answer = await browser.postForm('/connections/servicenow/unlink', { _csrf: BrowserClient.csrf(page), grant: grant.id });
+    expect(answer.location).toBe('/connections/servicenow?result=unlink_pending');
+    expect(await stores.grants.get(grant.id)).toMatchObject({ status: 'revoked', version: 2 });
+    expect(await stores.tokens.get('j-outstanding')).toBeNull();
+    expect(await stores.tokens.getAccessToken(grant.id)).toBeNull();
+    const queued = await stores.revocations.list();
+    expect(queued).toStrictEqual([
+      { id: expect.any(String), provider: 'servicenow', grantId: grant.id, userId: grant.userId, token: grant.refreshToken, hint: 'refresh_token', attempts: 1, nextAttemptAt: expect.any(Number), createdAt: expect.any(Number), lastError: 'network' },
+    ]);
+    const after = await browser.get(answer.location!);
+    expect(after.text).toContain('did not confirm the revocation yet');
+    expect(after.text).toContain('Revoked');
+
+    // Provider back: the worker revokes and deletes the grant.
+    await lv.restartFake('servicenow');
+    await stores.revocations.reschedule(queued[0]!.id, 1, Date.now(), 'network');
+    expect(await lv.vault.app.revocations.runOnce()).toBe(1);
+    expect(await stores.revocations.list()).toStrictEqual([]);
+    expect(await stores.grants.get(grant.id)).toBeNull();
+  });
+});
