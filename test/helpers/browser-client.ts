@@ -13,6 +13,11 @@ export interface PageResponse {
 
 export class BrowserClient {
   readonly cookies = new Map<string, string>();
+  /**
+   * Every response seen (status, headers and body), for canary scans. `set-cookie` is left
+   * out: it is where the session id belongs; anywhere else it would be a leak.
+   */
+  readonly transcript: string[] = [];
 
   constructor(
     readonly baseUrl: string,
@@ -58,6 +63,8 @@ export class BrowserClient {
           res.on('end', () => {
             for (const line of res.headers['set-cookie'] ?? []) this.storeCookie(line);
             const location = res.headers.location;
+            const { 'set-cookie': _cookies, ...shown } = res.headers;
+            this.transcript.push(`${res.statusCode} ${JSON.stringify(shown)}\n${Buffer.concat(chunks).toString('utf8')}`);
             resolve({
               status: res.statusCode ?? 0,
               headers: res.headers,
