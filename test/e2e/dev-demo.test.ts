@@ -1,0 +1,100 @@
+/**
+ * `npm run dev`'s demo in headless Chromium: the real dev entry point started
+ * in an empty directory (a fresh clone), its in-process demo IdP and CRM, and
+ * a newcomer who signs in, links the CRM and gives the demo agent consent.
+ * Screenshots go to test-output/e2e-dev/.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/free-port.js';
+
+const OUT = join(process.cwd(), 'test-output', 'e2e-dev');
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+const devEntry = fileURLToPath(new URL('../../src/dev.ts', import.meta.url));
+
+let cwd: string;
+let child: ChildProcess;
+let browser: Browser;
+let base: string;
+let output = '';
+
+beforeAll(async () => {
+  await mkdir(OUT, { recursive: true });
+  cwd = await mkdtemp(join(tmpdir(), 'tv-dev-demo-'));
+  // The demo IdP and CRM listen on the two ports after the public one.
+  const port = await freePort();
+  base = `https://127.0.0.1:${port}`;
+  child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), devEntry], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', TOKEN_VAULT_PUBLIC_PORT: String(port), TOKEN_VAULT_INTERNAL_PORT: String(await freePort()) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`dev mode did not start:\n${output}`)), 30_000);
+    const check = setInterval(() => {
+      if (output.includes('curl --cert')) {
+        clearInterval(check);
+        clearTimeout(timer);
+        resolve();
+      }
+    }, 50);
+    child.on('exit', () => reject(new Error(`dev mode exited:\n${output}`)));
+  });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
+});
+afterAll(async () => {
+  await browser?.close();
+  child?.kill('SIGTERM');
+  await rm(cwd, { recursive: true, force: true });
+});
+
+async function login(page: Page, user: string): Promise<void> {
+  await page.waitForSelector('input[name=login]');
+  await page.fill('input[name=login]', user);
+  await page.fill('input[name=password]', user);
+  await page.click('button[type=submit]');
+}
+
+describe('npm run dev demo in a browser', () => {
+  it('signs in at the demo IdP, links the demo CRM and gives the demo agent consent, with zero setup', async () => {
+    expect(output).toContain('sign in at the');
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+
+    await page.goto(`${base}/connections`);
+    await login(page, 'alice');
+    await page.waitForURL(`${base}/connections`);
+    expect(await page.textContent('h1')).toBe('Your connections');
+    await page.screenshot({ path: join(OUT, '01-connections.png'), fullPage: true });
+
+    await page.click('a[href="/connections/crm"]');
+    await page.getByRole('button', { name: 'Link your Demo CRM account' }).click();
+    await login(page, 'alice');
+    // The CRM asks for consent to the requested scopes once.
+    if (!page.url().startsWith(base)) {
+      await page.waitForSelector('button[type=submit]');
+      await page.click('button[type=submit]');
+    }
+    await page.waitForURL(`${base}/connections/crm?result=linked`);
+    await page.screenshot({ path: join(OUT, '02-crm-linked.png'), fullPage: true });
+
+    const agent = page.getByRole('group', { name: /Demo agent/ });
+    await agent.getByLabel(/Read your CRM contacts/).check();
+    await page.getByRole('button', { name: 'Save choices' }).click();
+    await page.waitForURL(`${base}/connections/crm?result=consent_saved`);
+    expect(await agent.getByLabel(/Read your CRM contacts/).isChecked()).toBe(true);
+    expect(await agent.getByLabel(/Create and change your CRM contacts/).isChecked()).toBe(false);
+    await page.screenshot({ path: join(OUT, '03-consent-saved.png'), fullPage: true });
+
+    await page.click('a[href="/connections"]');
+    expect(await page.textContent('.cards li:has(a[href="/connections/crm"]) .status')).toBe('Active');
+    await context.close();
+  });
+});
