@@ -4,24 +4,21 @@
  * a newcomer who signs in, links the CRM and gives the demo agent consent.
  * Screenshots go to test-output/e2e-dev/.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/free-port.js';
+import { startDevProcess, type DevProcess } from '../helpers/dev-process.js';
 
 const OUT = join(process.cwd(), 'test-output', 'e2e-dev');
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
-const devEntry = fileURLToPath(new URL('../../src/dev.ts', import.meta.url));
 
 let cwd: string;
-let child: ChildProcess;
+let dev: DevProcess;
 let browser: Browser;
 let base: string;
-let output = '';
 
 beforeAll(async () => {
   await mkdir(OUT, { recursive: true });
@@ -29,29 +26,12 @@ beforeAll(async () => {
   // The demo IdP and CRM listen on the two ports after the public one.
   const port = await freePort();
   base = `https://127.0.0.1:${port}`;
-  child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), devEntry], {
-    cwd,
-    env: { PATH: process.env.PATH ?? '', TOKEN_VAULT_PUBLIC_PORT: String(port), TOKEN_VAULT_INTERNAL_PORT: String(await freePort()) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`dev mode did not start:\n${output}`)), 30_000);
-    const check = setInterval(() => {
-      if (output.includes('curl --cert')) {
-        clearInterval(check);
-        clearTimeout(timer);
-        resolve();
-      }
-    }, 50);
-    child.on('exit', () => reject(new Error(`dev mode exited:\n${output}`)));
-  });
+  dev = await startDevProcess(cwd, { public: port, internal: await freePort() });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
 });
 afterAll(async () => {
   await browser?.close();
-  child?.kill('SIGTERM');
+  dev?.child.kill('SIGTERM');
   await rm(cwd, { recursive: true, force: true });
 });
 
@@ -64,7 +44,7 @@ async function login(page: Page, user: string): Promise<void> {
 
 describe('npm run dev demo in a browser', () => {
   it('signs in at the demo IdP, links the demo CRM and gives the demo agent consent, with zero setup', async () => {
-    expect(output).toContain('sign in at the');
+    expect(dev.output()).toContain('sign in at the');
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
     const page = await context.newPage();
 

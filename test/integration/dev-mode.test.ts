@@ -1,50 +1,30 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../helpers/https-client.js';
 import { freePort } from '../helpers/free-port.js';
+import { startDevProcess, type DevProcess } from '../helpers/dev-process.js';
 
-const devEntry = fileURLToPath(new URL('../../src/dev.ts', import.meta.url));
 let cwd: string;
-let child: ChildProcess;
-let output = '';
+let dev: DevProcess;
 let ports: { public: number; internal: number };
 
 beforeAll(async () => {
   // A directory with no keys: what a fresh clone looks like to `npm run dev`.
   cwd = await mkdtemp(join(tmpdir(), 'tv-dev-'));
   ports = { public: await freePort(), internal: await freePort() };
-  child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), devEntry], {
-    cwd,
-    env: { PATH: process.env.PATH ?? '', TOKEN_VAULT_PUBLIC_PORT: String(ports.public), TOKEN_VAULT_INTERNAL_PORT: String(ports.internal) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`dev mode did not start:\n${output}`)), 30_000);
-    const check = setInterval(() => {
-      if (output.includes('curl --cert')) {
-        clearInterval(check);
-        clearTimeout(timer);
-        resolve();
-      }
-    }, 50);
-    child.on('exit', () => reject(new Error(`dev mode exited:\n${output}`)));
-  });
+  dev = await startDevProcess(cwd, ports);
 });
 afterAll(async () => {
-  child.kill('SIGTERM');
+  dev?.child.kill('SIGTERM');
   await rm(cwd, { recursive: true, force: true });
 });
 
 describe('npm run dev on a fresh checkout', () => {
   it('generates the dev keys with private files at 0600 and prints a ready-to-paste curl line', async () => {
-    expect(output).toContain('DEVELOPMENT MODE');
-    expect(output).toContain(
+    expect(dev.output()).toContain('DEVELOPMENT MODE');
+    expect(dev.output()).toContain(
       `curl --cert keys/dev/gateway.crt --key keys/dev/gateway.key --cacert keys/dev/ca.crt https://127.0.0.1:${ports.internal}/healthz`,
     );
     for (const name of ['ca.crt', 'server.crt', 'gateway.crt', 'admin.crt', 'other.crt']) await stat(join(cwd, 'keys/dev', name));
