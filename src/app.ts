@@ -129,6 +129,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     auditHmacKey: keys.auditHmacKey,
     custodian,
     rewrap: new RewrapRuns(stores, envelope, keys.keyring),
+    grants: { stores, links },
   });
   const globalKill = new GlobalKillWatcher({ stores, custodian, onError: logError('global kill-switch check failed') });
   await globalKill.start();

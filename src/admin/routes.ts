@@ -13,6 +13,7 @@ import { adminAuth } from './admin-auth.js';
 import type { AdminJwtVerifier } from './admin-jwt.js';
 import type { KillSwitchControl } from './kill-switch-control.js';
 import { killSwitchRoutes } from './kill-switch-routes.js';
+import { grantRoutes, type GrantRoutesOptions } from './grant-routes.js';
 
 export interface AdminRoutesOptions {
   jwt: AdminJwtVerifier | undefined;
@@ -23,11 +24,13 @@ export interface AdminRoutesOptions {
   auditHmacKey: Uint8Array;
   custodian: KeyCustodian;
   rewrap: RewrapRuns;
+  grants: Omit<GrantRoutesOptions, 'audit'>;
 }
 
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, opts) => {
   await app.register(adminAuth, { jwt: opts.jwt });
   await app.register(killSwitchRoutes, { control: opts.killSwitches, audit: opts.audit });
   await app.register(auditRoutes, { store: opts.auditStore, audit: opts.audit, checkpointer: opts.checkpointer, hmacKey: opts.auditHmacKey });
+  await app.register(grantRoutes, { ...opts.grants, audit: opts.audit });
   await app.register(keyRoutes, { custodian: opts.custodian, rewrap: opts.rewrap, audit: opts.audit });
 };

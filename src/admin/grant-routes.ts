@@ -1,0 +1,167 @@
+/**
+ * `/admin/grants`: list and search grants (never a secret field), revoke one,
+ * revoke in bulk by user, agent or provider (issue 6). Revocation reuses the
+ * linking service's path: unusable at once, RFC 7009 upstream (retry queue on
+ * failure), then deleted with its wrapped data key.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AuditWriter } from '../audit/events.js';
+import type { LinkService } from '../linking/link-service.js';
+import type { Grant, GrantFilter, Stores } from '../store/types.js';
+import { adminAuditFields } from './audit-context.js';
+import { adminErrors, targetId } from './schemas.js';
+
+export interface GrantRoutesOptions {
+  stores: Stores;
+  links: LinkService;
+  audit: AuditWriter;
+}
+
+const status = z.enum(['active', 'consent_required', 'revoked']);
+const grantView = z.object({
+  id: z.string(),
+  user: z.string(),
+  provider: z.string(),
+  upstreamSubject: z.string(),
+  instanceUrl: z.string().optional(),
+  scopes: z.array(z.string()),
+  status,
+  consent: z.record(z.string(), z.array(z.string())),
+  version: z.number().int(),
+  createdAt: z.number().int(),
+  updatedAt: z.number().int(),
+});
+const listQuery = z.strictObject({
+  user: targetId.optional(),
+  agent: targetId.optional(),
+  provider: targetId.optional(),
+  status: status.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(1024).regex(/^[A-Za-z0-9_-]+$/, 'opaque cursor').optional(),
+});
+const reason = z.string().trim().min(1).max(256);
+const bulkBody = z
+  .strictObject({ user: targetId.optional(), agent: targetId.optional(), provider: targetId.optional(), reason })
+  .refine((b) => [b.user, b.agent, b.provider].filter((v) => v !== undefined).length === 1, 'exactly one of user, agent, provider');
+
+/** The public view of a grant: every field but the refresh-token ciphertext. */
+function view(grant: Grant): z.infer<typeof grantView> {
+  return {
+    id: grant.id,
+    user: grant.userId,
+    provider: grant.provider,
+    upstreamSubject: grant.upstreamSubject,
+    ...(grant.instanceUrl !== undefined && { instanceUrl: grant.instanceUrl }),
+    scopes: grant.scopes,
+    status: grant.status,
+    consent: grant.consent,
+    version: grant.version,
+    createdAt: grant.createdAt,
+    updatedAt: grant.updatedAt,
+  };
+}
+
+const PAGE = 100;
+
+export const grantRoutes: FastifyPluginAsync<GrantRoutesOptions> = async (app, { stores, links, audit }) => {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+
+  routes.get(
+    '/grants',
+    {
+      schema: {
+        summary: 'List and search grants (no secret fields)',
+        tags: ['admin'],
+        querystring: listQuery,
+        response: { 200: z.object({ items: z.array(grantView), next: z.string().optional() }), ...adminErrors },
+      },
+    },
+    async (request) => {
+      const { user, agent, provider, status: st, limit, cursor } = request.query;
+      const filter: GrantFilter = {
+        ...(user !== undefined && { userId: user }),
+        ...(agent !== undefined && { agent }),
+        ...(provider !== undefined && { provider }),
+        ...(st !== undefined && { status: st }),
+      };
+      const page = await stores.grants.list(filter, limit, cursor);
+      return { items: page.items.map(view), ...(page.next !== undefined && { next: page.next }) };
+    },
+  );
+
+  routes.post(
+    '/grants/:id/revoke',
+    {
+      schema: {
+        summary: 'Revoke one grant (RFC 7009 style: unknown or already revoked answers the same)',
+        tags: ['admin'],
+        params: z.strictObject({ id: targetId }),
+        body: z.strictObject({ reason }),
+        response: { 200: z.object({ revoked: z.literal(true) }), ...adminErrors },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const { reason: why } = request.body;
+      const grant = await stores.grants.get(id);
+      const live = grant !== null && grant.status !== 'revoked';
+      await audit.record({
+        action: 'grant.revoke', decision: 'allow', reason: why, ...adminAuditFields(request), grant: id,
+        ...(grant !== null && { user: grant.userId, provider: grant.provider }),
+        details: { found: live },
+      });
+      if (live) await links.retire({ userId: request.admin.id, requestId: request.id }, grant);
+      return { revoked: true as const };
+    },
+  );
+
+  routes.post(
+    '/grants/revoke',
+    {
+      schema: {
+        summary: 'Revoke every grant of one user, agent or provider, with a report',
+        tags: ['admin'],
+        body: bulkBody,
+        response: {
+          200: z.object({ revoked: z.number().int(), upstream_revoked: z.number().int(), upstream_failed: z.number().int() }),
+          ...adminErrors,
+        },
+      },
+    },
+    async (request) => {
+      const { user, agent, provider, reason: why } = request.body;
+      const filter: GrantFilter = {
+        ...(user !== undefined && { userId: user }),
+        ...(agent !== undefined && { agent }),
+        ...(provider !== undefined && { provider }),
+      };
+      const targets: Grant[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await stores.grants.list(filter, PAGE, cursor);
+        targets.push(...page.items.filter((g) => g.status !== 'revoked'));
+        cursor = page.next;
+      } while (cursor !== undefined);
+      await audit.record({
+        action: 'grant.revoke', decision: 'allow', reason: why, ...adminAuditFields(request),
+        ...(user !== undefined && { user }), ...(agent !== undefined && { agent }), ...(provider !== undefined && { provider }),
+        details: { bulk: true, grants: targets.length },
+      });
+      const report = { revoked: 0, upstream_revoked: 0, upstream_failed: 0 };
+      const actor = { userId: request.admin.id, requestId: request.id };
+      for (const grant of targets) {
+        await audit.record({
+          action: 'grant.revoke', decision: 'allow', reason: why, ...adminAuditFields(request),
+          grant: grant.id, user: grant.userId, provider: grant.provider, details: { found: true },
+        });
+        const outcome = await links.retire(actor, grant);
+        report.revoked += 1;
+        if (outcome === 'revoked') report.upstream_revoked += 1;
+        else if (outcome === 'pending') report.upstream_failed += 1;
+      }
+      return report;
+    },
+  );
+};

@@ -1,0 +1,176 @@
+/**
+ * Admin grants API: list and search without secrets, revoke one (RFC 7009
+ * upstream, outstanding tokens dead, local delete), bulk revoke with a report,
+ * and the bad inputs of issue 6, against real oidc-provider fakes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Grant } from '../../../src/store/types.js';
+import { adminCall } from '../../helpers/admin-client.js';
+import { SALES_AGENT, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';
+
+const ADMIN = 'spiffe://dev.local/admin';
+const invalid = { error: 'invalid_request', error_description: 'The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.' };
+const invalidClient = { error: 'invalid_client', error_description: 'Client authentication failed.' };
+
+let lv: LinkingVault;
+let aliceSf: Grant;
+let aliceSn: Grant;
+let bobSf: Grant;
+
+const one = async (login: string, provider: string) => {
+  const grants = (await lv.grants(login)).filter((g) => g.provider === provider);
+  expect(grants).toHaveLength(1);
+  return grants[0]!;
+};
+
+const view = (g: Grant) => ({
+  id: g.id, user: g.userId, provider: g.provider, upstreamSubject: g.upstreamSubject,
+  ...(g.instanceUrl !== undefined && { instanceUrl: g.instanceUrl }),
+  scopes: g.scopes, status: g.status, consent: g.consent, version: g.version, createdAt: g.createdAt, updatedAt: g.updatedAt,
+});
+
+const outstanding = (jti: string, g: Grant) =>
+  lv.vault.runtime.stores.tokens.put({ jti, grantId: g.id, userId: g.userId, agent: SUPPORT_AGENT, provider: g.provider, operation: `${g.provider}:x`, gateway: 'gw', certThumbprint: 'x', usesLeft: 1, expiresAt: Date.now() + 60_000 }, 60_000);
+
+const auditBodies = async () =>
+  (await lv.vault.runtime.stores.audit.range(1, 1000)).map((e) => JSON.parse(e.body) as Record<string, unknown>);
+
+beforeAll(async () => {
+  lv = await startLinkingVault();
+  const alice = await lv.signIn('alice');
+  await lv.link(alice, 'salesforce', 'alice');
+  await lv.link(alice, 'servicenow', 'alice');
+  const bob = await lv.signIn('bob');
+  await lv.link(bob, 'salesforce', 'bob');
+  const { grants } = lv.vault.runtime.stores;
+  aliceSf = await one('alice', 'salesforce');
+  aliceSn = await one('alice', 'servicenow');
+  bobSf = await one('bob', 'salesforce');
+  await grants.setConsent(aliceSf.id, SALES_AGENT, ['records.read']);
+  await grants.setConsent(bobSf.id, SUPPORT_AGENT, ['records.read']);
+  aliceSf = (await grants.get(aliceSf.id))!;
+  bobSf = (await grants.get(bobSf.id))!;
+}, 60_000);
+afterAll(async () => {
+  await lv?.close();
+});
+
+describe('admin grants API', () => {
+  it('lists, searches and pages grants without any secret field', async () => {
+    const all = [aliceSf, aliceSn, bobSf].sort((a, b) => (a.id < b.id ? -1 : 1));
+    const res = await adminCall(lv.vault, '/admin/grants');
+    expect(res.status).toBe(200);
+    expect(res.json()).toStrictEqual({ items: all.map(view) });
+    expect(res.text).not.toContain('refreshToken');
+    expect(res.text).not.toContain(aliceSf.refreshToken);
+
+    const alice = encodeURIComponent(aliceSf.userId);
+    expect((await adminCall(lv.vault, `/admin/grants?user=${alice}&provider=salesforce`)).json()).toStrictEqual({ items: [view(aliceSf)] });
+    expect((await adminCall(lv.vault, `/admin/grants?agent=${encodeURIComponent(SUPPORT_AGENT)}`)).json()).toStrictEqual({ items: [view(bobSf)] });
+    expect((await adminCall(lv.vault, '/admin/grants?status=revoked')).json()).toStrictEqual({ items: [] });
+
+    const first = (await adminCall(lv.vault, '/admin/grants?limit=2')).json<{ items: unknown[]; next: string }>();
+    expect(first).toStrictEqual({ items: all.slice(0, 2).map(view), next: expect.any(String) });
+    const second = (await adminCall(lv.vault, `/admin/grants?limit=2&cursor=${first.next}`)).json();
+    expect(second).toStrictEqual({ items: all.slice(2).map(view) });
+    // Paging past the end: empty, not an error.
+    const past = Buffer.from('~~~~', 'utf8').toString('base64url');
+    expect((await adminCall(lv.vault, `/admin/grants?cursor=${past}`)).json()).toStrictEqual({ items: [] });
+  });
+
+  it('refuses malformed filters with invalid_request', async () => {
+    for (const query of ['status=gone', 'limit=0', 'limit=abc', 'limit=100000', 'cursor=not%20base64!', 'colour=red', 'user=has%20space']) {
+      const res = await adminCall(lv.vault, `/admin/grants?${query}`);
+      expect({ query, status: res.status, body: res.json() }).toStrictEqual({ query, status: 400, body: invalid });
+    }
+  });
+
+  it('refuses a gateway certificate and changes nothing', async () => {
+    const before = await lv.allGrants();
+    const auditBefore = await auditBodies();
+    for (const [path, body] of [
+      ['/admin/grants', undefined],
+      [`/admin/grants/${aliceSn.id}/revoke`, { reason: 'x' }],
+      ['/admin/grants/revoke', { provider: 'salesforce', reason: 'x' }],
+    ] as const) {
+      const res = await adminCall(lv.vault, path, { client: lv.vault.pki.gateway, ...(body && { method: 'POST', body }) });
+      expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 401, body: invalidClient });
+    }
+    expect(await lv.allGrants()).toStrictEqual(before);
+    expect(await auditBodies()).toStrictEqual(auditBefore);
+    expect(await lv.servicenow.isRefreshTokenActive(lv.refreshTokenOf(aliceSn))).toBe(true);
+  });
+
+  it('revokes one grant: upstream gone, outstanding tokens dead, cache dropped, record deleted, audited', async () => {
+    const { stores } = lv.vault.runtime;
+    const upstreamGrant = await lv.servicenow.grantIdOf(lv.refreshTokenOf(aliceSn));
+    expect(await lv.servicenow.grantExists(upstreamGrant!)).toBe(true);
+    await outstanding('j-admin-1', aliceSn);
+    const res = await adminCall(lv.vault, `/admin/grants/${aliceSn.id}/revoke`, { method: 'POST', body: { reason: 'incident-7' } });
+    expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 200, body: { revoked: true } });
+    expect(await stores.grants.get(aliceSn.id)).toBeNull();
+    expect(await stores.tokens.get('j-admin-1')).toBeNull();
+    expect(await stores.tokens.getAccessToken(aliceSn.id)).toBeNull();
+    expect(await lv.servicenow.grantExists(upstreamGrant!)).toBe(false);
+    const audit = await auditBodies();
+    expect(audit).toContainEqual(expect.objectContaining({
+      action: 'grant.revoke', decision: 'allow', reason: 'incident-7', actor: ADMIN, grant: aliceSn.id, user: aliceSn.userId, provider: 'servicenow', details: { found: true },
+    }));
+    expect(audit).toContainEqual(expect.objectContaining({ action: 'upstream.revoke', decision: 'allow', actor: ADMIN, grant: aliceSn.id, reason: 'revoked' }));
+
+    // Already revoked (now gone) and never existed: the same answer, nothing else changes.
+    const before = await lv.allGrants();
+    for (const id of [aliceSn.id, 'no-such-grant']) {
+      const again = await adminCall(lv.vault, `/admin/grants/${id}/revoke`, { method: 'POST', body: { reason: 'again' } });
+      expect({ status: again.status, body: again.json() }).toStrictEqual({ status: 200, body: { revoked: true } });
+    }
+    expect(await lv.allGrants()).toStrictEqual(before);
+    const bad = await adminCall(lv.vault, `/admin/grants/${aliceSf.id}/revoke`, { method: 'POST', body: { reason: '' } });
+    expect({ status: bad.status, body: bad.json() }).toStrictEqual({ status: 400, body: invalid });
+    expect(await stores.grants.get(aliceSf.id)).toStrictEqual(aliceSf);
+  });
+
+  it('bulk revoke needs exactly one selector', async () => {
+    for (const body of [{ reason: 'r' }, { user: aliceSf.userId, provider: 'salesforce', reason: 'r' }, { provider: 'salesforce' }, { provider: 'salesforce', reason: 'r', extra: 1 }]) {
+      const res = await adminCall(lv.vault, '/admin/grants/revoke', { method: 'POST', body });
+      expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 400, body: invalid });
+    }
+    expect(await lv.allGrants()).toHaveLength(2);
+  });
+
+  it('bulk revokes by provider with the provider down: report counts upstream_failed, retry queued, tokens dead', async () => {
+    const { stores } = lv.vault.runtime;
+    await outstanding('j-admin-2', aliceSf);
+    await outstanding('j-admin-3', bobSf);
+    await lv.stopFake('salesforce');
+    const res = await adminCall(lv.vault, '/admin/grants/revoke', { method: 'POST', body: { provider: 'salesforce', reason: 'provider-breach' } });
+    expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 200, body: { revoked: 2, upstream_revoked: 0, upstream_failed: 2 } });
+    expect(await stores.tokens.get('j-admin-2')).toBeNull();
+    expect(await stores.tokens.get('j-admin-3')).toBeNull();
+    const queued = (await stores.revocations.list()).map((q) => q.grantId).sort();
+    expect(queued).toStrictEqual([aliceSf.id, bobSf.id].sort());
+    for (const g of [aliceSf, bobSf]) expect((await stores.grants.get(g.id))?.status).toBe('revoked');
+    expect((await adminCall(lv.vault, '/admin/grants?status=active')).json()).toStrictEqual({ items: [] });
+    expect(await auditBodies()).toContainEqual(expect.objectContaining({
+      action: 'grant.revoke', actor: ADMIN, provider: 'salesforce', reason: 'provider-breach', details: { bulk: true, grants: 2 },
+    }));
+
+    // Revoked grants are not revoked twice.
+    const again = await adminCall(lv.vault, '/admin/grants/revoke', { method: 'POST', body: { provider: 'salesforce', reason: 'again' } });
+    expect(again.json()).toStrictEqual({ revoked: 0, upstream_revoked: 0, upstream_failed: 0 });
+    expect(await stores.revocations.list()).toHaveLength(2);
+  });
+
+  it('bulk revokes by user with the provider up: upstream_revoked counted and grants deleted', async () => {
+    const { stores } = lv.vault.runtime;
+    const bob = await lv.signIn('bob');
+    await lv.link(bob, 'servicenow', 'bob');
+    const grant = await one('bob', 'servicenow');
+    const upstreamGrant = await lv.servicenow.grantIdOf(lv.refreshTokenOf(grant));
+    const res = await adminCall(lv.vault, '/admin/grants/revoke', { method: 'POST', body: { user: grant.userId, reason: 'offboarding' } });
+    // bob's Salesforce grant is already revoked (pending upstream): not counted again.
+    expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 200, body: { revoked: 1, upstream_revoked: 1, upstream_failed: 0 } });
+    expect(await stores.grants.get(grant.id)).toBeNull();
+    expect(await lv.servicenow.grantExists(upstreamGrant!)).toBe(false);
+  });
+});
