@@ -2,7 +2,8 @@
  * POST /introspect (RFC 7662) for operation tokens, internal listener, gateway
  * role. Active only when the signature verifies against the vault's own keys,
  * the record under its `jti` still exists with uses left, it was issued to
- * the calling gateway, and no kill switch covers it. Anything else is
+ * the calling gateway, its grant still honours it (active, consenting:
+ * token-liveness.ts) and no kill switch covers it. Anything else is
  * `{active: false}` with no reason (RFC 7662 §2.2).
  */
 import formbody from '@fastify/formbody';
@@ -12,13 +13,15 @@ import { createLocalJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import type { SigningKeys } from '../crypto/signing-keys.js';
 import { AccessDenied } from '../errors.js';
-import type { TokenStore } from '../store/types.js';
+import type { GrantStore, TokenStore } from '../store/types.js';
 import type { KillSwitchCache } from './kill-switches.js';
+import { grantHonours } from './token-liveness.js';
 
 export interface IntrospectionOptions {
   issuer: string;
   signingKeys: SigningKeys;
   tokens: TokenStore;
+  grants: GrantStore;
   killSwitches: KillSwitchCache;
 }
 
@@ -46,7 +49,7 @@ const introspectionResponse = z.union([
 
 const INACTIVE = { active: false as const };
 
-export const introspectionRoutes: FastifyPluginAsync<IntrospectionOptions> = async (app, { issuer, signingKeys, tokens, killSwitches }) => {
+export const introspectionRoutes: FastifyPluginAsync<IntrospectionOptions> = async (app, { issuer, signingKeys, tokens, grants, killSwitches }) => {
   await app.register(formbody);
   const routes = app.withTypeProvider<ZodTypeProvider>();
   // Current, previous and retiring keys, as published now: a key reload (admin API) adopts new
@@ -80,6 +83,7 @@ export const introspectionRoutes: FastifyPluginAsync<IntrospectionOptions> = asy
       }
       const record = await tokens.get(claims.jti!);
       if (!record || record.usesLeft <= 0 || record.gateway !== request.peer.id) return INACTIVE;
+      if (!grantHonours(record, await grants.get(record.grantId))) return INACTIVE;
       try {
         killSwitches.assertOpen({ gateway: record.gateway, agent: record.agent, user: record.userId, provider: record.provider, grant: record.grantId });
       } catch (err) {

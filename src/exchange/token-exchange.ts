@@ -33,6 +33,12 @@ export interface ExchangeResult {
   };
   /** The released value, for the audit HMAC only. */
   released: string;
+  /**
+   * The operation token's record being written, started before returning so the
+   * caller can write the audit record in the same Redis round trip. Nothing may be
+   * released before both have succeeded.
+   */
+  stored?: Promise<void>;
 }
 
 export interface TokenExchangeDeps {
@@ -124,7 +130,7 @@ export class TokenExchange {
       expiresAt: now + ttl,
     });
     trail.jti = minted.jti;
-    await this.deps.tokens.put(
+    const stored = this.deps.tokens.put(
       {
         jti: minted.jti,
         grantId: grant.id,
@@ -139,9 +145,12 @@ export class TokenExchange {
       },
       ttl * 1000,
     );
+    // The caller awaits it; this only keeps a rejection that lands first from counting as unhandled.
+    stored.catch(() => {});
     return {
       body: { access_token: minted.token, issued_token_type: TOKEN_TYPE_JWT, token_type: 'Bearer', expires_in: ttl, scope: operation.name },
       released: minted.token,
+      stored,
     };
   }
 }

@@ -153,15 +153,14 @@ export class LinkService {
   }
 
   /**
-   * Make a grant unusable at once (status revoked, operation tokens and cached
-   * access token dropped), revoke it upstream (RFC 7009; a failure is queued
+   * Make a grant unusable at once (status revoked, which kills its outstanding
+   * operation tokens; cached access token dropped), revoke it upstream (RFC 7009; a failure is queued
    * for retry), then delete it, or keep it revoked until the retry succeeds.
    * Shared by unlink, relink and the admin API; `actor.userId` is whoever acts.
    */
   async retire(actor: Actor, grant: Grant): Promise<RevocationOutcome> {
     const { stores } = this.deps;
     await stores.grants.setStatus(grant.id, 'revoked');
-    await stores.tokens.revokeByGrant(grant.id);
     await stores.tokens.dropAccessToken(grant.id);
     const outcome = await this.revokeUpstream(actor, grant);
     if (outcome !== 'pending') await stores.grants.delete(grant.id);

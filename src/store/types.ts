@@ -90,7 +90,11 @@ export interface OperationTokenRecord {
 }
 
 export interface TokenStore {
-  /** Store a record with a TTL; it also joins the grant's index so revokeByGrant can find it. */
+  /**
+   * Store a record with a TTL. Nothing links it to its grant but its `grantId`:
+   * callers honour a record only while its grant is live (exchange/token-liveness.ts),
+   * which is what kills a revoked grant's outstanding tokens.
+   */
   put(record: OperationTokenRecord, ttlMs: number): Promise<void>;
   get(jti: string): Promise<OperationTokenRecord | null>;
   /**
@@ -98,8 +102,6 @@ export interface TokenStore {
    * the token is unknown, expired, revoked or has no uses left. Never GET-then-DECR.
    */
   consume(jti: string): Promise<OperationTokenRecord | null>;
-  /** Kill every outstanding operation token of a grant. Returns how many were removed. */
-  revokeByGrant(grantId: string): Promise<number>;
 
   /** Cache the encrypted upstream access token of a grant (ciphertext, expiry) with a TTL. */
   cacheAccessToken(grantId: string, entry: CachedAccessToken, ttlMs: number): Promise<void>;

@@ -46,52 +46,29 @@ if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3])
 return 1`,
   },
-  /**
-   * KEYS: grant, access token, token index → {userId or '' when there was no
-   * grant, jti...}. Tokens of a missing grant are still returned so they die
-   * too. The index is left in place: the caller deletes the records it names
-   * and then trims it, so a crash in between leaves revokeByGrant able to finish.
-   */
+  /** KEYS: grant, access token → userId, or '' when there was no grant. */
   tvDeleteGrant: {
-    numberOfKeys: 3,
+    numberOfKeys: 2,
     lua: `local user = redis.call('HGET', KEYS[1], 'userId') or ''
 redis.call('DEL', KEYS[1], KEYS[2])
-local out = redis.call('ZRANGE', KEYS[3], 0, -1)
-table.insert(out, 1, user)
-return out`,
+return user`,
   },
   /**
-   * KEYS: token index. ARGV: ttlMs, jti. Scores are expiry times on the Redis
-   * clock (the clock that expires the records), so pruning never drops a live
-   * token even when replica clocks drift.
+   * KEYS: token → {record JSON, uses before spending} or nil. The value is
+   * `<uses left>:<record JSON>` (RedisTokenStore); the last use deletes it,
+   * an earlier one rewrites the count and keeps the TTL.
    */
-  tvIndexToken: {
-    numberOfKeys: 1,
-    lua: `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ttl = tonumber(ARGV[1])
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-return 1`,
-  },
-  /** KEYS: token. ARGV: record JSON, uses, ttlMs. */
-  tvPutToken: {
-    numberOfKeys: 1,
-    lua: `redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'r', ARGV[1], 'u', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1`,
-  },
-  /** KEYS: token → {record JSON, uses before spending} or nil. Deletes the record when the last use goes. */
   tvConsume: {
     numberOfKeys: 1,
-    lua: `local v = redis.call('HMGET', KEYS[1], 'r', 'u')
-if not v[1] then return false end
-local u = tonumber(v[2])
+    lua: `local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local sep = string.find(v, ':', 1, true)
+if not sep then return false end
+local u = tonumber(string.sub(v, 1, sep - 1))
 if u == nil or u <= 0 then return false end
-if u == 1 then redis.call('DEL', KEYS[1]) else redis.call('HINCRBY', KEYS[1], 'u', -1) end
-return {v[1], u}`,
+local record = string.sub(v, sep + 1)
+if u == 1 then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], (u - 1) .. ':' .. record, 'KEEPTTL') end
+return {record, u}`,
   },
   /** KEYS: lock. ARGV: owner → 1 released, 0 not the owner. */
   tvReleaseLock: {
@@ -172,9 +149,7 @@ export interface ScriptCommands {
   tvRewrapRefresh(key: string, expected: string, rewrapped: string): Promise<number>;
   tvSetStatus(key: string, status: string, expectedVersion: Arg, now: number): Promise<number | null>;
   tvSetConsent(key: string, field: string, operations: string, now: number): Promise<number>;
-  tvDeleteGrant(grant: string, accessToken: string, index: string): Promise<string[]>;
-  tvIndexToken(index: string, ttlMs: number, jti: string): Promise<number>;
-  tvPutToken(key: string, record: string, uses: number, ttlMs: number): Promise<number>;
+  tvDeleteGrant(grant: string, accessToken: string): Promise<string>;
   tvConsume(key: string): Promise<[string, number] | null>;
   tvReleaseLock(key: string, owner: string): Promise<number>;
   tvEngageSwitch(switches: string, epoch: string, field: string, json: string): Promise<number>;
