@@ -22,6 +22,7 @@ export class KillSwitchCache {
   #confirmedAt = -Infinity;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
+  #catchingUp: Promise<void> | undefined;
   readonly #pollMs: number;
   readonly #maxStalenessMs: number;
   readonly #now: () => number;
@@ -62,6 +63,27 @@ export class KillSwitchCache {
     } catch {
       // Stale until the next successful poll; checks fail closed after maxStalenessMs.
     }
+  }
+
+  /**
+   * The exchange's per-request check: reads the store's epoch (issued at once, so
+   * it shares the request's Redis round trip) and, when the snapshot is behind,
+   * refreshes it before any decision. A switch made durable before this read is
+   * therefore enforced on this request whatever happened to pub/sub or the poll:
+   * after the admin API answers, no exchange sent later is issued on any replica.
+   * Concurrent requests that see the same new epoch share one snapshot read.
+   */
+  async confirmCurrent(): Promise<void> {
+    const readAt = this.#now();
+    const epoch = await this.store.epoch();
+    if (epoch === this.#epoch) {
+      if (readAt > this.#confirmedAt) this.#confirmedAt = readAt;
+      return;
+    }
+    this.#catchingUp ??= this.sync().finally(() => (this.#catchingUp = undefined));
+    await this.#catchingUp;
+    // An epoch that went backwards (a Redis reset) is not "behind": the poll resyncs it.
+    if (this.#epoch < epoch) throw new TemporarilyUnavailable('kill-switch snapshot could not be refreshed');
   }
 
   #schedule(): void {

@@ -77,20 +77,23 @@ export class TokenExchange {
       if (mayAct.sub !== agent) throw new InvalidRequest('may_act names another agent');
       if (mayAct.iss && actor && mayAct.iss !== actor.issuer) throw new InvalidRequest('may_act names another agent issuer');
     }
-    killSwitches.assertOpen({ gateway: peer.id, agent, user: subject.userId });
 
     const { provider, operation, detail } = resolveTarget(catalog, request);
     trail.provider = provider.id;
     trail.operation = operation.name;
     policy.assertCeiling(agent, operation);
-    killSwitches.assertOpen({ provider: provider.id });
     const wantsUpstream = request.requested_token_type === TOKEN_TYPE_ACCESS_TOKEN;
     if (wantsUpstream && !operation.releaseUpstreamToken) throw new InvalidRequest('operation does not allow releasing the upstream token');
 
-    // The grant is read fresh every time; its cached upstream token rides in the same round trip.
-    const { grant, alongside: cachedEntry } = await policy.selectWith(subject.userId, agent, operation, detail?.identifier, (id) =>
-      this.deps.upstream.prefetch(id),
-    );
+    // One Redis round trip: the kill-switch epoch, the grant (read fresh every time) and its
+    // cached upstream token. The switches are decided first (DESIGN order), on a snapshot at
+    // least as new as that epoch, so a switch durable before this request is enforced here.
+    const switchesCurrent = killSwitches.confirmCurrent();
+    const selecting = policy.selectWith(subject.userId, agent, operation, detail?.identifier, (id) => this.deps.upstream.prefetch(id));
+    selecting.catch(() => {});
+    await switchesCurrent;
+    killSwitches.assertOpen({ gateway: peer.id, agent, user: subject.userId, provider: provider.id });
+    const { grant, alongside: cachedEntry } = await selecting;
     trail.grant = grant.id;
     killSwitches.assertOpen({ grant: grant.id });
 
