@@ -161,7 +161,7 @@ describe('linking', () => {
     expect(await stores.tokens.getAccessToken(grant.id)).toBeNull();
     const queued = await stores.revocations.list();
     expect(queued).toStrictEqual([
-      { id: expect.any(String), provider: 'servicenow', grantId: grant.id, userId: grant.userId, token: grant.refreshToken, hint: 'refresh_token', attempts: 1, nextAttemptAt: expect.any(Number), createdAt: expect.any(Number), lastError: 'network' },
+      { id: expect.any(String), provider: 'servicenow', grantId: grant.id, userId: grant.userId, token: grant.refreshToken, hint: 'refresh_token', attempts: 1, nextAttemptAt: expect.any(Number), createdAt: expect.any(Number), lastError: 'unreachable' },
     ]);
     const after = await browser.get(answer.location!);
     expect(after.text).toContain('did not confirm the revocation yet');
