@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Grant } from '../../../src/store/types.js';
 import { adminCall } from '../../helpers/admin-client.js';
+import { grantView, onlyGrant } from '../../helpers/admin-grants.js';
 import { SALES_AGENT, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';
 import { consentedRecord, honoured } from '../../helpers/token-liveness.js';
 
@@ -18,17 +19,8 @@ let aliceSf: Grant;
 let aliceSn: Grant;
 let bobSf: Grant;
 
-const one = async (login: string, provider: string) => {
-  const grants = (await lv.grants(login)).filter((g) => g.provider === provider);
-  expect(grants).toHaveLength(1);
-  return grants[0]!;
-};
-
-const view = (g: Grant) => ({
-  id: g.id, user: g.userId, provider: g.provider, upstreamSubject: g.upstreamSubject,
-  ...(g.instanceUrl !== undefined && { instanceUrl: g.instanceUrl }),
-  scopes: g.scopes, status: g.status, consent: g.consent, version: g.version, createdAt: g.createdAt, updatedAt: g.updatedAt,
-});
+const one = (login: string, provider: string) => onlyGrant(lv, login, provider);
+const view = grantView;
 
 /** An outstanding operation token of the grant, honoured until the grant is revoked. */
 const outstanding = async (jti: string, g: Grant) => {
