@@ -197,7 +197,18 @@ export interface AuditStore {
   range(fromSeq: number, count: number): Promise<AuditEntry[]>;
   /** Entries with seq <= toSeq, newest first, at most `count` (admin queries page backwards from the head). */
   reverseRange(toSeq: number, count: number): Promise<AuditEntry[]>;
+  /**
+   * The newest entries whose record names `grantId` in its top-level `grant` field, newest
+   * first, at most `count` (the consent pages' per-connection history). Served from a
+   * per-grant index that append maintains in the same atomic step and caps at
+   * AUDIT_GRANT_INDEX_CAP entries per grant, so a read costs O(count) however long the trail
+   * is, instead of a scan of the stream. Only entries appended since the index existed are in it.
+   */
+  latestForGrant(grantId: string, count: number): Promise<AuditEntry[]>;
 }
+
+/** Entries kept per grant in the audit store's grant index (older ones stay in the chain, unindexed). */
+export const AUDIT_GRANT_INDEX_CAP = 200;
 
 /**
  * A signed-in browser on the consent pages. Kept server-side under the hash of

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
  * | `lock:<name>`                | string | lock life  | owner token                               |
  * | `{ks}:switches`, `{ks}:epoch`| hash, string | none | kill switches and their epoch            |
  * | `{audit}:log`, `{audit}:head`| stream, hash | none | hash-chained audit entries, chain head    |
+ * | `{audit}:grant:<grantId>`    | list   | none       | newest seqs of the entries naming a grant (capped) |
  * | `{ks}:events`                | channel | -         | pub/sub: kill-switch epoch announcements  |
  * | `job:<name>`                 | string | none       | admin job state (rewrap cursor, JSON)     |
  * | `session:<sha256(id)>`       | string | session    | browser session JSON (no tokens)          |
@@ -79,6 +80,11 @@ export class RedisKeys {
 
   auditHead(): string {
     return `${this.prefix}{audit}:head`;
+  }
+
+  /** Same `{audit}` tag as the stream: the append script updates it in the same atomic step, also on Cluster. */
+  auditGrantIndex(grantId: string): string {
+    return `${this.prefix}{audit}:grant:${grantId}`;
   }
 
   session(id: string): string {

@@ -89,12 +89,14 @@ return redis.call('INCR', KEYS[2])`,
 return tonumber(redis.call('GET', KEYS[2]) or '0')`,
   },
   /**
-   * KEYS: stream, head. ARGV: expected seq ('' = empty chain), expected hash,
-   * then seq, prev, hash, body per entry → {1} or {0[, seq, hash]} (current head).
-   * Stream ids are `<seq>-0` so XRANGE can seek by seq.
+   * KEYS: stream, head, then the grant index of each grant the batch names (any number).
+   * ARGV: expected seq ('' = empty chain), expected hash, index cap, then seq, prev, hash, body
+   * and the KEYS position of the entry's grant index (0 = none) per entry
+   * → {1} or {0[, seq, hash]} (current head). Stream ids are `<seq>-0` so XRANGE can seek by
+   * seq. The grant indexes are written in the same step as the entries, so an index never
+   * names an entry that was not appended, nor misses one that was (until the cap trims it).
    */
   tvAuditAppend: {
-    numberOfKeys: 2,
     lua: `local h = redis.call('HMGET', KEYS[2], 'seq', 'hash')
 local match
 if ARGV[1] == '' then match = not h[1] else match = h[1] == ARGV[1] and h[2] == ARGV[2] end
@@ -103,12 +105,25 @@ if not match then
   return {0, h[1], h[2]}
 end
 local n = #ARGV
-if n < 6 then return {1} end
-for i = 3, n, 4 do
+if n < 8 then return {1} end
+for i = 4, n, 5 do
   redis.call('XADD', KEYS[1], ARGV[i] .. '-0', 'seq', ARGV[i], 'prev', ARGV[i + 1], 'hash', ARGV[i + 2], 'body', ARGV[i + 3])
+  local k = tonumber(ARGV[i + 4])
+  if k > 0 then redis.call('LPUSH', KEYS[k], ARGV[i]) end
 end
-redis.call('HSET', KEYS[2], 'seq', ARGV[n - 3], 'hash', ARGV[n - 1])
+for k = 3, #KEYS do redis.call('LTRIM', KEYS[k], 0, tonumber(ARGV[3]) - 1) end
+redis.call('HSET', KEYS[2], 'seq', ARGV[n - 4], 'hash', ARGV[n - 2])
 return {1}`,
+  },
+  /** KEYS: grant index, stream. ARGV: count → the fields of each indexed entry still in the stream, newest first. */
+  tvAuditByGrant: {
+    numberOfKeys: 2,
+    lua: `local out = {}
+for _, seq in ipairs(redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)) do
+  local rows = redis.call('XRANGE', KEYS[2], seq .. '-0', seq .. '-0')
+  if rows[1] then table.insert(out, rows[1][2]) end
+end
+return out`,
   },
   /**
    * KEYS: due, items. ARGV: now, limit, lease-until → item JSON, then meta JSON or '', per item.
@@ -154,7 +169,9 @@ export interface ScriptCommands {
   tvReleaseLock(key: string, owner: string): Promise<number>;
   tvEngageSwitch(switches: string, epoch: string, field: string, json: string): Promise<number>;
   tvReleaseSwitch(switches: string, epoch: string, field: string): Promise<number>;
-  tvAuditAppend(stream: string, head: string, ...args: Arg[]): Promise<[number, string?, string?]>;
+  /** Called with the number of keys first (stream, head, grant indexes), then the keys and ARGV. */
+  tvAuditAppend(numberOfKeys: number, ...keysAndArgs: Arg[]): Promise<[number, string?, string?]>;
+  tvAuditByGrant(index: string, stream: string, count: number): Promise<string[][]>;
   tvClaimRevocations(due: string, items: string, meta: string, now: number, limit: number, leaseUntil: number): Promise<string[]>;
   tvRescheduleRevocation(due: string, items: string, metaKey: string, id: string, nextAttemptAt: number, metaJson: string): Promise<number>;
 }
@@ -164,7 +181,8 @@ export type ScriptedRedis = Redis & ScriptCommands;
 /** Registers every script on a client. */
 export function defineScripts(redis: Redis): ScriptedRedis {
   for (const [name, def] of Object.entries(SCRIPTS)) {
-    redis.defineCommand(name, { numberOfKeys: def.numberOfKeys, lua: def.lua });
+    // A script without numberOfKeys takes its key count as the first argument of each call.
+    redis.defineCommand(name, 'numberOfKeys' in def ? { numberOfKeys: def.numberOfKeys, lua: def.lua } : { lua: def.lua });
   }
   return redis as ScriptedRedis;
 }
