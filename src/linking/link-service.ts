@@ -130,8 +130,11 @@ export class LinkService {
 
   /**
    * Withdraw one agent's consent on a grant; every other agent keeps its own.
-   * Audited with the user as actor before the change. Returns false when the
-   * agent held no consent (nothing to change, nothing audited).
+   * The agent's outstanding operation tokens die with the consent, because a
+   * token is honoured only while its grant still consents to it
+   * (exchange/token-liveness.ts). Audited with the user as actor before the
+   * change. Returns false when the agent held no consent (nothing to change,
+   * nothing audited).
    */
   async revokeAgent(actor: Actor, grant: Grant, agent: string): Promise<boolean> {
     const before = grant.consent[agent] ?? [];

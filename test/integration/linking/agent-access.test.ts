@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Grant } from '../../../src/store/types.js';
 import { adminCall } from '../../helpers/admin-client.js';
 import { BrowserClient } from '../../helpers/browser-client.js';
+import { call } from '../../helpers/https-client.js';
 import { SALES_AGENT, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';
 import { redisForTests, type RedisHandle } from '../../helpers/redis-server.js';
 
@@ -22,6 +23,26 @@ let alice: BrowserClient;
 let bob: BrowserClient;
 let aliceGrant: Grant;
 let bobGrant: Grant;
+/** Operation tokens issued before the revocation: the revoked agent's must die with its consent. */
+let supportToken: string;
+let salesToken: string;
+
+async function issued(login: string, agent: string, operation: string): Promise<string> {
+  const res = await lv.exchange(login, agent, operation);
+  expect(res.status).toBe(200);
+  return res.json<{ access_token: string }>().access_token;
+}
+
+async function introspect(token: string): Promise<{ active: boolean }> {
+  const res = await call(`${lv.vault.internalUrl}/introspect`, {
+    method: 'POST',
+    ca: lv.vault.pki.ca,
+    client: lv.vault.pki.gateway,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  return res.json<{ active: boolean }>();
+}
 
 const text = (cell: string) => cell.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
 
@@ -73,9 +94,9 @@ describe("a connection's agents and history", () => {
       [`Support agent ${SUPPORT_AGENT}`, `Read your Salesforce records ${READ}`, 'Revoke Support agent'],
     ]);
 
-    expect((await lv.exchange('alice', SUPPORT_AGENT, READ)).status).toBe(200);
-    expect((await lv.exchange('alice', SALES_AGENT, WRITE)).status).toBe(200);
-    expect((await lv.exchange('bob', SUPPORT_AGENT, READ)).status).toBe(200);
+    supportToken = await issued('alice', SUPPORT_AGENT, READ);
+    salesToken = await issued('alice', SALES_AGENT, WRITE);
+    await issued('bob', SUPPORT_AGENT, READ);
 
     const page = await alice.get('/connections/salesforce');
     const history = rows(page.text, 'history');
@@ -87,13 +108,16 @@ describe("a connection's agents and history", () => {
     expect(page.text).toContain('<caption>Up to the 20 most recent uses of this account by agents, newest first.</caption>');
   });
 
-  it("revokes one agent's consent: that agent's exchange is refused, the other agent still works", async () => {
+  it("revokes one agent's consent: its tokens die, its exchange is refused, the other agent still works", async () => {
+    expect(await introspect(supportToken)).toMatchObject({ active: true });
     const page = await alice.get('/connections/salesforce');
     const res = await alice.postForm('/connections/salesforce/revoke-agent', { _csrf: BrowserClient.csrf(page), grant: aliceGrant.id, agent: SUPPORT_AGENT });
     expect({ status: res.status, location: res.location }).toStrictEqual({ status: 303, location: '/connections/salesforce?result=agent_revoked' });
     expect((await lv.vault.runtime.stores.grants.get(aliceGrant.id))?.consent).toStrictEqual({ [SALES_AGENT]: [READ, WRITE] });
     expect((await lv.vault.runtime.stores.grants.get(bobGrant.id))?.consent).toStrictEqual({ [SUPPORT_AGENT]: [READ] });
 
+    expect(await introspect(supportToken)).toStrictEqual({ active: false });
+    expect(await introspect(salesToken)).toMatchObject({ active: true, act: { sub: SALES_AGENT } });
     const refused = await lv.exchange('alice', SUPPORT_AGENT, READ);
     expect({ status: refused.status, body: refused.json() }).toStrictEqual({
       status: 400,
