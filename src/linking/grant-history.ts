@@ -66,7 +66,7 @@ function toUse(record: AuditRecord, catalog: ProviderCatalog): GrantUse | undefi
   const path = detail(record, 'path');
   const status = detail(record, 'status');
   return {
-    time: record.time,
+    time: new Date(Date.parse(record.time)).toISOString(),
     agent: { id: record.agent, ...(agent && { displayName: agent.displayName }) },
     ...(typeof record.operation === 'string' && { operation: { name: record.operation, ...(operation && { description: operation.description }) } }),
     ...(typeof method === 'string' && typeof path === 'string' && { request: `${method} ${path}` }),

@@ -45,7 +45,7 @@ export function agentAccessTable(grant: Grant, agents: AgentAccess[], action: st
 
 /** The recent uses, newest first; an explicit sentence when there are none. */
 export function historyTable(uses: GrantUse[], limit: number): Html {
-  if (uses.length === 0) return html`<h3>Recent use</h3><p>No agent has used this account yet.</p>`;
+  if (uses.length === 0) return html`<h3>Recent use</h3><p>No agent has used this account recently.</p>`;
   const rows = uses.map(
     (use) => html`<tr><td>${utc(use.time)}</td><td>${agentCell(use.agent)}</td>
 <td>${use.operation ? operationText(use.operation) : 'Unknown'}${use.request ? html`<br><span class="op">${use.request}</span>` : ''}</td>

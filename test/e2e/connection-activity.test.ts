@@ -55,7 +55,7 @@ describe("a connection's history and per-agent revocation in a browser", () => {
     await page.getByRole('group', { name: /Sales agent/ }).getByLabel(/Read your Salesforce records/).check();
     await page.getByRole('button', { name: 'Save choices' }).click();
     await page.waitForURL(`${lv.publicUrl}/connections/salesforce?result=consent_saved`);
-    expect(await page.getByText('No agent has used this account yet.').isVisible()).toBe(true);
+    expect(await page.getByText('No agent has used this account recently.').isVisible()).toBe(true);
 
     expect((await lv.exchange('alice', SUPPORT_AGENT, READ)).status).toBe(200);
     expect((await lv.exchange('alice', SALES_AGENT, READ)).status).toBe(200);

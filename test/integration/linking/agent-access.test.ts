@@ -88,7 +88,7 @@ afterAll(async () => {
 describe("a connection's agents and history", () => {
   it('shows who used the connection, when, for what and with what outcome, newest first', async () => {
     const before = await alice.get('/connections/salesforce');
-    expect(before.text).toContain('No agent has used this account yet.');
+    expect(before.text).toContain('No agent has used this account recently.');
     expect(rows(before.text, 'agents')).toStrictEqual([
       [`Sales agent ${SALES_AGENT}`, `Read your Salesforce records ${READ} Change your Salesforce records ${WRITE}`, 'Revoke Sales agent'],
       [`Support agent ${SUPPORT_AGENT}`, `Read your Salesforce records ${READ}`, 'Revoke Support agent'],
