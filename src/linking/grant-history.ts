@@ -3,8 +3,9 @@
  * for which operation and with what outcome, from the audit trail.
  *
  * Uses are `token.exchange` records (issued or refused) and `token.forward`
- * records (a call made with the grant through /forward, whose method and path
- * template, when the record has them in `details`, are shown too). They are
+ * records (a call made with the grant through /forward: its `details.method`,
+ * `details.path` (the operation's path template) and `details.upstreamStatus`
+ * are shown when present). They are
  * found through the audit store's per-grant index (AuditStore.latestForGrant),
  * never by scanning the stream: one page view reads at most HISTORY_WINDOW
  * indexed entries per connection, newest first, and keeps the uses among them.
@@ -64,7 +65,7 @@ function toUse(record: AuditRecord, catalog: ProviderCatalog): GrantUse | undefi
   const operation = typeof record.operation === 'string' ? catalog.operation(record.operation) : undefined;
   const method = detail(record, 'method');
   const path = detail(record, 'path');
-  const status = detail(record, 'status');
+  const status = detail(record, 'upstreamStatus');
   return {
     time: new Date(Date.parse(record.time)).toISOString(),
     agent: { id: record.agent, ...(agent && { displayName: agent.displayName }) },

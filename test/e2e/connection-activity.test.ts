@@ -61,7 +61,7 @@ describe("a connection's history and per-agent revocation in a browser", () => {
     expect((await lv.exchange('alice', SALES_AGENT, READ)).status).toBe(200);
     // A use recorded with a hostile agent id (agent ids come from tokens): it must show as text.
     const [grant] = await lv.grants('alice');
-    await lv.vault.runtime.audit.record({ action: 'token.forward', decision: 'deny', agent: HOSTILE, user: grant!.userId, provider: 'salesforce', grant: grant!.id, operation: READ, details: { method: 'GET', path: '/services/data/{version}/query', status: 403 } });
+    await lv.vault.runtime.audit.record({ action: 'token.forward', decision: 'allow', agent: HOSTILE, user: grant!.userId, provider: 'salesforce', grant: grant!.id, operation: READ, details: { method: 'GET', path: '/services/data/{version}/query', upstreamStatus: 403 } });
 
     await page.reload();
     const history = page.getByRole('table', { name: /most recent uses of this account/ });
@@ -70,7 +70,7 @@ describe("a connection's history and per-agent revocation in a browser", () => {
     expect(await rows.count()).toBe(3);
     const cells = async (i: number) => (await rows.nth(i).getByRole('cell').allInnerTexts()).map((c) => c.replace(/\s+/g, ' ').trim());
     const [hostile, sales, support] = [await cells(0), await cells(1), await cells(2)];
-    expect(hostile.slice(1)).toStrictEqual([HOSTILE, `Read your Salesforce records ${READ} GET /services/data/{version}/query`, 'Refused (HTTP 403)']);
+    expect(hostile.slice(1)).toStrictEqual([HOSTILE, `Read your Salesforce records ${READ} GET /services/data/{version}/query`, 'Call made (HTTP 403)']);
     expect(sales.slice(1)).toStrictEqual([`Sales agent ${SALES_AGENT}`, `Read your Salesforce records ${READ}`, 'Token issued']);
     expect(support.slice(1)).toStrictEqual([`Support agent ${SUPPORT_AGENT}`, `Read your Salesforce records ${READ}`, 'Token issued']);
     for (const row of [hostile, sales, support]) expect(row[0]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);

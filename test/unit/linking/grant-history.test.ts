@@ -40,7 +40,7 @@ describe("a connection's recent uses", () => {
     await record(use());
     await record({ action: 'grant.consent', decision: 'allow', agent: AGENT, user: grant.userId, grant: grant.id });
     await record(use({ decision: 'deny', reason: 'kill switch engaged' }));
-    await record(use({ action: 'token.forward', details: { method: 'GET', path: '/services/data/{v}/query', status: 200 } }));
+    await record(use({ action: 'token.forward', details: { method: 'GET', path: '/services/data/{v}/query', upstreamStatus: 200 } }));
     await record(use({ action: 'token.forward', decision: 'error', agent: 'spiffe://unknown/agent', operation: 'salesforce:gone' }));
 
     expect(await recentUses(stores.audit, catalog, grant)).toStrictEqual([
