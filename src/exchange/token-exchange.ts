@@ -89,7 +89,14 @@ export class TokenExchange {
     // cached upstream token. The switches are decided first (DESIGN order), on a snapshot at
     // least as new as that epoch, so a switch durable before this request is enforced here.
     const switchesCurrent = killSwitches.confirmCurrent();
-    const selecting = policy.selectWith(subject.userId, agent, operation, detail?.identifier, (id) => this.deps.upstream.prefetch(id));
+    const selecting = policy.selectWith(
+      subject.userId,
+      agent,
+      operation,
+      detail?.identifier,
+      (id) => this.deps.upstream.prefetch(id),
+      (own) => (trail.grant = own.id),
+    );
     selecting.catch(() => {});
     await switchesCurrent;
     killSwitches.assertOpen({ gateway: peer.id, agent, user: subject.userId, provider: provider.id });

@@ -139,8 +139,10 @@ describe("a connection's agents and history", () => {
     const after = await alice.get('/connections/salesforce?result=agent_revoked');
     expect(after.text).toContain('That agent can no longer use this account. Other agents keep the access you gave them.');
     expect(rows(after.text, 'agents').map((r) => r[0])).toStrictEqual([`Sales agent ${SALES_AGENT}`]);
+    // Newest first; the refused exchange reached alice's grant, so it is part of its history.
     expect(rows(after.text, 'history').map((r) => [r[1], r[2], r[3]])).toStrictEqual([
       [`Sales agent ${SALES_AGENT}`, `Read your Salesforce records ${READ}`, 'Token issued'],
+      [`Support agent ${SUPPORT_AGENT}`, `Read your Salesforce records ${READ}`, 'Refused'],
       [`Sales agent ${SALES_AGENT}`, `Change your Salesforce records ${WRITE}`, 'Token issued'],
       [`Support agent ${SUPPORT_AGENT}`, `Read your Salesforce records ${READ}`, 'Token issued'],
     ]);
