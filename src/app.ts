@@ -29,6 +29,9 @@ import { UpstreamAccessTokens, auditRefresh } from './exchange/upstream-access.j
 import { TokenExchange } from './exchange/token-exchange.js';
 import { exchangeRoutes } from './exchange/routes.js';
 import { introspectionRoutes } from './exchange/introspection.js';
+import { OperationTokenRedeemer } from './forward/redeem.js';
+import { UpstreamCaller } from './forward/upstream-call.js';
+import { forwardRoutes } from './forward/routes.js';
 import { discoveryRoutes } from './discovery/routes.js';
 import { LinkService } from './linking/link-service.js';
 import { linkingPages } from './linking/plugin.js';
@@ -86,13 +89,15 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   // Kill-switch enforcement on the exchange path (the admin API below engages them).
   const killSwitchCache = new KillSwitchCache(stores.killSwitches);
   const policy = new GrantPolicy(stores.grants, catalog, issuer);
+  // One instance for /exchange and /forward: one in-process single flight per grant.
+  const upstreamAccess = new UpstreamAccessTokens(stores, envelope, catalog, upstream, {}, auditRefresh(audit));
   const exchange = new TokenExchange({
     issuer,
     catalog,
     verifier: await TokenVerifier.create(config.identity, audience),
     killSwitches: killSwitchCache,
     policy,
-    upstream: new UpstreamAccessTokens(stores, envelope, catalog, upstream, {}, auditRefresh(audit)),
+    upstream: upstreamAccess,
     tokens: stores.tokens,
     signingKeys: keys.signingKeys,
   });
@@ -115,6 +120,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   await internal.register(mtlsIdentity, { policy: trustPolicy(config, tls) });
   await internal.register(healthRoutes, { stores, keysLoaded });
   await internal.register(exchangeRoutes, { exchange, audit });
+  await internal.register(forwardRoutes, {
+    redeemer: new OperationTokenRedeemer({ issuer, signingKeys: keys.signingKeys, catalog, tokens: stores.tokens, grants: stores.grants, killSwitches: killSwitchCache }),
+    caller: new UpstreamCaller(upstreamAccess, config.limits.forward),
+    audit,
+    limits: config.limits.forward,
+    vaultHosts: [new URL(internalUrl).host],
+  });
   await internal.register(introspectionRoutes, { issuer, signingKeys: keys.signingKeys, tokens: stores.tokens, grants: stores.grants, killSwitches: killSwitchCache });
   await killSwitchCache.start();
   const logError = (what: string) => (err: unknown) => internal.log.error({ err: { type: err instanceof Error ? err.name : 'unknown' } }, what);

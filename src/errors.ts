@@ -82,6 +82,17 @@ export class InvalidToken extends OAuthError {
   readonly description = 'The access token is invalid, expired or not usable for this request.';
 }
 
+/** RFC 6750 §3.1: the token is fine but does not cover this request (its operation's methods and paths). */
+export class InsufficientScope extends OAuthError {
+  readonly status = 403;
+  readonly error = 'insufficient_scope';
+  readonly description = 'The request is outside the operation the access token was issued for.';
+  constructor(detail = '') {
+    super(detail);
+    this.headers = { 'www-authenticate': 'Bearer error="insufficient_scope"' };
+  }
+}
+
 export class PayloadTooLarge extends OAuthError {
   readonly status = 413;
   readonly error = 'invalid_request';
@@ -120,6 +131,12 @@ export class UpstreamError extends OAuthError {
   readonly status = 502;
   readonly error = 'upstream_error';
   readonly description = 'The upstream provider failed to answer correctly.';
+}
+
+export class UpstreamTimeout extends OAuthError {
+  readonly status = 504;
+  readonly error = 'upstream_error';
+  readonly description = 'The upstream provider did not answer in time.';
 }
 
 export class ServerError extends OAuthError {

@@ -113,6 +113,17 @@ export const configSchema = z.strictObject({
       connectionTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
       keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(72_000),
       shutdownGraceMs: z.number().int().min(0).max(120_000).default(10_000),
+      /** /forward: bodies are streamed, never buffered whole; these bound them and the upstream's answer. */
+      forward: z
+        .strictObject({
+          requestBodyBytes: z.number().int().min(1024).max(1_073_741_824).default(10_485_760),
+          responseBodyBytes: z.number().int().min(1024).max(1_073_741_824).default(52_428_800),
+          /** Until the upstream's response headers arrive. */
+          headersTimeoutMs: z.number().int().min(100).max(120_000).default(30_000),
+          /** Longest silence while a body streams, either direction. */
+          bodyIdleTimeoutMs: z.number().int().min(100).max(120_000).default(30_000),
+        })
+        .prefault({}),
     })
     .prefault({}),
   identity: z

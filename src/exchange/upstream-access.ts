@@ -121,6 +121,26 @@ export class UpstreamAccessTokens {
     return flight;
   }
 
+  /**
+   * The provider refused `rejected` (401) although it still had life: forget it and get a new
+   * one through the same single flight (/forward retries once with it).
+   */
+  async replaceRejected(grant: Grant, rejected: string): Promise<UpstreamAccess> {
+    await this.forgetRejected(grant, rejected);
+    return this.get(grant);
+  }
+
+  /**
+   * Drops the cached token only while it is still `rejected`, so a peer's fresh token survives.
+   * Read then drop is not atomic: a peer's token cached in between can be dropped too, which
+   * costs one extra refresh, never correctness (refreshes are fenced by the grant version).
+   */
+  async forgetRejected(grant: Grant, rejected: string): Promise<void> {
+    if (this.#opened.get(grant.id)?.accessToken === rejected) this.#opened.delete(grant.id);
+    const entry = await this.stores.tokens.getAccessToken(grant.id);
+    if (entry && openAccessToken(this.envelope, grant, entry.ciphertext) === rejected) await this.stores.tokens.dropAccessToken(grant.id);
+  }
+
   /** Worst case of one refresh: token call plus an introspection, each bounded by the provider timeout. */
   lockTtlMs(grant: Grant): number {
     const provider = this.catalog.provider(grant.provider);

@@ -116,6 +116,11 @@ function guardedLookup(hostname: string, options: { all?: boolean; family?: numb
 const guardedAgent = new Agent({ connect: { lookup: guardedLookup as never }, keepAliveTimeout: 10_000 });
 const openAgent = new Agent({ keepAliveTimeout: 10_000 });
 
+/** The connection pool for a provider's policy: the SSRF-guarded one unless it may reach private networks. */
+export function providerDispatcher(allowPrivateNetwork: boolean): Agent {
+  return allowPrivateNetwork ? openAgent : guardedAgent;
+}
+
 const DEFAULT_MAX_BYTES = 256 * 1024;
 
 /**

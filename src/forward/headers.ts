@@ -1,0 +1,52 @@
+/**
+ * Header policy of /forward, both directions.
+ *
+ * Hop-by-hop headers (RFC 9110 §7.6.1: Connection and every field it names,
+ * Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade) never cross
+ * the vault. Towards the provider, the gateway's credentials (Authorization,
+ * Cookie) and its routing (Host, Forwarded, X-Forwarded-*) are dropped: the
+ * vault injects the upstream token and the host is the provider's. Towards the
+ * gateway, Set-Cookie is dropped, because a provider session cookie (Salesforce
+ * `sid`) would be a credential usable without the vault.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection']);
+
+const NOT_FORWARDED = new Set(['host', 'authorization', 'cookie', 'forwarded', 'expect', 'content-length']);
+
+const NOT_RETURNED = new Set(['set-cookie', 'set-cookie2']);
+
+function connectionTokens(headers: Record<string, string | string[] | undefined>): Set<string> {
+  const value = headers.connection;
+  const list = Array.isArray(value) ? value.join(',') : (value ?? '');
+  return new Set(list.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
+}
+
+function dropped(name: string, named: Set<string>): boolean {
+  return HOP_BY_HOP.has(name) || named.has(name) || name.startsWith('proxy-');
+}
+
+/** Headers sent to the provider: the request's end-to-end headers plus the injected credential. */
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, accessToken: string, contentLength: number | null): Record<string, string | string[]> {
+  const named = connectionTokens(incoming);
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || dropped(name, named) || NOT_FORWARDED.has(name) || name.startsWith('x-forwarded-')) continue;
+    out[name] = value;
+  }
+  if (contentLength !== null) out['content-length'] = String(contentLength);
+  out.authorization = `Bearer ${accessToken}`;
+  return out;
+}
+
+/** Headers relayed to the gateway from the provider's answer. */
+export function downstreamResponseHeaders(upstream: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const named = connectionTokens(upstream);
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined || dropped(name, named) || NOT_RETURNED.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}

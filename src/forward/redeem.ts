@@ -1,0 +1,134 @@
+/**
+ * Redeeming an operation token at /forward: every check that decides whether
+ * a request may go upstream, in DESIGN.md's order, before anything is sent.
+ *
+ * Who presents the token is checked before a use is spent: signature, expiry
+ * and `cnf.x5t#S256` against this connection's certificate (RFC 8705 §3), so
+ * a token replayed from another connection cannot burn its holder's use. What
+ * the request does is checked after the use is spent: kill switches, the
+ * provider in the path, method and path against the operation, the grant.
+ * This is the safer side: a token presented for anything outside its one
+ * operation is dead afterwards (treated as misused), and a hostile agent gets
+ * one probe per audited exchange, not unlimited probes per token. The spend
+ * itself is one atomic step (TokenStore.consume), so of N concurrent
+ * redemptions of a single-use token exactly one passes.
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { jwtVerify, type JWTHeaderParameters } from 'jose';
+import type { AuditEventInput } from '../audit/events.js';
+import type { SigningKey, SigningKeys } from '../crypto/signing-keys.js';
+import { AccessDenied, InsufficientScope, InvalidToken, UpstreamError, assert } from '../errors.js';
+import type { KillSwitchCache } from '../exchange/kill-switches.js';
+import type { PeerIdentity } from '../identity/peer-certificate.js';
+import type { Operation, Provider, ProviderCatalog } from '../providers/catalog.js';
+import type { Grant, GrantStore, TokenStore } from '../store/types.js';
+import { matchPattern, parseForwardTarget, type ForwardTarget } from './path-policy.js';
+
+export type ForwardTrail = Pick<AuditEventInput, 'gateway' | 'agent' | 'user' | 'provider' | 'grant' | 'operation' | 'jti'>;
+
+export interface Redeemed {
+  grant: Grant;
+  provider: Provider;
+  operation: Operation;
+  target: ForwardTarget;
+  /** The operation's path pattern that matched: the audit's path template. */
+  template: string;
+  /** Origin + base path of the provider's API, never from the request. */
+  apiBase: URL;
+}
+
+export interface VaultAuthority {
+  host: string | undefined;
+  allowed: ReadonlySet<string>;
+}
+
+export interface RedeemDeps {
+  issuer: string;
+  signingKeys: SigningKeys;
+  catalog: ProviderCatalog;
+  tokens: TokenStore;
+  grants: GrantStore;
+  killSwitches: KillSwitchCache;
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9_.~+/-]+=*)$/;
+
+/** RFC 6750 §3: a refused bearer token is a 401 with a challenge. */
+export function invalidToken(detail: string): InvalidToken {
+  const err = new InvalidToken(detail);
+  err.headers = { 'www-authenticate': 'Bearer error="invalid_token"' };
+  return err;
+}
+
+const publicKeys = new WeakMap<SigningKey, KeyObject>();
+
+export class OperationTokenRedeemer {
+  constructor(private readonly deps: RedeemDeps) {}
+
+  /** The vault's own key for this `kid` (active, previous or retiring), as jose wants it. */
+  #keyFor = (header: JWTHeaderParameters): KeyObject => {
+    const key = header.kid === undefined ? undefined : this.deps.signingKeys.get(header.kid);
+    if (!key) throw invalidToken('unknown signing key');
+    let pub = publicKeys.get(key);
+    if (!pub) {
+      pub = createPublicKey({ key: { ...key.publicJwk } as import('node:crypto').JsonWebKey, format: 'jwk' });
+      publicKeys.set(key, pub);
+    }
+    return pub;
+  };
+
+  /** `authority`: the request's Host and the names the vault answers to on this connection. */
+  async redeem(rawUrl: string, method: string, authorization: string | undefined, peer: PeerIdentity, authority: VaultAuthority, trail: ForwardTrail): Promise<Redeemed> {
+    const { catalog, tokens, grants, killSwitches } = this.deps;
+    trail.gateway = peer.id;
+    const token = BEARER.exec(authorization ?? '')?.[1];
+    assert(token, invalidToken('no bearer operation token'));
+
+    let claims;
+    try {
+      ({ payload: claims } = await jwtVerify(token, this.#keyFor, {
+        issuer: this.deps.issuer,
+        typ: 'at+jwt',
+        algorithms: ['EdDSA', 'ES256'],
+        requiredClaims: ['jti', 'exp', 'iat', 'sub', 'aud'],
+      }));
+    } catch (err) {
+      if (err instanceof InvalidToken) throw err;
+      throw invalidToken('operation token signature, type or lifetime refused');
+    }
+    const cnf = claims.cnf as { 'x5t#S256'?: unknown } | undefined;
+    assert(cnf?.['x5t#S256'] === peer.thumbprint, invalidToken('token bound to another certificate'));
+
+    const record = await tokens.consume(claims.jti!);
+    assert(record, invalidToken('token unknown, expired, revoked or spent'));
+    Object.assign(trail, { agent: record.agent, user: record.userId, provider: record.provider, grant: record.grantId, operation: record.operation, jti: record.jti });
+    assert(record.certThumbprint === peer.thumbprint && record.gateway === peer.id, invalidToken('record bound to another certificate'));
+
+    killSwitches.assertOpen({ gateway: peer.id, agent: record.agent, user: record.userId, provider: record.provider, grant: record.grantId });
+
+    assert(authority.host !== undefined && authority.allowed.has(authority.host), new AccessDenied('Host names another server'));
+    const target = parseForwardTarget(rawUrl);
+    assert(target, new InsufficientScope('request target refused by normalisation'));
+    assert(target.provider === record.provider, new InsufficientScope('token minted for another provider'));
+    const provider = catalog.provider(record.provider);
+    const operation = catalog.operation(record.operation);
+    assert(provider && operation, new InsufficientScope('operation no longer configured'));
+    assert((operation.methods as readonly string[]).includes(method), new InsufficientScope('method outside the operation'));
+    const template = matchPattern(operation.paths, target.segments);
+    assert(template, new InsufficientScope('path outside the operation'));
+
+    const grant = await grants.get(record.grantId);
+    assert(grant?.status === 'active' && grant.provider === record.provider, new AccessDenied('grant not active'));
+    return { grant, provider, operation, target, template, apiBase: apiBaseOf(provider, grant) };
+  }
+}
+
+/** The provider's API base: configured, or the grant's `instance_url` (Salesforce). Never the request's Host. */
+function apiBaseOf(provider: Provider, grant: Grant): URL {
+  const raw = provider.apiBase.from === 'config' ? provider.apiBase.url : grant.instanceUrl;
+  assert(raw, new UpstreamError('grant has no instance URL'));
+  const url = new URL(raw);
+  const allowed = url.protocol === 'https:' || (url.protocol === 'http:' && provider.allowPrivateNetwork);
+  assert(allowed && url.username === '' && url.password === '' && url.search === '', new UpstreamError('provider API base refused'));
+  return url;
+}

@@ -1,0 +1,158 @@
+/**
+ * /forward/{provider}/{path} on the internal listener, gateway role: the
+ * gateway sends the real upstream request here with its operation token; the
+ * vault redeems the token, injects the upstream access token and streams the
+ * provider's answer back (DESIGN.md /forward).
+ *
+ * Audit ("nothing released without a record"): a refused forward is recorded
+ * before its error is answered; a forward that reached the provider is
+ * recorded once the provider's status and headers are in and before the first
+ * byte of its answer is relayed. If that write fails, the answer is dropped
+ * and the gateway gets 503. The record therefore carries the request bytes,
+ * the upstream status, the declared response length and the time to the
+ * upstream's headers; the bytes actually relayed and the total duration are
+ * known only after the stream ends and go to the log line that closes it.
+ */
+import type { Readable } from 'node:stream';
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AuditEventInput, AuditWriter } from '../audit/events.js';
+import { PayloadTooLarge, TemporarilyUnavailable, errorHandler, toOAuthError } from '../errors.js';
+import { oauthErrorBody } from '../exchange/request.js';
+import { traceIdOf } from '../http/trace.js';
+import { declaredLength, hasBody, type ForwardOutcome, type ForwardLimits, type UpstreamCaller } from './upstream-call.js';
+import type { ForwardTrail, OperationTokenRedeemer, VaultAuthority } from './redeem.js';
+
+export interface ForwardRouteOptions {
+  redeemer: OperationTokenRedeemer;
+  caller: UpstreamCaller;
+  audit: AuditWriter;
+  limits: ForwardLimits;
+  /** Host names (with port) gateways are told to use for the internal listener (`internalUrl`). */
+  vaultHosts: readonly string[];
+}
+
+/** The methods an operation can name (providers/schema.ts). */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+const AUDIT_FAILED = 'audit record could not be written';
+
+interface Progress {
+  trail: ForwardTrail;
+  outcome: ForwardOutcome;
+  started: number;
+  template?: string;
+}
+
+const progress = new WeakMap<FastifyRequest, Progress>();
+
+function details(request: FastifyRequest, p: Progress, extra: Record<string, number | string | boolean> = {}): NonNullable<AuditEventInput['details']> {
+  return {
+    method: request.method,
+    ...(p.template !== undefined && { path: p.template }),
+    ...(p.outcome.upstreamStatus !== undefined && { upstreamStatus: p.outcome.upstreamStatus }),
+    ...(p.outcome.requestBytes !== undefined && { requestBytes: p.outcome.requestBytes }),
+    ...(p.outcome.retried && { retried: true }),
+    durationMs: Math.round(performance.now() - p.started),
+    ...extra,
+  };
+}
+
+export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app, { redeemer, caller, audit, limits, vaultHosts }) => {
+  // Bodies are relayed as they arrive, never parsed: whatever the content type.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+
+  const record = async (request: FastifyRequest, event: AuditEventInput) => {
+    const traceId = traceIdOf(request.headers.traceparent);
+    try {
+      await audit.record({ ...event, requestId: request.id, ...(traceId ? { traceId } : {}) });
+    } catch {
+      throw new TemporarilyUnavailable(AUDIT_FAILED);
+    }
+  };
+
+  routes.route({
+    method: METHODS,
+    url: '/forward/:provider/*',
+    schema: {
+      summary: 'Credential injection: redeem an operation token for one upstream request, relayed to the provider',
+      description:
+        'Send the real upstream request with `Authorization: Bearer <operation token>` on the certificate the token is bound to. ' +
+        'The provider answer (any status) is streamed back; the errors below are the vault\'s own.',
+      tags: ['forward'],
+      params: z.object({ provider: z.string(), '*': z.string() }),
+      response: { 401: oauthErrorBody, 403: oauthErrorBody, 413: oauthErrorBody, 502: oauthErrorBody, 503: oauthErrorBody, 504: oauthErrorBody },
+    },
+    config: { peer: ['gateway'] },
+    exposeHeadRoute: false,
+    serializerCompiler: () => (data) => JSON.stringify(data),
+    errorHandler: async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      let oauth = toOAuthError(error);
+      const p = progress.get(request) ?? { trail: { gateway: request.peer?.id }, outcome: {}, started: performance.now() };
+      if (oauth.detail !== AUDIT_FAILED) {
+        try {
+          await record(request, {
+            action: 'token.forward',
+            decision: oauth.status >= 500 ? 'error' : 'deny',
+            reason: oauth.detail || oauth.error,
+            ...p.trail,
+            details: details(request, p),
+          });
+        } catch (auditError) {
+          oauth = toOAuthError(auditError);
+        }
+      }
+      // A body the gateway is still sending is not wanted: close the connection after answering.
+      if (hasBody(request.headers) && !request.raw.complete) reply.header('connection', 'close');
+      return errorHandler(oauth, request, reply);
+    },
+    handler: async (request, reply) => {
+      const p: Progress = { trail: {}, outcome: {}, started: performance.now() };
+      progress.set(request, p);
+      const declared = declaredLength(request.headers);
+      if (declared !== null && declared > limits.requestBodyBytes) {
+        p.trail.gateway = request.peer.id;
+        throw new PayloadTooLarge('declared body above the forward limit');
+      }
+      const redeemed = await redeemer.redeem(request.raw.url ?? '', request.method, request.headers.authorization, request.peer, vaultAuthority(request, vaultHosts), p.trail);
+      p.template = redeemed.template;
+      const body = hasBody(request.headers) ? (request.body as Readable) : null;
+      const answer = await caller.send(redeemed, request.method, request.headers, body, p.outcome);
+      try {
+        await record(request, {
+          action: 'token.forward',
+          decision: 'allow',
+          ...p.trail,
+          details: details(request, p, answer.declaredBytes === null ? {} : { responseBytes: answer.declaredBytes }),
+        });
+      } catch (err) {
+        answer.body.destroy();
+        throw err;
+      }
+      answer.body.once('close', () => {
+        const complete = answer.body.readableEnded;
+        request.log.info({ forward: { jti: p.trail.jti, upstreamStatus: answer.status, responseBytes: answer.body.bytes, complete, durationMs: Math.round(performance.now() - p.started) } }, complete ? 'forward relayed' : 'forward relay cut short');
+      });
+      // The provider's own status and body: outside the typed (vault error) responses.
+      const relay = reply as unknown as FastifyReply;
+      return relay.code(answer.status).headers(answer.headers).send(answer.body);
+    },
+  });
+};
+
+/**
+ * The names this request may use for the vault: the TLS SNI name it connected with, the address
+ * and port it connected to, and the configured internal URL's host. Any other Host is forged or misrouted (RFC 9110 §7.4) and is refused.
+ */
+function vaultAuthority(request: FastifyRequest, vaultHosts: readonly string[]): VaultAuthority {
+  const socket = request.raw.socket as import('node:tls').TLSSocket;
+  const port = socket.localPort;
+  const address = socket.localAddress ?? '';
+  const allowed = new Set<string>([`${address.includes(':') ? `[${address}]` : address}:${port}`, ...vaultHosts.map((h) => h.toLowerCase())]);
+  const sni = typeof socket.servername === 'string' ? socket.servername : '';
+  if (sni) allowed.add(`${sni.toLowerCase()}:${port}`);
+  if (port === 443) for (const name of [...allowed]) allowed.add(name.slice(0, name.lastIndexOf(':')));
+  return { host: request.headers.host?.toLowerCase(), allowed };
+}

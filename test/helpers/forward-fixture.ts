@@ -1,0 +1,129 @@
+/**
+ * Everything a /forward test needs, all real: a private redis-server, an
+ * oidc-provider "crm" authorization server (refresh rotation, revocation,
+ * introspection), the Fastify CRM API behind it (test/helpers/crm-api.ts),
+ * and a vault whose `crm` provider points at both, with a grant of alice
+ * holding a real upstream refresh token and its access token.
+ */
+import { writeFile } from 'node:fs/promises';
+import { connect } from 'node:tls';
+import { join } from 'node:path';
+import { startFakeOAuthServer, type FakeOAuthServer } from '../../src/dev/fake-oauth-server.js';
+import type { Grant } from '../../src/store/types.js';
+import { startCrmApi, type CrmApi } from './crm-api.js';
+import { AGENT_A, exchangeParams, startExchangeVault, type ExchangeVault } from './exchange-fixture.js';
+import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, fakeClient } from './fake-providers/catalog.js';
+import { call, type ClientCert, type Response } from './https-client.js';
+import { startRedis, type RedisHandle } from './redis-server.js';
+import { createTestPki } from './vault.js';
+
+export const CRM_OPERATIONS = {
+  'records.read': { description: 'Read one record', methods: ['GET', 'HEAD'], paths: ['/records/{id}'] },
+  'records.write': { description: 'Create or replace records', methods: ['POST', 'PUT'], paths: ['/records', '/records/{id}'] },
+  'records.browse': { description: 'Browse records', methods: ['GET'], paths: ['/records/**'], uses: 5 },
+  'files.download': { description: 'Download an export', methods: ['GET'], paths: ['/big'] },
+  'debug.echo': { description: 'A broken endpoint that echoes credentials', methods: ['GET'], paths: ['/echo-auth', '/leak-header'] },
+};
+
+export type CrmOperation = keyof typeof CRM_OPERATIONS;
+
+export interface ForwardWorld {
+  redis: RedisHandle;
+  oauth: FakeOAuthServer;
+  crm: CrmApi;
+  vault: ExchangeVault;
+  grant: Grant;
+  /** The upstream tokens of alice's grant as issued (the refresh token rotates later). */
+  upstream: { refreshToken: string; accessToken: string };
+  /** A fresh operation token for `operation` from POST /exchange (with the gateway certificate). */
+  operationToken(operation?: CrmOperation): Promise<string>;
+  /** A request to /forward/crm{path} with this operation token, on the gateway certificate unless told. */
+  forward(path: string, token: string, init?: { method?: string; headers?: Record<string, string>; body?: string | Buffer; client?: ClientCert }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export interface ForwardWorldOptions {
+  limits?: Record<string, number>;
+}
+
+export async function startForwardWorld(options: ForwardWorldOptions = {}): Promise<ForwardWorld> {
+  const redis = await startRedis();
+  const oauth = await startFakeOAuthServer({ profile: 'crm', clients: [fakeClient] });
+  const crm = await startCrmApi({ introspectionEndpoint: `${oauth.origin}/token/introspection`, clientId: FAKE_CLIENT_ID, clientSecret: FAKE_CLIENT_SECRET });
+  const pki = await createTestPki();
+  const secretFile = join(pki.dir, 'crm-client-secret');
+  await writeFile(secretFile, FAKE_CLIENT_SECRET, { mode: 0o600 });
+  const names = Object.keys(CRM_OPERATIONS).map((op) => `crm:${op}`);
+  const vault = await startExchangeVault({
+    pki,
+    redisUrl: redis.url,
+    providers: {
+      crm: {
+        kind: 'oauth2',
+        displayName: 'CRM',
+        clientId: FAKE_CLIENT_ID,
+        clientSecretFile: secretFile,
+        authorizationEndpoint: `${oauth.origin}/auth`,
+        tokenEndpoint: `${oauth.origin}/token`,
+        revocationEndpoint: `${oauth.origin}/token/revocation`,
+        introspectionEndpoint: `${oauth.origin}/token/introspection`,
+        apiBaseUrl: `${crm.origin}/api`,
+        allowPrivateNetwork: true,
+        operations: CRM_OPERATIONS,
+      },
+    },
+    agents: { [AGENT_A]: { displayName: 'Agent A', operations: names } },
+    ...(options.limits ? { overrides: { limits: { forward: options.limits } } } : {}),
+  });
+  const upstream = await oauth.issueRefreshTokenFor({ accountId: 'alice', clientId: FAKE_CLIENT_ID, scope: 'openid offline_access contacts.read' });
+  const grant = await vault.seedGrant('alice', { consent: { [AGENT_A]: names } }, { refreshToken: upstream.refreshToken, accessToken: { value: upstream.accessToken, expiresInMs: 3_600_000 } });
+
+  return {
+    redis,
+    oauth,
+    crm,
+    vault,
+    grant,
+    upstream,
+    async operationToken(operation = 'records.read') {
+      const res = await vault.exchange(await exchangeParams(vault.ids, 'alice', AGENT_A, { scope: `crm:${operation}` }));
+      if (res.status !== 200) throw new Error(`exchange failed: ${res.status} ${res.text}`);
+      return res.json<{ access_token: string }>().access_token;
+    },
+    forward(path, token, init = {}) {
+      return call(`${vault.internalUrl}/forward/crm${path}`, {
+        method: init.method ?? 'GET',
+        ca: vault.pki.ca,
+        client: init.client ?? vault.pki.gateway,
+        headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) },
+        ...(init.body !== undefined ? { body: init.body } : {}),
+      });
+    },
+    async close() {
+      await vault.close();
+      await crm.close();
+      await oauth.stop();
+      await redis.stop();
+    },
+  };
+}
+
+/**
+ * One request written byte for byte over an mTLS connection (request targets and
+ * Host values an HTTP client library would refuse or fix), answer read to the end.
+ */
+export function rawRequest(vault: ExchangeVault, head: string): Promise<{ status: number; text: string }> {
+  const { port } = new URL(vault.internalUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port: Number(port), ca: vault.pki.ca, cert: vault.pki.gateway.cert, key: vault.pki.gateway.key }, () => {
+      socket.write(head);
+    });
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text });
+    });
+  });
+}
