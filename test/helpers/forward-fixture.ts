@@ -25,6 +25,8 @@ export const CRM_OPERATIONS = {
   'debug.echo': { description: 'A broken endpoint that echoes credentials', methods: ['GET'], paths: ['/echo-auth', '/leak-header'] },
 };
 
+export const OTHER_GATEWAY = 'spiffe://dev.local/other';
+
 export type CrmOperation = keyof typeof CRM_OPERATIONS;
 
 export interface ForwardWorld {
@@ -36,7 +38,7 @@ export interface ForwardWorld {
   /** The upstream tokens of alice's grant as issued (the refresh token rotates later). */
   upstream: { refreshToken: string; accessToken: string };
   /** A fresh operation token for `operation` from POST /exchange (with the gateway certificate). */
-  operationToken(operation?: CrmOperation): Promise<string>;
+  operationToken(operation?: CrmOperation, user?: string): Promise<string>;
   /** A request to /forward/crm{path} with this operation token, on the gateway certificate unless told. */
   forward(path: string, token: string, init?: { method?: string; headers?: Record<string, string>; body?: string | Buffer; client?: ClientCert }): Promise<Response>;
   close(): Promise<void>;
@@ -73,7 +75,8 @@ export async function startForwardWorld(options: ForwardWorldOptions = {}): Prom
       },
     },
     agents: { [AGENT_A]: { displayName: 'Agent A', operations: names } },
-    ...(options.limits ? { overrides: { limits: { forward: options.limits } } } : {}),
+    // `other` is a second allowed gateway: a token bound to one gateway's certificate, presented by the other.
+    overrides: { gateways: { allow: ['spiffe://dev.local/gateway', OTHER_GATEWAY] }, ...(options.limits ? { limits: { forward: options.limits } } : {}) },
   });
   const upstream = await oauth.issueRefreshTokenFor({ accountId: 'alice', clientId: FAKE_CLIENT_ID, scope: 'openid offline_access contacts.read' });
   const grant = await vault.seedGrant('alice', { consent: { [AGENT_A]: names } }, { refreshToken: upstream.refreshToken, accessToken: { value: upstream.accessToken, expiresInMs: 3_600_000 } });
@@ -85,8 +88,8 @@ export async function startForwardWorld(options: ForwardWorldOptions = {}): Prom
     vault,
     grant,
     upstream,
-    async operationToken(operation = 'records.read') {
-      const res = await vault.exchange(await exchangeParams(vault.ids, 'alice', AGENT_A, { scope: `crm:${operation}` }));
+    async operationToken(operation = 'records.read', user = 'alice') {
+      const res = await vault.exchange(await exchangeParams(vault.ids, user, AGENT_A, { scope: `crm:${operation}` }));
       if (res.status !== 200) throw new Error(`exchange failed: ${res.status} ${res.text}`);
       return res.json<{ access_token: string }>().access_token;
     },
@@ -112,7 +115,21 @@ export async function startForwardWorld(options: ForwardWorldOptions = {}): Prom
  * One request written byte for byte over an mTLS connection (request targets and
  * Host values an HTTP client library would refuse or fix), answer read to the end.
  */
-export function rawRequest(vault: ExchangeVault, head: string): Promise<{ status: number; text: string }> {
+export interface RawResponse {
+  status: number;
+  /** Status line, headers and body as received. */
+  text: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** `GET <target>` (sent exactly as given) with this bearer token and the vault's own Host. */
+export function rawForward(vault: ExchangeVault, target: string, token: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+  const lines = Object.entries({ host: `127.0.0.1:${new URL(vault.internalUrl).port}`, authorization: `Bearer ${token}`, connection: 'close', ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
+  return rawRequest(vault, `GET ${target} HTTP/1.1\r\n${lines.join('')}\r\n`);
+}
+
+export function rawRequest(vault: ExchangeVault, head: string): Promise<RawResponse> {
   const { port } = new URL(vault.internalUrl);
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port: Number(port), ca: vault.pki.ca, cert: vault.pki.gateway.cert, key: vault.pki.gateway.key }, () => {
@@ -123,7 +140,11 @@ export function rawRequest(vault: ExchangeVault, head: string): Promise<{ status
     socket.on('error', reject);
     socket.on('close', () => {
       const text = Buffer.concat(chunks).toString('utf8');
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text });
+      const split = text.indexOf('\r\n\r\n');
+      const headers = Object.fromEntries(
+        text.slice(0, split).split('\r\n').slice(1).map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+      );
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text, headers, body: split === -1 ? '' : text.slice(split + 4) });
     });
   });
 }

@@ -1,0 +1,208 @@
+/**
+ * Every refused /forward gets a clear 401/403/413 with a static body, and the
+ * CRM API behind the vault receives nothing.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { mintOperationToken } from '../../../src/exchange/operation-token.js';
+import { AGENT_A } from '../../helpers/exchange-fixture.js';
+import { rawForward, rawRequest, startForwardWorld, type RawResponse, type ForwardWorld } from '../../helpers/forward-fixture.js';
+import { adminCall } from '../../helpers/admin-client.js';
+import type { Response } from '../../helpers/https-client.js';
+import { FAKE_CLIENT_ID } from '../../helpers/fake-providers/catalog.js';
+
+let w: ForwardWorld;
+let crmBefore: number;
+
+beforeAll(async () => {
+  w = await startForwardWorld({ limits: { requestBodyBytes: 4096 } });
+});
+afterAll(() => w?.close());
+beforeEach(() => {
+  crmBefore = w.crm.requests.length;
+});
+
+const INVALID_TOKEN = { error: 'invalid_token', error_description: 'The access token is invalid, expired or not usable for this request.' };
+const INSUFFICIENT_SCOPE = { error: 'insufficient_scope', error_description: 'The request is outside the operation the access token was issued for.' };
+const ACCESS_DENIED = { error: 'access_denied', error_description: 'The request was denied.' };
+const TOO_LARGE = { error: 'invalid_request', error_description: 'The request body is too large.' };
+
+function expectRefused(res: Response | RawResponse, status: number, body: Record<string, string>): void {
+  expect(res.status).toBe(status);
+  expect('json' in res ? res.json() : JSON.parse(res.body)).toStrictEqual(body);
+  expect(res.headers['cache-control']).toBe('no-store');
+  expect(w.crm.requests.length, 'the CRM API received a request').toBe(crmBefore);
+}
+
+describe('who presents the token (401 invalid_token, no use spent), and dead tokens', () => {
+  it('no bearer token', async () => {
+    const res = await w.forward('/records/1', 'x', { headers: { authorization: '' } });
+    expectRefused(res, 401, INVALID_TOKEN);
+    expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+  });
+
+  it('a token bound to another gateway certificate, and it stays usable by its own gateway', async () => {
+    const token = await w.operationToken();
+    expectRefused(await w.forward('/records/1', token, { client: w.vault.pki.other }), 401, INVALID_TOKEN);
+    expect((await w.forward('/records/1', token)).status).toBe(200);
+  });
+
+  it('an expired token', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const { token } = mintOperationToken(w.vault.runtime.keys.signingKeys, {
+      issuer: w.vault.config.publicUrl!, userId: 'u', agent: AGENT_A, provider: 'crm', operation: 'crm:records.read',
+      gateway: 'spiffe://dev.local/gateway', certThumbprint: 'x', issuedAt: now - 120, expiresAt: now - 60,
+    });
+    expectRefused(await w.forward('/records/1', token), 401, INVALID_TOKEN);
+  });
+
+  it('a token whose signature does not verify', async () => {
+    const token = await w.operationToken();
+    const [h, p, s] = token.split('.');
+    const forged = `${h}.${p}.${s!.slice(0, -4)}${s!.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`;
+    expectRefused(await w.forward('/records/1', forged), 401, INVALID_TOKEN);
+  });
+
+  it('a token already spent', async () => {
+    const token = await w.operationToken();
+    expect((await w.forward('/records/1', token)).status).toBe(200);
+    crmBefore = w.crm.requests.length;
+    expectRefused(await w.forward('/records/1', token), 401, INVALID_TOKEN);
+  });
+
+  it('a token of a grant the security team revoked', async () => {
+    const { refreshToken, accessToken } = await w.oauth.issueRefreshTokenFor({ accountId: 'alice', clientId: FAKE_CLIENT_ID, scope: 'openid offline_access' });
+    const grant = await w.vault.seedGrant('carol', { consent: w.grant.consent }, { refreshToken, accessToken: { value: accessToken, expiresInMs: 3_600_000 } });
+    const token = await w.operationToken('records.read', 'carol');
+    const revoked = await adminCall(w.vault, `/admin/grants/${grant.id}/revoke`, { method: 'POST', body: { reason: 'incident-7' } });
+    expect(revoked.status).toBe(200);
+    expectRefused(await w.forward('/records/1', token), 403, ACCESS_DENIED);
+  });
+
+});
+
+describe('what the request does (403, the token is spent)', () => {
+  it('a token minted for another operation: method outside it', async () => {
+    const token = await w.operationToken('records.read');
+    expectRefused(await w.forward('/records', token, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }), 403, INSUFFICIENT_SCOPE);
+    expect((await w.forward('/records/1', token)).status).toBe(401);
+  });
+
+  it('a token minted for another provider', async () => {
+    const token = await w.operationToken();
+    const res = await w.forward('/records/1', token);
+    expect(res.status).toBe(200);
+    crmBefore = w.crm.requests.length;
+    const second = await w.operationToken();
+    expectRefused(await rawForward(w.vault, '/forward/salesforce/records/1', second), 403, INSUFFICIENT_SCOPE);
+  });
+
+  it.each([
+    ['a path outside the patterns', '/contacts/1'],
+    ['a deeper path than the pattern', '/records/1/notes'],
+    ['dot-dot', '/records/../contacts'],
+    ['dot', '/records/./1'],
+    ['encoded dot-dot', '/records/%2e%2e'],
+    ['encoded dot-dot, upper case', '/records/%2E%2E'],
+    ['encoded slash', '/records/1%2fnotes'],
+    ['encoded slash, upper case', '/records/1%2Fnotes'],
+    ['double-encoded slash', '/records/1%252fnotes'],
+    ['double-encoded dot', '/records/%252e%252e'],
+    ['encoded backslash', '/records/1%5cnotes'],
+    ['backslash', '/records/1\\notes'],
+    ['empty segment', '//records/1'],
+    ['trailing slash', '/records/1/'],
+    ['encoded NUL', '/records/1%00'],
+  ])('%s: %s', async (_name, path) => {
+    const token = await w.operationToken();
+    // Sent byte for byte: an HTTP client library would normalise most of these itself.
+    expectRefused(await rawForward(w.vault, `/forward/crm${path}`, token), 403, INSUFFICIENT_SCOPE);
+    expect((await w.forward('/records/1', token)).status).toBe(401);
+  });
+
+  it('a malformed percent-escape is refused by the router (400) before the token is read', async () => {
+    const token = await w.operationToken();
+    const res = await rawForward(w.vault, '/forward/crm/records/%zz', token);
+    expect(res.status).toBe(400);
+    expect(w.crm.requests.length).toBe(crmBefore);
+  });
+
+  it('a forged Host', async () => {
+    const token = await w.operationToken();
+    expectRefused(await rawForward(w.vault, '/forward/crm/records/1', token, { host: new URL(w.crm.origin).host }), 403, ACCESS_DENIED);
+  });
+
+  it('an absolute-form request target naming another host', async () => {
+    const token = await w.operationToken();
+    // The router accepts absolute-form (RFC 9112 §3.2.2); the vault reads only origin-form targets.
+    expectRefused(await rawForward(w.vault, `${w.crm.origin}/forward/crm/records/1`, token), 403, INSUFFICIENT_SCOPE);
+  });
+
+  it('a kill switch on the agent', async () => {
+    const token = await w.operationToken();
+    const engaged = await adminCall(w.vault, '/admin/kill-switches', { method: 'POST', body: { scope: 'agent', target: AGENT_A, reason: 'incident-9' } });
+    expect(engaged.status).toBe(200);
+    const exchangeWorks = () => w.operationToken().then(() => true, () => false);
+    try {
+      // The switch reaches the replica's snapshot within a second; /exchange refusing shows it has.
+      await expect.poll(exchangeWorks, { timeout: 3_000 }).toBe(false);
+      expectRefused(await w.forward('/records/1', token), 403, ACCESS_DENIED);
+    } finally {
+      await adminCall(w.vault, `/admin/kill-switches/agent/${encodeURIComponent(AGENT_A)}`, { method: 'DELETE' });
+      await expect.poll(exchangeWorks, { timeout: 3_000 }).toBe(true);
+    }
+  });
+
+  it('a grant no longer active (consent_required)', async () => {
+    const token = await w.operationToken();
+    const grant = (await w.vault.runtime.stores.grants.get(w.grant.id))!;
+    await w.vault.runtime.stores.grants.setStatus(grant.id, 'consent_required');
+    try {
+      expectRefused(await w.forward('/records/1', token), 403, ACCESS_DENIED);
+    } finally {
+      await w.vault.runtime.stores.grants.setStatus(grant.id, 'active');
+    }
+  });
+
+});
+
+describe('oversized bodies (413)', () => {
+  it('a declared Content-Length above the limit is refused before the token is touched', async () => {
+    const token = await w.operationToken('records.write');
+    expectRefused(await w.forward('/records', token, { method: 'POST', body: Buffer.alloc(5000, 0x61), headers: { 'content-type': 'application/octet-stream' } }), 413, TOO_LARGE);
+    expect((await w.forward('/records', token, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(200);
+  });
+
+  it('a chunked body that grows past the limit is cut off and never completes upstream', async () => {
+    const token = await w.operationToken('records.write');
+    const chunk = 'a'.repeat(1000);
+    const body = Array.from({ length: 6 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('') + '0\r\n\r\n';
+    const port = new URL(w.vault.internalUrl).port;
+    const res = await rawRequest(w.vault, `POST /forward/crm/records HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${body}`);
+    expect(res.status).toBe(413);
+    expect(res.text).toContain(JSON.stringify(TOO_LARGE));
+    expect(w.crm.requests.length).toBe(crmBefore);
+  });
+});
+
+describe('audit of refusals', () => {
+  it('records a deny with its reason for a refused forward, never the token', async () => {
+    const token = await w.operationToken();
+    await w.forward('/records/..', token);
+    const jti = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string;
+    const record = (await w.vault.auditRecords()).find((r) => r.action === 'token.forward' && r.jti === jti);
+    expect(record).toMatchObject({ decision: 'deny', reason: 'request target refused by normalisation', operation: 'crm:records.read', details: { method: 'GET' } });
+    expect(JSON.stringify(await w.vault.auditRecords())).not.toContain(token);
+  });
+
+  it('answers 503 and forwards nothing when the audit record cannot be written', async () => {
+    const token = await w.operationToken();
+    w.vault.audit.failing = true;
+    try {
+      const res = await w.forward('/records/1', token);
+      expect(res.status).toBe(503);
+    } finally {
+      w.vault.audit.failing = false;
+    }
+  });
+});
+
