@@ -21,6 +21,8 @@ declare module 'oidc-provider' {
     readonly scopes: Set<string>;
     readonly isValid: boolean;
     save(): Promise<string>;
+    /** Removes the token from the adapter: it is no longer valid (no grant revocation). */
+    destroy(): Promise<void>;
   }
 
   export type OidcRefreshToken = TokenBase;

@@ -78,7 +78,7 @@ export async function startForwardWorld(options: ForwardWorldOptions = {}): Prom
     // `other` is a second allowed gateway: a token bound to one gateway's certificate, presented by the other.
     overrides: { gateways: { allow: ['spiffe://dev.local/gateway', OTHER_GATEWAY] }, ...(options.limits ? { limits: { forward: options.limits } } : {}) },
   });
-  const upstream = await oauth.issueRefreshTokenFor({ accountId: 'alice', clientId: FAKE_CLIENT_ID, scope: 'openid offline_access contacts.read' });
+  const upstream = await oauth.issueRefreshTokenFor({ accountId: 'alice', clientId: FAKE_CLIENT_ID, scope: 'offline_access contacts.read' });
   const grant = await vault.seedGrant('alice', { consent: { [AGENT_A]: names } }, { refreshToken: upstream.refreshToken, accessToken: { value: upstream.accessToken, expiresInMs: 3_600_000 } });
 
   return {

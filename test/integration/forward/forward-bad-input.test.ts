@@ -70,7 +70,7 @@ describe('who presents the token (401 invalid_token, no use spent), and dead tok
   });
 
   it('a token of a grant the security team revoked', async () => {
-    const { refreshToken, accessToken } = await w.oauth.issueRefreshTokenFor({ accountId: 'alice', clientId: FAKE_CLIENT_ID, scope: 'openid offline_access' });
+    const { refreshToken, accessToken } = await w.oauth.issueRefreshTokenFor({ accountId: 'alice', clientId: FAKE_CLIENT_ID, scope: 'offline_access contacts.read' });
     const grant = await w.vault.seedGrant('carol', { consent: w.grant.consent }, { refreshToken, accessToken: { value: accessToken, expiresInMs: 3_600_000 } });
     const token = await w.operationToken('records.read', 'carol');
     const revoked = await adminCall(w.vault, `/admin/grants/${grant.id}/revoke`, { method: 'POST', body: { reason: 'incident-7' } });
