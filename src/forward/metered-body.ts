@@ -9,32 +9,32 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 
-export class BodyLimitExceeded extends Error {
-  override name = 'BodyLimitExceeded';
-}
-
-export class SecretInBody extends Error {
-  override name = 'SecretInBody';
+export interface MeterOptions {
+  limit: number;
+  /** The error the stream fails with past the limit (it reaches the error handler when nothing was relayed yet). */
+  tooLarge: () => Error;
+  /** A value that must not pass, and the error the stream fails with if it would. */
+  secret?: { value: string; found: () => Error };
 }
 
 export class MeteredBody extends Transform {
   bytes = 0;
-  readonly #limit: number;
+  readonly #options: MeterOptions;
   readonly #secret: Buffer | null;
   #held: Buffer = Buffer.alloc(0);
 
-  constructor(limit: number, secret?: string) {
+  constructor(options: MeterOptions) {
     super();
-    this.#limit = limit;
-    this.#secret = secret ? Buffer.from(secret) : null;
+    this.#options = options;
+    this.#secret = options.secret ? Buffer.from(options.secret.value) : null;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
-    if (this.bytes > this.#limit) return callback(new BodyLimitExceeded('body exceeds the configured limit'));
+    if (this.bytes > this.#options.limit) return callback(this.#options.tooLarge());
     if (this.#secret === null) return callback(null, chunk);
     const window = this.#held.length > 0 ? Buffer.concat([this.#held, chunk]) : chunk;
-    if (window.includes(this.#secret)) return callback(new SecretInBody('upstream body contains the injected credential'));
+    if (window.includes(this.#secret)) return callback(this.#options.secret!.found());
     const keep = Math.min(window.length, this.#secret.length - 1);
     this.#held = Buffer.from(window.subarray(window.length - keep));
     if (window.length > keep) this.push(window.subarray(0, window.length - keep));

@@ -92,7 +92,11 @@ export class UpstreamCaller {
       await response.body.dump();
       throw new UpstreamError(leaks ? 'upstream answer headers carry the injected credential' : 'upstream answer above the response limit');
     }
-    const metered = new MeteredBody(this.limits.responseBodyBytes, access.accessToken);
+    const metered = new MeteredBody({
+      limit: this.limits.responseBodyBytes,
+      tooLarge: () => new UpstreamError('upstream answer grew past the response limit'),
+      secret: { value: access.accessToken, found: () => new UpstreamError('upstream answer body carries the injected credential') },
+    });
     // An error on either side (limit, leaked credential, upstream reset) tears both down:
     // the gateway's response ends short rather than carrying what must not be relayed.
     pipeline(response.body, metered, () => {});
@@ -112,7 +116,7 @@ export class UpstreamCaller {
     const { apiBase, target, provider } = redeemed;
     const basePath = apiBase.pathname.replace(/\/+$/, '');
     const url = `${apiBase.origin}${basePath}${target.path}${target.query}`;
-    const meter = body === null ? null : new MeteredBody(this.limits.requestBodyBytes);
+    const meter = body === null ? null : new MeteredBody({ limit: this.limits.requestBodyBytes, tooLarge: () => new PayloadTooLarge('streamed body above the forward limit') });
     if (body !== null && meter !== null) pipeline(body, meter, () => {});
     try {
       return await undiciRequest(url, {
