@@ -46,6 +46,8 @@ export interface ForwardWorld {
 
 export interface ForwardWorldOptions {
   limits?: Record<string, number>;
+  /** The internal URL gateways are told to use (its host is a name the vault answers to). */
+  internalUrl?: string;
 }
 
 export async function startForwardWorld(options: ForwardWorldOptions = {}): Promise<ForwardWorld> {
@@ -76,7 +78,11 @@ export async function startForwardWorld(options: ForwardWorldOptions = {}): Prom
     },
     agents: { [AGENT_A]: { displayName: 'Agent A', operations: names } },
     // `other` is a second allowed gateway: a token bound to one gateway's certificate, presented by the other.
-    overrides: { gateways: { allow: ['spiffe://dev.local/gateway', OTHER_GATEWAY] }, ...(options.limits ? { limits: { forward: options.limits } } : {}) },
+    overrides: {
+      gateways: { allow: ['spiffe://dev.local/gateway', OTHER_GATEWAY] },
+      ...(options.limits ? { limits: { forward: options.limits } } : {}),
+      ...(options.internalUrl ? { internalUrl: options.internalUrl } : {}),
+    },
   });
   const upstream = await oauth.issueRefreshTokenFor({ accountId: 'alice', clientId: FAKE_CLIENT_ID, scope: 'offline_access contacts.read' });
   const grant = await vault.seedGrant('alice', { consent: { [AGENT_A]: names } }, { refreshToken: upstream.refreshToken, accessToken: { value: upstream.accessToken, expiresInMs: 3_600_000 } });
