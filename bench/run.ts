@@ -27,6 +27,7 @@ import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { AGENT_A, exchangeParams, startExchangeVault } from '../test/helpers/exchange-fixture.js';
 import { startRedis, type RedisHandle } from '../test/helpers/redis-server.js';
+import { benchForward } from './forward.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -98,6 +99,13 @@ const redisFig = (before: RedisCounters, after: RedisCounters, total: number) =>
 async function main(): Promise<void> {
   let redis: RedisHandle | undefined;
   if (useRedis) redis = await startRedis();
+  // BENCH_ONLY=forward: only the /forward rows (bench/forward.ts); otherwise they follow the exchange rows.
+  const forwardRows = () => benchForward(load, { ...(redis ? { redisUrl: redis.url } : {}), rounds, fig });
+  if (process.env.BENCH_ONLY === 'forward') {
+    process.stdout.write(`${[machineLine(), ...(await forwardRows())].join('\n')}\n`);
+    await redis?.stop();
+    return;
+  }
   const vault = await startExchangeVault({ ...(redis ? { redisUrl: redis.url } : {}), overrides: { log: { level: 'warn' } } });
   await vault.seedGrant('alice');
   const body = new URLSearchParams(await exchangeParams(vault.ids, 'alice', AGENT_A)).toString();
@@ -162,7 +170,12 @@ async function main(): Promise<void> {
 
   await bare.close();
   await vault.close();
+  if (only === undefined) process.stdout.write(`${(await forwardRows()).join('\n')}\n`);
   await redis?.stop();
+}
+
+function machineLine(): string {
+  return `machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}); node ${process.version}; ${new Date().toISOString()}; ${connections} keep-alive connections, ${seconds} s per run`;
 }
 
 await main();
