@@ -121,7 +121,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   await internal.register(healthRoutes, { stores, keysLoaded });
   await internal.register(exchangeRoutes, { exchange, audit });
   await internal.register(forwardRoutes, {
-    redeemer: new OperationTokenRedeemer({ issuer, signingKeys: keys.signingKeys, catalog, tokens: stores.tokens, grants: stores.grants, killSwitches: killSwitchCache }),
+    redeemer: new OperationTokenRedeemer({ issuer, signingKeys: keys.signingKeys, catalog, tokens: stores.tokens, grants: stores.grants, killSwitches: killSwitchCache, prefetch: (id) => upstreamAccess.prefetch(id) }),
     caller: new UpstreamCaller(upstreamAccess, config.limits.forward),
     audit,
     limits: config.limits.forward,

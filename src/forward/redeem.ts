@@ -13,16 +13,15 @@
  * itself is one atomic step (TokenStore.consume), so of N concurrent
  * redemptions of a single-use token exactly one passes.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
-import { jwtVerify, type JWTHeaderParameters } from 'jose';
 import type { AuditEventInput } from '../audit/events.js';
-import type { SigningKey, SigningKeys } from '../crypto/signing-keys.js';
+import type { SigningKeys } from '../crypto/signing-keys.js';
 import { AccessDenied, InsufficientScope, InvalidToken, UpstreamError, assert } from '../errors.js';
 import type { KillSwitchCache } from '../exchange/kill-switches.js';
 import type { PeerIdentity } from '../identity/peer-certificate.js';
 import type { Operation, Provider, ProviderCatalog } from '../providers/catalog.js';
-import type { Grant, GrantStore, TokenStore } from '../store/types.js';
+import type { CachedAccessToken, Grant, GrantStore, TokenStore } from '../store/types.js';
 import { matchPattern, parseForwardTarget, type ForwardTarget } from './path-policy.js';
+import { verifyOperationToken } from './verify-operation-token.js';
 
 export type ForwardTrail = Pick<AuditEventInput, 'gateway' | 'agent' | 'user' | 'provider' | 'grant' | 'operation' | 'jti'>;
 
@@ -35,6 +34,8 @@ export interface Redeemed {
   template: string;
   /** Origin + base path of the provider's API, never from the request. */
   apiBase: URL;
+  /** The grant's cached upstream token, read in the same round trip as the grant. */
+  cachedAccess: Promise<CachedAccessToken | null>;
 }
 
 export interface VaultAuthority {
@@ -49,6 +50,8 @@ export interface RedeemDeps {
   tokens: TokenStore;
   grants: GrantStore;
   killSwitches: KillSwitchCache;
+  /** Starts reading a grant's cached upstream token (UpstreamAccessTokens.prefetch). */
+  prefetch: (grantId: string) => Promise<CachedAccessToken | null>;
 }
 
 const BEARER = /^Bearer ([A-Za-z0-9_.~+/-]+=*)$/;
@@ -60,22 +63,8 @@ export function invalidToken(detail: string): InvalidToken {
   return err;
 }
 
-const publicKeys = new WeakMap<SigningKey, KeyObject>();
-
 export class OperationTokenRedeemer {
   constructor(private readonly deps: RedeemDeps) {}
-
-  /** The vault's own key for this `kid` (active, previous or retiring), as jose wants it. */
-  #keyFor = (header: JWTHeaderParameters): KeyObject => {
-    const key = header.kid === undefined ? undefined : this.deps.signingKeys.get(header.kid);
-    if (!key) throw invalidToken('unknown signing key');
-    let pub = publicKeys.get(key);
-    if (!pub) {
-      pub = createPublicKey({ key: { ...key.publicJwk } as import('node:crypto').JsonWebKey, format: 'jwk' });
-      publicKeys.set(key, pub);
-    }
-    return pub;
-  };
 
   /** `authority`: the request's Host and the names the vault answers to on this connection. */
   async redeem(rawUrl: string, method: string, authorization: string | undefined, peer: PeerIdentity, authority: VaultAuthority, trail: ForwardTrail): Promise<Redeemed> {
@@ -86,20 +75,13 @@ export class OperationTokenRedeemer {
 
     let claims;
     try {
-      ({ payload: claims } = await jwtVerify(token, this.#keyFor, {
-        issuer: this.deps.issuer,
-        typ: 'at+jwt',
-        algorithms: ['EdDSA', 'ES256'],
-        requiredClaims: ['jti', 'exp', 'iat', 'sub', 'aud'],
-      }));
-    } catch (err) {
-      if (err instanceof InvalidToken) throw err;
+      claims = verifyOperationToken(token, this.deps.signingKeys, this.deps.issuer);
+    } catch {
       throw invalidToken('operation token signature, type or lifetime refused');
     }
-    const cnf = claims.cnf as { 'x5t#S256'?: unknown } | undefined;
-    assert(cnf?.['x5t#S256'] === peer.thumbprint, invalidToken('token bound to another certificate'));
+    assert(claims.x5t === peer.thumbprint, invalidToken('token bound to another certificate'));
 
-    const record = await tokens.consume(claims.jti!);
+    const record = await tokens.consume(claims.jti);
     assert(record, invalidToken('token unknown, expired, revoked or spent'));
     Object.assign(trail, { agent: record.agent, user: record.userId, provider: record.provider, grant: record.grantId, operation: record.operation, jti: record.jti });
     assert(record.certThumbprint === peer.thumbprint && record.gateway === peer.id, invalidToken('record bound to another certificate'));
@@ -117,9 +99,11 @@ export class OperationTokenRedeemer {
     const template = matchPattern(operation.paths, target.segments);
     assert(template, new InsufficientScope('path outside the operation'));
 
+    // Issued together: on Redis both commands share one round trip (auto-pipelining).
+    const cachedAccess = this.deps.prefetch(record.grantId);
     const grant = await grants.get(record.grantId);
     assert(grant?.status === 'active' && grant.provider === record.provider, new AccessDenied('grant not active'));
-    return { grant, provider, operation, target, template, apiBase: apiBaseOf(provider, grant) };
+    return { grant, provider, operation, target, template, apiBase: apiBaseOf(provider, grant), cachedAccess };
   }
 }
 

@@ -64,7 +64,7 @@ export class UpstreamCaller {
 
   async send(redeemed: Redeemed, method: string, headers: IncomingHttpHeaders, body: Readable | null, outcome: ForwardOutcome): Promise<UpstreamAnswer> {
     const { grant } = redeemed;
-    let access = await this.#access(() => this.upstream.get(grant));
+    let access = await this.#access(() => this.upstream.get(grant, redeemed.cachedAccess));
     const attempt = () => this.#once(redeemed, method, headers, body, access, outcome);
     let response = await attempt();
     if (response.statusCode === 401) {
