@@ -8,6 +8,7 @@
  *   /api/big?bytes=N    streams N bytes; after the first chunk it waits for release()
  *   /api/echo-auth      a broken API that echoes the Authorization header in its body
  *   /api/leak-header    a broken API that echoes it in a response header
+ *   /api/slow           answers after 2 s
  *
  * Every answer also carries a Set-Cookie and a hop-by-hop header named in
  * Connection, which the vault must not relay.
@@ -51,7 +52,9 @@ const CHUNK = 64 * 1024;
 export async function startCrmApi(options: CrmApiOptions): Promise<CrmApi> {
   const requests: CrmRequest[] = [];
   let rejecting = 0;
-  let release: () => void = () => {};
+  // release() before the /api/big request has arrived opens its gate in advance.
+  let openGate: (() => void) | null = null;
+  let releasedEarly = false;
   let bigFinished = false;
   const app = Fastify({ logger: false });
   app.removeAllContentTypeParsers();
@@ -80,11 +83,16 @@ export async function startCrmApi(options: CrmApiOptions): Promise<CrmApi> {
     }
     const path = request.url.split('?')[0]!;
     if (path === '/api/echo-auth') return { youSent: authorization };
+    if (path === '/api/slow') {
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      return { slow: true };
+    }
     if (path === '/api/leak-header') return reply.header('x-debug-authorization', authorization).send({ ok: true });
     if (path === '/api/big') {
       const total = Number(new URL(request.url, 'http://x').searchParams.get('bytes') ?? '0');
       bigFinished = false;
-      const gate = new Promise<void>((resolve) => (release = resolve));
+      const gate = releasedEarly ? Promise.resolve() : new Promise<void>((resolve) => (openGate = resolve));
+      releasedEarly = false;
       reply.hijack();
       reply.raw.writeHead(200, { 'content-type': 'application/octet-stream', ...(request.query as { declare?: string }).declare ? { 'content-length': String(total) } : {} });
       for (let sent = 0; sent < total; sent += CHUNK) {
@@ -108,12 +116,16 @@ export async function startCrmApi(options: CrmApiOptions): Promise<CrmApi> {
     rejectNext(count) {
       rejecting = count;
     },
-    release: () => release(),
+    release() {
+      if (openGate) openGate();
+      else releasedEarly = true;
+      openGate = null;
+    },
     get bigFinished() {
       return bigFinished;
     },
     close: async () => {
-      release();
+      openGate?.();
       await app.close();
     },
   };

@@ -21,7 +21,7 @@ export const CRM_OPERATIONS = {
   'records.read': { description: 'Read one record', methods: ['GET', 'HEAD'], paths: ['/records/{id}'] },
   'records.write': { description: 'Create or replace records', methods: ['POST', 'PUT'], paths: ['/records', '/records/{id}'] },
   'records.browse': { description: 'Browse records', methods: ['GET'], paths: ['/records/**'], uses: 5 },
-  'files.download': { description: 'Download an export', methods: ['GET'], paths: ['/big'] },
+  'files.download': { description: 'Download an export', methods: ['GET'], paths: ['/big', '/slow'] },
   'debug.echo': { description: 'A broken endpoint that echoes credentials', methods: ['GET'], paths: ['/echo-auth', '/leak-header'] },
 };
 

@@ -24,6 +24,7 @@ beforeEach(() => {
 const INVALID_TOKEN = { error: 'invalid_token', error_description: 'The access token is invalid, expired or not usable for this request.' };
 const INSUFFICIENT_SCOPE = { error: 'insufficient_scope', error_description: 'The request is outside the operation the access token was issued for.' };
 const ACCESS_DENIED = { error: 'access_denied', error_description: 'The request was denied.' };
+const UNAVAILABLE = { error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable. Retry later.' };
 const TOO_LARGE = { error: 'invalid_request', error_description: 'The request body is too large.' };
 
 function expectRefused(res: Response | RawResponse, status: number, body: Record<string, string>): void {
@@ -194,15 +195,30 @@ describe('audit of refusals', () => {
     expect(JSON.stringify(await w.vault.auditRecords())).not.toContain(token);
   });
 
-  it('answers 503 and forwards nothing when the audit record cannot be written', async () => {
+  it('a refusal whose audit record cannot be written is 503, and nothing is forwarded', async () => {
     const token = await w.operationToken();
     w.vault.audit.failing = true;
     try {
-      const res = await w.forward('/records/1', token);
-      expect(res.status).toBe(503);
+      expectRefused(await rawForward(w.vault, '/forward/crm/records/..', token), 503, UNAVAILABLE);
     } finally {
       w.vault.audit.failing = false;
     }
   });
+
+  it('a relayed answer whose audit record cannot be written is dropped: 503, no upstream byte reaches the gateway', async () => {
+    const token = await w.operationToken();
+    w.vault.audit.failing = true;
+    let res: Response;
+    try {
+      res = await w.forward('/records/1', token);
+    } finally {
+      w.vault.audit.failing = false;
+    }
+    expect(res.status).toBe(503);
+    expect(res.json()).toStrictEqual(UNAVAILABLE);
+    // The record follows the upstream's status, so the provider did see the request (README: /forward audit).
+    expect(w.crm.requests.slice(crmBefore).map((r) => r.url)).toStrictEqual(['/api/records/1']);
+  });
+
 });
 

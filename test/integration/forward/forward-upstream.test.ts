@@ -17,7 +17,7 @@ const RESPONSE_LIMIT = 6 * 1024 * 1024;
 let w: ForwardWorld;
 
 beforeAll(async () => {
-  w = await startForwardWorld({ limits: { responseBodyBytes: RESPONSE_LIMIT } });
+  w = await startForwardWorld({ limits: { responseBodyBytes: RESPONSE_LIMIT, headersTimeoutMs: 1_000 } });
 });
 afterAll(() => w?.close());
 
@@ -73,6 +73,16 @@ describe('an upstream 401', () => {
     expect(res.json()).toStrictEqual({ error: 'upstream_error', error_description: 'The upstream provider failed to answer correctly.' });
     expect(w.crm.requests.slice(before).map((r) => r.method)).toStrictEqual(['POST']);
     expect(w.oauth.refreshes).toBe(refreshes);
+  });
+});
+
+describe('an upstream that does not answer in time', () => {
+  it('is 504 once the headers timeout passes', async () => {
+    const started = performance.now();
+    const res = await w.forward('/slow', await w.operationToken('files.download'));
+    expect(res.status).toBe(504);
+    expect(res.json()).toStrictEqual({ error: 'upstream_error', error_description: 'The upstream provider did not answer in time.' });
+    expect(performance.now() - started).toBeLessThan(1_900);
   });
 });
 
