@@ -6,7 +6,8 @@
  * and `cnf.x5t#S256` against this connection's certificate (RFC 8705 §3), so
  * a token replayed from another connection cannot burn its holder's use. What
  * the request does is checked after the use is spent: kill switches, the
- * provider in the path, method and path against the operation, the grant.
+ * provider in the path, method and path against the operation, and the
+ * grant (still active, the user's, and still consenting: token-liveness.ts).
  * This is the safer side: a token presented for anything outside its one
  * operation is dead afterwards (treated as misused), and a hostile agent gets
  * one probe per audited exchange, not unlimited probes per token. The spend
@@ -17,6 +18,7 @@ import type { AuditEventInput } from '../audit/events.js';
 import type { SigningKeys } from '../crypto/signing-keys.js';
 import { AccessDenied, InsufficientScope, InvalidToken, UpstreamError, assert } from '../errors.js';
 import type { KillSwitchCache } from '../exchange/kill-switches.js';
+import { grantHonours } from '../exchange/token-liveness.js';
 import type { PeerIdentity } from '../identity/peer-certificate.js';
 import type { Operation, Provider, ProviderCatalog } from '../providers/catalog.js';
 import type { CachedAccessToken, Grant, GrantStore, TokenStore } from '../store/types.js';
@@ -102,7 +104,8 @@ export class OperationTokenRedeemer {
     // Issued together: on Redis both commands share one round trip (auto-pipelining).
     const cachedAccess = this.deps.prefetch(record.grantId);
     const grant = await grants.get(record.grantId);
-    assert(grant?.status === 'active' && grant.provider === record.provider, new AccessDenied('grant not active'));
+    // The only thing that kills a revoked, unlinked or re-consented grant's outstanding tokens.
+    assert(grantHonours(record, grant), new AccessDenied('grant no longer honours the token'));
     return { grant, provider, operation, target, template, apiBase: apiBaseOf(provider, grant), cachedAccess };
   }
 }

@@ -163,6 +163,15 @@ describe('what the request does (403, the token is spent)', () => {
       await w.vault.runtime.stores.grants.setStatus(grant.id, 'active');
     }
   });
+  it('a grant whose user withdrew this agent\'s consent', async () => {
+    const token = await w.operationToken();
+    await w.vault.runtime.stores.grants.setConsent(w.grant.id, AGENT_A, []);
+    try {
+      expectRefused(await w.forward('/records/1', token), 403, ACCESS_DENIED);
+    } finally {
+      await w.vault.runtime.stores.grants.setConsent(w.grant.id, AGENT_A, w.grant.consent[AGENT_A]!);
+    }
+  });
 
 });
 
