@@ -231,3 +231,20 @@ describe('audit of refusals', () => {
 
 });
 
+
+describe('Redis unreachable', () => {
+  it('fails closed fast: 503 well under two seconds, nothing forwarded', async () => {
+    const token = await w.operationToken();
+    w.redis.pause();
+    let res: Response;
+    const started = performance.now();
+    try {
+      res = await w.forward('/records/1', token);
+    } finally {
+      w.redis.resume();
+    }
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expectRefused(res, 503, UNAVAILABLE);
+    expect(res.headers['retry-after']).toBe('1');
+  });
+});
