@@ -7,9 +7,10 @@
  * gateway). An upstream 401 means the cached token died early (revoked,
  * session ended): the token is replaced once through the refresh single
  * flight and the request is sent again, for idempotent methods (RFC 9110
- * §9.2.2) without a body only, since a streamed body cannot be replayed and a
- * non-idempotent request may already have taken effect. The retry is part of
- * the same redemption and spends no second use.
+ * §9.2.2) only: a non-idempotent request may already have taken effect. To be
+ * replayable, an idempotent request's body is read whole first when it
+ * declares at most REPLAY_BODY_BYTES; a larger or chunked one is streamed and
+ * not retried. The retry is part of the same redemption and spends no second use.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
@@ -45,6 +46,19 @@ export interface UpstreamAnswer {
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+/** Largest body kept in memory so an idempotent request can be sent again after an upstream 401. */
+export const REPLAY_BODY_BYTES = 64 * 1024;
+
+async function readWhole(body: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new PayloadTooLarge('body larger than it declared');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
 
 export function declaredLength(headers: IncomingHttpHeaders): number | null {
   const value = headers['content-length'];
@@ -64,15 +78,18 @@ export class UpstreamCaller {
 
   async send(redeemed: Redeemed, method: string, headers: IncomingHttpHeaders, body: Readable | null, outcome: ForwardOutcome): Promise<UpstreamAnswer> {
     const { grant } = redeemed;
+    const declared = declaredLength(headers);
+    const replayable = IDEMPOTENT.has(method) && (body === null || (declared !== null && declared <= REPLAY_BODY_BYTES));
+    const payload = body !== null && replayable ? await readWhole(body, declared!) : body;
     let access = await this.#access(() => this.upstream.get(grant, redeemed.cachedAccess));
-    const attempt = () => this.#once(redeemed, method, headers, body, access, outcome);
+    const attempt = () => this.#once(redeemed, method, headers, payload, access, outcome);
     let response = await attempt();
     if (response.statusCode === 401) {
       outcome.upstreamStatus = 401;
       await response.body.dump();
-      if (body !== null || !IDEMPOTENT.has(method)) {
+      if (!replayable) {
         await this.upstream.forgetRejected(grant, access.accessToken);
-        throw new UpstreamError('upstream refused the injected token; not retried (method or body not replayable)');
+        throw new UpstreamError('upstream refused the injected token; not retried (method not idempotent or body streamed)');
       }
       access = await this.#access(() => this.upstream.replaceRejected(grant, access.accessToken));
       outcome.retried = true;
@@ -86,9 +103,9 @@ export class UpstreamCaller {
     outcome.upstreamStatus = response.statusCode;
 
     const relayed = downstreamResponseHeaders(response.headers);
-    const declared = response.headers['content-length'] === undefined ? null : Number(response.headers['content-length']);
+    const answerBytes = response.headers['content-length'] === undefined ? null : Number(response.headers['content-length']);
     const leaks = Object.values(relayed).some((v) => (Array.isArray(v) ? v.join('\n') : v).includes(access.accessToken));
-    if (leaks || (declared !== null && declared > this.limits.responseBodyBytes)) {
+    if (leaks || (answerBytes !== null && answerBytes > this.limits.responseBodyBytes)) {
       await response.body.dump();
       throw new UpstreamError(leaks ? 'upstream answer headers carry the injected credential' : 'upstream answer above the response limit');
     }
@@ -100,7 +117,7 @@ export class UpstreamCaller {
     // An error on either side (limit, leaked credential, upstream reset) tears both down:
     // the gateway's response ends short rather than carrying what must not be relayed.
     pipeline(response.body, metered, () => {});
-    return { status: response.statusCode, headers: relayed, body: metered, declaredBytes: declared };
+    return { status: response.statusCode, headers: relayed, body: metered, declaredBytes: answerBytes };
   }
 
   async #access(get: () => Promise<UpstreamAccess>): Promise<UpstreamAccess> {
@@ -112,17 +129,20 @@ export class UpstreamCaller {
     }
   }
 
-  async #once(redeemed: Redeemed, method: string, headers: IncomingHttpHeaders, body: Readable | null, access: UpstreamAccess, outcome: ForwardOutcome): Promise<Dispatcher.ResponseData> {
+  /** One upstream request; `body`: streamed (sent once) or read whole (replayable). */
+  async #once(redeemed: Redeemed, method: string, headers: IncomingHttpHeaders, body: Readable | Buffer | null, access: UpstreamAccess, outcome: ForwardOutcome): Promise<Dispatcher.ResponseData> {
     const { apiBase, target, provider } = redeemed;
     const basePath = apiBase.pathname.replace(/\/+$/, '');
     const url = `${apiBase.origin}${basePath}${target.path}${target.query}`;
-    const meter = body === null ? null : new MeteredBody({ limit: this.limits.requestBodyBytes, tooLarge: () => new PayloadTooLarge('streamed body above the forward limit') });
-    if (body !== null && meter !== null) pipeline(body, meter, () => {});
+    const streamed = body !== null && !Buffer.isBuffer(body) ? body : null;
+    const meter = streamed === null ? null : new MeteredBody({ limit: this.limits.requestBodyBytes, tooLarge: () => new PayloadTooLarge('streamed body above the forward limit') });
+    if (streamed !== null && meter !== null) pipeline(streamed, meter, () => {});
+    if (Buffer.isBuffer(body)) outcome.requestBytes = body.length;
     try {
       return await undiciRequest(url, {
         method: method as Dispatcher.HttpMethod,
-        headers: upstreamRequestHeaders(headers, access.accessToken, body === null ? null : declaredLength(headers)),
-        body: meter,
+        headers: upstreamRequestHeaders(headers, access.accessToken, body === null ? null : Buffer.isBuffer(body) ? body.length : declaredLength(headers)),
+        body: Buffer.isBuffer(body) ? body : meter,
         dispatcher: providerDispatcher(provider.allowPrivateNetwork),
         headersTimeout: this.limits.headersTimeoutMs,
         bodyTimeout: this.limits.bodyIdleTimeoutMs,

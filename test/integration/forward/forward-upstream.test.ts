@@ -63,6 +63,20 @@ describe('an upstream 401', () => {
     expect(record).toMatchObject({ decision: 'allow', details: { upstreamStatus: 200, retried: true } });
   });
 
+  it('PUT with a small body: the body is kept and sent again with the refreshed token', async () => {
+    w.crm.rejectNext(1);
+    const refreshes = w.oauth.refreshes;
+    const before = w.crm.requests.length;
+    const body = JSON.stringify({ name: 'Grace' });
+    const res = await w.forward('/records/5', await w.operationToken('records.write'), { method: 'PUT', body, headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(200);
+    expect(res.json()).toStrictEqual({ method: 'PUT', path: '/api/records/5', sub: 'alice', bytes: body.length });
+    const seen = w.crm.requests.slice(before);
+    expect(seen.map((r) => [r.method, r.bodyBytes])).toStrictEqual([['PUT', body.length], ['PUT', body.length]]);
+    expect(seen[1]!.bearer).not.toBe(seen[0]!.bearer);
+    expect(w.oauth.refreshes).toBe(refreshes + 1);
+  });
+
   it('POST: not retried; the gateway gets 502 and the CRM API saw exactly one request', async () => {
     w.crm.rejectNext(1);
     const refreshes = w.oauth.refreshes;
