@@ -2,8 +2,8 @@
  * POST /introspect (RFC 7662) for operation tokens, internal listener, gateway
  * role. Active only when the signature verifies against the vault's own keys,
  * the record under its `jti` still exists with uses left, it was issued to
- * the calling gateway, and no kill switch covers it. Anything else is
- * `{active: false}` with no reason (RFC 7662 §2.2).
+ * the calling gateway, its grant is still active, and no kill switch covers
+ * it. Anything else is `{active: false}` with no reason (RFC 7662 §2.2).
  */
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsync } from 'fastify';
@@ -12,13 +12,14 @@ import { createLocalJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import type { SigningKeys } from '../crypto/signing-keys.js';
 import { AccessDenied } from '../errors.js';
-import type { TokenStore } from '../store/types.js';
+import type { GrantStore, TokenStore } from '../store/types.js';
 import type { KillSwitchCache } from './kill-switches.js';
 
 export interface IntrospectionOptions {
   issuer: string;
   signingKeys: SigningKeys;
   tokens: TokenStore;
+  grants: GrantStore;
   killSwitches: KillSwitchCache;
 }
 
@@ -46,7 +47,7 @@ const introspectionResponse = z.union([
 
 const INACTIVE = { active: false as const };
 
-export const introspectionRoutes: FastifyPluginAsync<IntrospectionOptions> = async (app, { issuer, signingKeys, tokens, killSwitches }) => {
+export const introspectionRoutes: FastifyPluginAsync<IntrospectionOptions> = async (app, { issuer, signingKeys, tokens, grants, killSwitches }) => {
   await app.register(formbody);
   const routes = app.withTypeProvider<ZodTypeProvider>();
   // Current, previous and retiring keys, as published now: a key reload (admin API) adopts new
@@ -80,6 +81,10 @@ export const introspectionRoutes: FastifyPluginAsync<IntrospectionOptions> = asy
       }
       const record = await tokens.get(claims.jti!);
       if (!record || record.usesLeft <= 0 || record.gateway !== request.peer.id) return INACTIVE;
+      // Revocation deletes a grant's token records, but one can survive it: an exchange that read
+      // the grant before the revocation stores its record after. The grant's own state decides.
+      const grant = await grants.get(record.grantId);
+      if (grant?.status !== 'active' || grant.userId !== record.userId) return INACTIVE;
       try {
         killSwitches.assertOpen({ gateway: record.gateway, agent: record.agent, user: record.userId, provider: record.provider, grant: record.grantId });
       } catch (err) {
