@@ -1,10 +1,12 @@
 /**
- * Continuous /exchange load against one vault: `loops` requests in flight at
- * all times, each on its own keep-alive mTLS connection (so a request is never
- * queued in the client and its send time is when it left), every answer
- * recorded with the time its request was sent.
+ * Continuous /exchange load against one vault: `loops` request loops, each on
+ * its own keep-alive mTLS connection (so a request is never queued in the
+ * client and its send time is when it left) and pausing `pauseMs` between
+ * answer and next request, every answer recorded with the time its request
+ * was sent.
  */
 import { Agent } from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { call } from './https-client.js';
 import type { TestPki } from './vault.js';
 
@@ -22,7 +24,7 @@ export interface ExchangeLoad {
   stop(): Promise<Shot[]>;
 }
 
-export function startExchangeLoad(internalUrl: string, pki: TestPki, body: string, loops = 4): ExchangeLoad {
+export function startExchangeLoad(internalUrl: string, pki: TestPki, body: string, loops = 4, pauseMs = 0): ExchangeLoad {
   const agent = new Agent({ keepAlive: true, maxSockets: loops, ca: pki.ca, cert: pki.gateway.cert, key: pki.gateway.key });
   const shots: Shot[] = [];
   let running = true;
@@ -42,6 +44,7 @@ export function startExchangeLoad(internalUrl: string, pki: TestPki, body: strin
       } catch (err) {
         shots.push({ sentAt, status: 0, body: String(err) });
       }
+      if (pauseMs > 0) await sleep(pauseMs);
     }
   };
   const done = Promise.all(Array.from({ length: loops }, loop));
