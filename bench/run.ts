@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import type autocannon from 'autocannon';
 import formbody from '@fastify/formbody';
 import Fastify from 'fastify';
+import { Redis } from 'ioredis';
 import { AGENT_A, exchangeParams, startExchangeVault } from '../test/helpers/exchange-fixture.js';
 import { startRedis, type RedisHandle } from '../test/helpers/redis-server.js';
 
@@ -34,6 +35,7 @@ const useRedis = process.env.BENCH_STORE !== 'memory';
 
 interface Figures {
   rps: number;
+  total: number;
   p50: number;
   p99: number;
   non2xx: number;
@@ -72,6 +74,27 @@ async function load(
 
 const fig = (f: Figures) => `${f.rps.toFixed(0)} (${f.p50}/${f.p99}, ${f.cpuUs.toFixed(0)} µs)`;
 
+/** What redis-server did: CPU seconds, socket reads (≈ client flushes) and commands, from INFO. */
+interface RedisCounters {
+  cpuUs: number;
+  reads: number;
+  commands: number;
+}
+
+async function redisCounters(client: Redis): Promise<RedisCounters> {
+  const info = await client.info();
+  const num = (name: string) => Number(new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1] ?? NaN);
+  return {
+    cpuUs: (num('used_cpu_sys') + num('used_cpu_user')) * 1e6,
+    reads: num('total_reads_processed'),
+    commands: num('total_commands_processed'),
+  };
+}
+
+/** Per answered exchange; the stats client's own INFO calls are 2 commands per run (noise). */
+const redisFig = (before: RedisCounters, after: RedisCounters, total: number) =>
+  `${((after.cpuUs - before.cpuUs) / total).toFixed(0)} µs, ${((after.reads - before.reads) / total).toFixed(2)} reads, ${((after.commands - before.commands) / total).toFixed(2)} cmds`;
+
 async function main(): Promise<void> {
   let redis: RedisHandle | undefined;
   if (useRedis) redis = await startRedis();
@@ -102,7 +125,7 @@ async function main(): Promise<void> {
   const exchange = { method: 'POST' as const, body, headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } };
   // Warm-up (JIT, connection pools, caches), not reported.
   const only = process.env.BENCH_ONLY;
-  const skipped: Figures = { rps: NaN, p50: NaN, p99: NaN, non2xx: 0, errors: 0, cpuUs: NaN };
+  const skipped: Figures = { rps: NaN, total: 0, p50: NaN, p99: NaN, non2xx: 0, errors: 0, cpuUs: NaN };
   if (only !== 'exchange') {
     const check = await load(bareFormUrl, tls, exchange, 1);
     if (check.non2xx > 0 || check.errors > 0) throw new Error('bare-form route does not answer 2xx');
@@ -111,24 +134,28 @@ async function main(): Promise<void> {
   }
   await load(`${vault.internalUrl}/exchange`, tls, exchange, 3);
 
-  const results: Array<{ round: number; bare: Figures; bareForm: Figures; exchange: Figures }> = [];
+  const stats = redis ? new Redis(redis.url) : undefined;
+  const results: Array<{ round: number; bare: Figures; bareForm: Figures; exchange: Figures; redis: string }> = [];
   for (let round = 1; round <= rounds; round++) {
     const b = only === 'exchange' ? skipped : await load(bareUrl, tls, { method: 'GET' });
     const f = only === 'exchange' ? skipped : await load(bareFormUrl, tls, exchange);
+    const before = stats ? await redisCounters(stats) : undefined;
     const e = only === 'bare' ? skipped : await load(`${vault.internalUrl}/exchange`, tls, exchange);
-    results.push({ round, bare: b, bareForm: f, exchange: e });
+    const after = stats ? await redisCounters(stats) : undefined;
+    results.push({ round, bare: b, bareForm: f, exchange: e, redis: before && after && e.total > 0 ? redisFig(before, after, e.total) : 'n/a' });
   }
+  stats?.disconnect();
 
   const cpu = cpus()[0]?.model ?? 'unknown';
   const lines = [
     `machine: ${cpus().length} CPUs (${cpu}); node ${process.version}; ${new Date().toISOString()}`,
     `store: ${useRedis ? 'redis (private, AOF everysec)' : 'memory'}; ${connections} keep-alive mTLS connections; 3 s warm-up each, then ${seconds} s per run; autocannon in a child process`,
     '',
-    '| round | bare GET req/s (p50/p99 ms, server CPU µs/req) | bare form POST req/s (same) | exchanges/s (same) | ratio to GET | ratio to form POST | exchange non-2xx/errors |',
-    '|---|---|---|---|---|---|---|',
+    '| round | bare GET req/s (p50/p99 ms, server CPU µs/req) | bare form POST req/s (same) | exchanges/s (same) | ratio to GET | ratio to form POST | exchange non-2xx/errors | redis-server per exchange (CPU, socket reads, commands) |',
+    '|---|---|---|---|---|---|---|---|',
     ...results.map(
       (r) =>
-        `| ${r.round} | ${fig(r.bare)} | ${fig(r.bareForm)} | ${fig(r.exchange)} | ${(r.exchange.rps / r.bare.rps).toFixed(2)} | ${(r.exchange.rps / r.bareForm.rps).toFixed(2)} | ${r.exchange.non2xx}/${r.exchange.errors} |`,
+        `| ${r.round} | ${fig(r.bare)} | ${fig(r.bareForm)} | ${fig(r.exchange)} | ${(r.exchange.rps / r.bare.rps).toFixed(2)} | ${(r.exchange.rps / r.bareForm.rps).toFixed(2)} | ${r.exchange.non2xx}/${r.exchange.errors} | ${r.redis} |`,
     ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

@@ -119,13 +119,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   await internal.register(mtlsIdentity, { policy: trustPolicy(config, tls) });
   await internal.register(healthRoutes, { stores, keysLoaded });
   await internal.register(exchangeRoutes, { exchange, audit });
-  await internal.register(introspectionRoutes, {
-    issuer,
-    signingKeys: keys.signingKeys,
-    tokens: stores.tokens,
-    grants: stores.grants,
-    killSwitches: killSwitchCache,
-  });
+  await internal.register(introspectionRoutes, { issuer, signingKeys: keys.signingKeys, tokens: stores.tokens, grants: stores.grants, killSwitches: killSwitchCache });
   await killSwitchCache.start();
   const killSwitches = new KillSwitchControl(stores, custodian, logError('kill-switch announcement failed'));
   await internal.register(adminRoutes, {

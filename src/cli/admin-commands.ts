@@ -7,10 +7,19 @@
 import { parseArgs } from 'node:util';
 import { ApiError, callAdmin, callJson, type Connection } from './admin-http.js';
 import { table } from './table.js';
+import { grants, revoke } from './grant-commands.js';
+import { OPTIONS, positiveInt, print, UsageError, type Ctx, type Io } from './cli-context.js';
+
+export type { Io } from './cli-context.js';
 
 export const USAGE = `usage: token-vault-admin [options] <command>
 
 commands:
+  grants [--user <id>] [--agent <id>] [--provider <id>] [--status active|consent_required|revoked]
+         [--limit <n>] [--cursor <c>]       grants (never a secret field)
+  revoke <grant-id> --reason <text>      revoke one grant (unknown or already revoked: same answer)
+  revoke --user|--agent|--provider <id> --reason <text>
+                                         revoke every grant of one user, agent or provider, with a report
   kills                                  engaged kill switches
   kill <scope> [target] --reason <text>  engage; scope: global|gateway|agent|user|provider|grant (global: no target)
   unkill <scope> [target]                release
@@ -33,51 +42,6 @@ options (environment variable, default):
   --json            JSON output for scripts
 
 exit codes: 0 ok, 1 API or connection error (code on stderr), 2 usage, 3 audit chain broken`;
-
-export interface Io {
-  out: NodeJS.WritableStream;
-  err: NodeJS.WritableStream;
-}
-
-class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-const OPTIONS = {
-  url: { type: 'string' },
-  cert: { type: 'string' },
-  key: { type: 'string' },
-  cacert: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  reason: { type: 'string' },
-  from: { type: 'string' },
-  to: { type: 'string' },
-  agent: { type: 'string' },
-  user: { type: 'string' },
-  provider: { type: 'string' },
-  gateway: { type: 'string' },
-  grant: { type: 'string' },
-  actor: { type: 'string' },
-  decision: { type: 'string' },
-  action: { type: 'string' },
-  'trace-id': { type: 'string' },
-  limit: { type: 'string' },
-  cursor: { type: 'string' },
-  'from-seq': { type: 'string' },
-  'page-size': { type: 'string' },
-  'max-pages': { type: 'string' },
-  restart: { type: 'boolean' },
-} as const;
-
-type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
-
-interface Ctx {
-  conn: Connection;
-  values: Values;
-  args: string[];
-  io: Io;
-}
 
 export async function run(argv: string[], env: Record<string, string | undefined>, io: Io): Promise<number> {
   let parsed;
@@ -123,6 +87,8 @@ export async function run(argv: string[], env: Record<string, string | undefined
 async function dispatch(command: string, ctx: Ctx): Promise<number> {
   const sub = ctx.args[0];
   switch (command) {
+    case 'grants': return grants(ctx);
+    case 'revoke': return revoke(ctx);
     case 'kills': return kills(ctx);
     case 'kill': return kill(ctx);
     case 'unkill': return unkill(ctx);
@@ -141,10 +107,6 @@ async function dispatch(command: string, ctx: Ctx): Promise<number> {
   }
 }
 
-function print(ctx: Ctx, json: unknown, text: () => string): number {
-  ctx.io.out.write(ctx.values.json ? `${JSON.stringify(json, null, 2)}\n` : `${text()}\n`);
-  return 0;
-}
 
 interface KillSwitch { scope: string; target: string; reason: string; engagedAt: number; engagedBy: string }
 
@@ -256,11 +218,6 @@ async function keysShow(ctx: Ctx, method: string, path: string): Promise<number>
   });
 }
 
-function positiveInt(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^[1-9][0-9]{0,5}$/.test(value)) throw new UsageError(`--${name} must be a positive integer`);
-  return Number(value);
-}
 
 async function keysRewrap(ctx: Ctx): Promise<number> {
   const pageSize = positiveInt('page-size', ctx.values['page-size']);

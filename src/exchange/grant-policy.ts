@@ -60,6 +60,8 @@ export class GrantPolicy {
     operation: Operation,
     grantId?: string,
     alongside?: (grantId: string) => Promise<T>,
+    /** Told the user's own grant once it is known, before its status and consent are judged (audit of denials). */
+    onOwnGrant?: (grant: Grant) => void,
   ): Promise<{ grant: Grant; alongside?: Promise<T> }> {
     const link = () => this.consentUri(operation.provider, agent, operation.name);
     const first = grantId ?? this.#hint(userId, operation.provider);
@@ -75,6 +77,7 @@ export class GrantPolicy {
       grant = await this.#fromIndex(userId, operation.provider);
       if (!grant) throw new ConsentRequired(link(), 'no grant for this provider');
     }
+    onOwnGrant?.(grant);
     if (grant.status === 'revoked') throw new AccessDenied('grant revoked');
     if (grant.status !== 'active') throw new ConsentRequired(link(), 'grant needs re-consent');
     if (!grant.consent[agent]?.includes(operation.name)) throw new ConsentRequired(link(), 'operation not consented for this agent');

@@ -2,8 +2,9 @@
  * POST /introspect (RFC 7662) for operation tokens, internal listener, gateway
  * role. Active only when the signature verifies against the vault's own keys,
  * the record under its `jti` still exists with uses left, it was issued to
- * the calling gateway, its grant is still active, and no kill switch covers
- * it. Anything else is `{active: false}` with no reason (RFC 7662 §2.2).
+ * the calling gateway, its grant still honours it (active, consenting:
+ * token-liveness.ts) and no kill switch covers it. Anything else is
+ * `{active: false}` with no reason (RFC 7662 §2.2).
  */
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsync } from 'fastify';
@@ -14,6 +15,7 @@ import type { SigningKeys } from '../crypto/signing-keys.js';
 import { AccessDenied } from '../errors.js';
 import type { GrantStore, TokenStore } from '../store/types.js';
 import type { KillSwitchCache } from './kill-switches.js';
+import { grantHonours } from './token-liveness.js';
 
 export interface IntrospectionOptions {
   issuer: string;
@@ -81,10 +83,7 @@ export const introspectionRoutes: FastifyPluginAsync<IntrospectionOptions> = asy
       }
       const record = await tokens.get(claims.jti!);
       if (!record || record.usesLeft <= 0 || record.gateway !== request.peer.id) return INACTIVE;
-      // Revocation deletes a grant's token records, but one can survive it: an exchange that read
-      // the grant before the revocation stores its record after. The grant's own state decides.
-      const grant = await grants.get(record.grantId);
-      if (grant?.status !== 'active' || grant.userId !== record.userId) return INACTIVE;
+      if (!grantHonours(record, await grants.get(record.grantId))) return INACTIVE;
       try {
         killSwitches.assertOpen({ gateway: record.gateway, agent: record.agent, user: record.userId, provider: record.provider, grant: record.grantId });
       } catch (err) {

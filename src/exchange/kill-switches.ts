@@ -1,10 +1,11 @@
 /**
- * Kill-switch enforcement without a Redis round trip per request: a snapshot
- * refreshed by polling the store's epoch (every 250 ms), so a switch engaged
- * on any replica is enforced here within 1 s even when pub/sub loses the
- * announcement. An announcement that does arrive triggers the read at once
- * (the fast path). When the snapshot cannot be confirmed for longer than
- * 1 s (Redis down), every check fails closed.
+ * Kill-switch enforcement from a snapshot: refreshed by polling the store's
+ * epoch (every 250 ms), at once when an announcement arrives (pub/sub, the
+ * fast path), and before any decision when an exchange's own epoch read
+ * (`confirmCurrent`, in the request's round trip) shows it is behind. So a
+ * switch engaged on any replica is enforced here within 1 s even when pub/sub
+ * loses the announcement. When the snapshot cannot be confirmed for longer
+ * than 1 s (Redis down), every check fails closed.
  */
 import { AccessDenied, TemporarilyUnavailable } from '../errors.js';
 import type { KillScope, KillSwitchEvents, KillSwitchStore } from '../store/types.js';
@@ -91,10 +92,31 @@ export class KillSwitchCache {
         this.#epoch = snapshot.epoch;
       }
       // Confirmed as of when the read started, not when it finished.
-      this.#confirmedAt = startedAt;
+      if (startedAt > this.#confirmedAt) this.#confirmedAt = startedAt;
     } catch {
       // Stale until the next successful poll; checks fail closed after maxStalenessMs.
     }
+  }
+
+  /**
+   * The exchange's per-request check: reads the store's epoch (issued at once, so
+   * it shares the request's Redis round trip) and, when the snapshot is behind,
+   * refreshes it before any decision. A switch made durable before this read is
+   * therefore enforced on this request whatever happened to pub/sub or the poll:
+   * after the admin API answers, no exchange sent later is issued on any replica.
+   * Concurrent requests that see the same new epoch share one snapshot read.
+   */
+  async confirmCurrent(): Promise<void> {
+    const readAt = this.#now();
+    const epoch = await this.store.epoch();
+    if (epoch === this.#epoch) {
+      if (readAt > this.#confirmedAt) this.#confirmedAt = readAt;
+      return;
+    }
+    // Queued behind any read already in flight, so it starts after this epoch was read.
+    await this.sync();
+    // An epoch that went backwards (a Redis reset) is not "behind": the poll resyncs it.
+    if (this.#epoch < epoch) throw new TemporarilyUnavailable('kill-switch snapshot could not be refreshed');
   }
 
   #schedule(): void {

@@ -7,7 +7,8 @@
  * exchange hot path WebCrypto's asynchronous job costs several times the
  * signature itself. Tests verify the result with jose against the JWKS.
  */
-import { KeyObject, randomBytes, sign } from 'node:crypto';
+import { KeyObject, sign } from 'node:crypto';
+import { pooledRandomId } from '../crypto/random-ids.js';
 import type { SigningKey, SigningKeys } from '../crypto/signing-keys.js';
 import type { AuthorizationDetail } from './request.js';
 
@@ -31,7 +32,7 @@ export interface MintedToken {
   jti: string;
 }
 
-export const newJti = () => randomBytes(16).toString('base64url');
+export const newJti = () => pooledRandomId(16);
 
 interface PreparedKey {
   key: SigningKey;

@@ -73,15 +73,20 @@ export const exchangeRoutes: FastifyPluginAsync<ExchangeRouteOptions> = async (a
       const trail: ExchangeTrail = {};
       trails.set(request, trail);
       const result = await exchange.exchange(request.body, request.peer, trail);
-      // A token whose record was stored but whose audit failed is never sent; its record
-      // is unreachable without the signed JWT (random jti) and expires with its short TTL.
-      await record(request, {
-        action: 'token.exchange',
-        decision: 'allow',
-        ...trail,
-        tokenHmac: audit.tokenHmac(result.released),
-        details: { issued_token_type: result.body.issued_token_type, expires_in: result.body.expires_in },
-      });
+      // The token's record and its audit record go out together (one Redis round trip); the
+      // token is sent only when both are durable. If only the record landed, the token was
+      // never sent and the record is unreachable without the signed JWT (random jti); if only
+      // the audit landed, the trail over-reports an issue that never left, never under-reports.
+      await Promise.all([
+        result.stored,
+        record(request, {
+          action: 'token.exchange',
+          decision: 'allow',
+          ...trail,
+          tokenHmac: audit.tokenHmac(result.released),
+          details: { issued_token_type: result.body.issued_token_type, expires_in: result.body.expires_in },
+        }),
+      ]);
       return reply.headers(NO_STORE).send(result.body);
     },
   );

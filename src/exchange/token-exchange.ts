@@ -33,6 +33,12 @@ export interface ExchangeResult {
   };
   /** The released value, for the audit HMAC only. */
   released: string;
+  /**
+   * The operation token's record being written, started before returning so the
+   * caller can write the audit record in the same Redis round trip. Nothing may be
+   * released before both have succeeded.
+   */
+  stored?: Promise<void>;
 }
 
 export interface TokenExchangeDeps {
@@ -71,20 +77,30 @@ export class TokenExchange {
       if (mayAct.sub !== agent) throw new InvalidRequest('may_act names another agent');
       if (mayAct.iss && actor && mayAct.iss !== actor.issuer) throw new InvalidRequest('may_act names another agent issuer');
     }
-    killSwitches.assertOpen({ gateway: peer.id, agent, user: subject.userId });
 
     const { provider, operation, detail } = resolveTarget(catalog, request);
     trail.provider = provider.id;
     trail.operation = operation.name;
     policy.assertCeiling(agent, operation);
-    killSwitches.assertOpen({ provider: provider.id });
     const wantsUpstream = request.requested_token_type === TOKEN_TYPE_ACCESS_TOKEN;
     if (wantsUpstream && !operation.releaseUpstreamToken) throw new InvalidRequest('operation does not allow releasing the upstream token');
 
-    // The grant is read fresh every time; its cached upstream token rides in the same round trip.
-    const { grant, alongside: cachedEntry } = await policy.selectWith(subject.userId, agent, operation, detail?.identifier, (id) =>
-      this.deps.upstream.prefetch(id),
+    // One Redis round trip: the kill-switch epoch, the grant (read fresh every time) and its
+    // cached upstream token. The switches are decided first (DESIGN order), on a snapshot at
+    // least as new as that epoch, so a switch durable before this request is enforced here.
+    const switchesCurrent = killSwitches.confirmCurrent();
+    const selecting = policy.selectWith(
+      subject.userId,
+      agent,
+      operation,
+      detail?.identifier,
+      (id) => this.deps.upstream.prefetch(id),
+      (own) => (trail.grant = own.id),
     );
+    selecting.catch(() => {});
+    await switchesCurrent;
+    killSwitches.assertOpen({ gateway: peer.id, agent, user: subject.userId, provider: provider.id });
+    const { grant, alongside: cachedEntry } = await selecting;
     trail.grant = grant.id;
     killSwitches.assertOpen({ grant: grant.id });
 
@@ -124,7 +140,7 @@ export class TokenExchange {
       expiresAt: now + ttl,
     });
     trail.jti = minted.jti;
-    await this.deps.tokens.put(
+    const stored = this.deps.tokens.put(
       {
         jti: minted.jti,
         grantId: grant.id,
@@ -139,9 +155,12 @@ export class TokenExchange {
       },
       ttl * 1000,
     );
+    // The caller awaits it; this only keeps a rejection that lands first from counting as unhandled.
+    stored.catch(() => {});
     return {
       body: { access_token: minted.token, issued_token_type: TOKEN_TYPE_JWT, token_type: 'Bearer', expires_in: ttl, scope: operation.name },
       released: minted.token,
+      stored,
     };
   }
 }

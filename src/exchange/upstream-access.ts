@@ -185,6 +185,8 @@ export class UpstreamAccessTokens {
       if (err instanceof UpstreamFailure) {
         await this.onRefresh({ grant, outcome: 'failed', reason: err.reason });
         if (err.reason === 'unavailable') throw new TemporarilyUnavailable('upstream token endpoint unavailable (5xx)');
+        // Never connected: the refresh token was not presented, so it is still the current one.
+        if (err.reason === 'unreachable') throw new TemporarilyUnavailable('upstream token endpoint unreachable');
         if (err.reason === 'timeout' || err.reason === 'network') {
           // The provider may have processed the refresh and rotated the token whose answer we lost;
           // presenting the old one again would trip reuse detection and revoke the upstream grant.

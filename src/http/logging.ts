@@ -28,12 +28,36 @@ const SECRET_FIELDS = [
   'state',
 ];
 
-export const redactPaths = [
-  ...SECRET_FIELDS.map((f) => `req.headers["${f}"]`),
-  ...SECRET_FIELDS.map((f) => `res.headers["${f}"]`),
-  ...SECRET_FIELDS.map((f) => `*["${f}"]`),
-  ...SECRET_FIELDS.map((f) => `*.*["${f}"]`),
-];
+const SECRET_KEYS: ReadonlySet<string> = new Set(SECRET_FIELDS);
+
+/** Exact header paths, handled by pino's redaction (cheap: no wildcards). */
+export const redactPaths = [...SECRET_FIELDS.map((f) => `req.headers["${f}"]`), ...SECRET_FIELDS.map((f) => `res.headers["${f}"]`)];
+
+/** How deep under a log call's object a secret-named field is still found (top level = 0). */
+const SCRUB_DEPTH = 2;
+
+/**
+ * A secret-named field anywhere in the top three levels of a logged object is
+ * censored. Done per log line in `formatters.log`, not with pino's wildcard
+ * redact paths (`*.token`, `*.*.token`, …): those are re-compiled for every
+ * child logger, i.e. for every request (≈ 4.4 µs each, even at `warn` when
+ * nothing is logged). The logged object is never mutated: a copy is made on
+ * the path to a secret only (keeping an Error's prototype and non-enumerable
+ * message and stack).
+ */
+export function scrubSecrets<T>(value: T, depth = 0): T {
+  if (value === null || typeof value !== 'object' || depth > SCRUB_DEPTH) return value;
+  let copy: Record<string, unknown> | undefined;
+  const source = value as Record<string, unknown>;
+  for (const key of Object.keys(source)) {
+    const before = source[key];
+    const after = SECRET_KEYS.has(key.toLowerCase()) ? REDACTED : scrubSecrets(before, depth + 1);
+    if (after === before) continue;
+    copy ??= Array.isArray(value) ? [...value] : Object.create(Object.getPrototypeOf(value), Object.getOwnPropertyDescriptors(value));
+    copy![key] = after;
+  }
+  return (copy ?? value) as T;
+}
 
 /** Path of a URL without its query string or fragment (which may carry codes, tokens or state). */
 export function pathOnly(url: string): string {
@@ -46,6 +70,7 @@ export function loggerOptions(level: string, stream?: DestinationStream): Exclud
     level,
     ...(stream ? { stream } : {}),
     redact: { paths: redactPaths, censor: REDACTED },
+    formatters: { log: (object) => scrubSecrets(object) },
     serializers: {
       req(request: FastifyRequest) {
         return {

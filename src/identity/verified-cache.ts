@@ -3,7 +3,7 @@
  * token's own `exp` (never longer). Bounded: the oldest entry goes first.
  * DESIGN.md (performance): verification dominates an uncached exchange.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 interface Entry<T> {
   value: T;
@@ -19,7 +19,8 @@ export class VerifiedTokenCache<T> {
   ) {}
 
   static keyOf(kind: string, token: string): string {
-    return createHash('sha256').update(kind).update('\0').update(token).digest('base64url');
+    // One-shot hash (no Hash object): about half the cost of createHash on ~1 KB tokens.
+    return hash('sha256', `${kind}\0${token}`, 'base64url');
   }
 
   get(key: string): T | undefined {

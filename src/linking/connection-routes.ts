@@ -1,6 +1,7 @@
 /**
  * The connections pages: list, one provider (also the deep link of an
- * exchange's `consent_required`), link + per-provider callback, consent and
+ * exchange's `consent_required`) with each connection's agents and recent
+ * uses, link + per-provider callback, consent, revoking one agent, and
  * unlink. Every POST needs the session and its CSRF token and answers 303.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -11,6 +12,7 @@ import { z } from 'zod';
 import type { ProviderCatalog, Provider } from '../providers/catalog.js';
 import { providerId as providerIdSchema } from '../providers/schema.js';
 import type { Grant, Stores } from '../store/types.js';
+import { consentedAgents, recentUses } from './grant-history.js';
 import type { LinkService, RevocationOutcome } from './link-service.js';
 import { pageErrors } from './page-error.js';
 import type { ActiveSession } from './session.js';
@@ -47,6 +49,7 @@ const csrfField = { _csrf: z.string().max(256).optional() };
 const linkBody = z.object({ ...csrfField, agent: z.string().max(512).optional(), operation: z.string().max(200).optional() });
 const grantBody = z.object({ ...csrfField, grant: z.string().min(1).max(64) });
 const consentBody = grantBody.extend({ consent: repeated });
+const revokeAgentBody = grantBody.extend({ agent: z.string().min(1).max(512) });
 const pageQuery = z.object({
   agent: z.string().max(512).optional(),
   operation: z.string().max(200).optional(),
@@ -115,11 +118,16 @@ export const connectionRoutes: FastifyPluginAsync<ConnectionRoutesOptions> = asy
     const { agent, operation, result } = request.query;
     const grants = (await stores.grants.listByUser(request.session.userId)).filter((g) => g.provider === p.id);
     const request_ = askedFor(p.id, agent, operation);
+    // Only the signed-in user's own grants are listed, so only their history is read.
+    const activity = new Map(
+      await Promise.all(grants.map(async (g) => [g.id, { agents: consentedAgents(g, catalog), uses: await recentUses(stores.audit, catalog, g) }] as const)),
+    );
     const model: ProviderPageModel = {
       viewer: viewer(reply, request.session),
       provider: p,
       grants,
       agents: agentsFor(p.id),
+      activity,
       ...(request_ ? { request: request_ } : {}),
       ...(result ? { result } : {}),
     };
@@ -181,6 +189,16 @@ export const connectionRoutes: FastifyPluginAsync<ConnectionRoutesOptions> = asy
     }
     await links.saveConsent({ userId: session.userId, requestId: request.id }, grant, selection);
     return reply.redirect(pageUrl(p.id, { result: 'consent_saved' }), 303);
+  });
+
+  routes.post('/connections/:provider/revoke-agent', { schema: { hide: true, params, body: revokeAgentBody }, preHandler: opts.requireCsrf }, async (request, reply) => {
+    const session = signedIn(request);
+    const p = provider(request.params.provider);
+    const grant = await ownGrant(session, p.id, request.body.grant);
+    if (grant.status === 'revoked') throw pageErrors.unknownGrant('agent revocation on a revoked grant');
+    // An agent without consent (a second click, a stale page) gets the same answer: it has no access either way.
+    await links.revokeAgent({ userId: session.userId, requestId: request.id }, grant, request.body.agent);
+    return reply.redirect(pageUrl(p.id, { result: 'agent_revoked' }), 303);
   });
 
   routes.post('/connections/:provider/unlink', { schema: { hide: true, params, body: grantBody }, preHandler: opts.requireCsrf }, async (request, reply) => {

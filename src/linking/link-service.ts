@@ -118,24 +118,46 @@ export class LinkService {
 
   /** Replace the consent of every agent in `selection` (agent id -> operations), audited per agent. */
   async saveConsent(actor: Actor, grant: Grant, selection: ReadonlyMap<string, string[]>): Promise<void> {
-    const { stores, audit } = this.deps;
+    const { stores } = this.deps;
     for (const [agent, operations] of selection) {
       const before = [...(grant.consent[agent] ?? [])].sort();
       const after = [...operations].sort();
       if (before.join(' ') === after.join(' ')) continue;
-      await audit.record({
-        action: 'grant.consent',
-        decision: 'allow',
-        user: actor.userId,
-        actor: actor.userId,
-        agent,
-        provider: grant.provider,
-        grant: grant.id,
-        requestId: actor.requestId,
-        details: { operations: after.join(' ') || '(none)' },
-      });
+      await this.recordConsent(actor, grant, agent, { operations: after.join(' ') || '(none)' });
       if (!(await stores.grants.setConsent(grant.id, agent, after))) throw pageErrors.unknownGrant('grant vanished during consent');
     }
+  }
+
+  /**
+   * Withdraw one agent's consent on a grant; every other agent keeps its own.
+   * The agent's outstanding operation tokens die with the consent, because a
+   * token is honoured only while its grant still consents to it
+   * (exchange/token-liveness.ts). Audited with the user as actor before the
+   * change. Returns false when the agent held no consent (nothing to change,
+   * nothing audited).
+   */
+  async revokeAgent(actor: Actor, grant: Grant, agent: string): Promise<boolean> {
+    const before = grant.consent[agent] ?? [];
+    if (before.length === 0) return false;
+    await this.recordConsent(actor, grant, agent, { operations: '(none)', revoked: [...before].sort().join(' ') }, 'agent_revoked');
+    if (!(await this.deps.stores.grants.setConsent(grant.id, agent, []))) throw pageErrors.unknownGrant('grant vanished during agent revocation');
+    return true;
+  }
+
+  /** The audit record of a consent change by the user (before the change is made). */
+  private async recordConsent(actor: Actor, grant: Grant, agent: string, details: Record<string, string>, reason?: string): Promise<void> {
+    await this.deps.audit.record({
+      action: 'grant.consent',
+      decision: 'allow',
+      ...(reason !== undefined && { reason }),
+      user: actor.userId,
+      actor: actor.userId,
+      agent,
+      provider: grant.provider,
+      grant: grant.id,
+      requestId: actor.requestId,
+      details,
+    });
   }
 
   /** Unlink: unusable at once, revoked upstream, deleted (or kept revoked until the retry succeeds). */
@@ -153,15 +175,14 @@ export class LinkService {
   }
 
   /**
-   * Make a grant unusable at once (status revoked, operation tokens and cached
-   * access token dropped), revoke it upstream (RFC 7009; a failure is queued
+   * Make a grant unusable at once (status revoked, which kills its outstanding
+   * operation tokens; cached access token dropped), revoke it upstream (RFC 7009; a failure is queued
    * for retry), then delete it, or keep it revoked until the retry succeeds.
    * Shared by unlink, relink and the admin API; `actor.userId` is whoever acts.
    */
   async retire(actor: Actor, grant: Grant): Promise<RevocationOutcome> {
     const { stores } = this.deps;
     await stores.grants.setStatus(grant.id, 'revoked');
-    await stores.tokens.revokeByGrant(grant.id);
     await stores.tokens.dropAccessToken(grant.id);
     const outcome = await this.revokeUpstream(actor, grant);
     if (outcome !== 'pending') await stores.grants.delete(grant.id);

@@ -5,6 +5,8 @@
  */
 import type { Agent, Operation, Provider } from '../providers/catalog.js';
 import type { Grant } from '../store/types.js';
+import { HISTORY_LIMIT, type GrantUse } from './grant-history.js';
+import { agentAccessTable, historyTable, type AgentAccess } from './history-view.js';
 import { html, type Html } from './html.js';
 
 export interface Viewer {
@@ -25,6 +27,7 @@ export const RESULTS = {
   linked: 'Account linked. Choose below what each agent may do with it.',
   relinked: 'Account linked again. The previous link was replaced and its access revoked at the provider.',
   consent_saved: 'Your choices were saved.',
+  agent_revoked: 'That agent can no longer use this account. Other agents keep the access you gave them.',
   unlinked: 'Account unlinked. The provider confirmed that the vault’s access was revoked.',
   unlinked_local: 'Account unlinked here. This provider offers no revocation endpoint: also remove the app in your account settings at the provider.',
   unlink_pending:
@@ -101,6 +104,8 @@ export interface ProviderPageModel {
   agents: Array<{ agent: Agent; operations: Operation[] }>;
   /** Deep link: what an agent asked for (pre-selected). */
   request?: { agent: Agent; operation: Operation };
+  /** Per grant id: the agents holding consent and the recent uses (grant-history.ts). */
+  activity: ReadonlyMap<string, { agents: AgentAccess[]; uses: GrantUse[] }>;
   result?: Result;
 }
 
@@ -135,6 +140,7 @@ function consentForm(model: ProviderPageModel, grant: Grant): Html {
 
 function grantSection(model: ProviderPageModel, grant: Grant): Html {
   const { viewer, provider } = model;
+  const activity = model.activity.get(grant.id);
   const status: ProviderStatus = grant.status;
   const unlink = html`<form method="post" action="/connections/${encodeURIComponent(provider.id)}/unlink">
 <input type="hidden" name="_csrf" value="${viewer.csrfToken}"><input type="hidden" name="grant" value="${grant.id}">
@@ -150,7 +156,9 @@ ${grant.instanceUrl ? html`<dt>Instance</dt><dd class="op">${grant.instanceUrl}<
 ${status === 'revoked'
   ? html`<p>This link is revoked. The vault is still confirming the revocation with the provider.</p>`
   : html`${status === 'consent_required' ? html`<p class="notice">The provider no longer accepts this link. Link the account again.</p>${linkForm(model, 'Link again')}` : ''}
+${agentAccessTable(grant, activity?.agents ?? [], `/connections/${encodeURIComponent(provider.id)}/revoke-agent`, viewer.csrfToken)}
 ${consentForm(model, grant)}${unlink}`}
+${historyTable(activity?.uses ?? [], HISTORY_LIMIT)}
 </section>`;
 }
 
@@ -195,4 +203,11 @@ button.danger{background:#fff;color:var(--bad);border-color:var(--bad)}
 button.link{background:none;border:none;color:var(--accent);text-decoration:underline;min-height:auto;padding:0}
 .inline{display:inline}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dd{margin:0}
+.table-wrap{overflow-x:auto}
+table{border-collapse:collapse;width:100%;margin:.5rem 0}
+caption{text-align:left;color:var(--muted);padding:.25rem 0}
+th,td{text-align:left;vertical-align:top;padding:.4rem .5rem;border-bottom:1px solid var(--line)}
+thead th{border-bottom:2px solid var(--fg)}
+ul.plain{list-style:none;margin:0;padding:0}
+.vh{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 `;

@@ -22,7 +22,12 @@ export interface OutboundPolicy {
 
 export class OutboundError extends Error {
   override name = 'OutboundError';
-  constructor(readonly reason: 'forbidden_address' | 'insecure_scheme' | 'timeout' | 'too_large' | 'redirect' | 'network') {
+  /**
+   * `unreachable`: no connection to the provider could be made (refused, no route, no such
+   * host, TLS handshake refused), so the request was certainly never sent. `network`: the
+   * connection failed in a way that leaves open whether the provider received the request.
+   */
+  constructor(readonly reason: 'forbidden_address' | 'insecure_scheme' | 'timeout' | 'too_large' | 'redirect' | 'network' | 'unreachable') {
     super(`outbound request refused or failed: ${reason}`);
   }
 }
@@ -73,6 +78,26 @@ export function isSpecialAddress(address: string): boolean {
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
+/**
+ * Error codes that can only come before a request was written: connecting, resolving or
+ * the TLS handshake failed. A reset or close of an established (possibly reused keep-alive)
+ * connection is not among them: the request may have been delivered.
+ */
+const NOT_SENT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+]);
+
 /** A dns.lookup replacement that refuses special addresses after resolution. */
 function guardedLookup(hostname: string, options: { all?: boolean; family?: number }, callback: LookupCallback): void {
   dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
@@ -121,7 +146,8 @@ export function outboundFetch(policy: OutboundPolicy) {
       // openid-client aborts through its own `timeout` signal, which can fire first.
       if (signal.aborted) throw new OutboundError('timeout');
       const code = (err as { cause?: { code?: string } }).cause?.code;
-      throw new OutboundError(code === 'EADDRNOTALLOWED' ? 'forbidden_address' : 'network');
+      if (code === 'EADDRNOTALLOWED') throw new OutboundError('forbidden_address');
+      throw new OutboundError(code !== undefined && NOT_SENT_CODES.has(code) ? 'unreachable' : 'network');
     }
     if (response.status >= 300 && response.status < 400) {
       await response.body?.cancel();

@@ -32,7 +32,7 @@ export class UpstreamInvalidGrant extends Error {
 
 export class UpstreamFailure extends Error {
   override name = 'UpstreamFailure';
-  constructor(readonly reason: 'network' | 'timeout' | 'unavailable' | 'protocol' | 'refused' | 'unsupported', status?: number) {
+  constructor(readonly reason: 'network' | 'unreachable' | 'timeout' | 'unavailable' | 'protocol' | 'refused' | 'unsupported', status?: number) {
     super(`upstream ${reason}${status ? ` (HTTP ${status})` : ''}`);
   }
 }
@@ -122,12 +122,12 @@ export class UpstreamOAuth {
         if (err.error === 'invalid_grant') throw new UpstreamInvalidGrant('provider answered invalid_grant');
         throw new UpstreamFailure('refused', err.status);
       }
-      if (err instanceof OutboundError) throw new UpstreamFailure(err.reason === 'timeout' ? 'timeout' : 'network');
+      if (err instanceof OutboundError) throw new UpstreamFailure(failureOf(err));
       if (err instanceof UpstreamFailure || err instanceof UpstreamInvalidGrant) throw err;
       const cause = (err as { cause?: unknown }).cause;
       // openid-client ignores the body of a 5xx and keeps the Response as the cause: the provider is down, not refusing.
       if (cause instanceof Response && cause.status >= 500) throw new UpstreamFailure('unavailable', cause.status);
-      if (cause instanceof OutboundError) throw new UpstreamFailure(cause.reason === 'timeout' ? 'timeout' : 'network');
+      if (cause instanceof OutboundError) throw new UpstreamFailure(failureOf(cause));
       if ((err as { name?: string }).name === 'TimeoutError' || (err as { name?: string }).name === 'AbortError') throw new UpstreamFailure('timeout');
       throw new UpstreamFailure('protocol');
     }
@@ -224,4 +224,9 @@ export class UpstreamOAuth {
     const base = Number.isFinite(issuedAt) && issuedAt <= now ? issuedAt : now;
     return base + provider.defaultAccessTokenLifetimeSeconds * 1000;
   }
+}
+
+/** Outbound failures as upstream ones: only `unreachable` says the request was never sent. */
+function failureOf(err: OutboundError): 'timeout' | 'unreachable' | 'network' {
+  return err.reason === 'timeout' || err.reason === 'unreachable' ? err.reason : 'network';
 }

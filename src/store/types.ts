@@ -90,7 +90,11 @@ export interface OperationTokenRecord {
 }
 
 export interface TokenStore {
-  /** Store a record with a TTL; it also joins the grant's index so revokeByGrant can find it. */
+  /**
+   * Store a record with a TTL. Nothing links it to its grant but its `grantId`:
+   * callers honour a record only while its grant is live (exchange/token-liveness.ts),
+   * which is what kills a revoked grant's outstanding tokens.
+   */
   put(record: OperationTokenRecord, ttlMs: number): Promise<void>;
   get(jti: string): Promise<OperationTokenRecord | null>;
   /**
@@ -98,8 +102,6 @@ export interface TokenStore {
    * the token is unknown, expired, revoked or has no uses left. Never GET-then-DECR.
    */
   consume(jti: string): Promise<OperationTokenRecord | null>;
-  /** Kill every outstanding operation token of a grant. Returns how many were removed. */
-  revokeByGrant(grantId: string): Promise<number>;
 
   /** Cache the encrypted upstream access token of a grant (ciphertext, expiry) with a TTL. */
   cacheAccessToken(grantId: string, entry: CachedAccessToken, ttlMs: number): Promise<void>;
@@ -195,7 +197,18 @@ export interface AuditStore {
   range(fromSeq: number, count: number): Promise<AuditEntry[]>;
   /** Entries with seq <= toSeq, newest first, at most `count` (admin queries page backwards from the head). */
   reverseRange(toSeq: number, count: number): Promise<AuditEntry[]>;
+  /**
+   * The newest entries whose record names `grantId` in its top-level `grant` field, newest
+   * first, at most `count` (the consent pages' per-connection history). Served from a
+   * per-grant index that append maintains in the same atomic step and caps at
+   * AUDIT_GRANT_INDEX_CAP entries per grant, so a read costs O(count) however long the trail
+   * is, instead of a scan of the stream. Only entries appended since the index existed are in it.
+   */
+  latestForGrant(grantId: string, count: number): Promise<AuditEntry[]>;
 }
+
+/** Entries kept per grant in the audit store's grant index (older ones stay in the chain, unindexed). */
+export const AUDIT_GRANT_INDEX_CAP = 200;
 
 /**
  * A signed-in browser on the consent pages. Kept server-side under the hash of

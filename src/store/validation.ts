@@ -31,3 +31,20 @@ export function sameHead(a: AuditHead | null, b: AuditHead | null): boolean {
   if (a === null || b === null) return a === b;
   return a.seq === b.seq && a.hash === b.hash;
 }
+
+/**
+ * The grant an audit entry's record names (its top-level `grant`), for the
+ * per-grant index. A body that is not a JSON object, or names no grant as a
+ * string, is simply not indexed: the chain keeps it and verify judges it.
+ */
+export function indexedGrantOf(body: string): string | undefined {
+  let record: unknown;
+  try {
+    record = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (typeof record !== 'object' || record === null) return undefined;
+  const grant = (record as { grant?: unknown }).grant;
+  return typeof grant === 'string' && grant !== '' ? grant : undefined;
+}

@@ -1,8 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import type { AuditEntry, AuditHead, Stores } from '../../src/store/types.js';
+import { AUDIT_GRANT_INDEX_CAP, type AuditEntry, type AuditHead, type Stores } from '../../src/store/types.js';
 import { auditEntry } from './fixtures.js';
 
-/** AuditStore behaviour: compare-and-append head, paging by seq, concurrent writers. */
+/** Appends `bodies` as one batch on the current head; returns the entries. */
+async function appendBatch(stores: () => Stores, bodies: string[]): Promise<AuditEntry[]> {
+  let head = await stores().audit.head();
+  const entries = bodies.map((body) => {
+    const e = auditEntry(head, body);
+    head = { seq: e.seq, hash: e.hash };
+    return e;
+  });
+  expect(await stores().audit.append(await stores().audit.head(), entries)).toStrictEqual({ ok: true });
+  return entries;
+}
+
+/** AuditStore behaviour: compare-and-append head, paging by seq, concurrent writers, the grant index. */
 export function describeAuditStoreContract(stores: () => Stores): void {
   describe('audit', () => {
     it('has no head while empty', async () => {
@@ -80,6 +92,48 @@ export function describeAuditStoreContract(stores: () => Stores): void {
       entries.forEach((e, i) => expect(e.prev).toBe(i === 0 ? '' : entries[i - 1]?.hash));
       expect(new Set(entries.map((e) => e.body)).size).toBe(20);
       expect(await stores().audit.head()).toStrictEqual({ seq: 20, hash: entries[19]?.hash });
+    });
+
+    it('finds the newest entries naming a grant, newest first, across and within batches', async () => {
+      const [a1, b1] = await appendBatch(stores, [
+        JSON.stringify({ action: 'token.exchange', grant: 'g-a' }),
+        JSON.stringify({ action: 'token.exchange', grant: 'g-b' }),
+        JSON.stringify({ action: 'killswitch.engage' }),
+        '{not json',
+      ]);
+      const [a2] = await appendBatch(stores, [JSON.stringify({ grant: 'g-a', details: { grant: 'g-b' } })]);
+      const [, a3] = await appendBatch(stores, [JSON.stringify({ grant: 7 }), JSON.stringify({ grant: 'g-a', user: 'u' })]);
+
+      expect(await stores().audit.latestForGrant('g-a', 10)).toStrictEqual([a3, a2, a1]);
+      expect(await stores().audit.latestForGrant('g-a', 2)).toStrictEqual([a3, a2]);
+      // Only the top-level field counts: a nested `grant` in details is not the record's grant.
+      expect(await stores().audit.latestForGrant('g-b', 10)).toStrictEqual([b1]);
+      expect(await stores().audit.latestForGrant('g-none', 10)).toStrictEqual([]);
+      expect(await stores().audit.latestForGrant('g-a', 0)).toStrictEqual([]);
+    });
+
+    it('indexes nothing from an append refused for a stale head', async () => {
+      const [first] = await appendBatch(stores, [JSON.stringify({ grant: 'g-a' })]);
+      const stale = auditEntry(null, JSON.stringify({ grant: 'g-a', late: true }));
+      expect(await stores().audit.append(null, [stale])).toMatchObject({ ok: false });
+      expect(await stores().audit.latestForGrant('g-a', 10)).toStrictEqual([first]);
+    });
+
+    it(`keeps the newest ${AUDIT_GRANT_INDEX_CAP} entries per grant, whatever the length of the trail`, async () => {
+      const entries: AuditEntry[] = [];
+      for (let batch = 0; batch < 5; batch++) {
+        const bodies = Array.from({ length: 50 }, (_, i) => JSON.stringify({ grant: i % 5 === 0 ? 'g-other' : 'g-busy', n: batch * 50 + i }));
+        entries.push(...(await appendBatch(stores, bodies)));
+      }
+      const busy = entries.filter((e) => (JSON.parse(e.body) as { grant: string }).grant === 'g-busy').reverse();
+      expect(busy).toHaveLength(AUDIT_GRANT_INDEX_CAP);
+      expect(await stores().audit.latestForGrant('g-busy', 1_000)).toStrictEqual(busy);
+      await appendBatch(stores, [JSON.stringify({ grant: 'g-busy', n: 'newest' })]);
+      const after = await stores().audit.latestForGrant('g-busy', 1_000);
+      expect(after).toHaveLength(AUDIT_GRANT_INDEX_CAP);
+      expect(after[0]?.body).toBe(JSON.stringify({ grant: 'g-busy', n: 'newest' }));
+      expect(after.slice(1)).toStrictEqual(busy.slice(0, -1));
+      expect(await stores().audit.latestForGrant('g-other', 1_000)).toHaveLength(50);
     });
   });
 }

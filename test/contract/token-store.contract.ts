@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Stores } from '../../src/store/types.js';
 import { tokenFixture } from './fixtures.js';
 
-/** TokenStore behaviour: TTLs, atomic consume under contention, revocation by grant, access-token cache. */
+/** TokenStore behaviour: TTLs, atomic consume under contention, access-token cache. */
 export function describeTokenStoreContract(stores: () => Stores): void {
   describe('operation tokens', () => {
     it('stores a record and reads it back', async () => {
@@ -33,6 +33,15 @@ export function describeTokenStoreContract(stores: () => Stores): void {
       expect(await stores().tokens.consume('unknown')).toBeNull();
     });
 
+    it('keeps a multi-use record\'s TTL when a use is spent', async () => {
+      const record = tokenFixture({ usesLeft: 3 });
+      await stores().tokens.put(record, 200);
+      expect(await stores().tokens.consume(record.jti)).not.toBeNull();
+      await sleep(350);
+      expect(await stores().tokens.get(record.jti)).toBeNull();
+      expect(await stores().tokens.consume(record.jti)).toBeNull();
+    });
+
     it('lets exactly one of 100 concurrent consumers spend a single-use token', async () => {
       const record = tokenFixture({ usesLeft: 1 });
       await stores().tokens.put(record, 60_000);
@@ -46,28 +55,6 @@ export function describeTokenStoreContract(stores: () => Stores): void {
       const results = await Promise.all(Array.from({ length: 50 }, () => stores().tokens.consume(record.jti)));
       const spent = results.filter((r) => r !== null);
       expect(spent.map((r) => r.usesLeft).sort()).toStrictEqual([1, 2, 3, 4, 5]);
-    });
-
-    it('revokes every token of one grant and none of another', async () => {
-      const mine = [tokenFixture({ grantId: 'g-a' }), tokenFixture({ grantId: 'g-a', usesLeft: 4 }), tokenFixture({ grantId: 'g-a' })];
-      const theirs = tokenFixture({ grantId: 'g-b' });
-      for (const r of [...mine, theirs]) await stores().tokens.put(r, 60_000);
-      const spent = mine[2];
-      if (spent !== undefined) await stores().tokens.consume(spent.jti);
-
-      expect(await stores().tokens.revokeByGrant('g-a')).toBe(2);
-      for (const r of mine) expect(await stores().tokens.consume(r.jti)).toBeNull();
-      expect(await stores().tokens.get(theirs.jti)).toStrictEqual(theirs);
-      expect(await stores().tokens.revokeByGrant('g-a')).toBe(0);
-      expect(await stores().tokens.revokeByGrant('g-none')).toBe(0);
-    });
-
-    it('does not count expired tokens as revoked', async () => {
-      await stores().tokens.put(tokenFixture({ grantId: 'g-exp' }), 100);
-      const live = tokenFixture({ grantId: 'g-exp' });
-      await stores().tokens.put(live, 60_000);
-      await sleep(250);
-      expect(await stores().tokens.revokeByGrant('g-exp')).toBe(1);
     });
 
     it('caches an access token until its TTL and drops it on request', async () => {

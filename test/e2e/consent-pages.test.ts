@@ -6,19 +6,19 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fillDevLogin, launchChromium } from '../helpers/chromium.js';
 import { startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../helpers/linking-vault.js';
 
 const OUT = join(process.cwd(), 'test-output', 'e2e');
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 
 let lv: LinkingVault;
 let browser: Browser;
 
 beforeAll(async () => {
   await mkdir(OUT, { recursive: true });
-  [lv, browser] = await Promise.all([startLinkingVault(), chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS })]);
+  [lv, browser] = await Promise.all([startLinkingVault(), launchChromium()]);
 });
 afterAll(async () => {
   await browser?.close();
@@ -35,9 +35,7 @@ async function screenshot(page: Page, name: string): Promise<void> {
 async function providerLogin(page: Page, login: string, name: string): Promise<void> {
   await page.waitForSelector('input[name=login]');
   await screenshot(page, `${name}-login`);
-  await page.fill('input[name=login]', login);
-  await page.fill('input[name=password]', login);
-  await page.click('button[type=submit]');
+  await fillDevLogin(page, login);
 }
 
 describe('consent pages in a browser', () => {

@@ -7,13 +7,13 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fillDevLogin, launchChromium } from '../helpers/chromium.js';
 import { freePort } from '../helpers/free-port.js';
 import { startDevProcess, type DevProcess } from '../helpers/dev-process.js';
 
 const OUT = join(process.cwd(), 'test-output', 'e2e-dev');
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 
 let cwd: string;
 let dev: DevProcess;
@@ -27,7 +27,7 @@ beforeAll(async () => {
   const port = await freePort();
   base = `https://127.0.0.1:${port}`;
   dev = await startDevProcess(cwd, { public: port, internal: await freePort() });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ARGS });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
@@ -35,12 +35,7 @@ afterAll(async () => {
   await rm(cwd, { recursive: true, force: true });
 });
 
-async function login(page: Page, user: string): Promise<void> {
-  await page.waitForSelector('input[name=login]');
-  await page.fill('input[name=login]', user);
-  await page.fill('input[name=password]', user);
-  await page.click('button[type=submit]');
-}
+const login = fillDevLogin;
 
 describe('npm run dev demo in a browser', () => {
   it('signs in at the demo IdP, links the demo CRM and gives the demo agent consent, with zero setup', async () => {

@@ -10,6 +10,8 @@ import { startFakeOAuthServer, type FakeOAuthServer } from '../../src/dev/fake-o
 import { openRefreshToken } from '../../src/grants/secrets.js';
 import type { Grant } from '../../src/store/types.js';
 import { BrowserClient, type PageResponse } from './browser-client.js';
+import { call, type Response } from './https-client.js';
+import { createIssuer } from './identity-issuers.js';
 import { runLoginFlow } from './fake-providers/login-flow.js';
 import { freePort } from './free-port.js';
 import { startVault, type TestVault } from './vault.js';
@@ -43,6 +45,11 @@ export interface LinkingVault {
   stopFake(provider: string): Promise<void>;
   /** Start a fresh fake on the same port (it remembers nothing). */
   restartFake(provider: string): Promise<FakeOAuthServer>;
+  /**
+   * POST /exchange over mTLS with the gateway certificate: `login` (a user of the IdP, so the
+   * same user id as the consent pages) by `agent` for `operation` (`provider:local`).
+   */
+  exchange(login: string, agent: string, operation: string): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -67,13 +74,22 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
     startFakeOAuthServer({ profile: 'salesforce', clients: [client('/connections/salesforce/callback')] }),
     startFakeOAuthServer({ profile: 'servicenow', clients: [client('/connections/servicenow/callback')] }),
   ]);
+  // Subject tokens as the IdP would sign them (same issuer, so the same user ids as sign-in), and agent tokens.
+  const [subjects, agentIssuer] = await Promise.all([
+    createIssuer(dir, 'idp-tokens', idp.issuer, 'EdDSA'),
+    createIssuer(dir, 'agent-tokens', 'https://agents.test', 'ES256'),
+  ]);
   const common = { clientId: CLIENT_ID, clientSecretFile: secretFile, allowPrivateNetwork: true, ...(options.providerTimeoutMs ? { timeoutMs: options.providerTimeoutMs } : {}) };
   const vault = await startVault({
     ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
     overrides: {
       publicUrl,
       listeners: { public: { host: '127.0.0.1', port }, internal: { host: '127.0.0.1', port: 0 } },
-      identity: { login: { issuer: idp.issuer, clientId: CLIENT_ID, clientSecretFile: secretFile, allowPrivateNetwork: true } },
+      identity: {
+        login: { issuer: idp.issuer, clientId: CLIENT_ID, clientSecretFile: secretFile, allowPrivateNetwork: true },
+        subjectIssuers: [{ issuer: subjects.issuer, jwksFile: subjects.jwksFile, algorithms: ['EdDSA'] }],
+        actorIssuers: [{ issuer: agentIssuer.issuer, jwksFile: agentIssuer.jwksFile, algorithms: ['ES256'] }],
+      },
       linking: { ...(options.stateTtlSeconds ? { stateTtlSeconds: options.stateTtlSeconds } : {}), revocationRetry: { intervalMs: 3_600_000, ...options.revocationRetry } },
       providers: {
         salesforce: {
@@ -151,6 +167,24 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
       fakes[provider] = fresh;
       stopped.delete(provider);
       return fresh;
+    },
+    async exchange(login, agent, operation) {
+      const body = new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: await subjects.sign({ sub: login, aud: publicUrl }),
+        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+        actor_token: await agentIssuer.sign({ sub: agent, aud: publicUrl }),
+        actor_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+        resource: operation.split(':')[0]!,
+        scope: operation,
+      });
+      return call(`${vault.internalUrl}/exchange`, {
+        method: 'POST',
+        ca: vault.pki.ca,
+        client: vault.pki.gateway,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: body.toString(),
+      });
     },
     async close() {
       await vault.close();

@@ -42,6 +42,7 @@ function counted(inner: AuditStore) {
     head: () => inner.head(),
     range: (from, count) => inner.range(from, count),
     reverseRange: (to, count) => inner.reverseRange(to, count),
+    latestForGrant: (grant, count) => inner.latestForGrant(grant, count),
     async append(head, entries) {
       stats.appends += 1;
       const result = await inner.append(head, entries);

@@ -70,6 +70,25 @@ describe('outbound calls to providers', () => {
     expect(await reason(local(`${base}/big-chunked`))).toBe('too_large');
   });
 
+  it('says unreachable only when nothing can have been sent, network when the request may have arrived', async () => {
+    // Nothing listens on the port: the connection is refused.
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    expect(await reason(local(`http://127.0.0.1:${closedPort}/token`))).toBe('unreachable');
+    expect(await reason(local('http://no-such-host.invalid/token'))).toBe('unreachable');
+
+    // The server reads the request, then drops the connection without answering.
+    const dropper = createServer((req) => req.socket.destroy());
+    await new Promise<void>((r) => dropper.listen(0, '127.0.0.1', r));
+    try {
+      expect(await reason(local(`http://127.0.0.1:${(dropper.address() as AddressInfo).port}/token`))).toBe('network');
+    } finally {
+      dropper.close();
+    }
+  });
+
   it('gives up at the deadline', async () => {
     expect(await reason(local(`${base}/hang`))).toBe('timeout');
   });

@@ -1,9 +1,11 @@
-import { assertAuditBatch, sameHead } from '../validation.js';
-import type { AppendResult, AuditEntry, AuditHead, AuditStore } from '../types.js';
+import { assertAuditBatch, indexedGrantOf, sameHead } from '../validation.js';
+import { AUDIT_GRANT_INDEX_CAP, type AppendResult, type AuditEntry, type AuditHead, type AuditStore } from '../types.js';
 
-/** In-memory AuditStore: an array indexed by seq - 1 and a compare-and-append head. */
+/** In-memory AuditStore: an array indexed by seq - 1, a compare-and-append head, and seqs per grant. */
 export class MemoryAuditStore implements AuditStore {
   readonly #entries: AuditEntry[] = [];
+  /** Grant id -> seqs of the entries naming it, oldest first, at most AUDIT_GRANT_INDEX_CAP. */
+  readonly #byGrant = new Map<string, number[]>();
 
   async head(): Promise<AuditHead | null> {
     return this.#head();
@@ -13,7 +15,15 @@ export class MemoryAuditStore implements AuditStore {
     assertAuditBatch(expectedHead, entries);
     const head = this.#head();
     if (!sameHead(head, expectedHead)) return { ok: false, head };
-    for (const entry of entries) this.#entries.push({ ...entry });
+    for (const entry of entries) {
+      this.#entries.push({ ...entry });
+      const grant = indexedGrantOf(entry.body);
+      if (grant === undefined) continue;
+      const seqs = this.#byGrant.get(grant) ?? [];
+      seqs.push(entry.seq);
+      if (seqs.length > AUDIT_GRANT_INDEX_CAP) seqs.shift();
+      this.#byGrant.set(grant, seqs);
+    }
     return { ok: true };
   }
 
@@ -26,6 +36,12 @@ export class MemoryAuditStore implements AuditStore {
     const end = Math.min(Math.floor(toSeq), this.#entries.length);
     if (end < 1 || count <= 0) return [];
     return this.#entries.slice(Math.max(end - count, 0), end).reverse().map((e) => ({ ...e }));
+  }
+
+  async latestForGrant(grantId: string, count: number): Promise<AuditEntry[]> {
+    if (count <= 0) return [];
+    const seqs = this.#byGrant.get(grantId) ?? [];
+    return seqs.slice(-count).reverse().map((seq) => ({ ...this.#entries[seq - 1]! }));
   }
 
   #head(): AuditHead | null {

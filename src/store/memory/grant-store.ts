@@ -9,7 +9,7 @@ import type { Grant, GrantFilter, GrantStatus, GrantStore, Page } from '../types
 export class MemoryGrantStore implements GrantStore {
   readonly #grants = new Map<string, Grant>();
 
-  /** @param onDelete drops everything hanging off a deleted grant (access token, operation tokens). */
+  /** @param onDelete drops what hangs off a deleted grant (its cached access token). */
   constructor(private readonly onDelete: (grantId: string) => void) {}
 
   async create(grant: Grant): Promise<void> {

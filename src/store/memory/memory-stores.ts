@@ -19,7 +19,7 @@ export function createMemoryStores(): Stores {
   const tokens = new MemoryTokenStore();
   let closed = false;
   return {
-    grants: new MemoryGrantStore((grantId) => tokens.dropGrant(grantId)),
+    grants: new MemoryGrantStore((grantId) => void tokens.dropAccessToken(grantId)),
     tokens,
     locks: new MemoryLockStore(),
     killSwitches: new MemoryKillSwitchStore(),

@@ -1,5 +1,5 @@
-import { assertAuditBatch } from '../validation.js';
-import type { AppendResult, AuditEntry, AuditHead, AuditStore } from '../types.js';
+import { assertAuditBatch, indexedGrantOf } from '../validation.js';
+import { AUDIT_GRANT_INDEX_CAP, type AppendResult, type AuditEntry, type AuditHead, type AuditStore } from '../types.js';
 import { toStoreError } from './errors.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
@@ -8,6 +8,13 @@ import type { ScriptedRedis } from './scripts.js';
  * Redis AuditStore: a stream whose ids are `<seq>-0` plus a head hash, both
  * under `{audit}`. append is one script that compares the head and writes the
  * whole batch, so concurrent writers on many replicas can never fork the chain.
+ *
+ * Per-grant index: the consent pages show each connection's recent uses, and
+ * the stream is ordered only by seq, so finding one grant's records would
+ * mean scanning the whole trail. The append script therefore also pushes each
+ * entry's seq onto a capped list per grant (`{audit}:grant:<id>`, same slot),
+ * and latestForGrant reads at most `count` seqs from it and their entries in
+ * one read-only script: O(count) per page view, one round trip.
  */
 export class RedisAuditStore implements AuditStore {
   constructor(
@@ -26,18 +33,30 @@ export class RedisAuditStore implements AuditStore {
 
   async append(expectedHead: AuditHead | null, entries: AuditEntry[]): Promise<AppendResult> {
     assertAuditBatch(expectedHead, entries);
-    const args: (string | number)[] = new Array<string | number>(2 + entries.length * 4);
+    // KEYS: stream, head, then one grant index per grant named in the batch; each entry's
+    // last ARGV is the KEYS position (1-based) of its index, 0 when it names no grant.
+    const keys = [this.keys.auditLog(), this.keys.auditHead()];
+    const position = new Map<string, number>();
+    const args: (string | number)[] = new Array<string | number>(3 + entries.length * 5);
     args[0] = expectedHead === null ? '' : expectedHead.seq;
     args[1] = expectedHead === null ? '' : expectedHead.hash;
-    let i = 2;
+    args[2] = AUDIT_GRANT_INDEX_CAP;
+    let i = 3;
     for (const e of entries) {
       args[i++] = e.seq;
       args[i++] = e.prev;
       args[i++] = e.hash;
       args[i++] = e.body;
+      const grant = indexedGrantOf(e.body);
+      let k = 0;
+      if (grant !== undefined) {
+        k = position.get(grant) ?? keys.push(this.keys.auditGrantIndex(grant));
+        position.set(grant, k);
+      }
+      args[i++] = k;
     }
     try {
-      const [ok, seq, hash] = await this.redis.tvAuditAppend(this.keys.auditLog(), this.keys.auditHead(), ...args);
+      const [ok, seq, hash] = await this.redis.tvAuditAppend(keys.length, ...keys, ...args);
       return ok === 1 ? { ok: true } : { ok: false, head: toHead(seq, hash) };
     } catch (err) {
       throw toStoreError(err);
@@ -50,6 +69,16 @@ export class RedisAuditStore implements AuditStore {
     try {
       const rows = await this.redis.xrange(this.keys.auditLog(), start, '+', 'COUNT', count);
       return rows.map(([, fields]) => toEntry(fields));
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+
+  async latestForGrant(grantId: string, count: number): Promise<AuditEntry[]> {
+    if (count <= 0) return [];
+    try {
+      const rows = await this.redis.tvAuditByGrant(this.keys.auditGrantIndex(grantId), this.keys.auditLog(), Math.floor(count));
+      return rows.map(toEntry);
     } catch (err) {
       throw toStoreError(err);
     }

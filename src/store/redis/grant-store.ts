@@ -114,13 +114,9 @@ export class RedisGrantStore implements GrantStore {
   }
 
   async delete(id: string): Promise<boolean> {
-    const index = this.keys.grantTokens(id);
     try {
-      const [userId = '', ...jtis] = await this.redis.tvDeleteGrant(this.keys.grant(id), this.keys.accessToken(id), index);
-      // Records live in their own slots (see keys.ts): one pipeline of single-key commands.
+      const userId = await this.redis.tvDeleteGrant(this.keys.grant(id), this.keys.accessToken(id));
       const pipe = this.redis.pipeline();
-      for (const jti of jtis) pipe.del(this.keys.token(jti));
-      if (jtis.length > 0) pipe.zrem(index, ...jtis);
       pipe.zrem(this.keys.grantIndex(), id);
       if (userId !== '') pipe.srem(this.keys.userIndex(userId), id);
       throwFirstError(await pipe.exec());

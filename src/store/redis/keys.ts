@@ -7,13 +7,13 @@ import { createHash } from 'node:crypto';
  * |------------------------------|--------|------------|-------------------------------------------|
  * | `{g:<grantId>}:grant`        | hash   | none       | grant fields, `c:<agent>` = consent ops    |
  * | `{g:<grantId>}:at`           | string | token life | cached upstream access token (JSON)        |
- * | `{g:<grantId>}:tokens`       | zset   | max token  | jti -> expiry, for revokeByGrant           |
- * | `tok:<jti>`                  | hash   | token life | operation-token record `r` + uses left `u` |
+ * | `tok:<jti>`                  | string | token life | `<uses left>:<operation-token record JSON>` |
  * | `grants`                     | zset   | none       | every grant id (score 0, lex order)        |
  * | `user:<sha256(userId)>`      | set    | none       | grant ids of one user                      |
  * | `lock:<name>`                | string | lock life  | owner token                               |
  * | `{ks}:switches`, `{ks}:epoch`| hash, string | none | kill switches and their epoch            |
  * | `{audit}:log`, `{audit}:head`| stream, hash | none | hash-chained audit entries, chain head    |
+ * | `{audit}:grant:<grantId>`    | list   | none       | newest seqs of the entries naming a grant (capped) |
  * | `{ks}:events`                | channel | -         | pub/sub: kill-switch epoch announcements  |
  * | `job:<name>`                 | string | none       | admin job state (rewrap cursor, JSON)     |
  * | `session:<sha256(id)>`       | string | session    | browser session JSON (no tokens)          |
@@ -23,8 +23,8 @@ import { createHash } from 'node:crypto';
  * All keys of one grant share the hash tag `{g:<id>}` so multi-key scripts stay
  * in one Cluster slot. Operation-token records live under their own `tok:<jti>`
  * key because `consume(jti)` — the hot path of /forward — knows only the jti and
- * must be one round trip; the grant's `tokens` index is what lets revokeByGrant
- * find them. The user index hashes the user id (`iss` + `sub`, unbounded and
+ * must be one round trip. No index links a grant to its tokens: a token is
+ * honoured only together with its live grant (token-store.ts). The user index hashes the user id (`iss` + `sub`, unbounded and
  * possibly personal) to a fixed-length name; session ids and OAuth states are
  * bearer values, so their key names are hashes too (a reader of Redis cannot
  * replay them).
@@ -40,10 +40,6 @@ export class RedisKeys {
 
   accessToken(grantId: string): string {
     return `${this.prefix}{g:${grantId}}:at`;
-  }
-
-  grantTokens(grantId: string): string {
-    return `${this.prefix}{g:${grantId}}:tokens`;
   }
 
   token(jti: string): string {
@@ -84,6 +80,11 @@ export class RedisKeys {
 
   auditHead(): string {
     return `${this.prefix}{audit}:head`;
+  }
+
+  /** Same `{audit}` tag as the stream: the append script updates it in the same atomic step, also on Cluster. */
+  auditGrantIndex(grantId: string): string {
+    return `${this.prefix}{audit}:grant:${grantId}`;
   }
 
   session(id: string): string {

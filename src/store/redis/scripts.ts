@@ -46,52 +46,29 @@ if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3])
 return 1`,
   },
-  /**
-   * KEYS: grant, access token, token index → {userId or '' when there was no
-   * grant, jti...}. Tokens of a missing grant are still returned so they die
-   * too. The index is left in place: the caller deletes the records it names
-   * and then trims it, so a crash in between leaves revokeByGrant able to finish.
-   */
+  /** KEYS: grant, access token → userId, or '' when there was no grant. */
   tvDeleteGrant: {
-    numberOfKeys: 3,
+    numberOfKeys: 2,
     lua: `local user = redis.call('HGET', KEYS[1], 'userId') or ''
 redis.call('DEL', KEYS[1], KEYS[2])
-local out = redis.call('ZRANGE', KEYS[3], 0, -1)
-table.insert(out, 1, user)
-return out`,
+return user`,
   },
   /**
-   * KEYS: token index. ARGV: ttlMs, jti. Scores are expiry times on the Redis
-   * clock (the clock that expires the records), so pruning never drops a live
-   * token even when replica clocks drift.
+   * KEYS: token → {record JSON, uses before spending} or nil. The value is
+   * `<uses left>:<record JSON>` (RedisTokenStore); the last use deletes it,
+   * an earlier one rewrites the count and keeps the TTL.
    */
-  tvIndexToken: {
-    numberOfKeys: 1,
-    lua: `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ttl = tonumber(ARGV[1])
-redis.call('ZADD', KEYS[1], now + ttl, ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-return 1`,
-  },
-  /** KEYS: token. ARGV: record JSON, uses, ttlMs. */
-  tvPutToken: {
-    numberOfKeys: 1,
-    lua: `redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'r', ARGV[1], 'u', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1`,
-  },
-  /** KEYS: token → {record JSON, uses before spending} or nil. Deletes the record when the last use goes. */
   tvConsume: {
     numberOfKeys: 1,
-    lua: `local v = redis.call('HMGET', KEYS[1], 'r', 'u')
-if not v[1] then return false end
-local u = tonumber(v[2])
+    lua: `local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local sep = string.find(v, ':', 1, true)
+if not sep then return false end
+local u = tonumber(string.sub(v, 1, sep - 1))
 if u == nil or u <= 0 then return false end
-if u == 1 then redis.call('DEL', KEYS[1]) else redis.call('HINCRBY', KEYS[1], 'u', -1) end
-return {v[1], u}`,
+local record = string.sub(v, sep + 1)
+if u == 1 then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], (u - 1) .. ':' .. record, 'KEEPTTL') end
+return {record, u}`,
   },
   /** KEYS: lock. ARGV: owner → 1 released, 0 not the owner. */
   tvReleaseLock: {
@@ -112,12 +89,14 @@ return redis.call('INCR', KEYS[2])`,
 return tonumber(redis.call('GET', KEYS[2]) or '0')`,
   },
   /**
-   * KEYS: stream, head. ARGV: expected seq ('' = empty chain), expected hash,
-   * then seq, prev, hash, body per entry → {1} or {0[, seq, hash]} (current head).
-   * Stream ids are `<seq>-0` so XRANGE can seek by seq.
+   * KEYS: stream, head, then the grant index of each grant the batch names (any number).
+   * ARGV: expected seq ('' = empty chain), expected hash, index cap, then seq, prev, hash, body
+   * and the KEYS position of the entry's grant index (0 = none) per entry
+   * → {1} or {0[, seq, hash]} (current head). Stream ids are `<seq>-0` so XRANGE can seek by
+   * seq. The grant indexes are written in the same step as the entries, so an index never
+   * names an entry that was not appended, nor misses one that was (until the cap trims it).
    */
   tvAuditAppend: {
-    numberOfKeys: 2,
     lua: `local h = redis.call('HMGET', KEYS[2], 'seq', 'hash')
 local match
 if ARGV[1] == '' then match = not h[1] else match = h[1] == ARGV[1] and h[2] == ARGV[2] end
@@ -126,12 +105,25 @@ if not match then
   return {0, h[1], h[2]}
 end
 local n = #ARGV
-if n < 6 then return {1} end
-for i = 3, n, 4 do
+if n < 8 then return {1} end
+for i = 4, n, 5 do
   redis.call('XADD', KEYS[1], ARGV[i] .. '-0', 'seq', ARGV[i], 'prev', ARGV[i + 1], 'hash', ARGV[i + 2], 'body', ARGV[i + 3])
+  local k = tonumber(ARGV[i + 4])
+  if k > 0 then redis.call('LPUSH', KEYS[k], ARGV[i]) end
 end
-redis.call('HSET', KEYS[2], 'seq', ARGV[n - 3], 'hash', ARGV[n - 1])
+for k = 3, #KEYS do redis.call('LTRIM', KEYS[k], 0, tonumber(ARGV[3]) - 1) end
+redis.call('HSET', KEYS[2], 'seq', ARGV[n - 4], 'hash', ARGV[n - 2])
 return {1}`,
+  },
+  /** KEYS: grant index, stream. ARGV: count → the fields of each indexed entry still in the stream, newest first. */
+  tvAuditByGrant: {
+    numberOfKeys: 2,
+    lua: `local out = {}
+for _, seq in ipairs(redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)) do
+  local rows = redis.call('XRANGE', KEYS[2], seq .. '-0', seq .. '-0')
+  if rows[1] then table.insert(out, rows[1][2]) end
+end
+return out`,
   },
   /**
    * KEYS: due, items. ARGV: now, limit, lease-until → item JSON, then meta JSON or '', per item.
@@ -172,14 +164,14 @@ export interface ScriptCommands {
   tvRewrapRefresh(key: string, expected: string, rewrapped: string): Promise<number>;
   tvSetStatus(key: string, status: string, expectedVersion: Arg, now: number): Promise<number | null>;
   tvSetConsent(key: string, field: string, operations: string, now: number): Promise<number>;
-  tvDeleteGrant(grant: string, accessToken: string, index: string): Promise<string[]>;
-  tvIndexToken(index: string, ttlMs: number, jti: string): Promise<number>;
-  tvPutToken(key: string, record: string, uses: number, ttlMs: number): Promise<number>;
+  tvDeleteGrant(grant: string, accessToken: string): Promise<string>;
   tvConsume(key: string): Promise<[string, number] | null>;
   tvReleaseLock(key: string, owner: string): Promise<number>;
   tvEngageSwitch(switches: string, epoch: string, field: string, json: string): Promise<number>;
   tvReleaseSwitch(switches: string, epoch: string, field: string): Promise<number>;
-  tvAuditAppend(stream: string, head: string, ...args: Arg[]): Promise<[number, string?, string?]>;
+  /** Called with the number of keys first (stream, head, grant indexes), then the keys and ARGV. */
+  tvAuditAppend(numberOfKeys: number, ...keysAndArgs: Arg[]): Promise<[number, string?, string?]>;
+  tvAuditByGrant(index: string, stream: string, count: number): Promise<string[][]>;
   tvClaimRevocations(due: string, items: string, meta: string, now: number, limit: number, leaseUntil: number): Promise<string[]>;
   tvRescheduleRevocation(due: string, items: string, metaKey: string, id: string, nextAttemptAt: number, metaJson: string): Promise<number>;
 }
@@ -189,7 +181,8 @@ export type ScriptedRedis = Redis & ScriptCommands;
 /** Registers every script on a client. */
 export function defineScripts(redis: Redis): ScriptedRedis {
   for (const [name, def] of Object.entries(SCRIPTS)) {
-    redis.defineCommand(name, { numberOfKeys: def.numberOfKeys, lua: def.lua });
+    // A script without numberOfKeys takes its key count as the first argument of each call.
+    redis.defineCommand(name, 'numberOfKeys' in def ? { numberOfKeys: def.numberOfKeys, lua: def.lua } : { lua: def.lua });
   }
   return redis as ScriptedRedis;
 }

@@ -1,18 +1,20 @@
 import { ttlToMs } from '../validation.js';
 import type { CachedAccessToken, OperationTokenRecord, TokenStore } from '../types.js';
-import { throwFirstError, toStoreError } from './errors.js';
+import { toStoreError } from './errors.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
 /**
- * Redis TokenStore. A record is a hash `{r: record JSON, u: uses left}` under
- * `tok:<jti>`, so consume is one script on one key; the grant's `tokens` zset
- * (jti -> expiry) lets revokeByGrant find the records.
+ * Redis TokenStore. A record is one string `<uses left>:<record JSON>` under
+ * `tok:<jti>` with the token's TTL: put is a plain `SET PX` (the exchange hot
+ * path: no script), consume is one script on that one key.
  *
- * put writes the index entry before the record, on one connection, so a token
- * whose put has resolved is always reachable by revokeByGrant. A put racing a
- * revoke may survive it, exactly as a put issued just after would; callers
- * close that window by re-checking grant status, not by the store.
+ * There is no per-grant index of tokens: a record is only ever honoured
+ * together with its grant (active, same user and provider, consent for the
+ * agent and operation) and the kill switches, read when the token is used
+ * (see exchange/token-liveness.ts). Revoking, re-consenting or deleting the
+ * grant therefore kills its outstanding tokens at once, and the orphaned
+ * records, which hold no secret, expire with their short TTL.
  */
 export class RedisTokenStore implements TokenStore {
   constructor(
@@ -22,12 +24,8 @@ export class RedisTokenStore implements TokenStore {
 
   async put(record: OperationTokenRecord, ttlMs: number): Promise<void> {
     const ttl = ttlToMs(ttlMs);
-    const json = JSON.stringify(record);
     try {
-      await Promise.all([
-        this.redis.tvIndexToken(this.keys.grantTokens(record.grantId), ttl, record.jti),
-        this.redis.tvPutToken(this.keys.token(record.jti), json, record.usesLeft, ttl),
-      ]);
+      await this.redis.set(this.keys.token(record.jti), `${record.usesLeft}:${JSON.stringify(record)}`, 'PX', ttl);
     } catch (err) {
       throw toStoreError(err);
     }
@@ -35,8 +33,10 @@ export class RedisTokenStore implements TokenStore {
 
   async get(jti: string): Promise<OperationTokenRecord | null> {
     try {
-      const [json, uses] = await this.redis.hmget(this.keys.token(jti), 'r', 'u');
-      return json == null ? null : withUses(json, Number(uses));
+      const value = await this.redis.get(this.keys.token(jti));
+      if (value === null) return null;
+      const sep = value.indexOf(':');
+      return withUses(value.slice(sep + 1), Number(value.slice(0, sep)));
     } catch (err) {
       throw toStoreError(err);
     }
@@ -46,26 +46,6 @@ export class RedisTokenStore implements TokenStore {
     try {
       const spent = await this.redis.tvConsume(this.keys.token(jti));
       return spent === null ? null : withUses(spent[0], spent[1]);
-    } catch (err) {
-      throw toStoreError(err);
-    }
-  }
-
-  async revokeByGrant(grantId: string): Promise<number> {
-    const index = this.keys.grantTokens(grantId);
-    try {
-      const jtis = await this.redis.zrange(index, 0, '-1');
-      if (jtis.length === 0) return 0;
-      // Records sit in their own slots: single-key DELs, then trim exactly the
-      // members seen, so an index entry added meanwhile is kept, and a crash
-      // half-way leaves the index for a retry to finish.
-      const pipe = this.redis.pipeline();
-      for (const jti of jtis) pipe.del(this.keys.token(jti));
-      pipe.zrem(index, ...jtis);
-      const replies = throwFirstError(await pipe.exec());
-      let removed = 0;
-      for (let i = 0; i < jtis.length; i++) removed += replies[i] as number;
-      return removed;
     } catch (err) {
       throw toStoreError(err);
     }

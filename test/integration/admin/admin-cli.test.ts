@@ -1,11 +1,9 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../../src/store/types.js';
+import { runAdminCli } from '../../helpers/admin-cli.js';
 import { startVault, type TestVault } from '../../helpers/vault.js';
 
-const TSX = join(process.cwd(), 'node_modules', '.bin', 'tsx');
-const CLI = join(process.cwd(), 'src', 'cli', 'admin.ts');
 const AGENT = 'spiffe://corp.example/agent/a';
 
 let vault: TestVault;
@@ -17,24 +15,8 @@ afterAll(async () => {
   await vault?.close();
 });
 
-interface Run { code: number; stdout: string; stderr: string }
-
-/** Runs the CLI as a child process; connection settings from the environment, like an operator's shell. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const dir = vault.pki.dir;
-  return new Promise((resolve) => {
-    execFile(TSX, [CLI, ...args], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        TOKEN_VAULT_ADMIN_URL: vault.internalUrl,
-        TOKEN_VAULT_ADMIN_CERT: join(dir, 'admin.crt'),
-        TOKEN_VAULT_ADMIN_KEY: join(dir, 'admin.key'),
-        TOKEN_VAULT_ADMIN_CACERT: join(dir, 'ca.crt'),
-        ...env,
-      },
-    }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
-  });
-}
+/** The CLI as a child process against this file's vault. */
+const cli = (args: string[], env: Record<string, string> = {}) => runAdminCli(vault, args, env);
 
 describe('admin CLI against a running vault', () => {
   it('engages, lists and releases kill switches, with tables and --json', async () => {

@@ -6,7 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Grant } from '../../../src/store/types.js';
 import { adminCall } from '../../helpers/admin-client.js';
+import { grantView, onlyGrant } from '../../helpers/admin-grants.js';
 import { SALES_AGENT, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';
+import { consentedRecord, honoured } from '../../helpers/token-liveness.js';
 
 const ADMIN = 'spiffe://dev.local/admin';
 const invalid = { error: 'invalid_request', error_description: 'The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.' };
@@ -17,20 +19,14 @@ let aliceSf: Grant;
 let aliceSn: Grant;
 let bobSf: Grant;
 
-const one = async (login: string, provider: string) => {
-  const grants = (await lv.grants(login)).filter((g) => g.provider === provider);
-  expect(grants).toHaveLength(1);
-  return grants[0]!;
+const one = (login: string, provider: string) => onlyGrant(lv, login, provider);
+const view = grantView;
+
+/** An outstanding operation token of the grant, honoured until the grant is revoked. */
+const outstanding = async (jti: string, g: Grant) => {
+  await lv.vault.runtime.stores.tokens.put(consentedRecord(jti, g), 60_000);
+  expect(await honoured(lv.vault.runtime.stores, jti)).toBe(true);
 };
-
-const view = (g: Grant) => ({
-  id: g.id, user: g.userId, provider: g.provider, upstreamSubject: g.upstreamSubject,
-  ...(g.instanceUrl !== undefined && { instanceUrl: g.instanceUrl }),
-  scopes: g.scopes, status: g.status, consent: g.consent, version: g.version, createdAt: g.createdAt, updatedAt: g.updatedAt,
-});
-
-const outstanding = (jti: string, g: Grant) =>
-  lv.vault.runtime.stores.tokens.put({ jti, grantId: g.id, userId: g.userId, agent: SUPPORT_AGENT, provider: g.provider, operation: `${g.provider}:x`, gateway: 'gw', certThumbprint: 'x', usesLeft: 1, expiresAt: Date.now() + 60_000 }, 60_000);
 
 const auditBodies = async () =>
   (await lv.vault.runtime.stores.audit.range(1, 1000)).map((e) => JSON.parse(e.body) as Record<string, unknown>);
@@ -48,7 +44,9 @@ beforeAll(async () => {
   bobSf = await one('bob', 'salesforce');
   await grants.setConsent(aliceSf.id, SALES_AGENT, ['records.read']);
   await grants.setConsent(bobSf.id, SUPPORT_AGENT, ['records.read']);
+  await grants.setConsent(aliceSn.id, 'spiffe://corp.example/agents/triage', ['servicenow:incident.read']);
   aliceSf = (await grants.get(aliceSf.id))!;
+  aliceSn = (await grants.get(aliceSn.id))!;
   bobSf = (await grants.get(bobSf.id))!;
 }, 60_000);
 afterAll(async () => {
@@ -109,7 +107,7 @@ describe('admin grants API', () => {
     const res = await adminCall(lv.vault, `/admin/grants/${aliceSn.id}/revoke`, { method: 'POST', body: { reason: 'incident-7' } });
     expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 200, body: { revoked: true } });
     expect(await stores.grants.get(aliceSn.id)).toBeNull();
-    expect(await stores.tokens.get('j-admin-1')).toBeNull();
+    expect(await honoured(stores, 'j-admin-1')).toBe(false);
     expect(await stores.tokens.getAccessToken(aliceSn.id)).toBeNull();
     expect(await lv.servicenow.grantExists(upstreamGrant!)).toBe(false);
     const audit = await auditBodies();
@@ -147,8 +145,8 @@ describe('admin grants API', () => {
     await lv.stopFake('salesforce');
     const res = await adminCall(lv.vault, '/admin/grants/revoke', { method: 'POST', body: { provider: 'salesforce', reason: 'provider-breach' } });
     expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 200, body: { revoked: 2, upstream_revoked: 0, upstream_failed: 2 } });
-    expect(await stores.tokens.get('j-admin-2')).toBeNull();
-    expect(await stores.tokens.get('j-admin-3')).toBeNull();
+    expect(await honoured(stores, 'j-admin-2')).toBe(false);
+    expect(await honoured(stores, 'j-admin-3')).toBe(false);
     const queued = (await stores.revocations.list()).map((q) => q.grantId).sort();
     expect(queued).toStrictEqual([aliceSf.id, bobSf.id].sort());
     for (const g of [aliceSf, bobSf]) expect((await stores.grants.get(g.id))?.status).toBe('revoked');

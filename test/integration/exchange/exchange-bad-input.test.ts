@@ -3,12 +3,14 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT } from 'j
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessDenied, ConsentRequired, InvalidRequest, InvalidScope, InvalidTarget, PayloadTooLarge, UnsupportedMediaType } from '../../../src/errors.js';
 import { AGENT_A, AGENT_B, exchangeParams, startExchangeVault, type ExchangeVault } from '../../helpers/exchange-fixture.js';
+import type { Grant } from '../../../src/store/types.js';
 
 let vault: ExchangeVault;
+let aliceGrant: Grant;
 
 beforeAll(async () => {
   vault = await startExchangeVault();
-  await vault.seedGrant('alice');
+  aliceGrant = await vault.seedGrant('alice');
   await vault.seedGrant('bob');
 });
 afterAll(() => vault.close());
@@ -133,6 +135,8 @@ describe('POST /exchange refuses requests outside policy', () => {
   it('an operation the user did not consent to, with the consent deep link', async () => {
     const link = `https://127.0.0.1:8443/connections/crm?agent=${encodeURIComponent(AGENT_A)}&operation=crm%3Arecords.write`;
     await expectRefused(await valid({ scope: 'crm:records.write' }), 400, body(new ConsentRequired(link)), 'operation not consented for this agent');
+    // The refusal names the user's grant, so it shows in that connection's history.
+    expect((await vault.auditRecords()).at(-1)?.grant).toBe(aliceGrant.id);
   });
 
   it('a user with no grant for the provider, with the link deep link', async () => {

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOAuthServer, type FakeOAuthServer } from '../../../src/dev/fake-oauth-server.js';
 import { openRefreshToken } from '../../../src/grants/secrets.js';
-import { ConsentRequired, UpstreamError } from '../../../src/errors.js';
+import { ConsentRequired, TemporarilyUnavailable, UpstreamError } from '../../../src/errors.js';
 import type { ExchangeVault } from '../../helpers/exchange-fixture.js';
 import { fakeClient } from '../../helpers/fake-providers/catalog.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
@@ -18,24 +18,29 @@ import { startVaultChild, type VaultChild } from '../../helpers/vault-child.js';
 let redis: RedisHandle;
 let salesforce: FakeOAuthServer;
 let slow: FakeOAuthServer;
+let down: FakeOAuthServer;
 let vault: ExchangeVault;
 let second: VaultChild;
 
 beforeAll(async () => {
   redis = await startRedis();
-  [salesforce, slow] = await Promise.all([
+  [salesforce, slow, down] = await Promise.all([
+    startFakeOAuthServer({ profile: 'salesforce', clients: [fakeClient] }),
     startFakeOAuthServer({ profile: 'salesforce', clients: [fakeClient] }),
     startFakeOAuthServer({ profile: 'salesforce', clients: [fakeClient] }),
   ]);
   // The slow org's token endpoint answers after 3 s; the vault gives up after 300 ms, with a lock TTL of 2.6 s.
-  vault = await startSalesforceVault({ salesforce: { server: salesforce }, slowforce: { server: slow, extra: { timeoutMs: 300 } } }, redis.url);
+  vault = await startSalesforceVault(
+    { salesforce: { server: salesforce }, slowforce: { server: slow, extra: { timeoutMs: 300 } }, downforce: { server: down } },
+    redis.url,
+  );
   second = await startVaultChild(vault.rawConfig, vault.pki.dir);
 });
 
 afterAll(async () => {
   await second?.stop();
   await vault?.close();
-  await Promise.all([salesforce?.stop(), slow?.stop()]);
+  await Promise.all([salesforce?.stop(), slow?.stop(), down?.stop().catch(() => {})]);
   await redis?.stop();
 });
 
@@ -91,5 +96,21 @@ describe('refresh storm', () => {
     expect(slow.tokenRequests - requests).toBe(1);
     expect(slow.revokedGrants).toBe(0);
     expect((await vault.runtime.stores.grants.get(grant.id))?.status).toBe('consent_required');
+  });
+
+  it('a provider that cannot be reached (nothing was sent) gets 503s and keeps the grant active', async () => {
+    const grant = await seedSalesforceGrant(vault, down, 'downforce', 'dave');
+    await down.stop();
+    const responses = (await Promise.all([storm(vault, vault.internalUrl, 'downforce', 'dave', 10), storm(vault, second.internalUrl, 'downforce', 'dave', 10)])).flat();
+    for (const res of responses) {
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.json()).toStrictEqual({ error: 'temporarily_unavailable', error_description: new TemporarilyUnavailable().description });
+    }
+    // Connection refused: the refresh token never left, so it is still the current one.
+    expect(await vault.runtime.stores.grants.get(grant.id)).toMatchObject({ status: 'active', version: 1 });
+    const failures = (await vault.auditRecords()).filter((r) => r.action === 'upstream.refresh' && r.grant === grant.id);
+    expect(failures.length).toBeGreaterThan(0);
+    for (const r of failures) expect([r.decision, r.reason]).toStrictEqual(['error', 'failed: unreachable']);
   });
 });

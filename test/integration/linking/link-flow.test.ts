@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../../src/store/types.js';
 import { BrowserClient } from '../../helpers/browser-client.js';
 import { SALES_AGENT, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';
+import { consentedRecord, honoured } from '../../helpers/token-liveness.js';
 
 let lv: LinkingVault;
 
@@ -146,19 +147,21 @@ describe('linking', () => {
   it('unlink with the provider down: unusable at once, retry queued, page says so; the worker finishes later', async () => {
     const browser = await lv.signIn('bob');
     await lv.link(browser, 'servicenow', 'bob');
-    const grant = await only('bob', 'servicenow');
     const { stores } = lv.vault.runtime;
-    await stores.tokens.put({ jti: 'j-outstanding', grantId: grant.id, userId: grant.userId, agent: SUPPORT_AGENT, provider: 'servicenow', operation: 'servicenow:incident.read', gateway: 'gw', certThumbprint: 'x', usesLeft: 1, expiresAt: Date.now() + 60_000 }, 60_000);
+    await stores.grants.setConsent((await only('bob', 'servicenow')).id, SUPPORT_AGENT, ['servicenow:incident.read']);
+    const grant = await only('bob', 'servicenow');
+    await stores.tokens.put(consentedRecord('j-outstanding', grant), 60_000);
+    expect(await honoured(stores, 'j-outstanding')).toBe(true);
     const page = await browser.get('/connections/servicenow');
     await lv.stopFake('servicenow');
     const answer = await browser.postForm('/connections/servicenow/unlink', { _csrf: BrowserClient.csrf(page), grant: grant.id });
     expect(answer.location).toBe('/connections/servicenow?result=unlink_pending');
     expect(await stores.grants.get(grant.id)).toMatchObject({ status: 'revoked', version: 2 });
-    expect(await stores.tokens.get('j-outstanding')).toBeNull();
+    expect(await honoured(stores, 'j-outstanding')).toBe(false);
     expect(await stores.tokens.getAccessToken(grant.id)).toBeNull();
     const queued = await stores.revocations.list();
     expect(queued).toStrictEqual([
-      { id: expect.any(String), provider: 'servicenow', grantId: grant.id, userId: grant.userId, token: grant.refreshToken, hint: 'refresh_token', attempts: 1, nextAttemptAt: expect.any(Number), createdAt: expect.any(Number), lastError: 'network' },
+      { id: expect.any(String), provider: 'servicenow', grantId: grant.id, userId: grant.userId, token: grant.refreshToken, hint: 'refresh_token', attempts: 1, nextAttemptAt: expect.any(Number), createdAt: expect.any(Number), lastError: 'unreachable' },
     ]);
     const after = await browser.get(answer.location!);
     expect(after.text).toContain('did not confirm the revocation yet');

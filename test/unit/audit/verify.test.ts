@@ -26,6 +26,7 @@ function rawStore(entries: AuditEntry[]): AuditStore {
     append: async () => { throw new Error('read-only'); },
     range: async (from, count) => entries.slice(Math.max(from, 1) - 1, Math.max(from, 1) - 1 + count).map((e) => ({ ...e })),
     reverseRange: async () => { throw new Error('not used by the verifier'); },
+    latestForGrant: async () => { throw new Error('not used by the verifier'); },
   };
 }
 

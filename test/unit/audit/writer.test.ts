@@ -27,6 +27,7 @@ function instrumented(inner: AuditStore = createMemoryStores().audit) {
     },
     range: (from, count) => inner.range(from, count),
     reverseRange: (to, count) => inner.reverseRange(to, count),
+    latestForGrant: (grant, count) => inner.latestForGrant(grant, count),
   };
   return { store, stats, inner };
 }

@@ -10,11 +10,18 @@ class FlakyStore extends MemoryKillSwitchStore {
   epochReads = 0;
   /** While set, epoch reads wait for it. */
   gate: Promise<void> | undefined;
+  snapshotDown = false;
+  snapshots = 0;
   override async epoch(): Promise<number> {
     this.epochReads += 1;
     await this.gate;
     if (this.down) throw new StoreUnavailableError('down');
     return super.epoch();
+  }
+  override async snapshot() {
+    this.snapshots += 1;
+    if (this.snapshotDown) throw new StoreUnavailableError('down');
+    return super.snapshot();
   }
 }
 
@@ -100,5 +107,35 @@ describe('kill-switch cache', () => {
     await store.engage({ scope: 'global', target: '*', reason: 'r', engagedAt: 0, engagedBy: 'sec' });
     await cache.sync();
     expect(engaged(cache, {})).toBe('AccessDenied');
+  });
+
+  it('confirmCurrent: a switch engaged elsewhere is enforced on the next request, without any poll', async () => {
+    const store = new FlakyStore();
+    const cache = new KillSwitchCache(store, { now: () => 0 });
+    await cache.sync();
+    expect(store.snapshots).toBe(1);
+    await cache.confirmCurrent();
+    expect(store.snapshots).toBe(1);
+    cache.assertOpen({ agent: 'a' });
+
+    // Engaged by another replica: this cache never polled, the next request still sees it.
+    await store.engage({ scope: 'agent', target: 'a', reason: 'r', engagedAt: 0, engagedBy: 'sec' });
+    await Promise.all(Array.from({ length: 20 }, () => cache.confirmCurrent()));
+    expect(store.snapshots).toBe(2);
+    expect(() => cache.assertOpen({ agent: 'a' })).toThrow(AccessDenied);
+    cache.assertOpen({ agent: 'b' });
+
+    // Store down: the request fails closed instead of trusting the old snapshot.
+    store.down = true;
+    await expect(cache.confirmCurrent()).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('confirmCurrent fails closed when the newer snapshot cannot be read', async () => {
+    const store = new FlakyStore();
+    const cache = new KillSwitchCache(store, { now: () => 0 });
+    await cache.sync();
+    store.snapshotDown = true;
+    await store.engage({ scope: 'user', target: 'u', reason: 'r', engagedAt: 0, engagedBy: 'sec' });
+    await expect(cache.confirmCurrent()).rejects.toBeInstanceOf(TemporarilyUnavailable);
   });
 });
