@@ -86,8 +86,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     },
   });
 
+  const logError = (what: string) => (err: unknown) => internal.log.error({ err: { type: err instanceof Error ? err.name : 'unknown' } }, what);
   // Kill-switch enforcement on the exchange path (the admin API below engages them).
-  const killSwitchCache = new KillSwitchCache(stores.killSwitches);
+  const killSwitchCache = new KillSwitchCache(stores.killSwitches, {
+    events: stores.killSwitchEvents,
+    onError: logError('kill-switch subscription failed'),
+  });
   const policy = new GrantPolicy(stores.grants, catalog, issuer);
   // One instance for /exchange and /forward: one in-process single flight per grant.
   const upstreamAccess = new UpstreamAccessTokens(stores, envelope, catalog, upstream, {}, auditRefresh(audit));
@@ -129,7 +133,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   });
   await internal.register(introspectionRoutes, { issuer, signingKeys: keys.signingKeys, tokens: stores.tokens, grants: stores.grants, killSwitches: killSwitchCache });
   await killSwitchCache.start();
-  const logError = (what: string) => (err: unknown) => internal.log.error({ err: { type: err instanceof Error ? err.name : 'unknown' } }, what);
   const killSwitches = new KillSwitchControl(stores, custodian, logError('kill-switch announcement failed'));
   await internal.register(adminRoutes, {
     prefix: '/admin',

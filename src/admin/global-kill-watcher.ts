@@ -4,8 +4,10 @@
  * (fast path) and from polling the epoch (the guarantee when messages are
  * lost), reading the full snapshot only when the epoch moved.
  *
- * The exchange path's enforcement cache polls the same epoch; once merged it
- * can call `KeyCustodian.onGlobalKill` itself and this poll becomes redundant.
+ * The exchange path's enforcement cache (exchange/kill-switches.ts) follows
+ * the same epoch and the same announcements (one subscriber connection per
+ * process); it could call `KeyCustodian.onGlobalKill` itself and make this
+ * watcher redundant.
  */
 import type { Stores } from '../store/types.js';
 import type { KeyCustodian } from './key-custodian.js';

@@ -31,6 +31,11 @@ const engageBody = z.strictObject({
   reason: z.string().trim().min(1).max(256),
 });
 
+/** `*` names the global switch and nothing else: a switch that could never be engaged is malformed, also when released. */
+function assertTargetFits(scope: KillScope, target: string): void {
+  if ((scope === 'global') !== (target === GLOBAL_TARGET)) throw new InvalidRequest('global switch target must be *, and only it');
+}
+
 /** The audit field that names a switch's target, so audit queries by agent/user/provider find it. */
 function targetField(sw: { scope: KillScope; target: string }): Partial<AuditEventInput> {
   switch (sw.scope) {
@@ -58,7 +63,7 @@ export const killSwitchRoutes: FastifyPluginAsync<KillSwitchRoutesOptions> = asy
     },
     async (request) => {
       const { scope, target, reason } = request.body;
-      if ((scope === 'global') !== (target === GLOBAL_TARGET)) throw new InvalidRequest('global switch target must be *, and only it');
+      assertTargetFits(scope, target);
       const sw: KillSwitch = { scope, target, reason, engagedAt: Date.now(), engagedBy: request.admin.id };
       const epoch = await control.engage(sw);
       await audit.record({
@@ -81,6 +86,7 @@ export const killSwitchRoutes: FastifyPluginAsync<KillSwitchRoutesOptions> = asy
     },
     async (request) => {
       const { scope, target } = request.params;
+      assertTargetFits(scope, target);
       const result = await control.release(scope, target);
       await audit.record({
         action: 'killswitch.release', decision: 'allow', ...adminAuditFields(request), ...targetField({ scope, target }),

@@ -16,6 +16,7 @@ import { DEFAULT_ACCOUNTS, findAccountIn, loadGrant, passwordLogin, type FakeAcc
 import { fakeApi, type ApiCall } from './fake-oauth-api.js';
 import { generateSigningKeys, signAccessToken, signIdToken, type MintAccessTokenInput, type MintIdTokenInput } from './fake-oauth-keys.js';
 import { PROFILES, salesforceTokenResponse, type FakeProfile } from './fake-oauth-profiles.js';
+import { unboundedAdapter } from './fake-oauth-storage.js';
 
 export { ADMIN_GROUP, DEFAULT_ACCOUNTS, type FakeAccount } from './fake-oauth-accounts.js';
 export type { MintAccessTokenInput, MintIdTokenInput } from './fake-oauth-keys.js';
@@ -124,6 +125,7 @@ export async function startFakeOAuthServer(options: FakeOAuthServerOptions): Pro
   const origin = `http://127.0.0.1:${port}`;
 
   const configuration: Configuration = {
+    adapter: unboundedAdapter(),
     clients: clients.map((c) => ({
       client_id: c.clientId,
       ...(c.clientSecret ? { client_secret: c.clientSecret } : {}),

@@ -100,7 +100,28 @@ declare module 'oidc-provider' {
     token_endpoint_auth_method: string;
   }
 
+  /** What oidc-provider stores per model (token, grant, session, ...). */
+  export interface AdapterPayload {
+    grantId?: string;
+    uid?: string;
+    userCode?: string;
+    consumed?: number;
+    [field: string]: unknown;
+  }
+
+  /** oidc-provider's storage interface, one instance per model. */
+  export interface FakeAdapter {
+    upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void>;
+    find(id: string): Promise<AdapterPayload | undefined>;
+    findByUid(uid: string): Promise<AdapterPayload | undefined>;
+    findByUserCode(userCode: string): Promise<AdapterPayload | undefined>;
+    consume(id: string): Promise<void>;
+    destroy(id: string): Promise<void>;
+    revokeByGrantId(grantId: string): Promise<void>;
+  }
+
   export interface Configuration {
+    adapter?: (model: string) => FakeAdapter;
     clients: ClientMetadata[];
     jwks: { keys: Record<string, unknown>[] };
     cookies: { keys: string[] };

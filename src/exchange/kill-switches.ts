@@ -1,11 +1,14 @@
 /**
- * Kill-switch enforcement without a Redis round trip per request: a snapshot
- * refreshed by polling the store's epoch (every 250 ms), so a switch engaged
- * on any replica is enforced here within 1 s. When the snapshot cannot be
- * confirmed for longer than that (Redis down), every check fails closed.
+ * Kill-switch enforcement from a snapshot: refreshed by polling the store's
+ * epoch (every 250 ms), at once when an announcement arrives (pub/sub, the
+ * fast path), and before any decision when an exchange's own epoch read
+ * (`confirmCurrent`, in the request's round trip) shows it is behind. So a
+ * switch engaged on any replica is enforced here within 1 s even when pub/sub
+ * loses the announcement. When the snapshot cannot be confirmed for longer
+ * than 1 s (Redis down), every check fails closed.
  */
 import { AccessDenied, TemporarilyUnavailable } from '../errors.js';
-import type { KillScope, KillSwitchStore } from '../store/types.js';
+import type { KillScope, KillSwitchEvents, KillSwitchStore } from '../store/types.js';
 
 export type KillSwitchSubjects = Partial<Record<Exclude<KillScope, 'global'>, string>>;
 
@@ -14,6 +17,10 @@ export interface KillSwitchCacheOptions {
   /** Older than this, the snapshot is not trusted (DESIGN: every replica within 1 s). */
   maxStalenessMs?: number;
   now?: () => number;
+  /** Epoch announcements (pub/sub): each one is read at once instead of at the next poll. */
+  events?: KillSwitchEvents;
+  /** Subscribing failed (the poll still holds the 1 s bound). */
+  onError?: (err: unknown) => void;
 }
 
 export class KillSwitchCache {
@@ -22,34 +29,60 @@ export class KillSwitchCache {
   #confirmedAt = -Infinity;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
-  #catchingUp: Promise<void> | undefined;
+  #unsubscribe: (() => Promise<void>) | undefined;
+  /** The read in flight (or done), and the one queued behind it, if any. */
+  #tail: Promise<void> = Promise.resolve();
+  #queued: Promise<void> | undefined;
   readonly #pollMs: number;
   readonly #maxStalenessMs: number;
   readonly #now: () => number;
 
   constructor(
     private readonly store: KillSwitchStore,
-    options: KillSwitchCacheOptions = {},
+    private readonly options: KillSwitchCacheOptions = {},
   ) {
     this.#pollMs = options.pollMs ?? 250;
     this.#maxStalenessMs = options.maxStalenessMs ?? 1_000;
     this.#now = options.now ?? (() => performance.now());
   }
 
-  /** First sync (errors tolerated: checks fail closed until one succeeds), then poll. */
+  /** First sync (errors tolerated: checks fail closed until one succeeds), then poll and listen. */
   async start(): Promise<void> {
     this.#stopped = false;
     await this.sync();
     this.#schedule();
+    const { events, onError = () => {} } = this.options;
+    // Not awaited: with Redis down at boot the subscription comes later; the poll covers until then.
+    const onAnnouncement = (epoch: number) => {
+      if (epoch !== this.#epoch) void this.sync();
+    };
+    events?.subscribe(onAnnouncement).then((off) => {
+      if (this.#stopped) void off();
+      else this.#unsubscribe = off;
+    }, onError);
   }
 
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    void this.#unsubscribe?.();
   }
 
-  /** One poll: cheap epoch read, full snapshot only when the epoch moved. Never throws. */
-  async sync(): Promise<void> {
+  /**
+   * One poll: cheap epoch read, full snapshot only when the epoch moved. Never throws.
+   * Concurrent calls (poll and announcements) share one queued read behind the one in
+   * flight, so a newer snapshot is never overwritten by an older one.
+   */
+  sync(): Promise<void> {
+    this.#queued ??= this.#tail.then(() => {
+      this.#queued = undefined;
+      return this.#read();
+    });
+    this.#tail = this.#queued;
+    return this.#queued;
+  }
+
+  async #read(): Promise<void> {
     const startedAt = this.#now();
     try {
       const epoch = await this.store.epoch();
@@ -59,7 +92,7 @@ export class KillSwitchCache {
         this.#epoch = snapshot.epoch;
       }
       // Confirmed as of when the read started, not when it finished.
-      this.#confirmedAt = startedAt;
+      if (startedAt > this.#confirmedAt) this.#confirmedAt = startedAt;
     } catch {
       // Stale until the next successful poll; checks fail closed after maxStalenessMs.
     }
@@ -80,8 +113,8 @@ export class KillSwitchCache {
       if (readAt > this.#confirmedAt) this.#confirmedAt = readAt;
       return;
     }
-    this.#catchingUp ??= this.sync().finally(() => (this.#catchingUp = undefined));
-    await this.#catchingUp;
+    // Queued behind any read already in flight, so it starts after this epoch was read.
+    await this.sync();
     // An epoch that went backwards (a Redis reset) is not "behind": the poll resyncs it.
     if (this.#epoch < epoch) throw new TemporarilyUnavailable('kill-switch snapshot could not be refreshed');
   }

@@ -11,7 +11,10 @@ export interface AdminCallOptions {
   headers?: Record<string, string>;
 }
 
-export function adminCall(vault: TestVault, path: string, options: AdminCallOptions = {}): Promise<Response> {
+/** Any vault with an internal listener and the test PKI: in this process or a child process. */
+export type AdminTarget = Pick<TestVault, 'internalUrl' | 'pki'>;
+
+export function adminCall(vault: AdminTarget, path: string, options: AdminCallOptions = {}): Promise<Response> {
   const headers: Record<string, string> = { ...(options.headers ?? {}) };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.bearer !== undefined) headers.authorization = `Bearer ${options.bearer}`;

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export interface VaultChild {
+  /** The child's process id (names its Redis connections, see `subscriberName`). */
+  pid: number;
   internalUrl: string;
   publicUrl: string;
   /** Everything the child logged (stderr). */
@@ -17,7 +19,10 @@ process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-export async function startVaultChild(rawConfig: Record<string, unknown>, dir: string, name = 'vault-b'): Promise<VaultChild> {
+/** Default start-up deadline: a loaded 2-vCPU box starting several children at once needs this much. */
+const START_TIMEOUT_MS = 90_000;
+
+export async function startVaultChild(rawConfig: Record<string, unknown>, dir: string, name = 'vault-b', startTimeoutMs = START_TIMEOUT_MS): Promise<VaultChild> {
   const file = join(dir, `${name}.json`);
   await writeFile(file, JSON.stringify(rawConfig), { mode: 0o600 });
   const script = new URL('./vault-process.ts', import.meta.url).pathname;
@@ -27,7 +32,7 @@ export async function startVaultChild(rawConfig: Record<string, unknown>, dir: s
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const urls = await new Promise<{ publicUrl: string; internalUrl: string }>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => reject(new Error(`vault child did not start: ${stderr.slice(0, 2000)}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`vault child did not start: ${stderr.slice(0, 2000)}`)), startTimeoutMs);
     lines.once('line', (line) => {
       clearTimeout(timer);
       resolve(JSON.parse(line) as { publicUrl: string; internalUrl: string });
@@ -38,6 +43,7 @@ export async function startVaultChild(rawConfig: Record<string, unknown>, dir: s
     });
   });
   return {
+    pid: child.pid!,
     ...urls,
     logs: () => stderr,
     stop: () =>

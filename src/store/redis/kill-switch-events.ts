@@ -26,8 +26,9 @@ export class RedisKillSwitchEvents implements KillSwitchEvents {
 
   async subscribe(listener: (epoch: number) => void): Promise<() => Promise<void>> {
     if (this.#subscriber === undefined) {
-      // Unlike commands, a subscription should come back by itself after a reconnect.
-      const sub = this.redis.duplicate({ enableOfflineQueue: true, autoResubscribe: true });
+      // Unlike commands, a subscription should come back by itself after a reconnect. The name
+      // tells operators (and tests) in CLIENT LIST which replica's subscriber a connection is.
+      const sub = this.redis.duplicate({ enableOfflineQueue: true, autoResubscribe: true, connectionName: subscriberName() });
       sub.on('error', () => {});
       sub.on('message', (channel: string, message: string) => {
         if (channel !== this.channel) return;
@@ -58,4 +59,9 @@ export class RedisKillSwitchEvents implements KillSwitchEvents {
     this.#subscriber = undefined;
     this.#listeners.clear();
   }
+}
+
+/** `CLIENT SETNAME` of a replica's kill-switch subscriber: unique per process. */
+export function subscriberName(pid = process.pid): string {
+  return `token-vault:kill-switch-events:${pid}`;
 }

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, SignJWT } from 'jose';
 import { startFakeOAuthServer, type FakeOAuthServer } from '../../../src/dev/fake-oauth-server.js';
-import { adminCall } from '../../helpers/admin-client.js';
+import { sealRefreshToken } from '../../../src/grants/secrets.js';
+import type { Grant } from '../../../src/store/types.js';
+import { adminCall, type AdminCallOptions } from '../../helpers/admin-client.js';
 import { startVault, type TestVault } from '../../helpers/vault.js';
 
 const AUDIENCE = 'token-vault-admin';
@@ -33,13 +35,76 @@ const invalidClient = { error: 'invalid_client', error_description: 'Client auth
 const invalidToken = { error: 'invalid_token', error_description: 'The access token is invalid, expired or not usable for this request.' };
 const adminJwt = (extra: Record<string, unknown> = {}, expiresIn = 300) =>
   idp.mintIdToken({ sub: 'alice', aud: AUDIENCE, expiresIn, extra: { groups: [GROUP], ...extra } });
+/** Right issuer, audience and group, signed by a key the IdP never published. */
+const forgedJwt = async () => {
+  const stranger = await generateKeyPair('ES256');
+  return new SignJWT({ sub: 'mallory', aud: AUDIENCE, groups: [GROUP] })
+    .setProtectedHeader({ alg: 'ES256', kid: 'forged' }).setIssuer(idp.issuer).setIssuedAt().setExpirationTime('5m')
+    .sign(stranger.privateKey);
+};
 
 async function nothingChanged(): Promise<void> {
   expect(await vault.runtime.stores.killSwitches.snapshot()).toStrictEqual({ epoch: 0, switches: [] });
   expect(await vault.runtime.stores.audit.head()).toBeNull();
 }
 
+/** Everything an admin route could change, to compare before and after refused calls. */
+async function adminState() {
+  const { stores, keys } = vault.runtime;
+  return {
+    killSwitches: await stores.killSwitches.snapshot(),
+    auditHead: await stores.audit.head(),
+    grants: (await stores.grants.list({}, 100)).items,
+    rewrap: await stores.adminJobs.load('kek-rewrap'),
+    keks: { ids: keys.keyring.ids(), active: keys.keyring.activeId, signing: keys.signingKeys.active.kid },
+  };
+}
+
+/** The request an admin would send to this route (bodies that pass validation). */
+function adminRequest(method: string, path: string): AdminCallOptions {
+  const bodies: Record<string, unknown> = {
+    'POST /admin/kill-switches': engage,
+    'POST /admin/grants/{id}/revoke': { reason: 'x' },
+    'POST /admin/grants/revoke': { provider: 'crm', reason: 'x' },
+    'POST /admin/keys/rewrap': {},
+  };
+  const body = bodies[`${method} ${path}`];
+  return { method, ...(body !== undefined && { body }) };
+}
+
 describe('admin authentication', () => {
+  it('refuses every admin route, as listed in the OpenAPI document, without a valid admin credential, and changes nothing', async () => {
+    const now = Date.now();
+    const ref = { id: 'g-victim', userId: 'https://idp.example.test#u1', provider: 'crm' };
+    const grant: Grant = { ...ref, upstreamSubject: 's', scopes: [], status: 'active', version: 1, consent: {}, createdAt: now, updatedAt: now,
+      refreshToken: sealRefreshToken(vault.runtime.envelope, ref, 'refresh-victim') };
+    await vault.runtime.stores.grants.create(grant);
+    const before = await adminState();
+    const paths = (vault.app.internal.swagger() as { paths: Record<string, Record<string, unknown>> }).paths;
+    const routes = Object.entries(paths)
+      .filter(([path]) => path.startsWith('/admin/'))
+      .flatMap(([path, ops]) => Object.keys(ops).map((m) => ({ method: m.toUpperCase(), path })));
+    expect(routes.length).toBeGreaterThanOrEqual(12);
+    const bad: Array<[string, AdminCallOptions, unknown]> = [
+      ['gateway certificate with a valid admin JWT', { client: vault.pki.gateway, bearer: await adminJwt() }, invalidClient],
+      ['gateway certificate', { client: vault.pki.gateway }, invalidClient],
+      ['console certificate without a bearer token', { client: vault.pki.other }, invalidToken],
+      ['console certificate with an expired admin JWT', { client: vault.pki.other, bearer: await adminJwt({}, -120) }, invalidToken],
+      ['console certificate with a wrongly signed admin JWT', { client: vault.pki.other, bearer: await forgedJwt() }, invalidToken],
+    ];
+    for (const { method, path } of routes) {
+      const url = path.replace('{id}', grant.id).replace('{scope}', 'agent').replace('{target}', encodeURIComponent(engage.target));
+      for (const [label, credential, body] of bad) {
+        const res = await adminCall(vault, url, { ...adminRequest(method, path), ...credential });
+        expect({ route: `${method} ${path}`, label, status: res.status, body: res.json() }).toStrictEqual({ route: `${method} ${path}`, label, status: 401, body });
+      }
+      // No client certificate at all: refused in the TLS handshake.
+      await expect(adminCall(vault, url, { ...adminRequest(method, path), client: null })).rejects.toThrow();
+    }
+    expect(await adminState()).toStrictEqual(before);
+    await vault.runtime.stores.grants.delete(grant.id);
+  });
+
   it('refuses a gateway certificate even with a valid admin JWT, and changes nothing', async () => {
     const res = await adminCall(vault, '/admin/kill-switches', { method: 'POST', body: engage, client: vault.pki.gateway, bearer: await adminJwt() });
     expect(res.status).toBe(401);
@@ -62,10 +127,7 @@ describe('admin authentication', () => {
   });
 
   it('refuses expired, wrongly signed, wrong-audience and group-less admin JWTs', async () => {
-    const stranger = await generateKeyPair('ES256');
-    const forged = await new SignJWT({ sub: 'mallory', aud: AUDIENCE, groups: [GROUP] })
-      .setProtectedHeader({ alg: 'ES256', kid: 'forged' }).setIssuer(idp.issuer).setIssuedAt().setExpirationTime('5m')
-      .sign(stranger.privateKey);
+    const forged = await forgedJwt();
     const valid = await adminJwt();
     const badSignature = `${valid.slice(0, valid.lastIndexOf('.') + 1)}${'A'.repeat(valid.length - valid.lastIndexOf('.') - 1)}`;
     const tokens = [

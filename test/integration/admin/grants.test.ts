@@ -123,8 +123,10 @@ describe('admin grants API', () => {
       expect({ status: again.status, body: again.json() }).toStrictEqual({ status: 200, body: { revoked: true } });
     }
     expect(await lv.allGrants()).toStrictEqual(before);
-    const bad = await adminCall(lv.vault, `/admin/grants/${aliceSf.id}/revoke`, { method: 'POST', body: { reason: '' } });
-    expect({ status: bad.status, body: bad.json() }).toStrictEqual({ status: 400, body: invalid });
+    for (const [id, body] of [[aliceSf.id, { reason: '' }], [aliceSf.id, {}], [aliceSf.id, { reason: 'r', extra: 1 }], ['has%20space', { reason: 'r' }]] as const) {
+      const bad = await adminCall(lv.vault, `/admin/grants/${id}/revoke`, { method: 'POST', body });
+      expect({ id, status: bad.status, body: bad.json() }).toStrictEqual({ id, status: 400, body: invalid });
+    }
     expect(await stores.grants.get(aliceSf.id)).toStrictEqual(aliceSf);
   });
 
@@ -157,6 +159,17 @@ describe('admin grants API', () => {
     const again = await adminCall(lv.vault, '/admin/grants/revoke', { method: 'POST', body: { provider: 'salesforce', reason: 'again' } });
     expect(again.json()).toStrictEqual({ revoked: 0, upstream_revoked: 0, upstream_failed: 0 });
     expect(await stores.revocations.list()).toHaveLength(2);
+  });
+
+  it('revoking a grant already revoked (upstream revocation still pending) answers the same and changes nothing', async () => {
+    const { stores } = lv.vault.runtime;
+    const before = { grants: await lv.allGrants(), queue: await stores.revocations.list() };
+    expect((await stores.grants.get(aliceSf.id))?.status).toBe('revoked');
+    const res = await adminCall(lv.vault, `/admin/grants/${aliceSf.id}/revoke`, { method: 'POST', body: { reason: 'again' } });
+    expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 200, body: { revoked: true } });
+    expect({ grants: await lv.allGrants(), queue: await stores.revocations.list() }).toStrictEqual(before);
+    const [last] = await stores.audit.reverseRange(1_000_000, 1);
+    expect(JSON.parse(last!.body)).toMatchObject({ action: 'grant.revoke', actor: ADMIN, grant: aliceSf.id, reason: 'again', details: { found: false } });
   });
 
   it('bulk revokes by user with the provider up: upstream_revoked counted and grants deleted', async () => {

@@ -117,6 +117,16 @@ describe('keys API', () => {
     }
   });
 
+  it('refuses malformed rewrap batches with invalid_request and runs nothing', async () => {
+    const invalid = { error: 'invalid_request', error_description: 'The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.' };
+    const before = (await adminCall(vault, '/admin/keys')).json();
+    for (const body of [{ pageSize: 0 }, { pageSize: 1001 }, { maxPages: 0 }, { pageSize: 'ten' }, { restart: 'yes' }, { extra: 1 }]) {
+      const res = await adminCall(vault, '/admin/keys/rewrap', { method: 'POST', body });
+      expect({ body, status: res.status, answer: res.json() }).toStrictEqual({ body, status: 400, answer: invalid });
+    }
+    expect((await adminCall(vault, '/admin/keys')).json()).toStrictEqual(before);
+  });
+
   it('refuses key operations while the global switch holds the keys sealed', async () => {
     await adminCall(vault, '/admin/kill-switches', { method: 'POST', body: { scope: 'global', target: '*', reason: 'drill' } });
     for (const path of ['/admin/keys/reload', '/admin/keys/rewrap']) {

@@ -86,6 +86,10 @@ describe('kill switches API', () => {
       const res = await adminCall(a, '/admin/kill-switches', { method: 'POST', body });
       expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 400, body: invalid });
     }
+    for (const path of ['planet/x', 'agent/has%20space', 'global/x', 'agent/*']) {
+      const res = await adminCall(a, `/admin/kill-switches/${path}`, { method: 'DELETE' });
+      expect({ path, status: res.status, body: res.json() }).toStrictEqual({ path, status: 400, body: invalid });
+    }
     expect(await a.runtime.stores.killSwitches.epoch()).toBe(epoch);
   });
 

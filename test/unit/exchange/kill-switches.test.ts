@@ -1,14 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { AccessDenied, TemporarilyUnavailable } from '../../../src/errors.js';
 import { KillSwitchCache } from '../../../src/exchange/kill-switches.js';
+import { MemoryKillSwitchEvents } from '../../../src/store/memory/kill-switch-events.js';
 import { MemoryKillSwitchStore } from '../../../src/store/memory/kill-switch-store.js';
 import { StoreUnavailableError } from '../../../src/store/types.js';
 
 class FlakyStore extends MemoryKillSwitchStore {
   down = false;
+  epochReads = 0;
+  /** While set, epoch reads wait for it. */
+  gate: Promise<void> | undefined;
   snapshotDown = false;
   snapshots = 0;
   override async epoch(): Promise<number> {
+    this.epochReads += 1;
+    await this.gate;
     if (this.down) throw new StoreUnavailableError('down');
     return super.epoch();
   }
@@ -18,6 +24,15 @@ class FlakyStore extends MemoryKillSwitchStore {
     return super.snapshot();
   }
 }
+
+const engaged = (cache: KillSwitchCache, subjects: Parameters<KillSwitchCache['assertOpen']>[0]) => {
+  try {
+    cache.assertOpen(subjects);
+    return 'open';
+  } catch (err) {
+    return (err as Error).name;
+  }
+};
 
 describe('kill-switch cache', () => {
   it('enforces every scope after the next poll, and global for everyone', async () => {
@@ -56,6 +71,42 @@ describe('kill-switch cache', () => {
     store.down = false;
     await cache.sync();
     cache.assertOpen({});
+  });
+
+  it('reads an announced epoch at once instead of waiting for the next poll', async () => {
+    const store = new FlakyStore();
+    const events = new MemoryKillSwitchEvents();
+    // No poll within the test: only the announcement can make the cache see the switch.
+    const cache = new KillSwitchCache(store, { pollMs: 3_600_000, now: () => 0, events });
+    await cache.start();
+    try {
+      await expect.poll(() => cache.assertOpen({ agent: 'a' })).toBeUndefined();
+      const epoch = await store.engage({ scope: 'agent', target: 'a', reason: 'r', engagedAt: 0, engagedBy: 'sec' });
+      expect(engaged(cache, { agent: 'a' })).toBe('open');
+      await events.publish(epoch);
+      await expect.poll(() => engaged(cache, { agent: 'a' })).toBe('AccessDenied');
+      expect(engaged(cache, { agent: 'b' })).toBe('open');
+    } finally {
+      cache.stop();
+    }
+  });
+
+  it('coalesces concurrent syncs into the read in flight and one more', async () => {
+    const store = new FlakyStore();
+    const cache = new KillSwitchCache(store, { now: () => 0 });
+    await Promise.all(Array.from({ length: 10 }, () => cache.sync()));
+    expect(store.epochReads).toBe(1);
+    let open!: () => void;
+    store.gate = new Promise((resolve) => (open = resolve));
+    const inFlight = cache.sync();
+    await expect.poll(() => store.epochReads).toBe(2);
+    const queued = Array.from({ length: 10 }, () => cache.sync());
+    open();
+    await Promise.all([inFlight, ...queued]);
+    expect(store.epochReads).toBe(3);
+    await store.engage({ scope: 'global', target: '*', reason: 'r', engagedAt: 0, engagedBy: 'sec' });
+    await cache.sync();
+    expect(engaged(cache, {})).toBe('AccessDenied');
   });
 
   it('confirmCurrent: a switch engaged elsewhere is enforced on the next request, without any poll', async () => {
