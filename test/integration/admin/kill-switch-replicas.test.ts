@@ -117,6 +117,9 @@ function expectStoppedWithinBound(label: string, run: Run): void {
     const late = all.filter((s) => s.sentAt >= answeredAt + BOUND_MS);
     expect(late.filter(issued)).toStrictEqual([]);
     expect(late.filter(isDenied).length).toBeGreaterThanOrEqual(LATE_SHOTS);
+    // Stronger, because each exchange confirms the switches' epoch in its own Redis round trip:
+    // no exchange sent after the answer is issued, on any replica, pub/sub or not.
+    expect(all.filter((s) => issued(s) && s.sentAt >= answeredAt)).toStrictEqual([]);
   }
 }
 
