@@ -145,9 +145,12 @@ export class ServerError extends OAuthError {
   readonly description = 'The server encountered an unexpected condition.';
 }
 
-/** One-line guard: `assert(grant, new AccessDenied('grant not found'))`. */
-export function assert(condition: unknown, error: OAuthError): asserts condition {
-  if (!condition) throw error;
+/**
+ * One-line guard: `assert(grant, new AccessDenied('grant not found'))`. On hot paths pass a
+ * factory, `assert(grant, () => new AccessDenied(...))`, so no error is built when the check passes.
+ */
+export function assert(condition: unknown, error: OAuthError | (() => OAuthError)): asserts condition {
+  if (!condition) throw typeof error === 'function' ? error() : error;
 }
 
 /** Map anything thrown to an OAuthError; unknown errors become an opaque server_error. */

@@ -70,7 +70,7 @@ export class GrantPolicy {
     let grant: Grant | null | undefined = await reading;
     let firstRead = true;
     if (grantId !== undefined) {
-      assert(grant && grant.userId === userId && grant.provider === operation.provider, new AccessDenied('no such grant for this user'));
+      assert(grant && grant.userId === userId && grant.provider === operation.provider, () => new AccessDenied('no such grant for this user'));
     } else if (!(grant && grant.userId === userId && grant.provider === operation.provider && grant.status === 'active')) {
       // No hint, or a stale one: the user's index decides, and the grant it names is read again.
       firstRead = false;

@@ -32,9 +32,9 @@ function parseDetail(raw: NonNullable<ExchangeRequest['authorization_details']>)
       throw new InvalidRequest('authorization_details: not JSON');
     }
   }
-  assert(Array.isArray(list) && list.length === 1, new InvalidRequest('authorization_details: exactly one entry required'));
+  assert(Array.isArray(list) && list.length === 1, () => new InvalidRequest('authorization_details: exactly one entry required'));
   const parsed = authorizationDetail.safeParse(list[0]);
-  assert(parsed.success, new InvalidRequest('authorization_details: malformed entry'));
+  assert(parsed.success, () => new InvalidRequest('authorization_details: malformed entry'));
   return parsed.data;
 }
 
@@ -57,8 +57,8 @@ export function resolveTarget(catalog: ProviderCatalog, request: ExchangeRequest
   if (details !== undefined) {
     detail = parseDetail(details);
     const typed = catalog.provider(detail.type);
-    assert(typed, new InvalidTarget('authorization_details type is not a provider'));
-    assert(!requested || requested === typed, new InvalidTarget('authorization_details type differs from resource'));
+    assert(typed, () => new InvalidTarget('authorization_details type is not a provider'));
+    assert(!requested || requested === typed, () => new InvalidTarget('authorization_details type differs from resource'));
     requested = typed;
     const action = detail.actions[0]!;
     operation = catalog.operation(action.includes(':') ? action : `${typed.id}:${action}`);

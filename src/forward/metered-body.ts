@@ -7,7 +7,7 @@
  * split across chunks, before any byte of it has been passed on. Memory is one
  * chunk plus that tail: nothing is buffered whole.
  */
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 
 export interface MeterOptions {
   limit: number;
@@ -45,4 +45,20 @@ export class MeteredBody extends Transform {
     if (this.#held.length > 0) this.push(this.#held);
     callback();
   }
+}
+
+/**
+ * An upstream answer into `meter` with stream.pipeline's failure rule (an error or early
+ * close on either side destroys both, so a cut-short relay aborts the other
+ * end) but without pipeline's per-call AbortController, whose abort on every
+ * normal finish builds a DOMException with a stack (≈ 15 µs per forward in
+ * the profile).
+ */
+export function relayInto(source: Readable, meter: MeteredBody): void {
+  source.once('error', (err) => meter.destroy(err));
+  meter.once('error', (err) => source.destroy(err));
+  meter.once('close', () => {
+    if (!source.destroyed) source.destroy();
+  });
+  source.pipe(meter);
 }

@@ -73,7 +73,7 @@ export class OperationTokenRedeemer {
     const { catalog, tokens, grants, killSwitches } = this.deps;
     trail.gateway = peer.id;
     const token = BEARER.exec(authorization ?? '')?.[1];
-    assert(token, invalidToken('no bearer operation token'));
+    assert(token, () => invalidToken('no bearer operation token'));
 
     let claims;
     try {
@@ -81,31 +81,31 @@ export class OperationTokenRedeemer {
     } catch {
       throw invalidToken('operation token signature, type or lifetime refused');
     }
-    assert(claims.x5t === peer.thumbprint, invalidToken('token bound to another certificate'));
+    assert(claims.x5t === peer.thumbprint, () => invalidToken('token bound to another certificate'));
 
     const record = await tokens.consume(claims.jti);
-    assert(record, invalidToken('token unknown, expired, revoked or spent'));
+    assert(record, () => invalidToken('token unknown, expired, revoked or spent'));
     Object.assign(trail, { agent: record.agent, user: record.userId, provider: record.provider, grant: record.grantId, operation: record.operation, jti: record.jti });
-    assert(record.certThumbprint === peer.thumbprint && record.gateway === peer.id, invalidToken('record bound to another certificate'));
+    assert(record.certThumbprint === peer.thumbprint && record.gateway === peer.id, () => invalidToken('record bound to another certificate'));
 
     killSwitches.assertOpen({ gateway: peer.id, agent: record.agent, user: record.userId, provider: record.provider, grant: record.grantId });
 
-    assert(authority.host !== undefined && authority.allowed.has(authority.host), new AccessDenied('Host names another server'));
+    assert(authority.host !== undefined && authority.allowed.has(authority.host), () => new AccessDenied('Host names another server'));
     const target = parseForwardTarget(rawUrl);
-    assert(target, new InsufficientScope('request target refused by normalisation'));
-    assert(target.provider === record.provider, new InsufficientScope('token minted for another provider'));
+    assert(target, () => new InsufficientScope('request target refused by normalisation'));
+    assert(target.provider === record.provider, () => new InsufficientScope('token minted for another provider'));
     const provider = catalog.provider(record.provider);
     const operation = catalog.operation(record.operation);
-    assert(provider && operation, new InsufficientScope('operation no longer configured'));
-    assert((operation.methods as readonly string[]).includes(method), new InsufficientScope('method outside the operation'));
+    assert(provider && operation, () => new InsufficientScope('operation no longer configured'));
+    assert((operation.methods as readonly string[]).includes(method), () => new InsufficientScope('method outside the operation'));
     const template = matchPattern(operation.paths, target.segments);
-    assert(template, new InsufficientScope('path outside the operation'));
+    assert(template, () => new InsufficientScope('path outside the operation'));
 
     // Issued together: on Redis both commands share one round trip (auto-pipelining).
     const cachedAccess = this.deps.prefetch(record.grantId);
     const grant = await grants.get(record.grantId);
     // The only thing that kills a revoked, unlinked or re-consented grant's outstanding tokens.
-    assert(grantHonours(record, grant), new AccessDenied('grant no longer honours the token'));
+    assert(grantHonours(record, grant), () => new AccessDenied('grant no longer honours the token'));
     return { grant, provider, operation, target, template, apiBase: apiBaseOf(provider, grant), cachedAccess };
   }
 }
@@ -113,9 +113,9 @@ export class OperationTokenRedeemer {
 /** The provider's API base: configured, or the grant's `instance_url` (Salesforce). Never the request's Host. */
 function apiBaseOf(provider: Provider, grant: Grant): URL {
   const raw = provider.apiBase.from === 'config' ? provider.apiBase.url : grant.instanceUrl;
-  assert(raw, new UpstreamError('grant has no instance URL'));
+  assert(raw, () => new UpstreamError('grant has no instance URL'));
   const url = new URL(raw);
   const allowed = url.protocol === 'https:' || (url.protocol === 'http:' && provider.allowPrivateNetwork);
-  assert(allowed && url.username === '' && url.password === '' && url.search === '', new UpstreamError('provider API base refused'));
+  assert(allowed && url.username === '' && url.password === '' && url.search === '', () => new UpstreamError('provider API base refused'));
   return url;
 }

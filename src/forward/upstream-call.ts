@@ -19,7 +19,7 @@ import { AccessDenied, PayloadTooLarge, UpstreamError, UpstreamTimeout } from '.
 import { GrantNeedsConsent, type UpstreamAccess, type UpstreamAccessTokens } from '../exchange/upstream-access.js';
 import { providerDispatcher } from '../providers/outbound.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
-import { MeteredBody } from './metered-body.js';
+import { MeteredBody, relayInto } from './metered-body.js';
 import type { Redeemed } from './redeem.js';
 
 export interface ForwardLimits {
@@ -116,7 +116,7 @@ export class UpstreamCaller {
     });
     // An error on either side (limit, leaked credential, upstream reset) tears both down:
     // the gateway's response ends short rather than carrying what must not be relayed.
-    pipeline(response.body, metered, () => {});
+    relayInto(response.body, metered);
     return { status: response.statusCode, headers: relayed, body: metered, declaredBytes: answerBytes };
   }
 
