@@ -23,7 +23,12 @@ import { AGENT_A, crmProvider, startExchangeVault, testAgents } from '../test/he
 
 /** What bench/run.ts's load() reports, as far as these rows use it. */
 type Figures = Record<'rps' | 'p50' | 'cpuUs' | 'non2xx' | 'errors', number>;
-type Load<F extends Figures> = (url: string, tls: { ca: string; cert: string; key: string }, request: { method: 'GET'; headers?: Record<string, string> }, duration?: number) => Promise<F>;
+type Load<F extends Figures> = (
+  url: string,
+  tls: { ca: string; cert: string; key: string },
+  request: { method: 'GET'; headers?: Record<string, string> },
+  duration?: number,
+) => Promise<F>;
 
 const UPSTREAM_TOKEN = 'bench-upstream-access-token';
 const GATEWAY = 'spiffe://dev.local/gateway';
@@ -39,19 +44,50 @@ export async function benchForward<F extends Figures>(load: Load<F>, options: { 
 
   const vault = await startExchangeVault({
     ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
-    providers: { crm: { ...crmProvider, apiBaseUrl: `${upstreamOrigin}/api`, operations: { 'records.read': { description: 'Read', methods: ['GET'], paths: ['/records/{id}'] } } } },
+    providers: {
+      crm: {
+        ...crmProvider,
+        apiBaseUrl: `${upstreamOrigin}/api`,
+        operations: { 'records.read': { description: 'Read', methods: ['GET'], paths: ['/records/{id}'] } },
+      },
+    },
     agents: { [AGENT_A]: { ...testAgents[AGENT_A], operations: ['crm:records.read'] } },
     overrides: { log: { level: 'warn' } },
   });
   try {
-    const grant = await vault.seedGrant('alice', { consent: { [AGENT_A]: ['crm:records.read'] } }, { accessToken: { value: UPSTREAM_TOKEN, expiresInMs: 3_600_000 } });
+    const grant = await vault.seedGrant(
+      'alice',
+      { consent: { [AGENT_A]: ['crm:records.read'] } },
+      { accessToken: { value: UPSTREAM_TOKEN, expiresInMs: 3_600_000 } },
+    );
     const now = Math.floor(Date.now() / 1000);
     const ttl = 900;
     const thumbprint = x5tS256(new X509Certificate(vault.pki.gateway.cert).raw);
-    const claims = { issuer: vault.config.publicUrl!, userId: grant.userId, agent: AGENT_A, provider: 'crm', operation: 'crm:records.read', gateway: GATEWAY, certThumbprint: thumbprint, issuedAt: now, expiresAt: now + ttl };
+    const claims = {
+      issuer: vault.config.publicUrl!,
+      userId: grant.userId,
+      agent: AGENT_A,
+      provider: 'crm',
+      operation: 'crm:records.read',
+      gateway: GATEWAY,
+      certThumbprint: thumbprint,
+      issuedAt: now,
+      expiresAt: now + ttl,
+    };
     const { token, jti } = mintOperationToken(vault.runtime.keys.signingKeys, claims);
     await vault.runtime.stores.tokens.put(
-      { jti, grantId: grant.id, userId: grant.userId, agent: AGENT_A, provider: 'crm', operation: 'crm:records.read', gateway: GATEWAY, certThumbprint: thumbprint, usesLeft: 1_000_000_000, expiresAt: (now + ttl) * 1000 },
+      {
+        jti,
+        grantId: grant.id,
+        userId: grant.userId,
+        agent: AGENT_A,
+        provider: 'crm',
+        operation: 'crm:records.read',
+        gateway: GATEWAY,
+        certThumbprint: thumbprint,
+        usesLeft: 1_000_000_000,
+        expiresAt: (now + ttl) * 1000,
+      },
       ttl * 1000,
     );
 
@@ -67,7 +103,9 @@ export async function benchForward<F extends Figures>(load: Load<F>, options: { 
     for (let round = 1; round <= options.rounds; round++) {
       const d = await load(direct.url, tls, direct.request);
       const f = await load(forward.url, tls, forward.request);
-      rows.push(`| ${round} | ${options.fig(d)} | ${options.fig(f)} | ${(f.rps / d.rps).toFixed(2)} | ${(f.p50 - d.p50).toFixed(0)} | ${(f.cpuUs - d.cpuUs).toFixed(0)} | ${f.non2xx}/${f.errors} |`);
+      rows.push(
+        `| ${round} | ${options.fig(d)} | ${options.fig(f)} | ${(f.rps / d.rps).toFixed(2)} | ${(f.p50 - d.p50).toFixed(0)} | ${(f.cpuUs - d.cpuUs).toFixed(0)} | ${f.non2xx}/${f.errors} |`,
+      );
     }
     return [
       '',

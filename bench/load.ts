@@ -8,7 +8,14 @@ import autocannon from 'autocannon';
 process.once('message', (options: autocannon.Options) => {
   void autocannon(options).then((result) => {
     process.send?.(
-      { rps: result.requests.average, total: result.requests.total, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors },
+      {
+        rps: result.requests.average,
+        total: result.requests.total,
+        p50: result.latency.p50,
+        p99: result.latency.p99,
+        non2xx: result.non2xx,
+        errors: result.errors,
+      },
       () => process.exit(0),
     );
   });

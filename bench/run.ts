@@ -114,7 +114,17 @@ async function main(): Promise<void> {
   // The ceiling: the same TLS settings, one JSON route, nothing else.
   const bare = Fastify({
     serverFactory: (handler) =>
-      createServer({ cert: vault.runtime.tls.cert, key: vault.runtime.tls.key, ca: [vault.runtime.tls.gatewayCa], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, handler) as unknown as HttpServer,
+      createServer(
+        {
+          cert: vault.runtime.tls.cert,
+          key: vault.runtime.tls.key,
+          ca: [vault.runtime.tls.gatewayCa],
+          requestCert: true,
+          rejectUnauthorized: true,
+          minVersion: 'TLSv1.2',
+        },
+        handler,
+      ) as unknown as HttpServer,
   });
   bare.get('/bare', async () => ({ ok: true }));
   // The same-body ceiling: the exchange's form POST (same bytes, same headers), parsed, small JSON answer.

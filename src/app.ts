@@ -125,13 +125,27 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   await internal.register(healthRoutes, { stores, keysLoaded });
   await internal.register(exchangeRoutes, { exchange, audit });
   await internal.register(forwardRoutes, {
-    redeemer: new OperationTokenRedeemer({ issuer, signingKeys: keys.signingKeys, catalog, tokens: stores.tokens, grants: stores.grants, killSwitches: killSwitchCache, prefetch: (id) => upstreamAccess.prefetch(id) }),
+    redeemer: new OperationTokenRedeemer({
+      issuer,
+      signingKeys: keys.signingKeys,
+      catalog,
+      tokens: stores.tokens,
+      grants: stores.grants,
+      killSwitches: killSwitchCache,
+      prefetch: (id) => upstreamAccess.prefetch(id),
+    }),
     caller: new UpstreamCaller(upstreamAccess, config.limits.forward),
     audit,
     limits: config.limits.forward,
     vaultHosts: [new URL(internalUrl).host],
   });
-  await internal.register(introspectionRoutes, { issuer, signingKeys: keys.signingKeys, tokens: stores.tokens, grants: stores.grants, killSwitches: killSwitchCache });
+  await internal.register(introspectionRoutes, {
+    issuer,
+    signingKeys: keys.signingKeys,
+    tokens: stores.tokens,
+    grants: stores.grants,
+    killSwitches: killSwitchCache,
+  });
   await killSwitchCache.start();
   const killSwitches = new KillSwitchControl(stores, custodian, logError('kill-switch announcement failed'));
   await internal.register(adminRoutes, {

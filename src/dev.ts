@@ -40,7 +40,12 @@ function demoConfig(demo: DemoProviders) {
         ...local,
         operations: {
           'contacts.read': { description: 'Read your CRM contacts', scopes: ['contacts.read'], methods: ['GET'], paths: ['/contacts', '/contacts/**'] },
-          'contacts.write': { description: 'Create and change your CRM contacts', scopes: ['contacts.write'], methods: ['POST', 'PATCH'], paths: ['/contacts', '/contacts/*'] },
+          'contacts.write': {
+            description: 'Create and change your CRM contacts',
+            scopes: ['contacts.write'],
+            methods: ['POST', 'PATCH'],
+            paths: ['/contacts', '/contacts/*'],
+          },
         },
       },
     },

@@ -186,7 +186,11 @@ export function toOAuthError(err: unknown): OAuthError {
 function describeUnknown(err: unknown): string {
   if (!(err instanceof Error)) return 'non-error thrown';
   const code = (err as { code?: unknown }).code;
-  const frame = err.stack?.split('\n').find((line) => line.trimStart().startsWith('at '))?.trim() ?? '';
+  const frame =
+    err.stack
+      ?.split('\n')
+      .find((line) => line.trimStart().startsWith('at '))
+      ?.trim() ?? '';
   return [err.name, typeof code === 'string' ? `(${code})` : '', frame].filter(Boolean).join(' ');
 }
 

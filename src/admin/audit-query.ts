@@ -45,13 +45,7 @@ function matches(record: AuditRecord, time: number, filter: AuditFilter): boolea
   return FIELDS.every((f) => filter[f] === undefined || record[f] === filter[f]);
 }
 
-export async function queryAudit(
-  store: AuditStore,
-  filter: AuditFilter,
-  limit: number,
-  cursor?: number,
-  scanBudget = SCAN_BUDGET,
-): Promise<AuditPage> {
+export async function queryAudit(store: AuditStore, filter: AuditFilter, limit: number, cursor?: number, scanBudget = SCAN_BUDGET): Promise<AuditPage> {
   let below = cursor ?? (await store.head())?.seq ?? 0;
   const items: AuditRecord[] = [];
   let scanned = 0;

@@ -22,9 +22,22 @@ export interface AuditRoutesOptions {
 }
 
 const actions = [
-  'grant.link', 'grant.relink', 'grant.unlink', 'grant.consent', 'grant.status', 'grant.revoke',
-  'upstream.refresh', 'upstream.revoke', 'token.exchange', 'token.introspect', 'token.forward',
-  'killswitch.engage', 'killswitch.release', 'key.rotate', 'key.rewrap', 'admin.action',
+  'grant.link',
+  'grant.relink',
+  'grant.unlink',
+  'grant.consent',
+  'grant.status',
+  'grant.revoke',
+  'upstream.refresh',
+  'upstream.revoke',
+  'token.exchange',
+  'token.introspect',
+  'token.forward',
+  'killswitch.engage',
+  'killswitch.release',
+  'key.rotate',
+  'key.rewrap',
+  'admin.action',
 ] as const;
 const decision = z.enum(['allow', 'deny', 'error']);
 const seqCursor = z.string().regex(/^[1-9][0-9]{0,15}$/, 'cursor');
@@ -40,7 +53,10 @@ const query = z.strictObject({
   actor: targetId.optional(),
   decision: decision.optional(),
   action: z.enum(actions).optional(),
-  traceId: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+  traceId: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/)
+    .optional(),
   cursor: seqCursor.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
@@ -96,8 +112,12 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, {
       const toMs = to === undefined ? undefined : Date.parse(to);
       if (fromMs !== undefined && toMs !== undefined && fromMs > toMs) throw new InvalidRequest('from after to');
       const filter = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
-      return queryAudit(store, { ...filter, ...(fromMs !== undefined && { from: fromMs }), ...(toMs !== undefined && { to: toMs }) }, limit,
-        cursor === undefined ? undefined : Number(cursor));
+      return queryAudit(
+        store,
+        { ...filter, ...(fromMs !== undefined && { from: fromMs }), ...(toMs !== undefined && { to: toMs }) },
+        limit,
+        cursor === undefined ? undefined : Number(cursor),
+      );
     },
   );
 
@@ -115,10 +135,19 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, {
       const report = await verifyChain(store, hmacKey, latest === undefined ? {} : { checkpoint: latest });
       // Best effort, unlike every other admin action: a chain tampered with can make appends fail
       // (e.g. an entry inserted at the head's next id), and that is exactly when the report is needed.
-      await audit.record({
-        action: 'admin.action', decision: 'allow', reason: 'audit.verify', ...adminAuditFields(request),
-        details: { ok: report.ok, records: report.records, ...(report.firstBroken && { brokenSeq: report.firstBroken.seq, brokenReason: report.firstBroken.reason }) },
-      }).catch((err: unknown) => request.log.error({ err: { type: err instanceof Error ? err.name : 'unknown' } }, 'audit of a chain verification failed'));
+      await audit
+        .record({
+          action: 'admin.action',
+          decision: 'allow',
+          reason: 'audit.verify',
+          ...adminAuditFields(request),
+          details: {
+            ok: report.ok,
+            records: report.records,
+            ...(report.firstBroken && { brokenSeq: report.firstBroken.seq, brokenReason: report.firstBroken.reason }),
+          },
+        })
+        .catch((err: unknown) => request.log.error({ err: { type: err instanceof Error ? err.name : 'unknown' } }, 'audit of a chain verification failed'));
       return { ...report, checkpoint: latest ?? null };
     },
   );
@@ -148,7 +177,10 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, {
           next = last.seq + 1;
         }
       }
-      return reply.type('application/x-ndjson').header('cache-control', 'no-store').send(Readable.from(lines()) as never); // streams bypass the (error-only) response schema
+      return reply
+        .type('application/x-ndjson')
+        .header('cache-control', 'no-store')
+        .send(Readable.from(lines()) as never); // streams bypass the (error-only) response schema
     },
   );
 };

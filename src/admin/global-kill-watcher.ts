@@ -33,10 +33,12 @@ export class GlobalKillWatcher {
     const { stores, pollMs = 500, onError = () => {} } = this.options;
     await this.sync();
     // Not awaited: with Redis down at boot the subscription comes later, the poll covers until then.
-    stores.killSwitchEvents.subscribe(() => void this.sync()).then((off) => {
-      if (this.#stopped) void off();
-      else this.#unsubscribe = off;
-    }, onError);
+    stores.killSwitchEvents
+      .subscribe(() => void this.sync())
+      .then((off) => {
+        if (this.#stopped) void off();
+        else this.#unsubscribe = off;
+      }, onError);
     this.#timer = setInterval(() => void this.sync(), pollMs);
     this.#timer.unref();
   }

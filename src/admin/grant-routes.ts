@@ -39,7 +39,11 @@ const listQuery = z.strictObject({
   provider: targetId.optional(),
   status: status.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.string().max(1024).regex(/^[A-Za-z0-9_-]+$/, 'opaque cursor').optional(),
+  cursor: z
+    .string()
+    .max(1024)
+    .regex(/^[A-Za-z0-9_-]+$/, 'opaque cursor')
+    .optional(),
 });
 const reason = z.string().trim().min(1).max(256);
 const bulkBody = z
@@ -108,7 +112,11 @@ export const grantRoutes: FastifyPluginAsync<GrantRoutesOptions> = async (app, {
       const grant = await stores.grants.get(id);
       const live = grant !== null && grant.status !== 'revoked';
       await audit.record({
-        action: 'grant.revoke', decision: 'allow', reason: why, ...adminAuditFields(request), grant: id,
+        action: 'grant.revoke',
+        decision: 'allow',
+        reason: why,
+        ...adminAuditFields(request),
+        grant: id,
         ...(grant !== null && { user: grant.userId, provider: grant.provider }),
         details: { found: live },
       });
@@ -145,16 +153,27 @@ export const grantRoutes: FastifyPluginAsync<GrantRoutesOptions> = async (app, {
         cursor = page.next;
       } while (cursor !== undefined);
       await audit.record({
-        action: 'grant.revoke', decision: 'allow', reason: why, ...adminAuditFields(request),
-        ...(user !== undefined && { user }), ...(agent !== undefined && { agent }), ...(provider !== undefined && { provider }),
+        action: 'grant.revoke',
+        decision: 'allow',
+        reason: why,
+        ...adminAuditFields(request),
+        ...(user !== undefined && { user }),
+        ...(agent !== undefined && { agent }),
+        ...(provider !== undefined && { provider }),
         details: { bulk: true, grants: targets.length },
       });
       const report = { revoked: 0, upstream_revoked: 0, upstream_failed: 0 };
       const actor = { userId: request.admin.id, requestId: request.id };
       for (const grant of targets) {
         await audit.record({
-          action: 'grant.revoke', decision: 'allow', reason: why, ...adminAuditFields(request),
-          grant: grant.id, user: grant.userId, provider: grant.provider, details: { found: true },
+          action: 'grant.revoke',
+          decision: 'allow',
+          reason: why,
+          ...adminAuditFields(request),
+          grant: grant.id,
+          user: grant.userId,
+          provider: grant.provider,
+          details: { found: true },
         });
         const outcome = await links.retire(actor, grant);
         report.revoked += 1;

@@ -81,7 +81,9 @@ export const keyRoutes: FastifyPluginAsync<KeyRoutesOptions> = async (app, { cus
       }
       const fields = adminAuditFields(request);
       await audit.record({
-        action: 'key.rewrap', decision: 'allow', ...fields,
+        action: 'key.rewrap',
+        decision: 'allow',
+        ...fields,
         details: { activeKeyId: state.activeKeyId, done: state.done, scanned: state.scanned, rewrapped: state.rewrapped, failed: state.failed.length },
       });
       return state;
@@ -109,7 +111,9 @@ export const keyRoutes: FastifyPluginAsync<KeyRoutesOptions> = async (app, { cus
         throw new ServerError(`key reload: ${err.problems.join('; ')}`);
       }
       await audit.record({
-        action: 'key.rotate', decision: 'allow', ...fields,
+        action: 'key.rotate',
+        decision: 'allow',
+        ...fields,
         details: { kekActive: status.kek.active ?? '', kekIds: status.kek.ids.join(','), signingActive: status.signing.active },
       });
       return status;

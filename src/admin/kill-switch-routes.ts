@@ -39,12 +39,18 @@ function assertTargetFits(scope: KillScope, target: string): void {
 /** The audit field that names a switch's target, so audit queries by agent/user/provider find it. */
 function targetField(sw: { scope: KillScope; target: string }): Partial<AuditEventInput> {
   switch (sw.scope) {
-    case 'gateway': return { gateway: sw.target };
-    case 'agent': return { agent: sw.target };
-    case 'user': return { user: sw.target };
-    case 'provider': return { provider: sw.target };
-    case 'grant': return { grant: sw.target };
-    case 'global': return {};
+    case 'gateway':
+      return { gateway: sw.target };
+    case 'agent':
+      return { agent: sw.target };
+    case 'user':
+      return { user: sw.target };
+    case 'provider':
+      return { provider: sw.target };
+    case 'grant':
+      return { grant: sw.target };
+    case 'global':
+      return {};
   }
 }
 
@@ -67,7 +73,11 @@ export const killSwitchRoutes: FastifyPluginAsync<KillSwitchRoutesOptions> = asy
       const sw: KillSwitch = { scope, target, reason, engagedAt: Date.now(), engagedBy: request.admin.id };
       const epoch = await control.engage(sw);
       await audit.record({
-        action: 'killswitch.engage', decision: 'allow', reason, ...adminAuditFields(request), ...targetField(sw),
+        action: 'killswitch.engage',
+        decision: 'allow',
+        reason,
+        ...adminAuditFields(request),
+        ...targetField(sw),
         details: { scope, target, epoch },
       });
       return { epoch, switch: sw };
@@ -89,7 +99,10 @@ export const killSwitchRoutes: FastifyPluginAsync<KillSwitchRoutesOptions> = asy
       assertTargetFits(scope, target);
       const result = await control.release(scope, target);
       await audit.record({
-        action: 'killswitch.release', decision: 'allow', ...adminAuditFields(request), ...targetField({ scope, target }),
+        action: 'killswitch.release',
+        decision: 'allow',
+        ...adminAuditFields(request),
+        ...targetField({ scope, target }),
         reason: result.released ? 'released' : 'not_engaged',
         details: { scope, target, epoch: result.epoch },
       });

@@ -7,4 +7,8 @@ export const errorBody = z.object({ error: z.string(), error_description: z.stri
 export const adminErrors = { 400: errorBody, 401: errorBody, 403: errorBody, 503: errorBody } as const;
 
 /** Ids named in requests: SPIFFE ids, CNs, user ids (`iss#sub`), grant and provider ids. */
-export const targetId = z.string().min(1).max(512).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+export const targetId = z
+  .string()
+  .min(1)
+  .max(512)
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');

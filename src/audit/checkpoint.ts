@@ -48,9 +48,14 @@ export function verifyCheckpoint(hmacKey: Uint8Array | AuditKeys, value: unknown
   const keys = hmacKey instanceof Uint8Array ? deriveAuditKeys(hmacKey) : hmacKey;
   const cp = value as Partial<Record<keyof AuditCheckpoint, unknown>> | null;
   if (
-    typeof cp !== 'object' || cp === null ||
-    typeof cp.seq !== 'number' || !Number.isSafeInteger(cp.seq) || cp.seq < 1 ||
-    typeof cp.hash !== 'string' || typeof cp.time !== 'string' || typeof cp.mac !== 'string'
+    typeof cp !== 'object' ||
+    cp === null ||
+    typeof cp.seq !== 'number' ||
+    !Number.isSafeInteger(cp.seq) ||
+    cp.seq < 1 ||
+    typeof cp.hash !== 'string' ||
+    typeof cp.time !== 'string' ||
+    typeof cp.mac !== 'string'
   ) {
     throw new InvalidCheckpointError('audit checkpoint is malformed');
   }
@@ -127,7 +132,9 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
   function background(): void {
     if (backgroundQueued) return;
     backgroundQueued = true;
-    checkpointNow().catch(onError).finally(() => (backgroundQueued = false));
+    checkpointNow()
+      .catch(onError)
+      .finally(() => (backgroundQueued = false));
   }
 
   const timer = opts.everyMs === 0 ? undefined : setInterval(background, opts.everyMs ?? 60_000);

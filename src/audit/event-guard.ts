@@ -9,14 +9,25 @@ import { AuditEventError } from './errors.js';
  * spread in from a request object). Error messages name the field only.
  */
 const ACTIONS: ReadonlySet<AuditAction> = new Set<AuditAction>([
-  'grant.link', 'grant.relink', 'grant.unlink', 'grant.consent', 'grant.status', 'grant.revoke',
-  'upstream.refresh', 'upstream.revoke', 'token.exchange', 'token.introspect', 'token.forward',
-  'killswitch.engage', 'killswitch.release', 'key.rotate', 'key.rewrap', 'admin.action',
+  'grant.link',
+  'grant.relink',
+  'grant.unlink',
+  'grant.consent',
+  'grant.status',
+  'grant.revoke',
+  'upstream.refresh',
+  'upstream.revoke',
+  'token.exchange',
+  'token.introspect',
+  'token.forward',
+  'killswitch.engage',
+  'killswitch.release',
+  'key.rotate',
+  'key.rewrap',
+  'admin.action',
 ]);
 const DECISIONS: ReadonlySet<AuditDecision> = new Set<AuditDecision>(['allow', 'deny', 'error']);
-const STRING_FIELDS = [
-  'reason', 'requestId', 'traceId', 'gateway', 'agent', 'user', 'provider', 'grant', 'operation', 'actor', 'jti',
-] as const;
+const STRING_FIELDS = ['reason', 'requestId', 'traceId', 'gateway', 'agent', 'user', 'provider', 'grant', 'operation', 'actor', 'jti'] as const;
 const KNOWN_FIELDS: ReadonlySet<string> = new Set(['action', 'decision', 'tokenHmac', 'details', ...STRING_FIELDS]);
 
 /** Reasons and ids are short; anything longer is more likely a token or a body than an id. */

@@ -2,7 +2,14 @@ export type { AuditAction, AuditDecision, AuditEventInput, AuditRecord, AuditWri
 export { createAuditWriter, type AuditWriterOptions } from './writer.js';
 export { verifyChain, type BrokenReason, type VerifyOptions, type VerifyReport } from './verify.js';
 export {
-  createCheckpointer, fileCheckpointSink, readCheckpointFile, signCheckpoint, verifyCheckpoint,
-  type AuditCheckpoint, type Checkpointer, type CheckpointerOptions, type CheckpointSink,
+  createCheckpointer,
+  fileCheckpointSink,
+  readCheckpointFile,
+  signCheckpoint,
+  verifyCheckpoint,
+  type AuditCheckpoint,
+  type Checkpointer,
+  type CheckpointerOptions,
+  type CheckpointSink,
 } from './checkpoint.js';
 export { AuditContentionError, AuditEventError, AuditOverloadError, AuditTamperError, InvalidCheckpointError } from './errors.js';

@@ -18,8 +18,7 @@ const MIN_KEY_BYTES = 32;
 
 export function deriveAuditKeys(hmacKey: Uint8Array): AuditKeys {
   if (hmacKey.byteLength < MIN_KEY_BYTES) throw new RangeError(`audit HMAC key must be at least ${MIN_KEY_BYTES} bytes`);
-  const derive = (info: string): KeyObject =>
-    createSecretKey(Buffer.from(hkdfSync('sha256', hmacKey, new Uint8Array(0), info, 32)));
+  const derive = (info: string): KeyObject => createSecretKey(Buffer.from(hkdfSync('sha256', hmacKey, new Uint8Array(0), info, 32)));
   return {
     chain: createSecretKey(Buffer.from(hmacKey)),
     tokenHmac: derive(TOKEN_HMAC_INFO),

@@ -101,8 +101,9 @@ function sameEntry(a: AuditEntry, b: AuditEntry): boolean {
 }
 
 function wellFormed(entry: AuditEntry): boolean {
-  return Number.isSafeInteger(entry.seq) && entry.seq >= 1 &&
-    typeof entry.prev === 'string' && typeof entry.hash === 'string' && typeof entry.body === 'string';
+  return (
+    Number.isSafeInteger(entry.seq) && entry.seq >= 1 && typeof entry.prev === 'string' && typeof entry.hash === 'string' && typeof entry.body === 'string'
+  );
 }
 
 function bodyMatches(entry: AuditEntry): boolean {

@@ -81,7 +81,11 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
     try {
       for (let attempt = 0; ; attempt++) {
         if (head === undefined) head = await store.head();
-        const { entries, stored } = chainRecords(keys.chain, head, batch.map((p) => p.input));
+        const { entries, stored } = chainRecords(
+          keys.chain,
+          head,
+          batch.map((p) => p.input),
+        );
         const result = await store.append(head, entries);
         if (result.ok) {
           const last = entries[entries.length - 1];

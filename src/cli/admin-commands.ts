@@ -87,11 +87,16 @@ export async function run(argv: string[], env: Record<string, string | undefined
 async function dispatch(command: string, ctx: Ctx): Promise<number> {
   const sub = ctx.args[0];
   switch (command) {
-    case 'grants': return grants(ctx);
-    case 'revoke': return revoke(ctx);
-    case 'kills': return kills(ctx);
-    case 'kill': return kill(ctx);
-    case 'unkill': return unkill(ctx);
+    case 'grants':
+      return grants(ctx);
+    case 'revoke':
+      return revoke(ctx);
+    case 'kills':
+      return kills(ctx);
+    case 'kill':
+      return kill(ctx);
+    case 'unkill':
+      return unkill(ctx);
     case 'audit':
       if (sub === 'verify') return auditVerify(ctx);
       if (sub === 'export') return auditExport(ctx);
@@ -107,8 +112,13 @@ async function dispatch(command: string, ctx: Ctx): Promise<number> {
   }
 }
 
-
-interface KillSwitch { scope: string; target: string; reason: string; engagedAt: number; engagedBy: string }
+interface KillSwitch {
+  scope: string;
+  target: string;
+  reason: string;
+  engagedAt: number;
+  engagedBy: string;
+}
 
 function scopeAndTarget(ctx: Ctx): [string, string] {
   const [scope, target] = ctx.args;
@@ -168,15 +178,19 @@ interface VerifyReport {
 async function auditVerify(ctx: Ctx): Promise<number> {
   const res = await callJson<VerifyReport>(ctx.conn, 'GET', '/admin/audit/verify');
   const checkpoint = res.checkpoint ? `checkpoint seq ${res.checkpoint.seq} (${res.checkpoint.time})` : 'no checkpoint yet';
-  print(ctx, res, () => res.ok
-    ? `audit chain OK: ${res.records} records verified; ${checkpoint}`
-    : `audit chain BROKEN at seq ${res.firstBroken?.seq} (${res.firstBroken?.reason}); ${res.records} records verified before it; ${checkpoint}`);
+  print(ctx, res, () =>
+    res.ok
+      ? `audit chain OK: ${res.records} records verified; ${checkpoint}`
+      : `audit chain BROKEN at seq ${res.firstBroken?.seq} (${res.firstBroken?.reason}); ${res.records} records verified before it; ${checkpoint}`,
+  );
   return res.ok ? 0 : 3;
 }
 
 async function auditExport(ctx: Ctx): Promise<number> {
   const fromSeq = ctx.values['from-seq'];
-  const res = await callAdmin(ctx.conn, 'GET', `/admin/audit/export${fromSeq === undefined ? '' : `?fromSeq=${encodeURIComponent(fromSeq)}`}`, { out: ctx.io.out });
+  const res = await callAdmin(ctx.conn, 'GET', `/admin/audit/export${fromSeq === undefined ? '' : `?fromSeq=${encodeURIComponent(fromSeq)}`}`, {
+    out: ctx.io.out,
+  });
   if (res.status === 200) return 0;
   // Errors come back as JSON; let callJson's parsing name them.
   let e: { error?: string; error_description?: string } = {};
@@ -187,8 +201,15 @@ async function auditExport(ctx: Ctx): Promise<number> {
 }
 
 interface RewrapState {
-  activeKeyId: string; done: boolean; cursor?: string; scanned: number; rewrapped: number;
-  alreadyActive: number; raced: number; failed: Array<{ grantId: string; reason: string }>; updatedAt: string;
+  activeKeyId: string;
+  done: boolean;
+  cursor?: string;
+  scanned: number;
+  rewrapped: number;
+  alreadyActive: number;
+  raced: number;
+  failed: Array<{ grantId: string; reason: string }>;
+  updatedAt: string;
 }
 interface KeyStatus {
   sealed: boolean;
@@ -198,10 +219,14 @@ interface KeyStatus {
 }
 
 function rewrapText(r: RewrapState): string {
-  const head = `rewrap to KEK ${r.activeKeyId}: ${r.done ? 'done' : 'in progress'}; scanned ${r.scanned}, rewrapped ${r.rewrapped}, ` +
+  const head =
+    `rewrap to KEK ${r.activeKeyId}: ${r.done ? 'done' : 'in progress'}; scanned ${r.scanned}, rewrapped ${r.rewrapped}, ` +
     `already on the key ${r.alreadyActive}, raced ${r.raced}, failed ${r.failed.length} (${r.updatedAt})`;
   if (r.failed.length === 0) return head;
-  return `${head}\n${table(['failed grant', 'reason'], r.failed.map((f) => [f.grantId, f.reason]))}`;
+  return `${head}\n${table(
+    ['failed grant', 'reason'],
+    r.failed.map((f) => [f.grantId, f.reason]),
+  )}`;
 }
 
 async function keysShow(ctx: Ctx, method: string, path: string): Promise<number> {
@@ -217,7 +242,6 @@ async function keysShow(ctx: Ctx, method: string, path: string): Promise<number>
     return lines.join('\n');
   });
 }
-
 
 async function keysRewrap(ctx: Ctx): Promise<number> {
   const pageSize = positiveInt('page-size', ctx.values['page-size']);

@@ -91,7 +91,11 @@ export async function callJson<T>(conn: Connection, method: string, path: string
   }
   if (res.status !== 200) {
     const e = parsed as { error?: unknown; error_description?: unknown };
-    throw new ApiError(typeof e.error === 'string' ? e.error : `http_${res.status}`, typeof e.error_description === 'string' ? e.error_description : '', res.status);
+    throw new ApiError(
+      typeof e.error === 'string' ? e.error : `http_${res.status}`,
+      typeof e.error_description === 'string' ? e.error_description : '',
+      res.status,
+    );
   }
   return parsed as T;
 }

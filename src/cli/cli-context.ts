@@ -48,7 +48,6 @@ export interface Ctx {
   io: Io;
 }
 
-
 /** JSON with `--json`, else the readable text. */
 export function print(ctx: Ctx, json: unknown, text: () => string): number {
   ctx.io.out.write(ctx.values.json ? `${JSON.stringify(json, null, 2)}\n` : `${text()}\n`);

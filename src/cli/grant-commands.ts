@@ -80,8 +80,11 @@ export async function revoke(ctx: Ctx): Promise<number> {
   const target = ctx.values[filter]!;
   const why = reason(ctx);
   const res = await callJson<BulkReport>(ctx.conn, 'POST', '/admin/grants/revoke', { [filter]: target, reason: why });
-  return print(ctx, res, () =>
-    `revoked every grant of ${filter} ${target}\n${table(['revoked', 'upstream revoked', 'upstream failed'], [[res.revoked, res.upstream_revoked, res.upstream_failed]])}` +
-    (res.upstream_failed > 0 ? '\n(upstream revocations that failed are retried by the vault)' : ''),
+  return print(
+    ctx,
+    res,
+    () =>
+      `revoked every grant of ${filter} ${target}\n${table(['revoked', 'upstream revoked', 'upstream failed'], [[res.revoked, res.upstream_revoked, res.upstream_failed]])}` +
+      (res.upstream_failed > 0 ? '\n(upstream revocations that failed are retried by the vault)' : ''),
   );
 }

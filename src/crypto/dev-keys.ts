@@ -15,11 +15,16 @@ export const DEV_TRUST_DOMAIN = 'dev.local';
 
 /** Certificate files with their keys, generated (and regenerated) together. */
 export const DEV_PKI_FILES = [
-  'ca.crt', 'ca.key',
-  'server.crt', 'server.key',
-  'gateway.crt', 'gateway.key',
-  'admin.crt', 'admin.key',
-  'other.crt', 'other.key',
+  'ca.crt',
+  'ca.key',
+  'server.crt',
+  'server.key',
+  'gateway.crt',
+  'gateway.key',
+  'admin.crt',
+  'admin.key',
+  'other.crt',
+  'other.key',
 ] as const;
 
 /** Key files in the production layout; each is created only when missing, so dev data stays readable. */

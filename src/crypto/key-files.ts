@@ -96,7 +96,14 @@ export async function loadKeyMaterial(dir: string): Promise<KeyMaterial> {
   }
   const keyring = new Keyring(keks);
   for (const { key } of keks) key.fill(0);
-  return { keyring, signingKeys: new SigningKeys(active.key, previous.map((s) => s.key)), auditHmacKey };
+  return {
+    keyring,
+    signingKeys: new SigningKeys(
+      active.key,
+      previous.map((s) => s.key),
+    ),
+    auditHmacKey,
+  };
 }
 
 /**

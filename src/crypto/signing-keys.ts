@@ -77,10 +77,7 @@ export class SigningKeys {
    * @param active signs new tokens.
    * @param previous no longer sign, but verify tokens issued before a rotation.
    */
-  constructor(
-    active: SigningKey,
-    previous: readonly SigningKey[] = [],
-  ) {
+  constructor(active: SigningKey, previous: readonly SigningKey[] = []) {
     this.#active = active;
     this.#byKid = SigningKeys.#index(active, previous);
   }
@@ -101,7 +98,9 @@ export class SigningKeys {
 
   /** Kids of the keys that verify but no longer sign (previous files and retiring keys). */
   previousKids(now = Date.now()): string[] {
-    return this.#published(now).filter((k) => k.kid !== this.#active.kid).map((k) => k.kid);
+    return this.#published(now)
+      .filter((k) => k.kid !== this.#active.kid)
+      .map((k) => k.kid);
   }
 
   /**

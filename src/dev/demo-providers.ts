@@ -68,7 +68,9 @@ export async function startDemoProviders(options: DemoProvidersOptions): Promise
       profile: 'crm',
       port: options.crmPort ?? 8445,
       refreshTokenRotation: true,
-      clients: [{ clientId: DEMO_CLIENT_ID, clientSecret: crmSecret.secret, redirectUris: [options.crmRedirectUri ?? `${publicUrl}/connections/crm/callback`] }],
+      clients: [
+        { clientId: DEMO_CLIENT_ID, clientSecret: crmSecret.secret, redirectUris: [options.crmRedirectUri ?? `${publicUrl}/connections/crm/callback`] },
+      ],
     });
   } catch (err) {
     await idp.stop();

@@ -115,7 +115,13 @@ export function salesforceTokenResponse(tokenPath: string, shape: SalesforceShap
       instance_url: shape.instanceUrl,
       id,
       issued_at: issuedAt,
-      ...(secret ? { signature: createHmac('sha256', secret).update(id + issuedAt).digest('base64') } : {}),
+      ...(secret
+        ? {
+            signature: createHmac('sha256', secret)
+              .update(id + issuedAt)
+              .digest('base64'),
+          }
+        : {}),
     });
   };
 }

@@ -159,7 +159,12 @@ declare module 'oidc-provider' {
     on(event: 'grant.error', listener: (ctx: KoaContextWithOIDC, error: ProviderError) => void): this;
     on(event: 'grant.revoked', listener: (ctx: KoaContextWithOIDC, grantId: string) => void): this;
     interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<Interaction>;
-    interactionFinished(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<void>;
+    interactionFinished(
+      req: IncomingMessage,
+      res: ServerResponse,
+      result: Record<string, unknown>,
+      options?: { mergeWithLastSubmission?: boolean },
+    ): Promise<void>;
     readonly Client: { find(clientId: string): Promise<OidcClient | undefined> };
     readonly Grant: TokenClass<OidcGrant, { accountId: string; clientId: string }>;
     readonly RefreshToken: TokenClass<OidcRefreshToken, TokenInit>;

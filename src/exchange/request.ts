@@ -25,7 +25,10 @@ export const exchangeRequest = z.object({
   /** The provider id (RFC 8693 §2.1). */
   audience: param.optional(),
   /** Exactly one operation, `<provider>:<operation>`. */
-  scope: z.string().regex(/^[a-z][a-z0-9-]{0,39}:[a-z][a-z0-9_.-]{0,63}$/).optional(),
+  scope: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,39}:[a-z][a-z0-9_.-]{0,63}$/)
+    .optional(),
   /** RFC 9396: exactly one entry; a JSON string in a form body, an array in a JSON body. */
   authorization_details: z.union([z.string().min(2).max(4_096), z.array(z.record(z.string(), z.unknown())).min(1).max(1)]).optional(),
   requested_token_type: z.enum([TOKEN_TYPE_JWT, TOKEN_TYPE_ACCESS_TOKEN]).optional(),

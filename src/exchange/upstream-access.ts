@@ -239,7 +239,11 @@ export class UpstreamAccessTokens {
     await this.onRefresh({ grant, outcome: tokens.refreshToken ? 'rotated' : 'refreshed' });
     const ttl = tokens.expiresAt - this.#marginMs - this.#now();
     if (ttl > 0) {
-      await this.stores.tokens.cacheAccessToken(grantId, { ciphertext: sealAccessToken(this.envelope, grant, tokens.accessToken), expiresAt: tokens.expiresAt, grantVersion: version }, ttl);
+      await this.stores.tokens.cacheAccessToken(
+        grantId,
+        { ciphertext: sealAccessToken(this.envelope, grant, tokens.accessToken), expiresAt: tokens.expiresAt, grantVersion: version },
+        ttl,
+      );
     }
     return this.#access(grant, tokens.accessToken, tokens.expiresAt, tokens.instanceUrl);
   }

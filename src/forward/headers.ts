@@ -20,7 +20,12 @@ const NOT_RETURNED = new Set(['set-cookie', 'set-cookie2']);
 function connectionTokens(headers: Record<string, string | string[] | undefined>): Set<string> {
   const value = headers.connection;
   const list = Array.isArray(value) ? value.join(',') : (value ?? '');
-  return new Set(list.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
+  return new Set(
+    list
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter(Boolean),
+  );
 }
 
 function dropped(name: string, named: Set<string>): boolean {

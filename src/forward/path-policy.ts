@@ -27,6 +27,7 @@ const PREFIX = '/forward/';
 const PROVIDER = /^[a-z][a-z0-9-]{0,39}$/;
 /** Escapes that change the segment structure or would decode twice: `/`, `\`, `%`, NUL. */
 const FORBIDDEN_ESCAPE = /%(2f|5c|25|00)/i;
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Parses the raw target; null when it is not a plain origin-form forward path. */

@@ -69,7 +69,14 @@ export class OperationTokenRedeemer {
   constructor(private readonly deps: RedeemDeps) {}
 
   /** `authority`: the request's Host and the names the vault answers to on this connection. */
-  async redeem(rawUrl: string, method: string, authorization: string | undefined, peer: PeerIdentity, authority: VaultAuthority, trail: ForwardTrail): Promise<Redeemed> {
+  async redeem(
+    rawUrl: string,
+    method: string,
+    authorization: string | undefined,
+    peer: PeerIdentity,
+    authority: VaultAuthority,
+    trail: ForwardTrail,
+  ): Promise<Redeemed> {
     const { catalog, tokens, grants, killSwitches } = this.deps;
     trail.gateway = peer.id;
     const token = BEARER.exec(authorization ?? '')?.[1];
@@ -85,7 +92,14 @@ export class OperationTokenRedeemer {
 
     const record = await tokens.consume(claims.jti);
     assert(record, () => invalidToken('token unknown, expired, revoked or spent'));
-    Object.assign(trail, { agent: record.agent, user: record.userId, provider: record.provider, grant: record.grantId, operation: record.operation, jti: record.jti });
+    Object.assign(trail, {
+      agent: record.agent,
+      user: record.userId,
+      provider: record.provider,
+      grant: record.grantId,
+      operation: record.operation,
+      jti: record.jti,
+    });
     assert(record.certThumbprint === peer.thumbprint && record.gateway === peer.id, () => invalidToken('record bound to another certificate'));
 
     killSwitches.assertOpen({ gateway: peer.id, agent: record.agent, user: record.userId, provider: record.provider, grant: record.grantId });

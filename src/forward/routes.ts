@@ -80,7 +80,7 @@ export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app
       summary: 'Credential injection: redeem an operation token for one upstream request, relayed to the provider',
       description:
         'Send the real upstream request with `Authorization: Bearer <operation token>` on the certificate the token is bound to. ' +
-        'The provider answer (any status) is streamed back; the errors below are the vault\'s own.',
+        "The provider answer (any status) is streamed back; the errors below are the vault's own.",
       tags: ['forward'],
       params: z.object({ provider: z.string(), '*': z.string() }),
       response: { 401: oauthErrorBody, 403: oauthErrorBody, 413: oauthErrorBody, 502: oauthErrorBody, 503: oauthErrorBody, 504: oauthErrorBody },
@@ -116,7 +116,14 @@ export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app
         p.trail.gateway = request.peer.id;
         throw new PayloadTooLarge('declared body above the forward limit');
       }
-      const redeemed = await redeemer.redeem(request.raw.url ?? '', request.method, request.headers.authorization, request.peer, vaultAuthority(request, vaultHosts), p.trail);
+      const redeemed = await redeemer.redeem(
+        request.raw.url ?? '',
+        request.method,
+        request.headers.authorization,
+        request.peer,
+        vaultAuthority(request, vaultHosts),
+        p.trail,
+      );
       p.template = redeemed.template;
       const body = hasBody(request.headers) ? (request.body as Readable) : null;
       const answer = await caller.send(redeemed, request.method, request.headers, body, p.outcome);
@@ -133,7 +140,18 @@ export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app
       }
       answer.body.once('close', () => {
         const complete = answer.body.readableEnded;
-        request.log.info({ forward: { jti: p.trail.jti, upstreamStatus: answer.status, responseBytes: answer.body.bytes, complete, durationMs: Math.round(performance.now() - p.started) } }, complete ? 'forward relayed' : 'forward relay cut short');
+        request.log.info(
+          {
+            forward: {
+              jti: p.trail.jti,
+              upstreamStatus: answer.status,
+              responseBytes: answer.body.bytes,
+              complete,
+              durationMs: Math.round(performance.now() - p.started),
+            },
+          },
+          complete ? 'forward relayed' : 'forward relay cut short',
+        );
       });
       // The provider's own status and body: outside the typed (vault error) responses.
       const relay = reply as unknown as FastifyReply;

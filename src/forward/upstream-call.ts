@@ -130,12 +130,22 @@ export class UpstreamCaller {
   }
 
   /** One upstream request; `body`: streamed (sent once) or read whole (replayable). */
-  async #once(redeemed: Redeemed, method: string, headers: IncomingHttpHeaders, body: Readable | Buffer | null, access: UpstreamAccess, outcome: ForwardOutcome): Promise<Dispatcher.ResponseData> {
+  async #once(
+    redeemed: Redeemed,
+    method: string,
+    headers: IncomingHttpHeaders,
+    body: Readable | Buffer | null,
+    access: UpstreamAccess,
+    outcome: ForwardOutcome,
+  ): Promise<Dispatcher.ResponseData> {
     const { apiBase, target, provider } = redeemed;
     const basePath = apiBase.pathname.replace(/\/+$/, '');
     const url = `${apiBase.origin}${basePath}${target.path}${target.query}`;
     const streamed = body !== null && !Buffer.isBuffer(body) ? body : null;
-    const meter = streamed === null ? null : new MeteredBody({ limit: this.limits.requestBodyBytes, tooLarge: () => new PayloadTooLarge('streamed body above the forward limit') });
+    const meter =
+      streamed === null
+        ? null
+        : new MeteredBody({ limit: this.limits.requestBodyBytes, tooLarge: () => new PayloadTooLarge('streamed body above the forward limit') });
     if (streamed !== null && meter !== null) pipeline(streamed, meter, () => {});
     if (Buffer.isBuffer(body)) outcome.requestBytes = body.length;
     try {
@@ -150,7 +160,8 @@ export class UpstreamCaller {
     } catch (err) {
       if (meter && meter.bytes > this.limits.requestBodyBytes) throw new PayloadTooLarge('streamed body above the forward limit');
       const code = (err as { code?: string; cause?: { code?: string } }).code ?? (err as { cause?: { code?: string } }).cause?.code;
-      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') throw new UpstreamTimeout(`upstream ${code}`);
+      if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT')
+        throw new UpstreamTimeout(`upstream ${code}`);
       throw new UpstreamError(code === 'EADDRNOTALLOWED' ? 'upstream address not allowed' : `upstream request failed${code ? ` (${code})` : ''}`);
     } finally {
       if (meter) outcome.requestBytes = meter.bytes;

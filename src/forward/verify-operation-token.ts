@@ -63,7 +63,10 @@ export function verifyOperationToken(token: string, keys: SigningKeys, issuer: s
   const input = Buffer.from(`${headerPart}.${payloadPart}`, 'latin1');
   const signature = Buffer.from(signaturePart, 'base64url');
   const pub = publicKeyOf(key!);
-  const valid = key!.alg === 'EdDSA' ? verify(null, input, pub, signature) : signature.length === 64 && verify('sha256', input, { key: pub, dsaEncoding: 'ieee-p1363' }, signature);
+  const valid =
+    key!.alg === 'EdDSA'
+      ? verify(null, input, pub, signature)
+      : signature.length === 64 && verify('sha256', input, { key: pub, dsaEncoding: 'ieee-p1363' }, signature);
   if (!valid) reject('bad signature');
   let claims: Record<string, unknown>;
   try {

@@ -19,6 +19,7 @@ const aad = (kind: 'grant.refresh_token' | 'grant.access_token', grant: GrantRef
 export const grantRefreshAad = (grant: GrantRef): RecordAad => aad('grant.refresh_token', grant);
 
 export const sealRefreshToken = (envelope: Envelope, grant: GrantRef, token: string): string => envelope.seal(token, aad('grant.refresh_token', grant));
-export const openRefreshToken = (envelope: Envelope, grant: GrantRef & Pick<Grant, 'refreshToken'>): string => envelope.open(grant.refreshToken, aad('grant.refresh_token', grant));
+export const openRefreshToken = (envelope: Envelope, grant: GrantRef & Pick<Grant, 'refreshToken'>): string =>
+  envelope.open(grant.refreshToken, aad('grant.refresh_token', grant));
 export const sealAccessToken = (envelope: Envelope, grant: GrantRef, token: string): string => envelope.seal(token, aad('grant.access_token', grant));
 export const openAccessToken = (envelope: Envelope, grant: GrantRef, ciphertext: string): string => envelope.open(ciphertext, aad('grant.access_token', grant));

@@ -40,20 +40,27 @@ export function openapiDocument(listeners: { public: FastifyInstance; internal: 
       }
     }
   }
-  const sorted = Object.fromEntries(Object.keys(paths).sort().map((p) => [p, paths[p]]));
+  const sorted = Object.fromEntries(
+    Object.keys(paths)
+      .sort()
+      .map((p) => [p, paths[p]]),
+  );
   return {
     openapi: '3.1.0',
     info: {
       title: 'Token Vault',
       version: '1',
-      description:
-        'Token exchange (RFC 8693) for AI agent gateways over mTLS. Generated from the route schemas by `npm run openapi`; do not edit by hand.',
+      description: 'Token exchange (RFC 8693) for AI agent gateways over mTLS. Generated from the route schemas by `npm run openapi`; do not edit by hand.',
     },
     servers: [
       { url: 'https://vault.example.com:8443', description: LISTENER_INFO.public },
       { url: 'https://vault.internal.example.com:9443', description: LISTENER_INFO.internal },
     ],
-    components: { securitySchemes: { mutualTLS: { type: 'mutualTLS', description: 'Client certificate from the configured gateway or admin CA with an allowlisted identity.' } } },
+    components: {
+      securitySchemes: {
+        mutualTLS: { type: 'mutualTLS', description: 'Client certificate from the configured gateway or admin CA with an allowlisted identity.' },
+      },
+    },
     paths: sorted,
   };
 }

@@ -94,7 +94,13 @@ export class TokenVerifier {
       }
       return map;
     };
-    return new TokenVerifier(await build(identity.subjectIssuers, actorNames), await build(identity.actorIssuers, subjectNames), audience, identity.clockSkewSeconds, now);
+    return new TokenVerifier(
+      await build(identity.subjectIssuers, actorNames),
+      await build(identity.actorIssuers, subjectNames),
+      audience,
+      identity.clockSkewSeconds,
+      now,
+    );
   }
 
   async verifySubject(token: string): Promise<SubjectIdentity> {
@@ -126,7 +132,8 @@ export class TokenVerifier {
     if (cached) return cached;
     const { payload, typ } = await this.#verify('actor_token', token, this.#actor);
     const trusted = this.#actor.get(payload.iss!)!;
-    if (trusted.shared && typ !== ACTOR_TOKEN_TYP) throw new InvalidRequest('actor_token: issuer also issues subject tokens; actor tokens must be typed agent+jwt');
+    if (trusted.shared && typ !== ACTOR_TOKEN_TYP)
+      throw new InvalidRequest('actor_token: issuer also issues subject tokens; actor tokens must be typed agent+jwt');
     if (typ !== undefined && typ !== 'jwt' && typ !== ACTOR_TOKEN_TYP) throw new InvalidRequest('actor_token: unexpected typ');
     // Delegation claims describe a user's token, never an agent's own assertion.
     if (payload.act !== undefined || payload.may_act !== undefined) throw new InvalidRequest('actor_token: carries delegation claims');

@@ -102,8 +102,7 @@ export const connectionRoutes: FastifyPluginAsync<ConnectionRoutesOptions> = asy
     return agent && op ? { agent, operation: op } : undefined;
   };
 
-  const redirectToSignIn = (request: FastifyRequest, reply: FastifyReply) =>
-    reply.redirect(`/login?${new URLSearchParams({ returnTo: request.url })}`, 303);
+  const redirectToSignIn = (request: FastifyRequest, reply: FastifyReply) => reply.redirect(`/login?${new URLSearchParams({ returnTo: request.url })}`, 303);
 
   routes.get('/connections', { schema: { hide: true } }, async (request, reply) => {
     if (!request.session) return redirectToSignIn(request, reply);
@@ -147,7 +146,12 @@ export const connectionRoutes: FastifyPluginAsync<ConnectionRoutesOptions> = asy
       ...(p.kind === 'oidc' || p.scopes.includes('openid') ? { nonce: oidc.randomNonce() } : {}),
       ...(asked ? { agent: asked.agent.id, operation: asked.operation.name } : {}),
     };
-    const url = await links.authorizationUrl(p.id, { state, codeVerifier: pending.codeVerifier, redirectUri: callbackUri(opts.publicUrl, p.id), ...(pending.nonce ? { nonce: pending.nonce } : {}) });
+    const url = await links.authorizationUrl(p.id, {
+      state,
+      codeVerifier: pending.codeVerifier,
+      redirectUri: callbackUri(opts.publicUrl, p.id),
+      ...(pending.nonce ? { nonce: pending.nonce } : {}),
+    });
     await stores.oneShot.put(`link:${state}`, JSON.stringify(pending), opts.stateTtlSeconds * 1000);
     return reply.redirect(url.href, 303);
   });
@@ -191,15 +195,19 @@ export const connectionRoutes: FastifyPluginAsync<ConnectionRoutesOptions> = asy
     return reply.redirect(pageUrl(p.id, { result: 'consent_saved' }), 303);
   });
 
-  routes.post('/connections/:provider/revoke-agent', { schema: { hide: true, params, body: revokeAgentBody }, preHandler: opts.requireCsrf }, async (request, reply) => {
-    const session = signedIn(request);
-    const p = provider(request.params.provider);
-    const grant = await ownGrant(session, p.id, request.body.grant);
-    if (grant.status === 'revoked') throw pageErrors.unknownGrant('agent revocation on a revoked grant');
-    // An agent without consent (a second click, a stale page) gets the same answer: it has no access either way.
-    await links.revokeAgent({ userId: session.userId, requestId: request.id }, grant, request.body.agent);
-    return reply.redirect(pageUrl(p.id, { result: 'agent_revoked' }), 303);
-  });
+  routes.post(
+    '/connections/:provider/revoke-agent',
+    { schema: { hide: true, params, body: revokeAgentBody }, preHandler: opts.requireCsrf },
+    async (request, reply) => {
+      const session = signedIn(request);
+      const p = provider(request.params.provider);
+      const grant = await ownGrant(session, p.id, request.body.grant);
+      if (grant.status === 'revoked') throw pageErrors.unknownGrant('agent revocation on a revoked grant');
+      // An agent without consent (a second click, a stale page) gets the same answer: it has no access either way.
+      await links.revokeAgent({ userId: session.userId, requestId: request.id }, grant, request.body.agent);
+      return reply.redirect(pageUrl(p.id, { result: 'agent_revoked' }), 303);
+    },
+  );
 
   routes.post('/connections/:provider/unlink', { schema: { hide: true, params, body: grantBody }, preHandler: opts.requireCsrf }, async (request, reply) => {
     const session = signedIn(request);

@@ -9,7 +9,14 @@ import type { AuditWriter } from '../audit/events.js';
 import type { Envelope } from '../crypto/envelope.js';
 import { openRefreshToken, sealAccessToken, sealRefreshToken } from '../grants/secrets.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
-import { UpstreamFailure, UpstreamInvalidGrant, type AuthorizationRequest, type CodeExchangeChecks, type UpstreamOAuth, type UpstreamTokens } from '../providers/upstream-oauth.js';
+import {
+  UpstreamFailure,
+  UpstreamInvalidGrant,
+  type AuthorizationRequest,
+  type CodeExchangeChecks,
+  type UpstreamOAuth,
+  type UpstreamTokens,
+} from '../providers/upstream-oauth.js';
 import type { Grant, Stores } from '../store/types.js';
 import { pageErrors } from './page-error.js';
 

@@ -18,23 +18,41 @@ export class PageError extends Error {
 
 export const pageErrors = {
   stateMissing: (detail = 'callback without state') =>
-    new PageError(400, 'Link not completed', 'The response from the provider did not belong to a request from this page. Nothing was changed. Start again from your connections.', detail),
+    new PageError(
+      400,
+      'Link not completed',
+      'The response from the provider did not belong to a request from this page. Nothing was changed. Start again from your connections.',
+      detail,
+    ),
   stateUnknown: (detail = 'state unknown, expired or already used') =>
-    new PageError(400, 'Link expired', 'This sign-in or link request has expired or was already used. Nothing was changed. Start again from your connections.', detail),
+    new PageError(
+      400,
+      'Link expired',
+      'This sign-in or link request has expired or was already used. Nothing was changed. Start again from your connections.',
+      detail,
+    ),
   stateMismatch: (detail: string) =>
-    new PageError(400, 'Link not completed', 'This response belongs to a request made in another browser session. Nothing was changed. Start again from your connections.', detail),
-  providerRefused: (detail: string) =>
-    new PageError(400, 'Link cancelled', 'The provider did not grant access. Nothing was changed.', detail),
+    new PageError(
+      400,
+      'Link not completed',
+      'This response belongs to a request made in another browser session. Nothing was changed. Start again from your connections.',
+      detail,
+    ),
+  providerRefused: (detail: string) => new PageError(400, 'Link cancelled', 'The provider did not grant access. Nothing was changed.', detail),
   providerTimeout: (detail: string) =>
     new PageError(504, 'Provider not answering', 'The provider did not answer in time. Nothing was changed. Try again later.', detail),
   providerFailed: (detail: string) =>
     new PageError(502, 'Provider error', 'The provider did not complete the link. Nothing was changed. Try again later.', detail),
   noRefreshToken: (detail = 'no refresh token issued') =>
-    new PageError(502, 'Link not possible', 'The provider did not allow offline access, so the vault cannot act for you later. Nothing was saved; ask your administrator to enable refresh tokens for this app.', detail),
+    new PageError(
+      502,
+      'Link not possible',
+      'The provider did not allow offline access, so the vault cannot act for you later. Nothing was saved; ask your administrator to enable refresh tokens for this app.',
+      detail,
+    ),
   noSubject: (detail = 'no upstream subject') =>
     new PageError(502, 'Link not possible', 'The provider did not say which account was linked. Nothing was saved.', detail),
-  unknownProvider: (detail = 'unknown provider') =>
-    new PageError(404, 'Unknown provider', 'There is no such provider. Nothing was changed.', detail),
+  unknownProvider: (detail = 'unknown provider') => new PageError(404, 'Unknown provider', 'There is no such provider. Nothing was changed.', detail),
   unknownGrant: (detail = 'grant not found or not owned') =>
     new PageError(404, 'Connection not found', 'That connection does not exist or is not yours. Nothing was changed.', detail),
   badReturnTo: (detail = 'off-origin returnTo') =>
@@ -45,10 +63,8 @@ export const pageErrors = {
     new PageError(400, 'Not permitted', 'One of the chosen operations is not allowed for that agent. Nothing was changed.', detail),
   csrf: (detail = 'csrf token missing or invalid') =>
     new PageError(403, 'Request refused', 'This request did not come from a page of this site. Nothing was changed. Reload the page and try again.', detail),
-  signInRequired: (detail = 'no session') =>
-    new PageError(401, 'Signed out', 'Your session has ended. Sign in again; nothing was changed.', detail),
-  signInFailed: (detail: string) =>
-    new PageError(400, 'Sign-in failed', 'Sign-in at your organisation did not complete. Try again.', detail),
+  signInRequired: (detail = 'no session') => new PageError(401, 'Signed out', 'Your session has ended. Sign in again; nothing was changed.', detail),
+  signInFailed: (detail: string) => new PageError(400, 'Sign-in failed', 'Sign-in at your organisation did not complete. Try again.', detail),
   unavailable: (detail: string) =>
     new PageError(503, 'Temporarily unavailable', 'The vault cannot complete this right now. Nothing was changed. Try again in a moment.', detail),
   internal: (detail: string) => new PageError(500, 'Something went wrong', 'The request failed. Try again.', detail),

@@ -88,7 +88,10 @@ export const linkingPages: FastifyPluginAsync<LinkingPluginOptions> = async (app
     const fields = { err: { type: page.name, status: page.status, detail: page.detail } };
     if (page.status >= 500) request.log.error(fields, 'page request failed');
     else request.log.info(fields, 'page request refused');
-    return reply.code(page.status).type('text/html; charset=utf-8').send(errorPage(page.title, page.userMessage, request.session !== null));
+    return reply
+      .code(page.status)
+      .type('text/html; charset=utf-8')
+      .send(errorPage(page.title, page.userMessage, request.session !== null));
   });
 
   // A cross-site POST carries no SameSite=Lax cookie, so it fails the first check; a same-site one without the token fails the second.

@@ -26,6 +26,7 @@ export function safeReturnTo(value: unknown): string | null {
     if (!candidate.startsWith('/')) return null;
     if (candidate.startsWith('//')) return null;
     // Backslash, every C0 control (tab, CR, LF, NUL) and DEL.
+    // eslint-disable-next-line no-control-regex -- refusing control characters is the point
     if (/[\\\u0000-\u001f\u007f]/.test(candidate)) return null;
   }
   // Resolving against a placeholder origin must not leave it (belt and braces).

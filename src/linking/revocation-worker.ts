@@ -55,7 +55,15 @@ export function createRevocationWorker(deps: RevocationWorkerDeps): RevocationWo
       log.warn({ revocation: item.id, provider: item.provider, grant: item.grantId, attempts, reason: failure }, 'upstream revocation failed; will retry');
       return false;
     }
-    await audit.record({ action: 'upstream.revoke', decision: 'allow', user: item.userId, provider: item.provider, grant: item.grantId, reason: 'revoked_on_retry', details: { attempts: item.attempts + 1 } });
+    await audit.record({
+      action: 'upstream.revoke',
+      decision: 'allow',
+      user: item.userId,
+      provider: item.provider,
+      grant: item.grantId,
+      reason: 'revoked_on_retry',
+      details: { attempts: item.attempts + 1 },
+    });
     await stores.revocations.complete(item.id);
     const grant = await stores.grants.get(item.grantId);
     if (grant?.status === 'revoked' && grant.refreshToken === item.token) await stores.grants.delete(grant.id);

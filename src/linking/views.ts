@@ -30,8 +30,7 @@ export const RESULTS = {
   agent_revoked: 'That agent can no longer use this account. Other agents keep the access you gave them.',
   unlinked: 'Account unlinked. The provider confirmed that the vault’s access was revoked.',
   unlinked_local: 'Account unlinked here. This provider offers no revocation endpoint: also remove the app in your account settings at the provider.',
-  unlink_pending:
-    'Account unlinked here; agents can no longer use it. The provider did not confirm the revocation yet — the vault keeps retrying.',
+  unlink_pending: 'Account unlinked here; agents can no longer use it. The provider did not confirm the revocation yet — the vault keeps retrying.',
   signed_out: 'You are signed out.',
 } as const;
 export type Result = keyof typeof RESULTS;
@@ -49,10 +48,12 @@ export function layout(title: string, body: Html, viewer?: Viewer): string {
 <a class="skip" href="#main">Skip to content</a>
 <header class="top">
 <a class="brand" href="/connections">Token Vault</a>
-${viewer
-  ? html`<form method="post" action="/logout" class="inline"><span class="who">${viewer.displayName}</span>
+${
+  viewer
+    ? html`<form method="post" action="/logout" class="inline"><span class="who">${viewer.displayName}</span>
 <input type="hidden" name="_csrf" value="${viewer.csrfToken}"><button type="submit" class="link">Sign out</button></form>`
-  : ''}
+    : ''
+}
 </header>
 <main id="main">
 <h1>${title}</h1>
@@ -153,11 +154,13 @@ function grantSection(model: ProviderPageModel, grant: Grant): Html {
 ${grant.instanceUrl ? html`<dt>Instance</dt><dd class="op">${grant.instanceUrl}</dd>` : ''}
 <dt>Linked</dt><dd>${new Date(grant.createdAt).toISOString().slice(0, 16).replace('T', ' ')} UTC</dd>
 </dl>
-${status === 'revoked'
-  ? html`<p>This link is revoked. The vault is still confirming the revocation with the provider.</p>`
-  : html`${status === 'consent_required' ? html`<p class="notice">The provider no longer accepts this link. Link the account again.</p>${linkForm(model, 'Link again')}` : ''}
+${
+  status === 'revoked'
+    ? html`<p>This link is revoked. The vault is still confirming the revocation with the provider.</p>`
+    : html`${status === 'consent_required' ? html`<p class="notice">The provider no longer accepts this link. Link the account again.</p>${linkForm(model, 'Link again')}` : ''}
 ${agentAccessTable(grant, activity?.agents ?? [], `/connections/${encodeURIComponent(provider.id)}/revoke-agent`, viewer.csrfToken)}
-${consentForm(model, grant)}${unlink}`}
+${consentForm(model, grant)}${unlink}`
+}
 ${historyTable(activity?.uses ?? [], HISTORY_LIMIT)}
 </section>`;
 }

@@ -129,7 +129,10 @@ const DEFAULT_MAX_BYTES = 256 * 1024;
  */
 export function outboundFetch(policy: OutboundPolicy) {
   const maxBytes = policy.maxResponseBytes ?? DEFAULT_MAX_BYTES;
-  return async (input: string | URL, init: { method?: string; headers?: Record<string, string> | Headers; body?: unknown; signal?: AbortSignal | null } = {}): Promise<Response> => {
+  return async (
+    input: string | URL,
+    init: { method?: string; headers?: Record<string, string> | Headers; body?: unknown; signal?: AbortSignal | null } = {},
+  ): Promise<Response> => {
     const url = new URL(typeof input === 'string' ? input : input.href);
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && policy.allowPrivateNetwork)) throw new OutboundError('insecure_scheme');
     if (!policy.allowPrivateNetwork && isIP(url.hostname.replace(/^\[|\]$/g, '')) && isSpecialAddress(url.hostname.replace(/^\[|\]$/g, ''))) {

@@ -32,7 +32,10 @@ export class UpstreamInvalidGrant extends Error {
 
 export class UpstreamFailure extends Error {
   override name = 'UpstreamFailure';
-  constructor(readonly reason: 'network' | 'unreachable' | 'timeout' | 'unavailable' | 'protocol' | 'refused' | 'unsupported', status?: number) {
+  constructor(
+    readonly reason: 'network' | 'unreachable' | 'timeout' | 'unavailable' | 'protocol' | 'refused' | 'unsupported',
+    status?: number,
+  ) {
     super(`upstream ${reason}${status ? ` (HTTP ${status})` : ''}`);
   }
 }

@@ -90,9 +90,7 @@ export function describeGrantStoreContract(stores: () => Stores): void {
     it('lets exactly one of many concurrent refresh commits win', async () => {
       const grant = grantFixture();
       await stores().grants.create(grant);
-      const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => stores().grants.commitRefresh(grant.id, 1, `rt-${i}`)),
-      );
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => stores().grants.commitRefresh(grant.id, 1, `rt-${i}`)));
       expect(results.filter((v) => v !== null)).toStrictEqual([2]);
     });
 

@@ -22,10 +22,7 @@ export function describeRevocationQueueContract(stores: () => Stores): void {
       await q.enqueue(item('b', 2_000));
       await q.enqueue(item('a', 1_500, { lastError: 'timeout' }));
       await q.enqueue(item('c', 9_000));
-      expect(await q.claimDue(2_000, 10, 60_000)).toStrictEqual([
-        item('a', 62_000, { lastError: 'timeout' }),
-        item('b', 62_000),
-      ]);
+      expect(await q.claimDue(2_000, 10, 60_000)).toStrictEqual([item('a', 62_000, { lastError: 'timeout' }), item('b', 62_000)]);
       // Leased: not due again until the lease runs out.
       expect(await q.claimDue(10_000, 10, 60_000)).toStrictEqual([item('c', 70_000)]);
       expect((await q.claimDue(62_000, 1, 60_000)).map((i) => i.id)).toStrictEqual(['a']);

@@ -33,7 +33,7 @@ export function describeTokenStoreContract(stores: () => Stores): void {
       expect(await stores().tokens.consume('unknown')).toBeNull();
     });
 
-    it('keeps a multi-use record\'s TTL when a use is spent', async () => {
+    it("keeps a multi-use record's TTL when a use is spent", async () => {
       const record = tokenFixture({ usesLeft: 3 });
       await stores().tokens.put(record, 200);
       expect(await stores().tokens.consume(record.jti)).not.toBeNull();

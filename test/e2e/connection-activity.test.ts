@@ -51,8 +51,14 @@ describe("a connection's history and per-agent revocation in a browser", () => {
     await page.waitForSelector('button[type=submit]');
     await page.click('button[type=submit]');
     await page.waitForURL(`${lv.publicUrl}/connections/salesforce?result=linked`);
-    await page.getByRole('group', { name: /Support agent/ }).getByLabel(/Read your Salesforce records/).check();
-    await page.getByRole('group', { name: /Sales agent/ }).getByLabel(/Read your Salesforce records/).check();
+    await page
+      .getByRole('group', { name: /Support agent/ })
+      .getByLabel(/Read your Salesforce records/)
+      .check();
+    await page
+      .getByRole('group', { name: /Sales agent/ })
+      .getByLabel(/Read your Salesforce records/)
+      .check();
     await page.getByRole('button', { name: 'Save choices' }).click();
     await page.waitForURL(`${lv.publicUrl}/connections/salesforce?result=consent_saved`);
     expect(await page.getByText('No agent has used this account recently.').isVisible()).toBe(true);
@@ -61,7 +67,16 @@ describe("a connection's history and per-agent revocation in a browser", () => {
     expect((await lv.exchange('alice', SALES_AGENT, READ)).status).toBe(200);
     // A use recorded with a hostile agent id (agent ids come from tokens): it must show as text.
     const [grant] = await lv.grants('alice');
-    await lv.vault.runtime.audit.record({ action: 'token.forward', decision: 'allow', agent: HOSTILE, user: grant!.userId, provider: 'salesforce', grant: grant!.id, operation: READ, details: { method: 'GET', path: '/services/data/{version}/query', upstreamStatus: 403 } });
+    await lv.vault.runtime.audit.record({
+      action: 'token.forward',
+      decision: 'allow',
+      agent: HOSTILE,
+      user: grant!.userId,
+      provider: 'salesforce',
+      grant: grant!.id,
+      operation: READ,
+      details: { method: 'GET', path: '/services/data/{version}/query', upstreamStatus: 403 },
+    });
 
     await page.reload();
     const history = page.getByRole('table', { name: /most recent uses of this account/ });
@@ -84,7 +99,12 @@ describe("a connection's history and per-agent revocation in a browser", () => {
     await page.waitForURL(`${lv.publicUrl}/connections/salesforce?result=agent_revoked`);
     expect(await page.getByRole('status').textContent()).toBe('That agent can no longer use this account. Other agents keep the access you gave them.');
     expect(await agents.getByRole('button').allTextContents()).toStrictEqual(['Revoke Sales agent']);
-    expect(await page.getByRole('group', { name: /Support agent/ }).getByLabel(/Read your Salesforce records/).isChecked()).toBe(false);
+    expect(
+      await page
+        .getByRole('group', { name: /Support agent/ })
+        .getByLabel(/Read your Salesforce records/)
+        .isChecked(),
+    ).toBe(false);
     await shot(page, 'agent-revoked');
 
     expect((await lv.exchange('alice', SUPPORT_AGENT, READ)).json()).toMatchObject({ error: 'consent_required' });

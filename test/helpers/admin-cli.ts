@@ -16,15 +16,20 @@ export interface CliRun {
 export function runAdminCli(vault: TestVault, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
   const dir = vault.pki.dir;
   return new Promise((resolve) => {
-    execFile(TSX, [CLI, ...args], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        TOKEN_VAULT_ADMIN_URL: vault.internalUrl,
-        TOKEN_VAULT_ADMIN_CERT: join(dir, 'admin.crt'),
-        TOKEN_VAULT_ADMIN_KEY: join(dir, 'admin.key'),
-        TOKEN_VAULT_ADMIN_CACERT: join(dir, 'ca.crt'),
-        ...env,
+    execFile(
+      TSX,
+      [CLI, ...args],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          TOKEN_VAULT_ADMIN_URL: vault.internalUrl,
+          TOKEN_VAULT_ADMIN_CERT: join(dir, 'admin.crt'),
+          TOKEN_VAULT_ADMIN_KEY: join(dir, 'admin.key'),
+          TOKEN_VAULT_ADMIN_CACERT: join(dir, 'ca.crt'),
+          ...env,
+        },
       },
-    }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }

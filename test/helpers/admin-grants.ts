@@ -5,9 +5,17 @@ import type { LinkingVault } from './linking-vault.js';
 
 /** The admin API's view of a grant: every field but the refresh-token ciphertext. */
 export const grantView = (g: Grant) => ({
-  id: g.id, user: g.userId, provider: g.provider, upstreamSubject: g.upstreamSubject,
+  id: g.id,
+  user: g.userId,
+  provider: g.provider,
+  upstreamSubject: g.upstreamSubject,
   ...(g.instanceUrl !== undefined && { instanceUrl: g.instanceUrl }),
-  scopes: g.scopes, status: g.status, consent: g.consent, version: g.version, createdAt: g.createdAt, updatedAt: g.updatedAt,
+  scopes: g.scopes,
+  status: g.status,
+  consent: g.consent,
+  version: g.version,
+  createdAt: g.createdAt,
+  updatedAt: g.updatedAt,
 });
 
 /** The one grant `login` holds at `provider` (fails the test otherwise). */

@@ -94,7 +94,10 @@ export async function startCrmApi(options: CrmApiOptions): Promise<CrmApi> {
       const gate = releasedEarly ? Promise.resolve() : new Promise<void>((resolve) => (openGate = resolve));
       releasedEarly = false;
       reply.hijack();
-      reply.raw.writeHead(200, { 'content-type': 'application/octet-stream', ...(request.query as { declare?: string }).declare ? { 'content-length': String(total) } : {} });
+      reply.raw.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        ...((request.query as { declare?: string }).declare ? { 'content-length': String(total) } : {}),
+      });
       for (let sent = 0; sent < total; sent += CHUNK) {
         const ok = reply.raw.write(Buffer.alloc(Math.min(CHUNK, total - sent), 0x61));
         if (sent === 0) await gate;

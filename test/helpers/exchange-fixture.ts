@@ -118,7 +118,11 @@ export async function startExchangeVault(options: ExchangeVaultOptions = {}): Pr
       await stores.grants.create(grant);
       if (accessToken) {
         const expiresAt = now + accessToken.expiresInMs;
-        await stores.tokens.cacheAccessToken(id, { ciphertext: sealAccessToken(envelope, ref, accessToken.value), expiresAt, grantVersion: grant.version }, accessToken.expiresInMs);
+        await stores.tokens.cacheAccessToken(
+          id,
+          { ciphertext: sealAccessToken(envelope, ref, accessToken.value), expiresAt, grantVersion: grant.version },
+          accessToken.expiresInMs,
+        );
       }
       return grant;
     },

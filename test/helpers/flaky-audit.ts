@@ -26,7 +26,7 @@ export class FlakyAudit implements AuditWriter {
 /** Every durable audit record, in chain order. */
 export async function auditRecords(runtime: Runtime): Promise<AuditRecord[]> {
   const out: AuditRecord[] = [];
-  for (let seq = 1; ; ) {
+  for (let seq = 1; ;) {
     const entries = await runtime.stores.audit.range(seq, 1000);
     if (entries.length === 0) return out;
     for (const e of entries) out.push(JSON.parse(e.body) as AuditRecord);

@@ -40,7 +40,11 @@ export interface ForwardWorld {
   /** A fresh operation token for `operation` from POST /exchange (with the gateway certificate). */
   operationToken(operation?: CrmOperation, user?: string): Promise<string>;
   /** A request to /forward/crm{path} with this operation token, on the gateway certificate unless told. */
-  forward(path: string, token: string, init?: { method?: string; headers?: Record<string, string>; body?: string | Buffer; client?: ClientCert }): Promise<Response>;
+  forward(
+    path: string,
+    token: string,
+    init?: { method?: string; headers?: Record<string, string>; body?: string | Buffer; client?: ClientCert },
+  ): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -85,7 +89,11 @@ export async function startForwardWorld(options: ForwardWorldOptions = {}): Prom
     },
   });
   const upstream = await oauth.issueRefreshTokenFor({ accountId: 'alice', clientId: FAKE_CLIENT_ID, scope: 'offline_access contacts.read' });
-  const grant = await vault.seedGrant('alice', { consent: { [AGENT_A]: names } }, { refreshToken: upstream.refreshToken, accessToken: { value: upstream.accessToken, expiresInMs: 3_600_000 } });
+  const grant = await vault.seedGrant(
+    'alice',
+    { consent: { [AGENT_A]: names } },
+    { refreshToken: upstream.refreshToken, accessToken: { value: upstream.accessToken, expiresInMs: 3_600_000 } },
+  );
 
   return {
     redis,
@@ -131,7 +139,9 @@ export interface RawResponse {
 
 /** `GET <target>` (sent exactly as given) with this bearer token and the vault's own Host. */
 export function rawForward(vault: ExchangeVault, target: string, token: string, headers: Record<string, string> = {}): Promise<RawResponse> {
-  const lines = Object.entries({ host: `127.0.0.1:${new URL(vault.internalUrl).port}`, authorization: `Bearer ${token}`, connection: 'close', ...headers }).map(([k, v]) => `${k}: ${v}\r\n`);
+  const lines = Object.entries({ host: `127.0.0.1:${new URL(vault.internalUrl).port}`, authorization: `Bearer ${token}`, connection: 'close', ...headers }).map(
+    ([k, v]) => `${k}: ${v}\r\n`,
+  );
   return rawRequest(vault, `GET ${target} HTTP/1.1\r\n${lines.join('')}\r\n`);
 }
 
@@ -148,7 +158,11 @@ export function rawRequest(vault: ExchangeVault, head: string): Promise<RawRespo
       const text = Buffer.concat(chunks).toString('utf8');
       const split = text.indexOf('\r\n\r\n');
       const headers = Object.fromEntries(
-        text.slice(0, split).split('\r\n').slice(1).map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+        text
+          .slice(0, split)
+          .split('\r\n')
+          .slice(1)
+          .map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
       );
       resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text, headers, body: split === -1 ? '' : text.slice(split + 4) });
     });

@@ -79,7 +79,12 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
     createIssuer(dir, 'idp-tokens', idp.issuer, 'EdDSA'),
     createIssuer(dir, 'agent-tokens', 'https://agents.test', 'ES256'),
   ]);
-  const common = { clientId: CLIENT_ID, clientSecretFile: secretFile, allowPrivateNetwork: true, ...(options.providerTimeoutMs ? { timeoutMs: options.providerTimeoutMs } : {}) };
+  const common = {
+    clientId: CLIENT_ID,
+    clientSecretFile: secretFile,
+    allowPrivateNetwork: true,
+    ...(options.providerTimeoutMs ? { timeoutMs: options.providerTimeoutMs } : {}),
+  };
   const vault = await startVault({
     ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
     overrides: {
@@ -90,7 +95,10 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
         subjectIssuers: [{ issuer: subjects.issuer, jwksFile: subjects.jwksFile, algorithms: ['EdDSA'] }],
         actorIssuers: [{ issuer: agentIssuer.issuer, jwksFile: agentIssuer.jwksFile, algorithms: ['ES256'] }],
       },
-      linking: { ...(options.stateTtlSeconds ? { stateTtlSeconds: options.stateTtlSeconds } : {}), revocationRetry: { intervalMs: 3_600_000, ...options.revocationRetry } },
+      linking: {
+        ...(options.stateTtlSeconds ? { stateTtlSeconds: options.stateTtlSeconds } : {}),
+        revocationRetry: { intervalMs: 3_600_000, ...options.revocationRetry },
+      },
       providers: {
         salesforce: {
           kind: 'salesforce',
@@ -133,7 +141,11 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
     const page = await browser.get(`/connections/${provider}`);
     const started = await browser.postForm(`/connections/${provider}/link`, { _csrf: BrowserClient.csrf(page), ...extra });
     if (started.status !== 303 || !started.location) throw new Error(`link did not start: ${started.status}`);
-    const { callbackUrl } = await runLoginFlow(new URL(started.location), { login, password: login, redirectUri: `${publicUrl}/connections/${provider}/callback` });
+    const { callbackUrl } = await runLoginFlow(new URL(started.location), {
+      login,
+      password: login,
+      redirectUri: `${publicUrl}/connections/${provider}/callback`,
+    });
     return callbackUrl.pathname + callbackUrl.search;
   };
 
@@ -188,7 +200,12 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
     },
     async close() {
       await vault.close();
-      await Promise.all([idp.stop(), ...Object.entries(fakes).filter(([id]) => !stopped.has(id)).map(([, f]) => f.stop())]);
+      await Promise.all([
+        idp.stop(),
+        ...Object.entries(fakes)
+          .filter(([id]) => !stopped.has(id))
+          .map(([, f]) => f.stop()),
+      ]);
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -29,7 +29,10 @@ export function salesforceProvider(server: FakeOAuthServer, clientSecretFile: st
   };
 }
 
-export async function startSalesforceVault(servers: Record<string, { server: FakeOAuthServer; extra?: Record<string, unknown> }>, redisUrl?: string): Promise<ExchangeVault> {
+export async function startSalesforceVault(
+  servers: Record<string, { server: FakeOAuthServer; extra?: Record<string, unknown> }>,
+  redisUrl?: string,
+): Promise<ExchangeVault> {
   const pki = await createTestPki();
   const secretFile = join(pki.dir, 'salesforce-client-secret');
   await writeFile(secretFile, FAKE_CLIENT_SECRET, { mode: 0o600 });
@@ -42,7 +45,11 @@ export async function startSalesforceVault(servers: Record<string, { server: Fak
 /** A grant whose refresh token is a real one at the fake, with no cached access token (so the next exchange refreshes). */
 export async function seedSalesforceGrant(vault: ExchangeVault, server: FakeOAuthServer, provider: string, user: string): Promise<Grant> {
   const { refreshToken } = await server.issueRefreshTokenFor({ accountId: 'alice', clientId: FAKE_CLIENT_ID, scope: SF_SCOPE });
-  return vault.seedGrant(user, { provider, instanceUrl: server.origin, consent: { [AGENT_A]: [`${provider}:records.read`] } }, { refreshToken, accessToken: null });
+  return vault.seedGrant(
+    user,
+    { provider, instanceUrl: server.origin, consent: { [AGENT_A]: [`${provider}:records.read`] } },
+    { refreshToken, accessToken: null },
+  );
 }
 
 /** `count` exchanges at once against `internalUrl`, over keep-alive mTLS connections. */

@@ -5,7 +5,18 @@ import type { Grant, OperationTokenRecord, Stores } from '../../src/store/types.
 export function consentedRecord(jti: string, grant: Grant): OperationTokenRecord {
   const [agent, operations] = Object.entries(grant.consent).find(([, ops]) => ops.length > 0) ?? [];
   if (agent === undefined || operations?.[0] === undefined) throw new Error(`grant ${grant.id} consents to nothing`);
-  return { jti, grantId: grant.id, userId: grant.userId, agent, provider: grant.provider, operation: operations[0], gateway: 'gw', certThumbprint: 'x', usesLeft: 1, expiresAt: Date.now() + 60_000 };
+  return {
+    jti,
+    grantId: grant.id,
+    userId: grant.userId,
+    agent,
+    provider: grant.provider,
+    operation: operations[0],
+    gateway: 'gw',
+    certThumbprint: 'x',
+    usesLeft: 1,
+    expiresAt: Date.now() + 60_000,
+  };
 }
 
 /** Whether /introspect and /forward would still honour the token: its record and its live grant. */

@@ -22,7 +22,12 @@ process.on('exit', () => {
 /** Default start-up deadline: a loaded 2-vCPU box starting several children at once needs this much. */
 const START_TIMEOUT_MS = 90_000;
 
-export async function startVaultChild(rawConfig: Record<string, unknown>, dir: string, name = 'vault-b', startTimeoutMs = START_TIMEOUT_MS): Promise<VaultChild> {
+export async function startVaultChild(
+  rawConfig: Record<string, unknown>,
+  dir: string,
+  name = 'vault-b',
+  startTimeoutMs = START_TIMEOUT_MS,
+): Promise<VaultChild> {
   const file = join(dir, `${name}.json`);
   await writeFile(file, JSON.stringify(rawConfig), { mode: 0o600 });
   const script = new URL('./vault-process.ts', import.meta.url).pathname;

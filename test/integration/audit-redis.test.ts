@@ -55,7 +55,10 @@ function counted(inner: AuditStore) {
 }
 
 const event = (n: number, replicaName: string): AuditEventInput => ({
-  action: 'token.exchange', decision: 'allow', requestId: `${replicaName}-${n}`, gateway: 'spiffe://corp.example/gateway',
+  action: 'token.exchange',
+  decision: 'allow',
+  requestId: `${replicaName}-${n}`,
+  gateway: 'spiffe://corp.example/gateway',
 });
 
 async function writeChain(writer: AuditWriter, n: number): Promise<void> {
@@ -76,10 +79,7 @@ describe('audit chain on Redis', () => {
     const wa = createAuditWriter({ store: a.store, hmacKey });
     const wb = createAuditWriter({ store: b.store, hmacKey });
     const started = performance.now();
-    await Promise.all([
-      ...Array.from({ length: 300 }, (_, n) => wa.record(event(n, 'a'))),
-      ...Array.from({ length: 300 }, (_, n) => wb.record(event(n, 'b'))),
-    ]);
+    await Promise.all([...Array.from({ length: 300 }, (_, n) => wa.record(event(n, 'a'))), ...Array.from({ length: 300 }, (_, n) => wb.record(event(n, 'b')))]);
     const elapsed = performance.now() - started;
 
     const entries = await a.store.range(1, 1000);
@@ -88,9 +88,11 @@ describe('audit chain on Redis', () => {
     expect(ids.size).toBe(600);
     expect(await verifyChain(b.store, hmacKey, { pageSize: 128 })).toMatchObject({ ok: true, records: 600 });
     expect(a.stats.records + b.stats.records).toBe(600);
-    console.info(`two replicas, 600 records in ${elapsed.toFixed(1)} ms: ` +
-      `replica A ${a.stats.appends} appends (${a.stats.conflicts} conflicts), ` +
-      `replica B ${b.stats.appends} appends (${b.stats.conflicts} conflicts)`);
+    console.info(
+      `two replicas, 600 records in ${elapsed.toFixed(1)} ms: ` +
+        `replica A ${a.stats.appends} appends (${a.stats.conflicts} conflicts), ` +
+        `replica B ${b.stats.appends} appends (${b.stats.conflicts} conflicts)`,
+    );
   });
 
   describe('tampering with a raw client', () => {
@@ -134,7 +136,11 @@ describe('audit chain on Redis', () => {
         const copy = rows[9]?.[1] ?? [];
         return [...rows.slice(0, 25), ['25-1', copy], ...rows.slice(25)];
       });
-      expect(await verifyChain(other.store, hmacKey, { pageSize: 25 })).toMatchObject({ ok: false, records: 25, firstBroken: { seq: 26, reason: 'seq_order' } });
+      expect(await verifyChain(other.store, hmacKey, { pageSize: 25 })).toMatchObject({
+        ok: false,
+        records: 25,
+        firstBroken: { seq: 26, reason: 'seq_order' },
+      });
     });
 
     it('detects a truncated tail against a checkpoint kept outside Redis, and refuses to write on it', async () => {
@@ -149,7 +155,9 @@ describe('audit chain on Redis', () => {
       await raw.hset(head, 'seq', '45', 'hash', rows[0]?.[1][5] ?? '');
       expect(await verifyChain(store, hmacKey)).toMatchObject({ ok: true, records: 45 });
       expect(await verifyChain(store, hmacKey, { checkpoint: saved! })).toMatchObject({
-        ok: false, records: 45, firstBroken: { seq: 46, reason: 'truncated' },
+        ok: false,
+        records: 45,
+        firstBroken: { seq: 46, reason: 'truncated' },
       });
       await expect(checkpointer.checkpointNow()).rejects.toThrow('behind its last checkpoint');
       // The stream still remembers id 50-0, so re-chaining on seq 45 cannot be appended: audit fails closed.
@@ -170,7 +178,16 @@ describe('audit chain on Redis', () => {
     console.info(`Redis killed: 20 record() calls rejected in ${elapsed.toFixed(1)} ms`);
 
     await redis.restart();
-    await expect.poll(() => stores.ping().then(() => true, () => false), { timeout: 5000 }).toBe(true);
+    await expect
+      .poll(
+        () =>
+          stores.ping().then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 5000 },
+      )
+      .toBe(true);
     expect(await writer.record(event(99, 'back'))).toMatchObject({ seq: 11 });
     expect(await verifyChain(stores.audit, hmacKey)).toMatchObject({ ok: true, records: 11 });
   });
@@ -190,7 +207,16 @@ describe('audit chain on Redis', () => {
     expect(elapsed).toBeLessThan(1000);
     console.info(`Redis hung: record() rejected in ${elapsed.toFixed(1)} ms`);
     // The timed-out append may still have run ("outcome unknown"): either way the chain stays one chain.
-    await expect.poll(() => stores.ping().then(() => true, () => false), { timeout: 5000 }).toBe(true);
+    await expect
+      .poll(
+        () =>
+          stores.ping().then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 5000 },
+      )
+      .toBe(true);
     const next = await writer.record(event(2, 'after'));
     expect([6, 7]).toContain(next.seq);
     expect(await verifyChain(stores.audit, hmacKey)).toMatchObject({ ok: true, records: next.seq });

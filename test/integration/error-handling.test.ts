@@ -65,7 +65,12 @@ describe('the single error handler', () => {
   });
 
   it('answers a body over the limit with 413', async () => {
-    const res = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ name: 'x'.repeat(70_000) }) });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/echo',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ name: 'x'.repeat(70_000) }),
+    });
     expect(res.statusCode).toBe(413);
     expect(res.json()).toStrictEqual({ error: 'invalid_request', error_description: 'The request body is too large.' });
   });

@@ -26,7 +26,11 @@ let upstream: UpstreamOAuth;
 
 const SF_SCOPE = 'api refresh_token';
 const seed = (server: FakeOAuthServer, scope = SF_SCOPE) => server.issueRefreshTokenFor({ accountId: 'alice', clientId: FAKE_CLIENT_ID, scope });
-const failureOf = async (promise: Promise<unknown>) => promise.then(() => 'no error', (err: unknown) => err);
+const failureOf = async (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'no error',
+    (err: unknown) => err,
+  );
 
 beforeAll(async () => {
   const clients = [fakeClient];
@@ -153,7 +157,11 @@ describe('fake Salesforce', () => {
   });
 
   it('refuses a wrong password on its login page', async () => {
-    const url = await upstream.authorizationUrl('salesforce', { redirectUri: FAKE_REDIRECT_URI, state: 's', codeVerifier: randomBytes(32).toString('base64url') });
+    const url = await upstream.authorizationUrl('salesforce', {
+      redirectUri: FAKE_REDIRECT_URI,
+      state: 's',
+      codeVerifier: randomBytes(32).toString('base64url'),
+    });
     await expect(runLoginFlow(url, { login: 'alice', password: 'wrong', redirectUri: FAKE_REDIRECT_URI })).rejects.toThrow('login rejected');
   });
 
@@ -234,7 +242,14 @@ describe('fake IdP', () => {
     // The vault's client configuration, but the raw response: the ID token's claims are the point here.
     const config = await upstream.configuration('idp');
     const response = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: codeVerifier, expectedState: state, expectedNonce: nonce });
-    expect(response.claims()).toMatchObject({ iss: idp.issuer, sub: 'admin', aud: FAKE_CLIENT_ID, nonce, email: 'security@example.com', groups: [ADMIN_GROUP] });
+    expect(response.claims()).toMatchObject({
+      iss: idp.issuer,
+      sub: 'admin',
+      aud: FAKE_CLIENT_ID,
+      nonce,
+      email: 'security@example.com',
+      groups: [ADMIN_GROUP],
+    });
     expect(decodeProtectedHeader(response.id_token!).alg).toBe('ES256');
     expect(config.serverMetadata().id_token_signing_alg_values_supported).toEqual(expect.arrayContaining(['ES256', 'EdDSA']));
     const userinfo = await oidc.fetchUserInfo(config, response.access_token, 'admin');

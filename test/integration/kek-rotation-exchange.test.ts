@@ -105,7 +105,9 @@ describe('KEK rotation over 1,000 grants, end to end', () => {
     for (const i of SWAPPED) expect(await salesforce.isRefreshTokenActive(seeded[i]!.refreshToken)).toBe(true);
     const swappedIds = SWAPPED.map((i) => seeded[i]!.grant.id);
     const trail = (await vault.auditRecords()).filter((r) => r.action === 'token.exchange' && swappedIds.includes(r.grant ?? ''));
-    expect(trail.map((r) => [r.grant, r.decision, r.reason?.split(' ')[0], r.tokenHmac])).toStrictEqual(swappedIds.map((id) => [id, 'error', 'DecryptionError', undefined]));
+    expect(trail.map((r) => [r.grant, r.decision, r.reason?.split(' ')[0], r.tokenHmac])).toStrictEqual(
+      swappedIds.map((id) => [id, 'error', 'DecryptionError', undefined]),
+    );
 
     // Retire the old key: from here only kek-2 can open anything.
     await rm(join(vault.pki.dir, 'kek-1.key'));
@@ -121,9 +123,15 @@ describe('KEK rotation over 1,000 grants, end to end', () => {
     expect(salesforce.refreshes - refreshesBefore).toBe(GRANTS - 2);
     for (const i of others) {
       const grant = (await vault.runtime.stores.grants.get(seeded[i]!.grant.id))!;
-      expect({ status: grant.status, version: grant.version, kek: vault.runtime.envelope.keyIdOf(grant.refreshToken) }).toStrictEqual({ status: 'active', version: 2, kek: '2' });
+      expect({ status: grant.status, version: grant.version, kek: vault.runtime.envelope.keyIdOf(grant.refreshToken) }).toStrictEqual({
+        status: 'active',
+        version: 2,
+        kek: '2',
+      });
     }
     for (const i of SWAPPED) expect(await exchangeAs(i)).toStrictEqual(refusal);
-    console.log(`KEK rotation over ${GRANTS} grants: ${batches.length} rewrap batches, ${GRANTS - 2} exchanges with an upstream refresh, ${Math.round(performance.now() - started)} ms`);
+    console.log(
+      `KEK rotation over ${GRANTS} grants: ${batches.length} rewrap batches, ${GRANTS - 2} exchanges with an upstream refresh, ${Math.round(performance.now() - started)} ms`,
+    );
   }, 120_000);
 });

@@ -59,7 +59,11 @@ describe('key-encryption-key rotation', () => {
     await stores.grants.rewrapRefreshToken(a.id, a.refreshToken, b.refreshToken);
     await stores.grants.rewrapRefreshToken(b.id, b.refreshToken, a.refreshToken);
     // A cached access token under the old key is dropped, not left needing it.
-    await stores.tokens.cacheAccessToken(ids[20]!, { ciphertext: sealAccessToken(before, grantFor(20), 'fake-at'), expiresAt: Date.now() + 60_000, grantVersion: 1 }, 60_000);
+    await stores.tokens.cacheAccessToken(
+      ids[20]!,
+      { ciphertext: sealAccessToken(before, grantFor(20), 'fake-at'), expiresAt: Date.now() + 60_000, grantVersion: 1 },
+      60_000,
+    );
 
     const first = await runRewrap({ stores, envelope: after, activeKeyId: '2', pageSize: 200, maxPages: 2 });
     expect(first.done).toBe(false);

@@ -51,7 +51,14 @@ describe('outbound calls to providers', () => {
   it('refuses plain http and special addresses for a public provider, before connecting', async () => {
     const before = hits;
     expect(await reason(strict(`${base}/ok`))).toBe('insecure_scheme');
-    for (const target of ['https://127.0.0.1/', 'https://10.1.2.3/', 'https://169.254.169.254/latest/meta-data', 'https://[::1]/', 'https://[::ffff:127.0.0.1]/', 'https://192.168.0.10/']) {
+    for (const target of [
+      'https://127.0.0.1/',
+      'https://10.1.2.3/',
+      'https://169.254.169.254/latest/meta-data',
+      'https://[::1]/',
+      'https://[::ffff:127.0.0.1]/',
+      'https://192.168.0.10/',
+    ]) {
       expect(await reason(strict(target))).toBe('forbidden_address');
     }
     expect(hits).toBe(before);
@@ -94,7 +101,20 @@ describe('outbound calls to providers', () => {
   });
 
   it('classifies addresses', () => {
-    for (const ip of ['127.0.0.1', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.1.1', '100.64.0.1', '0.0.0.0', '::1', 'fe80::1', 'fd00::1', '::ffff:10.0.0.1', '224.0.0.1'])
+    for (const ip of [
+      '127.0.0.1',
+      '10.0.0.1',
+      '172.16.5.4',
+      '192.168.1.1',
+      '169.254.1.1',
+      '100.64.0.1',
+      '0.0.0.0',
+      '::1',
+      'fe80::1',
+      'fd00::1',
+      '::ffff:10.0.0.1',
+      '224.0.0.1',
+    ])
       expect(isSpecialAddress(ip), ip).toBe(true);
     for (const ip of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) expect(isSpecialAddress(ip), ip).toBe(false);
   });

@@ -62,7 +62,10 @@ async function slowOrWrongFailures(stores: Stores): Promise<string[]> {
   const outcomes = await Promise.all(
     everyCall(stores).map(async ([name, call]) => {
       const started = performance.now();
-      const error = await call().then(() => null, (err: unknown) => err);
+      const error = await call().then(
+        () => null,
+        (err: unknown) => err,
+      );
       const elapsed = performance.now() - started;
       const ok = error instanceof StoreUnavailableError && elapsed < FAIL_FAST_MS;
       return ok ? null : `${name}: ${error instanceof Error ? error.name : 'resolved'} after ${Math.round(elapsed)} ms`;

@@ -35,13 +35,19 @@ export class MemoryAuditStore implements AuditStore {
   async reverseRange(toSeq: number, count: number): Promise<AuditEntry[]> {
     const end = Math.min(Math.floor(toSeq), this.#entries.length);
     if (end < 1 || count <= 0) return [];
-    return this.#entries.slice(Math.max(end - count, 0), end).reverse().map((e) => ({ ...e }));
+    return this.#entries
+      .slice(Math.max(end - count, 0), end)
+      .reverse()
+      .map((e) => ({ ...e }));
   }
 
   async latestForGrant(grantId: string, count: number): Promise<AuditEntry[]> {
     if (count <= 0) return [];
     const seqs = this.#byGrant.get(grantId) ?? [];
-    return seqs.slice(-count).reverse().map((seq) => ({ ...this.#entries[seq - 1]! }));
+    return seqs
+      .slice(-count)
+      .reverse()
+      .map((seq) => ({ ...this.#entries[seq - 1]! }));
   }
 
   #head(): AuditHead | null {

@@ -23,7 +23,9 @@ export class MemoryGrantStore implements GrantStore {
   }
 
   async listByUser(userId: string): Promise<Grant[]> {
-    return this.#sorted().filter((g) => g.userId === userId).map((g) => structuredClone(g));
+    return this.#sorted()
+      .filter((g) => g.userId === userId)
+      .map((g) => structuredClone(g));
   }
 
   async list(filter: GrantFilter, limit: number, cursor?: string): Promise<Page<Grant>> {

@@ -11,7 +11,10 @@ export class MemoryRevocationQueue implements RevocationQueue {
   }
 
   async claimDue(now: number, limit: number, leaseMs: number): Promise<PendingRevocation[]> {
-    const due = [...this.#items.values()].filter((i) => i.nextAttemptAt <= now).sort(bySchedule).slice(0, Math.max(0, limit));
+    const due = [...this.#items.values()]
+      .filter((i) => i.nextAttemptAt <= now)
+      .sort(bySchedule)
+      .slice(0, Math.max(0, limit));
     for (const item of due) item.nextAttemptAt = now + leaseMs;
     return due.map((i) => ({ ...i }));
   }

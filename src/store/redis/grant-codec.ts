@@ -10,16 +10,26 @@ export const CONSENT_FIELD_PREFIX = 'c:';
  */
 export function encodeGrant(grant: Grant): string[] {
   const out = [
-    'id', grant.id,
-    'userId', grant.userId,
-    'provider', grant.provider,
-    'upstreamSubject', grant.upstreamSubject,
-    'scopes', JSON.stringify(grant.scopes),
-    'status', grant.status,
-    'refreshToken', grant.refreshToken,
-    'version', String(grant.version),
-    'createdAt', String(grant.createdAt),
-    'updatedAt', String(grant.updatedAt),
+    'id',
+    grant.id,
+    'userId',
+    grant.userId,
+    'provider',
+    grant.provider,
+    'upstreamSubject',
+    grant.upstreamSubject,
+    'scopes',
+    JSON.stringify(grant.scopes),
+    'status',
+    grant.status,
+    'refreshToken',
+    grant.refreshToken,
+    'version',
+    String(grant.version),
+    'createdAt',
+    String(grant.createdAt),
+    'updatedAt',
+    String(grant.updatedAt),
   ];
   if (grant.instanceUrl !== undefined) out.push('instanceUrl', grant.instanceUrl);
   for (const [agent, operations] of Object.entries(grant.consent)) {

@@ -44,9 +44,10 @@ export class RedisKillSwitchStore implements KillSwitchStore {
   async snapshot(): Promise<KillSwitchSnapshot> {
     try {
       // MULTI so the epoch and the switches are read at one instant.
-      const [epoch, switches] = throwFirstError(
-        await this.redis.multi().get(this.keys.killEpoch()).hvals(this.keys.killSwitches()).exec(),
-      ) as [string | null, string[]];
+      const [epoch, switches] = throwFirstError(await this.redis.multi().get(this.keys.killEpoch()).hvals(this.keys.killSwitches()).exec()) as [
+        string | null,
+        string[],
+      ];
       return { epoch: Number(epoch ?? 0), switches: switches.map((json) => JSON.parse(json) as KillSwitch) };
     } catch (err) {
       throw toStoreError(err);

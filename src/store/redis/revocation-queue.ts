@@ -70,12 +70,7 @@ export class RedisRevocationQueue implements RevocationQueue {
   async complete(id: string): Promise<void> {
     try {
       throwFirstError(
-        await this.redis
-          .multi()
-          .zrem(this.keys.revocationDue(), id)
-          .hdel(this.keys.revocationItems(), id)
-          .hdel(this.keys.revocationMeta(), id)
-          .exec(),
+        await this.redis.multi().zrem(this.keys.revocationDue(), id).hdel(this.keys.revocationItems(), id).hdel(this.keys.revocationMeta(), id).exec(),
       );
     } catch (err) {
       throw toStoreError(err);

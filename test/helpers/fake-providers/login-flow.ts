@@ -51,7 +51,11 @@ export async function runLoginFlow(authorizationUrl: URL, options: LoginFlowOpti
   const pages: string[] = [];
   let next: { url: URL; init: RequestInit } = { url: authorizationUrl, init: { method: 'GET' } };
   for (let step = 0; step < 20; step++) {
-    const response = await fetch(next.url, { ...next.init, redirect: 'manual', headers: { cookie: jar.header(), ...(next.init.headers as Record<string, string>) } });
+    const response = await fetch(next.url, {
+      ...next.init,
+      redirect: 'manual',
+      headers: { cookie: jar.header(), ...(next.init.headers as Record<string, string>) },
+    });
     jar.store(response);
     const location = response.headers.get('location');
     if (location) {

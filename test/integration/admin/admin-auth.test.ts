@@ -39,7 +39,10 @@ const adminJwt = (extra: Record<string, unknown> = {}, expiresIn = 300) =>
 const forgedJwt = async () => {
   const stranger = await generateKeyPair('ES256');
   return new SignJWT({ sub: 'mallory', aud: AUDIENCE, groups: [GROUP] })
-    .setProtectedHeader({ alg: 'ES256', kid: 'forged' }).setIssuer(idp.issuer).setIssuedAt().setExpirationTime('5m')
+    .setProtectedHeader({ alg: 'ES256', kid: 'forged' })
+    .setIssuer(idp.issuer)
+    .setIssuedAt()
+    .setExpirationTime('5m')
     .sign(stranger.privateKey);
 };
 
@@ -76,8 +79,17 @@ describe('admin authentication', () => {
   it('refuses every admin route, as listed in the OpenAPI document, without a valid admin credential, and changes nothing', async () => {
     const now = Date.now();
     const ref = { id: 'g-victim', userId: 'https://idp.example.test#u1', provider: 'crm' };
-    const grant: Grant = { ...ref, upstreamSubject: 's', scopes: [], status: 'active', version: 1, consent: {}, createdAt: now, updatedAt: now,
-      refreshToken: sealRefreshToken(vault.runtime.envelope, ref, 'refresh-victim') };
+    const grant: Grant = {
+      ...ref,
+      upstreamSubject: 's',
+      scopes: [],
+      status: 'active',
+      version: 1,
+      consent: {},
+      createdAt: now,
+      updatedAt: now,
+      refreshToken: sealRefreshToken(vault.runtime.envelope, ref, 'refresh-victim'),
+    };
     await vault.runtime.stores.grants.create(grant);
     const before = await adminState();
     const paths = (vault.app.internal.swagger() as { paths: Record<string, Record<string, unknown>> }).paths;
@@ -96,7 +108,12 @@ describe('admin authentication', () => {
       const url = path.replace('{id}', grant.id).replace('{scope}', 'agent').replace('{target}', encodeURIComponent(engage.target));
       for (const [label, credential, body] of bad) {
         const res = await adminCall(vault, url, { ...adminRequest(method, path), ...credential });
-        expect({ route: `${method} ${path}`, label, status: res.status, body: res.json() }).toStrictEqual({ route: `${method} ${path}`, label, status: 401, body });
+        expect({ route: `${method} ${path}`, label, status: res.status, body: res.json() }).toStrictEqual({
+          route: `${method} ${path}`,
+          label,
+          status: 401,
+          body,
+        });
       }
       // No client certificate at all: refused in the TLS handshake.
       await expect(adminCall(vault, url, { ...adminRequest(method, path), client: null })).rejects.toThrow();

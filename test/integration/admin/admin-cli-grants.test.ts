@@ -98,7 +98,9 @@ describe('admin CLI grant commands against a running vault', () => {
     expect(await lv.vault.runtime.stores.grants.get(aliceSn.id)).toBeNull();
     expect(await lv.servicenow.grantExists(upstreamGrant!)).toBe(false);
     const audited = (await lv.vault.runtime.stores.audit.range(1, 1000)).map((e) => JSON.parse(e.body) as Record<string, unknown>);
-    expect(audited).toContainEqual(expect.objectContaining({ action: 'grant.revoke', actor: 'spiffe://dev.local/admin', grant: aliceSn.id, reason: 'incident 9' }));
+    expect(audited).toContainEqual(
+      expect.objectContaining({ action: 'grant.revoke', actor: 'spiffe://dev.local/admin', grant: aliceSn.id, reason: 'incident 9' }),
+    );
 
     const before = await lv.allGrants();
     expect(await cli(['revoke', aliceSn.id, '--reason', 'again'])).toStrictEqual(answer(aliceSn.id));
@@ -142,7 +144,12 @@ describe('admin CLI grant commands against a running vault', () => {
     const auditHead = await lv.vault.runtime.stores.audit.head();
     const usage = async (args: string[], message: string) => {
       const res = await cli(args);
-      expect({ args, code: res.code, stdout: res.stdout, first: res.stderr.split('\n')[0] }).toStrictEqual({ args, code: 2, stdout: '', first: `error: usage: ${message}` });
+      expect({ args, code: res.code, stdout: res.stdout, first: res.stderr.split('\n')[0] }).toStrictEqual({
+        args,
+        code: 2,
+        stdout: '',
+        first: `error: usage: ${message}`,
+      });
     };
     await usage(['revoke', 'g-1'], '--reason is required');
     await usage(['revoke', 'g-1', '--reason', '   '], '--reason is required');
@@ -154,7 +161,8 @@ describe('admin CLI grant commands against a running vault', () => {
     await usage(['grants', '--limit', 'ten'], '--limit must be a positive integer');
     await usage(['grants', 'extra'], 'grants takes no arguments');
 
-    const invalid = 'error: invalid_request (HTTP 400): The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.\n';
+    const invalid =
+      'error: invalid_request (HTTP 400): The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.\n';
     expect(await cli(['grants', '--limit', '100000'])).toStrictEqual({ code: 1, stdout: '', stderr: invalid });
     expect(await cli(['grants', '--user', 'has space'])).toStrictEqual({ code: 1, stdout: '', stderr: invalid });
     const gateway = { TOKEN_VAULT_ADMIN_CERT: join(lv.vault.pki.dir, 'gateway.crt'), TOKEN_VAULT_ADMIN_KEY: join(lv.vault.pki.dir, 'gateway.key') };

@@ -56,7 +56,10 @@ describe('admin CLI against a running vault', () => {
 
     const exported = await cli(['audit', 'export']);
     expect(exported.code).toBe(0);
-    const entries = exported.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as AuditEntry);
+    const entries = exported.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditEntry);
     expect(entries).toStrictEqual(await vault.runtime.stores.audit.range(1, 100));
     expect(entries.map((e) => e.seq)).toStrictEqual([1, 2, 3, 4, 5]);
   }, 30_000);
@@ -66,7 +69,14 @@ describe('admin CLI against a running vault', () => {
     const keys = await cli(['keys']);
     expect(keys).toStrictEqual({
       code: 0,
-      stdout: ['sealed:           no', 'KEKs:             1 (active 1)', `signing key:      ${kid}`, 'previous signing: -', 'rewrap:           never run', ''].join('\n'),
+      stdout: [
+        'sealed:           no',
+        'KEKs:             1 (active 1)',
+        `signing key:      ${kid}`,
+        'previous signing: -',
+        'rewrap:           never run',
+        '',
+      ].join('\n'),
       stderr: '',
     });
     const rewrap = await cli(['keys', 'rewrap', '--json']);
@@ -75,10 +85,15 @@ describe('admin CLI against a running vault', () => {
 
   it('exits non-zero with the error code on refusals and misuse', async () => {
     expect(await cli(['kill', 'planet', 'x', '--reason', 'r'])).toStrictEqual({
-      code: 1, stdout: '',
-      stderr: 'error: invalid_request (HTTP 400): The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.\n',
+      code: 1,
+      stdout: '',
+      stderr:
+        'error: invalid_request (HTTP 400): The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.\n',
     });
-    const gateway = await cli(['kills'], { TOKEN_VAULT_ADMIN_CERT: join(vault.pki.dir, 'gateway.crt'), TOKEN_VAULT_ADMIN_KEY: join(vault.pki.dir, 'gateway.key') });
+    const gateway = await cli(['kills'], {
+      TOKEN_VAULT_ADMIN_CERT: join(vault.pki.dir, 'gateway.crt'),
+      TOKEN_VAULT_ADMIN_KEY: join(vault.pki.dir, 'gateway.key'),
+    });
     expect(gateway).toStrictEqual({ code: 1, stdout: '', stderr: 'error: invalid_client (HTTP 401): Client authentication failed.\n' });
     const down = await cli(['kills'], { TOKEN_VAULT_ADMIN_URL: 'https://127.0.0.1:1' });
     expect(down).toStrictEqual({ code: 1, stdout: '', stderr: 'error: network: ECONNREFUSED connecting to https://127.0.0.1:1\n' });

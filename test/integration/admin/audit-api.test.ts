@@ -9,7 +9,10 @@ import { createTestPki, startVault, type TestPki, type TestVault } from '../../h
 
 const ADMIN = 'spiffe://dev.local/admin';
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
-const invalid = { error: 'invalid_request', error_description: 'The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.' };
+const invalid = {
+  error: 'invalid_request',
+  error_description: 'The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.',
+};
 
 let redis: RedisHandle;
 let raw: Redis;
@@ -27,13 +30,23 @@ afterAll(async () => {
 
 /** A vault on its own key prefix with `n` seeded records: agent a on even seqs, b on odd ones. */
 async function seeded(prefix: string, n: number): Promise<TestVault> {
-  const vault = await startVault({ pki, overrides: {
-    store: { kind: 'redis', redis: { url: redis.url, keyPrefix: prefix } },
-    // One chain per prefix, so one checkpoint file per prefix.
-    audit: { checkpointFile: join(pki.dir, `checkpoint-${prefix.replace(':', '')}.json`) },
-  } });
+  const vault = await startVault({
+    pki,
+    overrides: {
+      store: { kind: 'redis', redis: { url: redis.url, keyPrefix: prefix } },
+      // One chain per prefix, so one checkpoint file per prefix.
+      audit: { checkpointFile: join(pki.dir, `checkpoint-${prefix.replace(':', '')}.json`) },
+    },
+  });
   // Dev mode connects in the background.
-  await expect.poll(() => vault.runtime.stores.ping().then(() => true, () => false)).toBe(true);
+  await expect
+    .poll(() =>
+      vault.runtime.stores.ping().then(
+        () => true,
+        () => false,
+      ),
+    )
+    .toBe(true);
   for (let i = 1; i <= n; i++) {
     const event: AuditEventInput = {
       action: i % 3 === 0 ? 'token.exchange' : 'token.forward',
@@ -72,7 +85,13 @@ describe('audit API', () => {
       const first = await get('agent=agent-a&limit=5');
       expect(seqs(first)).toStrictEqual([30, 28, 26, 24, 22]);
       expect(first.items[0]).toStrictEqual({
-        seq: 30, time: first.items[0]!.time, action: 'token.exchange', decision: 'deny', agent: 'agent-a', user: 'user-2', provider: 'servicenow',
+        seq: 30,
+        time: first.items[0]!.time,
+        action: 'token.exchange',
+        decision: 'deny',
+        agent: 'agent-a',
+        user: 'user-2',
+        provider: 'servicenow',
       });
       const second = await get(`agent=agent-a&limit=5&cursor=${first.next}`);
       expect(seqs(second)).toStrictEqual([20, 18, 16, 14, 12]);
@@ -98,8 +117,20 @@ describe('audit API', () => {
   it('answers malformed filters with invalid_request', async () => {
     const vault = await seeded('m:', 1);
     try {
-      for (const qs of ['from=yesterday', 'limit=0', 'limit=501', 'limit=ten', 'decision=maybe', 'action=token.steal', 'traceId=xyz',
-        'cursor=abc', 'cursor=0', 'colour=red', 'from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z', 'agent=has%20space']) {
+      for (const qs of [
+        'from=yesterday',
+        'limit=0',
+        'limit=501',
+        'limit=ten',
+        'decision=maybe',
+        'action=token.steal',
+        'traceId=xyz',
+        'cursor=abc',
+        'cursor=0',
+        'colour=red',
+        'from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z',
+        'agent=has%20space',
+      ]) {
         const res = await adminCall(vault, `/admin/audit?${qs}`);
         expect({ qs, status: res.status, body: res.json() }).toStrictEqual({ qs, status: 400, body: invalid });
       }
@@ -120,7 +151,11 @@ describe('audit API', () => {
       await rewriteStream('v:', (entries) => entries.map((e) => (e.seq === 5 ? { ...e, body: e.body.replace('agent-b', 'agent-x') } : e)));
       const modified = await adminCall(vault, '/admin/audit/verify');
       expect(modified.json()).toStrictEqual({
-        ok: false, records: 4, head: { seq: 4, hash: e4!.hash }, firstBroken: { seq: 5, reason: 'hash_mismatch' }, checkpoint,
+        ok: false,
+        records: 4,
+        head: { seq: 4, hash: e4!.hash },
+        firstBroken: { seq: 5, reason: 'hash_mismatch' },
+        checkpoint,
       });
     } finally {
       await vault.close();
@@ -135,7 +170,11 @@ describe('audit API', () => {
       await raw.hset('t:{audit}:head', 'seq', 8, 'hash', e8!.hash);
       const res = await adminCall(truncated, '/admin/audit/verify');
       expect(res.json()).toStrictEqual({
-        ok: false, records: 8, head: { seq: 8, hash: e8!.hash }, firstBroken: { seq: 9, reason: 'truncated' }, checkpoint,
+        ok: false,
+        records: 8,
+        head: { seq: 8, hash: e8!.hash },
+        firstBroken: { seq: 9, reason: 'truncated' },
+        checkpoint,
       });
     } finally {
       await truncated.close();
@@ -144,8 +183,20 @@ describe('audit API', () => {
 
   it.each([
     ['deleted', (es: AuditEntry[]) => es.filter((e) => e.seq !== 5), { seq: 5, reason: 'seq_gap' }],
-    ['reordered', (es: AuditEntry[]) => es.map((e) => (e.seq === 5 ? { ...es[5]!, seq: 5 } : e.seq === 6 ? { ...es[4]!, seq: 6 } : e)), { seq: 5, reason: 'prev_mismatch' }],
-    ['inserted', (es: AuditEntry[]) => [...es.slice(0, 5), { ...es[4]!, seq: 6, body: es[4]!.body.replace('"seq":5', '"seq":6') }, ...es.slice(5).map((e) => ({ ...e, seq: e.seq + 1 }))], { seq: 6, reason: 'prev_mismatch' }],
+    [
+      'reordered',
+      (es: AuditEntry[]) => es.map((e) => (e.seq === 5 ? { ...es[5]!, seq: 5 } : e.seq === 6 ? { ...es[4]!, seq: 6 } : e)),
+      { seq: 5, reason: 'prev_mismatch' },
+    ],
+    [
+      'inserted',
+      (es: AuditEntry[]) => [
+        ...es.slice(0, 5),
+        { ...es[4]!, seq: 6, body: es[4]!.body.replace('"seq":5', '"seq":6') },
+        ...es.slice(5).map((e) => ({ ...e, seq: e.seq + 1 })),
+      ],
+      { seq: 6, reason: 'prev_mismatch' },
+    ],
   ] as const)('reports a %s record at the first broken link', async (name, change, firstBroken) => {
     const vault = await seeded(`${name}:`, 10);
     try {
@@ -163,7 +214,10 @@ describe('audit API', () => {
       const res = await adminCall(vault, '/admin/audit/export');
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toBe('application/x-ndjson');
-      const lines = res.text.trimEnd().split('\n').map((l) => JSON.parse(l) as AuditEntry);
+      const lines = res.text
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as AuditEntry);
       expect(lines).toStrictEqual(await vault.runtime.stores.audit.range(1, 100));
       expect(lines).toHaveLength(6);
       expect(JSON.parse(lines[5]!.body)).toMatchObject({ action: 'admin.action', reason: 'audit.export', actor: ADMIN, details: { fromSeq: 1 } });

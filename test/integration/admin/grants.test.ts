@@ -11,7 +11,10 @@ import { SALES_AGENT, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from
 import { consentedRecord, honoured } from '../../helpers/token-liveness.js';
 
 const ADMIN = 'spiffe://dev.local/admin';
-const invalid = { error: 'invalid_request', error_description: 'The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.' };
+const invalid = {
+  error: 'invalid_request',
+  error_description: 'The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.',
+};
 const invalidClient = { error: 'invalid_client', error_description: 'Client authentication failed.' };
 
 let lv: LinkingVault;
@@ -28,8 +31,7 @@ const outstanding = async (jti: string, g: Grant) => {
   expect(await honoured(lv.vault.runtime.stores, jti)).toBe(true);
 };
 
-const auditBodies = async () =>
-  (await lv.vault.runtime.stores.audit.range(1, 1000)).map((e) => JSON.parse(e.body) as Record<string, unknown>);
+const auditBodies = async () => (await lv.vault.runtime.stores.audit.range(1, 1000)).map((e) => JSON.parse(e.body) as Record<string, unknown>);
 
 beforeAll(async () => {
   lv = await startLinkingVault();
@@ -111,9 +113,18 @@ describe('admin grants API', () => {
     expect(await stores.tokens.getAccessToken(aliceSn.id)).toBeNull();
     expect(await lv.servicenow.grantExists(upstreamGrant!)).toBe(false);
     const audit = await auditBodies();
-    expect(audit).toContainEqual(expect.objectContaining({
-      action: 'grant.revoke', decision: 'allow', reason: 'incident-7', actor: ADMIN, grant: aliceSn.id, user: aliceSn.userId, provider: 'servicenow', details: { found: true },
-    }));
+    expect(audit).toContainEqual(
+      expect.objectContaining({
+        action: 'grant.revoke',
+        decision: 'allow',
+        reason: 'incident-7',
+        actor: ADMIN,
+        grant: aliceSn.id,
+        user: aliceSn.userId,
+        provider: 'servicenow',
+        details: { found: true },
+      }),
+    );
     expect(audit).toContainEqual(expect.objectContaining({ action: 'upstream.revoke', decision: 'allow', actor: ADMIN, grant: aliceSn.id, reason: 'revoked' }));
 
     // Already revoked (now gone) and never existed: the same answer, nothing else changes.
@@ -123,7 +134,12 @@ describe('admin grants API', () => {
       expect({ status: again.status, body: again.json() }).toStrictEqual({ status: 200, body: { revoked: true } });
     }
     expect(await lv.allGrants()).toStrictEqual(before);
-    for (const [id, body] of [[aliceSf.id, { reason: '' }], [aliceSf.id, {}], [aliceSf.id, { reason: 'r', extra: 1 }], ['has%20space', { reason: 'r' }]] as const) {
+    for (const [id, body] of [
+      [aliceSf.id, { reason: '' }],
+      [aliceSf.id, {}],
+      [aliceSf.id, { reason: 'r', extra: 1 }],
+      ['has%20space', { reason: 'r' }],
+    ] as const) {
       const bad = await adminCall(lv.vault, `/admin/grants/${id}/revoke`, { method: 'POST', body });
       expect({ id, status: bad.status, body: bad.json() }).toStrictEqual({ id, status: 400, body: invalid });
     }
@@ -131,7 +147,12 @@ describe('admin grants API', () => {
   });
 
   it('bulk revoke needs exactly one selector', async () => {
-    for (const body of [{ reason: 'r' }, { user: aliceSf.userId, provider: 'salesforce', reason: 'r' }, { provider: 'salesforce' }, { provider: 'salesforce', reason: 'r', extra: 1 }]) {
+    for (const body of [
+      { reason: 'r' },
+      { user: aliceSf.userId, provider: 'salesforce', reason: 'r' },
+      { provider: 'salesforce' },
+      { provider: 'salesforce', reason: 'r', extra: 1 },
+    ]) {
       const res = await adminCall(lv.vault, '/admin/grants/revoke', { method: 'POST', body });
       expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 400, body: invalid });
     }
@@ -151,9 +172,15 @@ describe('admin grants API', () => {
     expect(queued).toStrictEqual([aliceSf.id, bobSf.id].sort());
     for (const g of [aliceSf, bobSf]) expect((await stores.grants.get(g.id))?.status).toBe('revoked');
     expect((await adminCall(lv.vault, '/admin/grants?status=active')).json()).toStrictEqual({ items: [] });
-    expect(await auditBodies()).toContainEqual(expect.objectContaining({
-      action: 'grant.revoke', actor: ADMIN, provider: 'salesforce', reason: 'provider-breach', details: { bulk: true, grants: 2 },
-    }));
+    expect(await auditBodies()).toContainEqual(
+      expect.objectContaining({
+        action: 'grant.revoke',
+        actor: ADMIN,
+        provider: 'salesforce',
+        reason: 'provider-breach',
+        details: { bulk: true, grants: 2 },
+      }),
+    );
 
     // Revoked grants are not revoked twice.
     const again = await adminCall(lv.vault, '/admin/grants/revoke', { method: 'POST', body: { provider: 'salesforce', reason: 'again' } });

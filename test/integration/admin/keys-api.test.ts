@@ -12,8 +12,17 @@ let vault: TestVault;
 
 function grant(i: number): Grant {
   return {
-    id: `g${String(i).padStart(3, '0')}`, userId: `https://idp.example.test#u${i}`, provider: 'crm', upstreamSubject: `s${i}`,
-    scopes: ['api'], status: 'active', refreshToken: '', version: 1, consent: {}, createdAt: 1, updatedAt: 1,
+    id: `g${String(i).padStart(3, '0')}`,
+    userId: `https://idp.example.test#u${i}`,
+    provider: 'crm',
+    upstreamSubject: `s${i}`,
+    scopes: ['api'],
+    status: 'active',
+    refreshToken: '',
+    version: 1,
+    consent: {},
+    createdAt: 1,
+    updatedAt: 1,
   };
 }
 
@@ -40,7 +49,10 @@ describe('keys API', () => {
   it('reloads a new KEK, rewraps in resumable batches, reports the swapped ciphertexts and never rewrites them', async () => {
     const kid1 = vault.runtime.keys.signingKeys.active.kid;
     expect((await adminCall(vault, '/admin/keys')).json()).toStrictEqual({
-      sealed: false, kek: { ids: ['1'], active: '1' }, signing: { active: kid1, previous: [] }, rewrap: null,
+      sealed: false,
+      kek: { ids: ['1'], active: '1' },
+      signing: { active: kid1, previous: [] },
+      rewrap: null,
     });
 
     await writeFile(join(vault.pki.dir, 'kek-2.key'), randomBytes(32).toString('base64'), { mode: 0o600 });
@@ -50,16 +62,35 @@ describe('keys API', () => {
     const first = await adminCall(vault, '/admin/keys/rewrap', { method: 'POST', body: { pageSize: 10, maxPages: 1 } });
     const s1 = first.json<{ startedAt: string; updatedAt: string }>();
     expect(s1).toStrictEqual({
-      activeKeyId: '2', done: false, cursor: Buffer.from('g009').toString('base64url'), scanned: 10, rewrapped: 8, alreadyActive: 0, raced: 0,
-      failed: [{ grantId: 'g003', reason: 'cannot_open' }, { grantId: 'g004', reason: 'cannot_open' }],
-      startedAt: s1.startedAt, updatedAt: s1.updatedAt,
+      activeKeyId: '2',
+      done: false,
+      cursor: Buffer.from('g009').toString('base64url'),
+      scanned: 10,
+      rewrapped: 8,
+      alreadyActive: 0,
+      raced: 0,
+      failed: [
+        { grantId: 'g003', reason: 'cannot_open' },
+        { grantId: 'g004', reason: 'cannot_open' },
+      ],
+      startedAt: s1.startedAt,
+      updatedAt: s1.updatedAt,
     });
     const rest = await adminCall(vault, '/admin/keys/rewrap', { method: 'POST', body: {} });
     const s2 = rest.json<{ updatedAt: string }>();
     expect(s2).toStrictEqual({
-      activeKeyId: '2', done: true, scanned: GRANTS, rewrapped: GRANTS - 2, alreadyActive: 0, raced: 0,
-      failed: [{ grantId: 'g003', reason: 'cannot_open' }, { grantId: 'g004', reason: 'cannot_open' }],
-      startedAt: s1.startedAt, updatedAt: s2.updatedAt,
+      activeKeyId: '2',
+      done: true,
+      scanned: GRANTS,
+      rewrapped: GRANTS - 2,
+      alreadyActive: 0,
+      raced: 0,
+      failed: [
+        { grantId: 'g003', reason: 'cannot_open' },
+        { grantId: 'g004', reason: 'cannot_open' },
+      ],
+      startedAt: s1.startedAt,
+      updatedAt: s2.updatedAt,
     });
     expect((await adminCall(vault, '/admin/keys')).json<{ rewrap: unknown }>().rewrap).toStrictEqual(s2);
 
@@ -106,7 +137,8 @@ describe('keys API', () => {
     try {
       const res = await adminCall(vault, '/admin/keys/reload', { method: 'POST' });
       expect({ status: res.status, body: res.json() }).toStrictEqual({
-        status: 500, body: { error: 'server_error', error_description: 'The server encountered an unexpected condition.' },
+        status: 500,
+        body: { error: 'server_error', error_description: 'The server encountered an unexpected condition.' },
       });
       expect(vault.logs.text()).not.toContain('too-short');
       expect(vault.runtime.keys.keyring.activeId).toBe('2');
@@ -118,7 +150,10 @@ describe('keys API', () => {
   });
 
   it('refuses malformed rewrap batches with invalid_request and runs nothing', async () => {
-    const invalid = { error: 'invalid_request', error_description: 'The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.' };
+    const invalid = {
+      error: 'invalid_request',
+      error_description: 'The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.',
+    };
     const before = (await adminCall(vault, '/admin/keys')).json();
     for (const body of [{ pageSize: 0 }, { pageSize: 1001 }, { maxPages: 0 }, { pageSize: 'ten' }, { restart: 'yes' }, { extra: 1 }]) {
       const res = await adminCall(vault, '/admin/keys/rewrap', { method: 'POST', body });
@@ -132,7 +167,8 @@ describe('keys API', () => {
     for (const path of ['/admin/keys/reload', '/admin/keys/rewrap']) {
       const res = await adminCall(vault, path, { method: 'POST' });
       expect({ status: res.status, body: res.json() }).toStrictEqual({
-        status: 503, body: { error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable. Retry later.' },
+        status: 503,
+        body: { error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable. Retry later.' },
       });
     }
     expect((await adminCall(vault, '/admin/keys')).json<{ sealed: boolean; kek: unknown }>()).toMatchObject({ sealed: true, kek: { ids: [], active: null } });

@@ -188,7 +188,10 @@ describe('kill switch across 3 vault processes sharing Redis', () => {
     await release(via, globalSwitch);
   }, 90_000);
 
-  for (const [label, sw] of [['agent', agentSwitch], ['global', globalSwitch]] as const) {
+  for (const [label, sw] of [
+    ['agent', agentSwitch],
+    ['global', globalSwitch],
+  ] as const) {
     it(`the ${label} switch does it too when one replica's pub/sub connection was killed first`, async () => {
       const [via, , victim] = replicas as [VaultChild, VaultChild, VaultChild];
       await killPubSub(victim);

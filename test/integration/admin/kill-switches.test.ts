@@ -62,18 +62,43 @@ describe('kill switches API', () => {
     expect((await adminCall(a, '/admin/kill-switches')).json()).toStrictEqual({ epoch: 2, switches: [] });
 
     expect(await auditBodies(a)).toStrictEqual([
-      { action: 'killswitch.engage', decision: 'allow', reason: 'incident-42', actor: ADMIN, agent: AGENT, seq: 1,
-        traceId: '4bf92f3577b34da6a3ce929d0e0e4736', details: { scope: 'agent', target: AGENT, epoch: 1 } },
-      { action: 'killswitch.release', decision: 'allow', reason: 'released', actor: ADMIN, agent: AGENT, seq: 2,
-        details: { scope: 'agent', target: AGENT, epoch: 2 } },
-      { action: 'killswitch.release', decision: 'allow', reason: 'not_engaged', actor: ADMIN, agent: AGENT, seq: 3,
-        details: { scope: 'agent', target: AGENT, epoch: 2 } },
+      {
+        action: 'killswitch.engage',
+        decision: 'allow',
+        reason: 'incident-42',
+        actor: ADMIN,
+        agent: AGENT,
+        seq: 1,
+        traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+        details: { scope: 'agent', target: AGENT, epoch: 1 },
+      },
+      {
+        action: 'killswitch.release',
+        decision: 'allow',
+        reason: 'released',
+        actor: ADMIN,
+        agent: AGENT,
+        seq: 2,
+        details: { scope: 'agent', target: AGENT, epoch: 2 },
+      },
+      {
+        action: 'killswitch.release',
+        decision: 'allow',
+        reason: 'not_engaged',
+        actor: ADMIN,
+        agent: AGENT,
+        seq: 3,
+        details: { scope: 'agent', target: AGENT, epoch: 2 },
+      },
     ]);
   }, 20_000);
 
   it('refuses malformed switches and changes nothing', async () => {
     const epoch = await a.runtime.stores.killSwitches.epoch();
-    const invalid = { error: 'invalid_request', error_description: 'The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.' };
+    const invalid = {
+      error: 'invalid_request',
+      error_description: 'The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.',
+    };
     for (const body of [
       { scope: 'planet', target: 'x', reason: 'r' },
       { scope: 'agent', target: 'x', reason: '' },

@@ -53,21 +53,41 @@ describe('POST /exchange refuses bad identity tokens with invalid_request', () =
   });
 
   it('a wrong issuer', async () => {
-    await expectRefused(await valid({ subject_token: await vault.ids.idp.sign({ sub: 'alice', aud: vault.ids.audience, iss: 'https://evil.test' }) }), 400, INVALID_REQUEST, 'subject_token: issuer not trusted for this token kind');
+    await expectRefused(
+      await valid({ subject_token: await vault.ids.idp.sign({ sub: 'alice', aud: vault.ids.audience, iss: 'https://evil.test' }) }),
+      400,
+      INVALID_REQUEST,
+      'subject_token: issuer not trusted for this token kind',
+    );
   });
 
   it('a wrong audience', async () => {
-    await expectRefused(await valid({ subject_token: await vault.ids.idp.sign({ sub: 'alice', aud: 'https://other.test' }) }), 400, INVALID_REQUEST, 'subject_token: ERR_JWT_CLAIM_VALIDATION_FAILED');
+    await expectRefused(
+      await valid({ subject_token: await vault.ids.idp.sign({ sub: 'alice', aud: 'https://other.test' }) }),
+      400,
+      INVALID_REQUEST,
+      'subject_token: ERR_JWT_CLAIM_VALIDATION_FAILED',
+    );
   });
 
   it('an expired token (beyond the clock skew)', async () => {
     const now = Math.floor(Date.now() / 1000);
-    await expectRefused(await valid({ subject_token: await vault.ids.userToken('alice', { iat: now - 600, exp: now - 61 }) }), 400, INVALID_REQUEST, 'subject_token: ERR_JWT_EXPIRED');
+    await expectRefused(
+      await valid({ subject_token: await vault.ids.userToken('alice', { iat: now - 600, exp: now - 61 }) }),
+      400,
+      INVALID_REQUEST,
+      'subject_token: ERR_JWT_EXPIRED',
+    );
   });
 
   it('a token that is not yet valid', async () => {
     const now = Math.floor(Date.now() / 1000);
-    await expectRefused(await valid({ actor_token: await vault.ids.agentToken(AGENT_A, { nbf: now + 120 }) }), 400, INVALID_REQUEST, 'actor_token: ERR_JWT_CLAIM_VALIDATION_FAILED');
+    await expectRefused(
+      await valid({ actor_token: await vault.ids.agentToken(AGENT_A, { nbf: now + 120 }) }),
+      400,
+      INVALID_REQUEST,
+      'actor_token: ERR_JWT_CLAIM_VALIDATION_FAILED',
+    );
   });
 
   it('an embedded jwk header with the attacker key', async () => {
@@ -90,11 +110,21 @@ describe('POST /exchange refuses bad identity tokens with invalid_request', () =
   });
 
   it('a user token presented as the agent token', async () => {
-    await expectRefused(await valid({ actor_token: await vault.ids.userToken('alice') }), 400, INVALID_REQUEST, 'actor_token: issuer not trusted for this token kind');
+    await expectRefused(
+      await valid({ actor_token: await vault.ids.userToken('alice') }),
+      400,
+      INVALID_REQUEST,
+      'actor_token: issuer not trusted for this token kind',
+    );
   });
 
   it('an agent token presented as the user token', async () => {
-    await expectRefused(await valid({ subject_token: await vault.ids.agentToken(AGENT_A) }), 400, INVALID_REQUEST, 'subject_token: issuer not trusted for this token kind');
+    await expectRefused(
+      await valid({ subject_token: await vault.ids.agentToken(AGENT_A) }),
+      400,
+      INVALID_REQUEST,
+      'subject_token: issuer not trusted for this token kind',
+    );
   });
 
   it('no actor at all', async () => {
@@ -105,7 +135,12 @@ describe('POST /exchange refuses bad identity tokens with invalid_request', () =
   });
 
   it('may_act naming another agent', async () => {
-    await expectRefused(await valid({ subject_token: await vault.ids.userToken('alice', { may_act: { sub: AGENT_B } }) }), 400, INVALID_REQUEST, 'may_act names another agent');
+    await expectRefused(
+      await valid({ subject_token: await vault.ids.userToken('alice', { may_act: { sub: AGENT_B } }) }),
+      400,
+      INVALID_REQUEST,
+      'may_act names another agent',
+    );
   });
 });
 
@@ -129,7 +164,12 @@ describe('POST /exchange refuses requests outside policy', () => {
   });
 
   it('an operation outside the admin ceiling for this agent', async () => {
-    await expectRefused(await exchangeParams(vault.ids, 'alice', AGENT_B, { scope: 'crm:records.write' }), 400, INVALID_SCOPE, 'operation not permitted for this agent');
+    await expectRefused(
+      await exchangeParams(vault.ids, 'alice', AGENT_B, { scope: 'crm:records.write' }),
+      400,
+      INVALID_SCOPE,
+      'operation not permitted for this agent',
+    );
   });
 
   it('an operation the user did not consent to, with the consent deep link', async () => {
@@ -145,7 +185,12 @@ describe('POST /exchange refuses requests outside policy', () => {
   });
 
   it('the upstream token where the operation does not allow its release', async () => {
-    await expectRefused(await valid({ requested_token_type: 'urn:ietf:params:oauth:token-type:access_token' }), 400, INVALID_REQUEST, 'operation does not allow releasing the upstream token');
+    await expectRefused(
+      await valid({ requested_token_type: 'urn:ietf:params:oauth:token-type:access_token' }),
+      400,
+      INVALID_REQUEST,
+      'operation does not allow releasing the upstream token',
+    );
   });
 });
 
@@ -164,7 +209,9 @@ describe('POST /exchange refuses malformed requests', () => {
   });
 
   it('a wrong content type', async () => {
-    await expectRefused(new URLSearchParams(await valid()).toString(), 415, body(new UnsupportedMediaType()), 'FST_ERR_CTP_INVALID_MEDIA_TYPE', { 'content-type': 'text/xml' });
+    await expectRefused(new URLSearchParams(await valid()).toString(), 415, body(new UnsupportedMediaType()), 'FST_ERR_CTP_INVALID_MEDIA_TYPE', {
+      'content-type': 'text/xml',
+    });
   });
 
   it('a repeated parameter', async () => {

@@ -83,14 +83,26 @@ describe('POST /exchange', () => {
     });
     expect(res.status).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
-    expect(res.json()).toStrictEqual({ access_token: expect.any(String), issued_token_type: JWT_TYPE, token_type: 'Bearer', expires_in: 60, scope: 'crm:records.read' });
+    expect(res.json()).toStrictEqual({
+      access_token: expect.any(String),
+      issued_token_type: JWT_TYPE,
+      token_type: 'Bearer',
+      expires_in: 60,
+      scope: 'crm:records.read',
+    });
   });
 
   it('releases the upstream access token only for an operation that allows it, with a truthful expires_in', async () => {
     const res = await vault.exchange(await exchangeParams(vault.ids, 'alice', AGENT_A, { scope: 'crm:token.raw', requested_token_type: ACCESS_TOKEN_TYPE }));
     expect(res.status).toBe(200);
     const body = res.json<{ expires_in: number }>();
-    expect(body).toStrictEqual({ access_token: UPSTREAM_TOKEN, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: expect.any(Number), scope: 'crm:token.raw' });
+    expect(body).toStrictEqual({
+      access_token: UPSTREAM_TOKEN,
+      issued_token_type: ACCESS_TOKEN_TYPE,
+      token_type: 'Bearer',
+      expires_in: expect.any(Number),
+      scope: 'crm:token.raw',
+    });
     expect(body.expires_in).toBeGreaterThan(3590);
     expect(body.expires_in).toBeLessThanOrEqual(3600);
   });
@@ -104,7 +116,9 @@ describe('POST /exchange', () => {
   });
 
   it('honours may_act naming this agent', async () => {
-    const res = await vault.exchange(await exchangeParams(vault.ids, 'alice', AGENT_A, { subject_token: await vault.ids.userToken('alice', { may_act: { sub: AGENT_A } }) }));
+    const res = await vault.exchange(
+      await exchangeParams(vault.ids, 'alice', AGENT_A, { subject_token: await vault.ids.userToken('alice', { may_act: { sub: AGENT_A } }) }),
+    );
     expect(res.status).toBe(200);
   });
 
@@ -201,7 +215,10 @@ describe('discovery', () => {
       tls_client_certificate_bound_access_tokens: true,
       scopes_supported: ['crm:records.read', 'crm:records.write', 'crm:token.raw'],
       authorization_details_types_supported: ['crm'],
-      mtls_endpoint_aliases: { token_endpoint: 'https://vault.internal.test:9443/exchange', introspection_endpoint: 'https://vault.internal.test:9443/introspect' },
+      mtls_endpoint_aliases: {
+        token_endpoint: 'https://vault.internal.test:9443/exchange',
+        introspection_endpoint: 'https://vault.internal.test:9443/introspect',
+      },
     });
   });
 

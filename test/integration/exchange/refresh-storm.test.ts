@@ -71,7 +71,9 @@ describe('refresh storm', () => {
     const grant = await seedSalesforceGrant(vault, salesforce, 'salesforce', 'bob');
     const refreshes = salesforce.refreshes;
     const revoked = salesforce.revokedGrants;
-    const responses = (await Promise.all([storm(vault, vault.internalUrl, 'salesforce', 'bob', 100), storm(vault, second.internalUrl, 'salesforce', 'bob', 100)])).flat();
+    const responses = (
+      await Promise.all([storm(vault, vault.internalUrl, 'salesforce', 'bob', 100), storm(vault, second.internalUrl, 'salesforce', 'bob', 100)])
+    ).flat();
     expect(responses.map((r) => r.status)).toStrictEqual(Array(200).fill(200));
     expect(salesforce.refreshes - refreshes).toBe(1);
     expect(salesforce.revokedGrants - revoked).toBe(0);
@@ -82,7 +84,9 @@ describe('refresh storm', () => {
     const grant = await seedSalesforceGrant(vault, slow, 'slowforce', 'carol');
     slow.setSlowTokenEndpoint(3_000);
     const requests = slow.tokenRequests;
-    const first = (await Promise.all([storm(vault, vault.internalUrl, 'slowforce', 'carol', 20), storm(vault, second.internalUrl, 'slowforce', 'carol', 20)])).flat();
+    const first = (
+      await Promise.all([storm(vault, vault.internalUrl, 'slowforce', 'carol', 20), storm(vault, second.internalUrl, 'slowforce', 'carol', 20)])
+    ).flat();
     const upstreamError = { error: 'upstream_error', error_description: new UpstreamError().description };
     const link = `https://127.0.0.1:8443/connections/slowforce?agent=${encodeURIComponent('spiffe://dev.local/agent/a')}&operation=slowforce%3Arecords.read`;
     const consent = { error: 'consent_required', error_description: new ConsentRequired('').description, error_uri: link };
@@ -101,7 +105,9 @@ describe('refresh storm', () => {
   it('a provider that cannot be reached (nothing was sent) gets 503s and keeps the grant active', async () => {
     const grant = await seedSalesforceGrant(vault, down, 'downforce', 'dave');
     await down.stop();
-    const responses = (await Promise.all([storm(vault, vault.internalUrl, 'downforce', 'dave', 10), storm(vault, second.internalUrl, 'downforce', 'dave', 10)])).flat();
+    const responses = (
+      await Promise.all([storm(vault, vault.internalUrl, 'downforce', 'dave', 10), storm(vault, second.internalUrl, 'downforce', 'dave', 10)])
+    ).flat();
     for (const res of responses) {
       expect(res.status).toBe(503);
       expect(res.headers['retry-after']).toBe('1');

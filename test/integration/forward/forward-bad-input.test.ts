@@ -50,8 +50,15 @@ describe('who presents the token (401 invalid_token, no use spent), and dead tok
   it('an expired token', async () => {
     const now = Math.floor(Date.now() / 1000);
     const { token } = mintOperationToken(w.vault.runtime.keys.signingKeys, {
-      issuer: w.vault.config.publicUrl!, userId: 'u', agent: AGENT_A, provider: 'crm', operation: 'crm:records.read',
-      gateway: 'spiffe://dev.local/gateway', certThumbprint: 'x', issuedAt: now - 120, expiresAt: now - 60,
+      issuer: w.vault.config.publicUrl!,
+      userId: 'u',
+      agent: AGENT_A,
+      provider: 'crm',
+      operation: 'crm:records.read',
+      gateway: 'spiffe://dev.local/gateway',
+      certThumbprint: 'x',
+      issuedAt: now - 120,
+      expiresAt: now - 60,
     });
     expectRefused(await w.forward('/records/1', token), 401, INVALID_TOKEN);
   });
@@ -71,14 +78,17 @@ describe('who presents the token (401 invalid_token, no use spent), and dead tok
   });
 
   it('a token of a grant the security team revoked', async () => {
-    const { refreshToken, accessToken } = await w.oauth.issueRefreshTokenFor({ accountId: 'alice', clientId: FAKE_CLIENT_ID, scope: 'offline_access contacts.read' });
+    const { refreshToken, accessToken } = await w.oauth.issueRefreshTokenFor({
+      accountId: 'alice',
+      clientId: FAKE_CLIENT_ID,
+      scope: 'offline_access contacts.read',
+    });
     const grant = await w.vault.seedGrant('carol', { consent: w.grant.consent }, { refreshToken, accessToken: { value: accessToken, expiresInMs: 3_600_000 } });
     const token = await w.operationToken('records.read', 'carol');
     const revoked = await adminCall(w.vault, `/admin/grants/${grant.id}/revoke`, { method: 'POST', body: { reason: 'incident-7' } });
     expect(revoked.status).toBe(200);
     expectRefused(await w.forward('/records/1', token), 403, ACCESS_DENIED);
   });
-
 });
 
 describe('what the request does (403, the token is spent)', () => {
@@ -142,7 +152,11 @@ describe('what the request does (403, the token is spent)', () => {
     const token = await w.operationToken();
     const engaged = await adminCall(w.vault, '/admin/kill-switches', { method: 'POST', body: { scope: 'agent', target: AGENT_A, reason: 'incident-9' } });
     expect(engaged.status).toBe(200);
-    const exchangeWorks = () => w.operationToken().then(() => true, () => false);
+    const exchangeWorks = () =>
+      w.operationToken().then(
+        () => true,
+        () => false,
+      );
     try {
       // The switch reaches the replica's snapshot within a second; /exchange refusing shows it has.
       await expect.poll(exchangeWorks, { timeout: 3_000 }).toBe(false);
@@ -163,7 +177,7 @@ describe('what the request does (403, the token is spent)', () => {
       await w.vault.runtime.stores.grants.setStatus(grant.id, 'active');
     }
   });
-  it('a grant whose user withdrew this agent\'s consent', async () => {
+  it("a grant whose user withdrew this agent's consent", async () => {
     const token = await w.operationToken();
     await w.vault.runtime.stores.grants.setConsent(w.grant.id, AGENT_A, []);
     try {
@@ -172,13 +186,16 @@ describe('what the request does (403, the token is spent)', () => {
       await w.vault.runtime.stores.grants.setConsent(w.grant.id, AGENT_A, w.grant.consent[AGENT_A]!);
     }
   });
-
 });
 
 describe('oversized bodies (413)', () => {
   it('a declared Content-Length above the limit is refused before the token is touched', async () => {
     const token = await w.operationToken('records.write');
-    expectRefused(await w.forward('/records', token, { method: 'POST', body: Buffer.alloc(5000, 0x61), headers: { 'content-type': 'application/octet-stream' } }), 413, TOO_LARGE);
+    expectRefused(
+      await w.forward('/records', token, { method: 'POST', body: Buffer.alloc(5000, 0x61), headers: { 'content-type': 'application/octet-stream' } }),
+      413,
+      TOO_LARGE,
+    );
     expect((await w.forward('/records', token, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })).status).toBe(200);
   });
 
@@ -187,7 +204,10 @@ describe('oversized bodies (413)', () => {
     const chunk = 'a'.repeat(1000);
     const body = Array.from({ length: 6 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('') + '0\r\n\r\n';
     const port = new URL(w.vault.internalUrl).port;
-    const res = await rawRequest(w.vault, `POST /forward/crm/records HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${body}`);
+    const res = await rawRequest(
+      w.vault,
+      `POST /forward/crm/records HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${body}`,
+    );
     expect(res.status).toBe(413);
     expect(res.text).toContain(JSON.stringify(TOO_LARGE));
     expect(w.crm.requests.length).toBe(crmBefore);
@@ -200,7 +220,12 @@ describe('audit of refusals', () => {
     await w.forward('/records/..', token);
     const jti = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string;
     const record = (await w.vault.auditRecords()).find((r) => r.action === 'token.forward' && r.jti === jti);
-    expect(record).toMatchObject({ decision: 'deny', reason: 'request target refused by normalisation', operation: 'crm:records.read', details: { method: 'GET' } });
+    expect(record).toMatchObject({
+      decision: 'deny',
+      reason: 'request target refused by normalisation',
+      operation: 'crm:records.read',
+      details: { method: 'GET' },
+    });
     expect(JSON.stringify(await w.vault.auditRecords())).not.toContain(token);
   });
 
@@ -228,9 +253,7 @@ describe('audit of refusals', () => {
     // The record follows the upstream's status, so the provider did see the request (README: /forward audit).
     expect(w.crm.requests.slice(crmBefore).map((r) => r.url)).toStrictEqual(['/api/records/1']);
   });
-
 });
-
 
 describe('Redis unreachable', () => {
   it('fails closed fast: 503 well under two seconds, nothing forwarded', async () => {

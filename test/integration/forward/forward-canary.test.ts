@@ -31,7 +31,10 @@ describe('canary scan', () => {
     await (await w.oauth.provider.AccessToken.find(w.upstream.accessToken))!.destroy();
     expect((await forward('/records/2', await w.operationToken()))?.status).toBe(200);
     w.crm.rejectNext(1);
-    expect((await forward('/records', await w.operationToken('records.write'), { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }))?.status).toBe(502);
+    expect(
+      (await forward('/records', await w.operationToken('records.write'), { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }))
+        ?.status,
+    ).toBe(502);
 
     const echoed = await forward('/echo-auth', await w.operationToken('debug.echo'));
     // Caught before the first byte was relayed: a clean 502 (a later chunk would cut the stream instead).

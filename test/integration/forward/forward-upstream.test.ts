@@ -29,7 +29,12 @@ describe('one use, atomically', () => {
     try {
       const results = await Promise.all(
         Array.from({ length: 100 }, () =>
-          call(`${w.vault.internalUrl}/forward/crm/records/7`, { ca: w.vault.pki.ca, client: w.vault.pki.gateway, agent, headers: { authorization: `Bearer ${token}` } }),
+          call(`${w.vault.internalUrl}/forward/crm/records/7`, {
+            ca: w.vault.pki.ca,
+            client: w.vault.pki.gateway,
+            agent,
+            headers: { authorization: `Bearer ${token}` },
+          }),
         ),
       );
       const statuses = results.map((r) => r.status).sort();
@@ -55,7 +60,10 @@ describe('an upstream 401', () => {
     expect(res.json()).toStrictEqual({ method: 'GET', path: '/api/records/9', sub: 'alice', bytes: 0 });
     expect(w.oauth.refreshes).toBe(refreshes + 1);
     const seen = w.crm.requests.slice(before);
-    expect(seen.map((r) => [r.method, r.active])).toStrictEqual([['GET', false], ['GET', true]]);
+    expect(seen.map((r) => [r.method, r.active])).toStrictEqual([
+      ['GET', false],
+      ['GET', true],
+    ]);
     expect(seen[0]!.bearer).toBe(dead);
     expect(seen[1]!.bearer).not.toBe(dead);
     const jti = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string;
@@ -68,11 +76,18 @@ describe('an upstream 401', () => {
     const refreshes = w.oauth.refreshes;
     const before = w.crm.requests.length;
     const body = JSON.stringify({ name: 'Grace' });
-    const res = await w.forward('/records/5', await w.operationToken('records.write'), { method: 'PUT', body, headers: { 'content-type': 'application/json' } });
+    const res = await w.forward('/records/5', await w.operationToken('records.write'), {
+      method: 'PUT',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(200);
     expect(res.json()).toStrictEqual({ method: 'PUT', path: '/api/records/5', sub: 'alice', bytes: body.length });
     const seen = w.crm.requests.slice(before);
-    expect(seen.map((r) => [r.method, r.bodyBytes])).toStrictEqual([['PUT', body.length], ['PUT', body.length]]);
+    expect(seen.map((r) => [r.method, r.bodyBytes])).toStrictEqual([
+      ['PUT', body.length],
+      ['PUT', body.length],
+    ]);
     expect(seen[1]!.bearer).not.toBe(seen[0]!.bearer);
     expect(w.oauth.refreshes).toBe(refreshes + 1);
   });
@@ -130,28 +145,30 @@ describe('streamed bodies', () => {
   it('a several-MB answer starts arriving before the upstream has finished sending it', async () => {
     const size = 5 * 1024 * 1024;
     const token = await w.operationToken('files.download');
-    const { status, firstChunkWhileUpstreamBusy, total } = await new Promise<{ status: number; firstChunkWhileUpstreamBusy: boolean; total: number }>((resolve, reject) => {
-      const req = httpsRequest(
-        `${w.vault.internalUrl}/forward/crm/big?bytes=${size}`,
-        { ca: w.vault.pki.ca, cert: w.vault.pki.gateway.cert, key: w.vault.pki.gateway.key, agent: false, headers: { authorization: `Bearer ${token}` } },
-        (res) => {
-          let total = 0;
-          let first: boolean | undefined;
-          res.on('data', (chunk: Buffer) => {
-            total += chunk.length;
-            if (first === undefined) {
-              // The CRM API holds the rest of its body until released: these bytes were relayed, not buffered.
-              first = !w.crm.bigFinished;
-              w.crm.release();
-            }
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, firstChunkWhileUpstreamBusy: first === true, total }));
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
+    const { status, firstChunkWhileUpstreamBusy, total } = await new Promise<{ status: number; firstChunkWhileUpstreamBusy: boolean; total: number }>(
+      (resolve, reject) => {
+        const req = httpsRequest(
+          `${w.vault.internalUrl}/forward/crm/big?bytes=${size}`,
+          { ca: w.vault.pki.ca, cert: w.vault.pki.gateway.cert, key: w.vault.pki.gateway.key, agent: false, headers: { authorization: `Bearer ${token}` } },
+          (res) => {
+            let total = 0;
+            let first: boolean | undefined;
+            res.on('data', (chunk: Buffer) => {
+              total += chunk.length;
+              if (first === undefined) {
+                // The CRM API holds the rest of its body until released: these bytes were relayed, not buffered.
+                first = !w.crm.bigFinished;
+                w.crm.release();
+              }
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, firstChunkWhileUpstreamBusy: first === true, total }));
+            res.on('error', reject);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      },
+    );
     expect(status).toBe(200);
     expect(firstChunkWhileUpstreamBusy).toBe(true);
     expect(total).toBe(size);

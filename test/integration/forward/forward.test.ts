@@ -20,7 +20,15 @@ describe('/forward relays one operation with the upstream token injected', () =>
     const token = await w.operationToken('records.read');
     const before = w.crm.requests.length;
     const res = await w.forward('/records/42?fields=name', token, {
-      headers: { cookie: 'gw=1', connection: 'x-gateway-hop', 'x-gateway-hop': '1', 'keep-alive': 'timeout=5', 'x-forwarded-for': '10.0.0.1', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'x-request-tag': 'kept' },
+      headers: {
+        cookie: 'gw=1',
+        connection: 'x-gateway-hop',
+        'x-gateway-hop': '1',
+        'keep-alive': 'timeout=5',
+        'x-forwarded-for': '10.0.0.1',
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        'x-request-tag': 'kept',
+      },
     });
     expect(res.status).toBe(200);
     expect(res.json()).toStrictEqual({ method: 'GET', path: '/api/records/42', sub: 'alice', bytes: 0 });

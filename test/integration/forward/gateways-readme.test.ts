@@ -42,7 +42,10 @@ describe('README: Gateways', () => {
   it('the documented exchange then forward reach the CRM API with the upstream token, and nothing else does', async () => {
     const [exchange, forward] = blocks('http') as [string, string];
     const before = w.crm.requests.length;
-    const step1 = await rawRequest(w.vault, wire(exchange, { '<user JWT>': await w.vault.ids.userToken('alice'), '<agent JWT>': await w.vault.ids.agentToken(AGENT_A) }));
+    const step1 = await rawRequest(
+      w.vault,
+      wire(exchange, { '<user JWT>': await w.vault.ids.userToken('alice'), '<agent JWT>': await w.vault.ids.agentToken(AGENT_A) }),
+    );
     expect(step1.status).toBe(200);
     const answer = JSON.parse(step1.body) as Record<string, unknown>;
     const documented = JSON.parse(blocks('json')[0]!) as Record<string, unknown>;

@@ -44,7 +44,11 @@ async function introspect(token: string): Promise<{ active: boolean }> {
   return res.json<{ active: boolean }>();
 }
 
-const text = (cell: string) => cell.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+const text = (cell: string) =>
+  cell
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 
 /** The cells of every body row of the table with `class` on a page, as text. */
 function rows(page: string, cls: string): string[][] {
@@ -131,10 +135,19 @@ describe("a connection's agents and history", () => {
     expect((await lv.exchange('bob', SUPPORT_AGENT, READ)).status).toBe(200);
 
     const audit = await auditBodies();
-    expect(audit).toContainEqual(expect.objectContaining({
-      action: 'grant.consent', decision: 'allow', reason: 'agent_revoked', actor: aliceGrant.userId, user: aliceGrant.userId,
-      agent: SUPPORT_AGENT, grant: aliceGrant.id, provider: 'salesforce', details: { operations: '(none)', revoked: READ },
-    }));
+    expect(audit).toContainEqual(
+      expect.objectContaining({
+        action: 'grant.consent',
+        decision: 'allow',
+        reason: 'agent_revoked',
+        actor: aliceGrant.userId,
+        user: aliceGrant.userId,
+        agent: SUPPORT_AGENT,
+        grant: aliceGrant.id,
+        provider: 'salesforce',
+        details: { operations: '(none)', revoked: READ },
+      }),
+    );
 
     const after = await alice.get('/connections/salesforce?result=agent_revoked');
     expect(after.text).toContain('That agent can no longer use this account. Other agents keep the access you gave them.');
@@ -149,7 +162,10 @@ describe("a connection's agents and history", () => {
   });
 
   it('lists a refused use once the exchange reached the grant (here: a kill switch on it)', async () => {
-    const engaged = await adminCall(lv.vault, '/admin/kill-switches', { method: 'POST', body: { scope: 'grant', target: aliceGrant.id, reason: 'investigation' } });
+    const engaged = await adminCall(lv.vault, '/admin/kill-switches', {
+      method: 'POST',
+      body: { scope: 'grant', target: aliceGrant.id, reason: 'investigation' },
+    });
     expect(engaged.status).toBe(200);
     await expect.poll(async () => (await lv.exchange('alice', SALES_AGENT, READ)).status, { timeout: 5_000, interval: 100 }).toBe(403);
     const page = await alice.get('/connections/salesforce');
@@ -165,13 +181,25 @@ describe("a connection's agents and history", () => {
     const noCsrf = await alice.postForm('/connections/salesforce/revoke-agent', { grant: aliceGrant.id, agent: SALES_AGENT });
     expect(noCsrf.status).toBe(403);
     const bobPage = await bob.get('/connections/salesforce');
-    const foreign = await bob.postForm('/connections/salesforce/revoke-agent', { _csrf: BrowserClient.csrf(bobPage), grant: aliceGrant.id, agent: SALES_AGENT });
+    const foreign = await bob.postForm('/connections/salesforce/revoke-agent', {
+      _csrf: BrowserClient.csrf(bobPage),
+      grant: aliceGrant.id,
+      agent: SALES_AGENT,
+    });
     expect(foreign.status).toBe(404);
     expect(foreign.text).toContain('That connection does not exist or is not yours. Nothing was changed.');
-    const tooLong = await alice.postForm('/connections/salesforce/revoke-agent', { _csrf: BrowserClient.csrf(await alice.get('/connections/salesforce')), grant: aliceGrant.id, agent: 'a'.repeat(513) });
+    const tooLong = await alice.postForm('/connections/salesforce/revoke-agent', {
+      _csrf: BrowserClient.csrf(await alice.get('/connections/salesforce')),
+      grant: aliceGrant.id,
+      agent: 'a'.repeat(513),
+    });
     expect(tooLong.status).toBe(400);
     // An agent with no consent: the same answer as a revocation, and nothing to audit.
-    const none = await alice.postForm('/connections/salesforce/revoke-agent', { _csrf: BrowserClient.csrf(await alice.get('/connections/salesforce')), grant: aliceGrant.id, agent: SUPPORT_AGENT });
+    const none = await alice.postForm('/connections/salesforce/revoke-agent', {
+      _csrf: BrowserClient.csrf(await alice.get('/connections/salesforce')),
+      grant: aliceGrant.id,
+      agent: SUPPORT_AGENT,
+    });
     expect({ status: none.status, location: none.location }).toStrictEqual({ status: 303, location: '/connections/salesforce?result=agent_revoked' });
     expect(await lv.allGrants()).toStrictEqual(snapshot);
     expect(await lv.vault.runtime.stores.audit.head()).toStrictEqual(head);
@@ -188,7 +216,8 @@ describe("a connection's agents and history", () => {
 
     // Someone with write access to Redis points bob's index at alice's newest exchange records.
     const aliceSeqs = (await lv.vault.runtime.stores.audit.latestForGrant(aliceGrant.id, 50))
-      .filter((e) => (JSON.parse(e.body) as { action: string }).action === 'token.exchange').map((e) => e.seq);
+      .filter((e) => (JSON.parse(e.body) as { action: string }).action === 'token.exchange')
+      .map((e) => e.seq);
     expect(aliceSeqs.length).toBeGreaterThan(0);
     const raw = new Redis(redis.url);
     try {

@@ -78,7 +78,12 @@ describe('provider trouble', () => {
   it('shows the provider’s refusal (error=access_denied) without creating anything', async () => {
     const page = await alice.get('/connections/salesforce');
     const started = await alice.postForm('/connections/salesforce/link', { _csrf: BrowserClient.csrf(page) });
-    const { callbackUrl } = await runLoginFlow(new URL(started.location!), { login: 'alice', password: 'alice', redirectUri: `${lv.publicUrl}/connections/salesforce/callback`, consent: false });
+    const { callbackUrl } = await runLoginFlow(new URL(started.location!), {
+      login: 'alice',
+      password: 'alice',
+      redirectUri: `${lv.publicUrl}/connections/salesforce/callback`,
+      consent: false,
+    });
     expect(callbackUrl.searchParams.get('error')).toBe('access_denied');
     expectErrorPage(await alice.get(callbackUrl.pathname + callbackUrl.search), 400, 'did not grant access');
     // The provider's own error_description is never echoed.
@@ -114,15 +119,21 @@ describe('provider trouble', () => {
 });
 
 describe('off-origin return addresses', () => {
-  it.each(['//evil.example', '/\\evil.example', '/\t/evil.example', '/%2F/evil.example', '/%5Cevil.example', '/%09/evil.example', '/%252F%252Fevil.example', 'https://evil.example/'])(
-    'refuses returnTo=%j',
-    async (target) => {
-      const browser = new BrowserClient(lv.publicUrl, lv.vault.pki.ca);
-      const answer = await browser.get(`/login?returnTo=${encodeURIComponent(target)}`);
-      expectErrorPage(answer, 400, 'not on this site');
-      expect(answer.headers.location).toBeUndefined();
-    },
-  );
+  it.each([
+    '//evil.example',
+    '/\\evil.example',
+    '/\t/evil.example',
+    '/%2F/evil.example',
+    '/%5Cevil.example',
+    '/%09/evil.example',
+    '/%252F%252Fevil.example',
+    'https://evil.example/',
+  ])('refuses returnTo=%j', async (target) => {
+    const browser = new BrowserClient(lv.publicUrl, lv.vault.pki.ca);
+    const answer = await browser.get(`/login?returnTo=${encodeURIComponent(target)}`);
+    expectErrorPage(answer, 400, 'not on this site');
+    expect(answer.headers.location).toBeUndefined();
+  });
 });
 
 describe('state-changing POSTs', () => {
@@ -131,33 +142,58 @@ describe('state-changing POSTs', () => {
   });
 
   it('refuses a consent change with a wrong CSRF token', async () => {
-    const answer = await alice.postForm('/connections/salesforce/consent', { _csrf: 'forged', grant: existing.id, consent: `salesforce:records.read ${SALES_AGENT}` });
+    const answer = await alice.postForm('/connections/salesforce/consent', {
+      _csrf: 'forged',
+      grant: existing.id,
+      consent: `salesforce:records.read ${SALES_AGENT}`,
+    });
     expectErrorPage(answer, 403, 'did not come from a page of this site');
   });
 
   it('refuses a cross-site POST (no SameSite=Lax cookie arrives)', async () => {
     const page = await alice.get('/connections/salesforce');
     const stranger = new BrowserClient(lv.publicUrl, lv.vault.pki.ca);
-    expectErrorPage(await stranger.postForm('/connections/salesforce/unlink', { _csrf: BrowserClient.csrf(page), grant: existing.id }), 401, 'Your session has ended');
+    expectErrorPage(
+      await stranger.postForm('/connections/salesforce/unlink', { _csrf: BrowserClient.csrf(page), grant: existing.id }),
+      401,
+      'Your session has ended',
+    );
   });
 
   it('refuses a CSRF token from another session', async () => {
     const bob = await lv.signIn('bob');
     const bobPage = await bob.get('/connections/salesforce');
-    expectErrorPage(await alice.postForm('/connections/salesforce/unlink', { _csrf: BrowserClient.csrf(bobPage), grant: existing.id }), 403, 'did not come from a page of this site');
+    expectErrorPage(
+      await alice.postForm('/connections/salesforce/unlink', { _csrf: BrowserClient.csrf(bobPage), grant: existing.id }),
+      403,
+      'did not come from a page of this site',
+    );
   });
 
   it('answers the same for someone else’s grant as for a missing one', async () => {
     const bob = await lv.signIn('bob');
     const page = await bob.get('/connections/salesforce');
-    expectErrorPage(await bob.postForm('/connections/salesforce/unlink', { _csrf: BrowserClient.csrf(page), grant: existing.id }), 404, 'does not exist or is not yours');
-    expectErrorPage(await bob.postForm('/connections/salesforce/unlink', { _csrf: BrowserClient.csrf(page), grant: 'no-such-grant' }), 404, 'does not exist or is not yours');
+    expectErrorPage(
+      await bob.postForm('/connections/salesforce/unlink', { _csrf: BrowserClient.csrf(page), grant: existing.id }),
+      404,
+      'does not exist or is not yours',
+    );
+    expectErrorPage(
+      await bob.postForm('/connections/salesforce/unlink', { _csrf: BrowserClient.csrf(page), grant: 'no-such-grant' }),
+      404,
+      'does not exist or is not yours',
+    );
   });
 
   it('refuses consent outside the admin ceiling', async () => {
     const page = await alice.get('/connections/salesforce');
     const csrf = BrowserClient.csrf(page);
-    for (const consent of [`salesforce:records.write spiffe://corp.example/agents/support`, `servicenow:incident.read ${SALES_AGENT}`, `salesforce:records.read spiffe://corp.example/agents/unknown`, 'garbage']) {
+    for (const consent of [
+      `salesforce:records.write spiffe://corp.example/agents/support`,
+      `servicenow:incident.read ${SALES_AGENT}`,
+      `salesforce:records.read spiffe://corp.example/agents/unknown`,
+      'garbage',
+    ]) {
       expectErrorPage(await alice.postForm('/connections/salesforce/consent', { _csrf: csrf, grant: existing.id, consent }), 400, 'not allowed for that agent');
     }
   });

@@ -67,14 +67,20 @@ describe('secrets at rest on Redis', () => {
     await remember();
     const page = await alice.get('/connections/salesforce');
     const sf = (await lv.grants('alice')).find((g) => g.provider === 'salesforce')!;
-    await alice.postForm('/connections/salesforce/consent', { _csrf: BrowserClient.csrf(page), grant: sf.id, consent: `salesforce:records.read ${SUPPORT_AGENT}` });
+    await alice.postForm('/connections/salesforce/consent', {
+      _csrf: BrowserClient.csrf(page),
+      grant: sf.id,
+      consent: `salesforce:records.read ${SUPPORT_AGENT}`,
+    });
     await lv.link(alice, 'salesforce'); // re-link: the old refresh token is revoked upstream
     await remember();
     // Unlink with the provider down: the sealed token waits in the retry queue.
     const sn = (await lv.grants('alice')).find((g) => g.provider === 'servicenow')!;
     await lv.stopFake('servicenow');
     const snPage = await alice.get('/connections/servicenow');
-    expect((await alice.postForm('/connections/servicenow/unlink', { _csrf: BrowserClient.csrf(snPage), grant: sn.id })).location).toBe('/connections/servicenow?result=unlink_pending');
+    expect((await alice.postForm('/connections/servicenow/unlink', { _csrf: BrowserClient.csrf(snPage), grant: sn.id })).location).toBe(
+      '/connections/servicenow?result=unlink_pending',
+    );
     expect(await stores.revocations.list()).toHaveLength(1);
     await alice.get('/connections');
 
@@ -90,7 +96,9 @@ describe('secrets at rest on Redis', () => {
     };
     expect(haystacks.redis).toContain('grant.link'); // the scan does see the audit stream
     expect(haystacks.logs).toContain('grant.relink'); // and the audit mirror in the logs
-    const found = Object.entries(haystacks).flatMap(([where, text]) => [...canaries].filter(([, value]) => text.includes(value)).map(([what]) => `${what} in ${where}`));
+    const found = Object.entries(haystacks).flatMap(([where, text]) =>
+      [...canaries].filter(([, value]) => text.includes(value)).map(([what]) => `${what} in ${where}`),
+    );
     expect(found).toStrictEqual([]);
   });
 

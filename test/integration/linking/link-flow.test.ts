@@ -63,7 +63,9 @@ describe('linking', () => {
     expect(page.headers['cache-control']).toBe('no-store');
     expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
     expect(page.headers['referrer-policy']).toBe('no-referrer');
-    expect(await auditActions()).toContainEqual(expect.objectContaining({ action: 'grant.link', decision: 'allow', user: grant.userId, grant: grant.id, provider: 'salesforce' }));
+    expect(await auditActions()).toContainEqual(
+      expect.objectContaining({ action: 'grant.link', decision: 'allow', user: grant.userId, grant: grant.id, provider: 'salesforce' }),
+    );
   });
 
   it('links ServiceNow on its own instance host, subject from the ID token', async () => {
@@ -93,7 +95,9 @@ describe('linking', () => {
     });
     const after = await browser.get(saved.location!);
     expect(after.text).toMatch(/value="salesforce:records\.read spiffe:\/\/corp\.example\/agents\/support" checked/);
-    expect(await auditActions()).toContainEqual(expect.objectContaining({ action: 'grant.consent', agent: SALES_AGENT, grant: grant.id, details: { operations: 'salesforce:records.write' } }));
+    expect(await auditActions()).toContainEqual(
+      expect.objectContaining({ action: 'grant.consent', agent: SALES_AGENT, grant: grant.id, details: { operations: 'salesforce:records.write' } }),
+    );
   });
 
   it('pre-selects what an agent asked for on the deep link', async () => {
@@ -101,14 +105,18 @@ describe('linking', () => {
     const page = await browser.get(`/connections/salesforce?agent=${encodeURIComponent(SALES_AGENT)}&operation=salesforce:records.read`);
     expect(page.status).toBe(200);
     expect(page.text).toContain('Sales agent asks to: <strong>Read your Salesforce records</strong>');
-    expect(page.text).toMatch(/value="salesforce:records\.read spiffe:\/\/corp\.example\/agents\/sales" checked>\s*<label[^>]*>Read your Salesforce records <span class="op">salesforce:records\.read<\/span> <strong>\(requested\)<\/strong>/);
+    expect(page.text).toMatch(
+      /value="salesforce:records\.read spiffe:\/\/corp\.example\/agents\/sales" checked>\s*<label[^>]*>Read your Salesforce records <span class="op">salesforce:records\.read<\/span> <strong>\(requested\)<\/strong>/,
+    );
   });
 
   it('sends a signed-out deep link through sign-in and back', async () => {
     const browser = new BrowserClient(lv.publicUrl, lv.vault.pki.ca);
     const answer = await browser.get(`/connections/salesforce?agent=${encodeURIComponent(SALES_AGENT)}&operation=salesforce:records.read`);
     expect(answer.status).toBe(303);
-    expect(answer.location).toBe(`/login?returnTo=${encodeURIComponent(`/connections/salesforce?agent=${encodeURIComponent(SALES_AGENT)}&operation=salesforce:records.read`)}`);
+    expect(answer.location).toBe(
+      `/login?returnTo=${encodeURIComponent(`/connections/salesforce?agent=${encodeURIComponent(SALES_AGENT)}&operation=salesforce:records.read`)}`,
+    );
   });
 
   it('re-links the same Salesforce account: new grant keeps consent, old refresh token revoked upstream', async () => {
@@ -161,7 +169,18 @@ describe('linking', () => {
     expect(await stores.tokens.getAccessToken(grant.id)).toBeNull();
     const queued = await stores.revocations.list();
     expect(queued).toStrictEqual([
-      { id: expect.any(String), provider: 'servicenow', grantId: grant.id, userId: grant.userId, token: grant.refreshToken, hint: 'refresh_token', attempts: 1, nextAttemptAt: expect.any(Number), createdAt: expect.any(Number), lastError: 'unreachable' },
+      {
+        id: expect.any(String),
+        provider: 'servicenow',
+        grantId: grant.id,
+        userId: grant.userId,
+        token: grant.refreshToken,
+        hint: 'refresh_token',
+        attempts: 1,
+        nextAttemptAt: expect.any(Number),
+        createdAt: expect.any(Number),
+        lastError: 'unreachable',
+      },
     ]);
     const after = await browser.get(answer.location!);
     expect(after.text).toContain('did not confirm the revocation yet');

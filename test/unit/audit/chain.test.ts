@@ -27,7 +27,10 @@ describe('audit hash chain', () => {
       { action: 'token.exchange', decision: 'allow', time, seq: 5 },
       { action: 'token.forward', decision: 'deny', reason: 'uses_exhausted', time, seq: 6 },
     ]);
-    expect(entries.map((e) => [e.seq, e.prev])).toStrictEqual([[5, 'h4'], [6, entries[0]?.hash]]);
+    expect(entries.map((e) => [e.seq, e.prev])).toStrictEqual([
+      [5, 'h4'],
+      [6, entries[0]?.hash],
+    ]);
     expect(entries[0]?.body).toBe(`{"action":"token.exchange","decision":"allow","seq":5,"time":"${time}"}`);
     for (const e of entries) expect(entryVerifies(keys.chain, e)).toBe(true);
     expect(entryVerifies(deriveAuditKeys(randomBytes(32)).chain, entries[0]!)).toBe(false);

@@ -12,8 +12,7 @@ describe('checkpoint file sink', () => {
       const key = randomBytes(32);
       const path = join(dir, 'audit-checkpoint.json');
       const [a, b] = [fileCheckpointSink(path), fileCheckpointSink(path)];
-      const writes = Array.from({ length: 40 }, (_, i) =>
-        (i % 2 ? a : b)(signCheckpoint(key, { seq: i + 1, hash: `h${i}` }, new Date(0).toISOString())));
+      const writes = Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b)(signCheckpoint(key, { seq: i + 1, hash: `h${i}` }, new Date(0).toISOString())));
       await expect(Promise.all(writes)).resolves.toHaveLength(40);
       const stored = await readCheckpointFile(path, key);
       expect(stored?.hash).toBe(`h${stored!.seq - 1}`);

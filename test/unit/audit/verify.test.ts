@@ -4,9 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chainRecords } from '../../../src/audit/chain.js';
-import {
-  createCheckpointer, fileCheckpointSink, readCheckpointFile, signCheckpoint, type AuditCheckpoint,
-} from '../../../src/audit/checkpoint.js';
+import { createCheckpointer, fileCheckpointSink, readCheckpointFile, signCheckpoint, type AuditCheckpoint } from '../../../src/audit/checkpoint.js';
 import { AuditTamperError, InvalidCheckpointError } from '../../../src/audit/errors.js';
 import { deriveAuditKeys } from '../../../src/audit/keys.js';
 import { verifyChain } from '../../../src/audit/verify.js';
@@ -22,11 +20,20 @@ const hmacKey = randomBytes(32);
  */
 function rawStore(entries: AuditEntry[]): AuditStore {
   return {
-    head: async () => { const l = entries[entries.length - 1]; return l ? { seq: l.seq, hash: l.hash } : null; },
-    append: async () => { throw new Error('read-only'); },
+    head: async () => {
+      const l = entries[entries.length - 1];
+      return l ? { seq: l.seq, hash: l.hash } : null;
+    },
+    append: async () => {
+      throw new Error('read-only');
+    },
     range: async (from, count) => entries.slice(Math.max(from, 1) - 1, Math.max(from, 1) - 1 + count).map((e) => ({ ...e })),
-    reverseRange: async () => { throw new Error('not used by the verifier'); },
-    latestForGrant: async () => { throw new Error('not used by the verifier'); },
+    reverseRange: async () => {
+      throw new Error('not used by the verifier');
+    },
+    latestForGrant: async () => {
+      throw new Error('not used by the verifier');
+    },
   };
 }
 
@@ -43,7 +50,9 @@ describe('audit chain verification', () => {
   it('accepts an intact chain across page boundaries', async () => {
     const entries = await writtenChain(25);
     expect(await verifyChain(rawStore(entries), hmacKey, { pageSize: 4 })).toStrictEqual({
-      ok: true, records: 25, head: { seq: 25, hash: at(entries, 25).hash },
+      ok: true,
+      records: 25,
+      head: { seq: 25, hash: at(entries, 25).hash },
     });
     expect(await verifyChain(rawStore([]), hmacKey)).toStrictEqual({ ok: true, records: 0 });
     expect(await verifyChain(rawStore(entries), hmacKey, { fromSeq: 10, pageSize: 4 })).toMatchObject({ ok: true, records: 16 });
@@ -54,7 +63,9 @@ describe('audit chain verification', () => {
     const e = at(entries, 6);
     entries[5] = { ...e, body: e.body.replace('"allow"', '"deny"') };
     expect(await verifyChain(rawStore(entries), hmacKey, { pageSize: 3 })).toMatchObject({
-      ok: false, records: 5, firstBroken: { seq: 6, reason: 'hash_mismatch' },
+      ok: false,
+      records: 5,
+      firstBroken: { seq: 6, reason: 'hash_mismatch' },
     });
   });
 
@@ -78,9 +89,9 @@ describe('audit chain verification', () => {
     expect(await verifyChain(rawStore(replayed), hmacKey)).toMatchObject({ firstBroken: { seq: 6, reason: 'seq_order' } });
 
     const forgedKey = deriveAuditKeys(randomBytes(32)).chain;
-    const { entries: [forged] } = chainRecords(forgedKey, { seq: 5, hash: at(entries, 5).hash }, [
-      { action: 'grant.revoke', decision: 'allow', time: new Date().toISOString() },
-    ]);
+    const {
+      entries: [forged],
+    } = chainRecords(forgedKey, { seq: 5, hash: at(entries, 5).hash }, [{ action: 'grant.revoke', decision: 'allow', time: new Date().toISOString() }]);
     const shifted = entries.slice(5).map((e) => ({ ...e, seq: e.seq + 1 }));
     const inserted = [...entries.slice(0, 5), forged!, ...shifted];
     expect(await verifyChain(rawStore(inserted), hmacKey)).toMatchObject({ records: 5, firstBroken: { seq: 6, reason: 'hash_mismatch' } });
@@ -101,7 +112,9 @@ describe('audit chain verification', () => {
     const truncated = entries.slice(0, 17);
     expect(await verifyChain(rawStore(truncated), hmacKey)).toMatchObject({ ok: true, records: 17 });
     expect(await verifyChain(rawStore(truncated), hmacKey, { checkpoint })).toMatchObject({
-      ok: false, records: 17, firstBroken: { seq: 18, reason: 'truncated' },
+      ok: false,
+      records: 17,
+      firstBroken: { seq: 18, reason: 'truncated' },
     });
     expect(await verifyChain(rawStore([]), hmacKey, { checkpoint })).toMatchObject({ ok: false, firstBroken: { seq: 1, reason: 'truncated' } });
 
@@ -134,7 +147,14 @@ describe('audit checkpointer', () => {
     const written: AuditCheckpoint[] = [];
     const fileSink = fileCheckpointSink(path);
     const checkpointer = createCheckpointer({
-      store, hmacKey, everyRecords: 10, everyMs: 0, sink: async (cp) => { written.push(cp); await fileSink(cp); },
+      store,
+      hmacKey,
+      everyRecords: 10,
+      everyMs: 0,
+      sink: async (cp) => {
+        written.push(cp);
+        await fileSink(cp);
+      },
     });
     const writer = createAuditWriter({ store, hmacKey, onCommit: checkpointer.observe });
     for (let i = 0; i < 25; i++) await writer.record({ action: 'token.forward', decision: 'allow' });

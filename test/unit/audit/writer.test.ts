@@ -33,7 +33,10 @@ function instrumented(inner: AuditStore = createMemoryStores().audit) {
 }
 
 const event = (n: number): AuditEventInput => ({
-  action: 'token.exchange', decision: 'allow', requestId: `req-${n}`, agent: 'spiffe://corp.example/agent/a',
+  action: 'token.exchange',
+  decision: 'allow',
+  requestId: `req-${n}`,
+  agent: 'spiffe://corp.example/agent/a',
 });
 
 describe('audit writer', () => {
@@ -79,9 +82,7 @@ describe('audit writer', () => {
     const b = instrumented(shared);
     const wa = createAuditWriter({ store: a.store, hmacKey });
     const wb = createAuditWriter({ store: b.store, hmacKey });
-    const all = await Promise.all(
-      Array.from({ length: 200 }, (_, n) => (n % 2 === 0 ? wa : wb).record(event(n))),
-    );
+    const all = await Promise.all(Array.from({ length: 200 }, (_, n) => (n % 2 === 0 ? wa : wb).record(event(n))));
     const entries = await shared.range(1, 1000);
     expect(entries.map((e) => e.seq)).toStrictEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     const ids = entries.map((e) => (JSON.parse(e.body) as AuditRecord).requestId).sort();
@@ -92,8 +93,12 @@ describe('audit writer', () => {
 
   it('gives up after bounded retries when the head never settles', async () => {
     const inner = createMemoryStores().audit;
-    const store: AuditStore = { ...inner, head: () => inner.head(), range: (f, c) => inner.range(f, c),
-      append: async () => ({ ok: false, head: { seq: 99, hash: 'always-moving' } }) };
+    const store: AuditStore = {
+      ...inner,
+      head: () => inner.head(),
+      range: (f, c) => inner.range(f, c),
+      append: async () => ({ ok: false, head: { seq: 99, hash: 'always-moving' } }),
+    };
     const writer = createAuditWriter({ store, hmacKey, maxRetries: 3 });
     await expect(writer.record(event(0))).rejects.toBeInstanceOf(AuditContentionError);
   });
@@ -140,7 +145,13 @@ describe('audit writer', () => {
   });
 
   it('keeps records durable when the log mirror throws', async () => {
-    const writer = createAuditWriter({ store: createMemoryStores().audit, hmacKey, log: () => { throw new Error('disk full'); } });
+    const writer = createAuditWriter({
+      store: createMemoryStores().audit,
+      hmacKey,
+      log: () => {
+        throw new Error('disk full');
+      },
+    });
     await expect(writer.record(event(0))).resolves.toMatchObject({ seq: 1 });
   });
 });

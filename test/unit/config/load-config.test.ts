@@ -99,7 +99,11 @@ describe('configuration', () => {
   });
 
   it('names missing files and directories referenced by the config', async () => {
-    const path = await writeConfig('missing.yaml', { ...valid(), tls: { cert: 'gone.crt', key: 'server.key', gatewayCa: 'ca.crt', adminCa: 'admin-ca.crt' }, keys: { dir: 'nokeys' } });
+    const path = await writeConfig('missing.yaml', {
+      ...valid(),
+      tls: { cert: 'gone.crt', key: 'server.key', gatewayCa: 'ca.crt', adminCa: 'admin-ca.crt' },
+      keys: { dir: 'nokeys' },
+    });
     const err = errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: path }));
     expect(err.problems).toStrictEqual([
       `tls.cert: file not found or not readable: ${join(dir, 'gone.crt')}`,
@@ -134,18 +138,21 @@ describe('configuration', () => {
   it('refuses an admin console that is also a gateway or admin, and consoles without admin JWTs', async () => {
     const jwt = { issuer: 'https://idp.example.test', jwksUri: 'https://idp.example.test/jwks', audience: 'vault-admin', group: 'admins' };
     const shared = await writeConfig('console-shared.yaml', {
-      ...valid(), admins: { allow: ['spiffe://corp.example/admin'], consoles: ['spiffe://corp.example/gateway'], jwt },
+      ...valid(),
+      admins: { allow: ['spiffe://corp.example/admin'], consoles: ['spiffe://corp.example/gateway'], jwt },
     });
     expect(errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: shared })).problems.join('\n')).toContain('admins.consoles');
     const noJwt = await writeConfig('console-nojwt.yaml', { ...valid(), admins: { consoles: ['spiffe://corp.example/console'] } });
     expect(errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: noJwt })).problems.join('\n')).toContain('admins.jwt');
     const both = await writeConfig('console-jwks.yaml', {
-      ...valid(), admins: { consoles: ['spiffe://corp.example/console'], jwt: { ...jwt, jwksFile: 'jwks.json' } },
+      ...valid(),
+      admins: { consoles: ['spiffe://corp.example/console'], jwt: { ...jwt, jwksFile: 'jwks.json' } },
     });
     expect(errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: both })).problems.join('\n')).toContain('exactly one of jwksUri or jwksFile');
     const good = await writeConfig('console-ok.yaml', { ...valid(), admins: { consoles: ['spiffe://corp.example/console'], jwt } });
     expect(loadConfig({ TOKEN_VAULT_CONFIG: good }).admins).toStrictEqual({
-      allow: [], consoles: ['spiffe://corp.example/console'],
+      allow: [],
+      consoles: ['spiffe://corp.example/console'],
       jwt: { ...jwt, groupClaim: 'groups', algorithms: ['EdDSA', 'ES256', 'RS256'], allowPrivateNetwork: false },
     });
   });

@@ -26,8 +26,19 @@ describe('dev key generation', () => {
   it('creates every file by its exact name, keys 0600 and certificates 0644', async () => {
     const expected = [...DEV_PKI_FILES, ...DEV_SECRET_FILES].sort();
     expect(expected).toStrictEqual([
-      'admin.crt', 'admin.key', 'audit-hmac.key', 'ca.crt', 'ca.key', 'gateway.crt', 'gateway.key',
-      'kek-1.key', 'other.crt', 'other.key', 'server.crt', 'server.key', 'signing-1.key',
+      'admin.crt',
+      'admin.key',
+      'audit-hmac.key',
+      'ca.crt',
+      'ca.key',
+      'gateway.crt',
+      'gateway.key',
+      'kek-1.key',
+      'other.crt',
+      'other.key',
+      'server.crt',
+      'server.key',
+      'signing-1.key',
     ]);
     expect((await readdir(dir)).sort()).toStrictEqual(expected);
     for (const name of expected) {
@@ -46,9 +57,7 @@ describe('dev key generation', () => {
     for (const name of ['gateway', 'admin', 'other']) {
       expect(new X509Certificate(await read(`${name}.crt`)).subjectAltName).toBe(`URI:spiffe://dev.local/${name}`);
     }
-    expect(new X509Certificate(await read('server.crt')).subjectAltName).toBe(
-      'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1',
-    );
+    expect(new X509Certificate(await read('server.crt')).subjectAltName).toBe('DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1');
   });
 
   it('signs every certificate with the dev CA', async () => {

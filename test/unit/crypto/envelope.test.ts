@@ -1,20 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import {
-  DecryptionError,
-  EnvelopeError,
-  UnknownKeyIdError,
-  UnsupportedFormatError,
-  createEnvelope,
-  type RecordAad,
-} from '../../../src/crypto/envelope.js';
+import { DecryptionError, EnvelopeError, UnknownKeyIdError, UnsupportedFormatError, createEnvelope, type RecordAad } from '../../../src/crypto/envelope.js';
 import { Keyring, KeyringSealedError } from '../../../src/crypto/keyring.js';
 
 const record: RecordAad = { kind: 'grant.refresh_token', grantId: 'g-1', userId: 'https://idp.example|alice', provider: 'salesforce' };
 const kek = (): Uint8Array => randomBytes(32);
 
 async function envelopeWith(keys: Record<string, Uint8Array>, activeId?: string) {
-  const keyring = new Keyring(Object.entries(keys).map(([id, key]) => ({ id, key })), activeId);
+  const keyring = new Keyring(
+    Object.entries(keys).map(([id, key]) => ({ id, key })),
+    activeId,
+  );
   return { keyring, envelope: await createEnvelope(keyring) };
 }
 

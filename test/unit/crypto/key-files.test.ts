@@ -16,8 +16,7 @@ async function put(name: string, content: string, mode = 0o600): Promise<void> {
 }
 
 const ed25519Pem = (): string => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-const p256Pem = (): string =>
-  generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const p256Pem = (): string => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 async function completeDir(): Promise<void> {
   await put('kek-1.key', `${randomBytes(32).toString('base64')}\n`);
@@ -89,7 +88,12 @@ describe('loading key material', () => {
       generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
       'malformed',
     ],
-    ['a signing key in SEC1 rather than PKCS#8', 'signing-1.key', generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'sec1', format: 'pem' }).toString(), 'malformed'],
+    [
+      'a signing key in SEC1 rather than PKCS#8',
+      'signing-1.key',
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'sec1', format: 'pem' }).toString(),
+      'malformed',
+    ],
     ['an audit key that is too short', 'audit-hmac.key', randomBytes(31).toString('base64'), 'too short: 31 bytes'],
   ])('refuses %s, naming the file', async (_case, name, content, expected) => {
     await completeDir();

@@ -24,7 +24,14 @@ describe('keyring', () => {
   it.each([
     ['no keys', [], undefined],
     ['a short key', [{ id: '1', key: randomBytes(16) }], undefined],
-    ['a duplicate id', [{ id: '1', key: randomBytes(32) }, { id: '1', key: randomBytes(32) }], undefined],
+    [
+      'a duplicate id',
+      [
+        { id: '1', key: randomBytes(32) },
+        { id: '1', key: randomBytes(32) },
+      ],
+      undefined,
+    ],
     ['an active id it does not hold', [{ id: '1', key: randomBytes(32) }], '2'],
     ['an id that cannot go in a header', [{ id: 'a b', key: randomBytes(32) }], 'a b'],
   ])('rejects %s', (_case, entries, active) => {
@@ -35,7 +42,10 @@ describe('keyring', () => {
     const keyring = new Keyring([{ id: '1', key: randomBytes(32) }]);
     keyring.seal();
     const k1 = randomBytes(32);
-    const fresh = new Keyring([{ id: '1', key: k1 }, { id: '2', key: randomBytes(32) }]);
+    const fresh = new Keyring([
+      { id: '1', key: k1 },
+      { id: '2', key: randomBytes(32) },
+    ]);
     keyring.adopt(fresh);
     expect(keyring.isSealed()).toBe(false);
     expect(keyring.activeId).toBe('2');

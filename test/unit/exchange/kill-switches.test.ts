@@ -37,7 +37,7 @@ const engaged = (cache: KillSwitchCache, subjects: Parameters<KillSwitchCache['a
 describe('kill-switch cache', () => {
   it('enforces every scope after the next poll, and global for everyone', async () => {
     const store = new FlakyStore();
-    let now = 0;
+    const now = 0;
     const cache = new KillSwitchCache(store, { now: () => now });
     await cache.sync();
     const who = { gateway: 'gw', agent: 'a', user: 'u', provider: 'p', grant: 'g' };

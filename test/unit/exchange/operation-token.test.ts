@@ -5,7 +5,9 @@ import { importSigningKey, SigningKeys } from '../../../src/crypto/signing-keys.
 import { derToRawEcdsa, mintOperationToken } from '../../../src/exchange/operation-token.js';
 
 const pem = (type: 'ed25519' | 'ec') =>
-  (type === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('ed25519')).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  (type === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('ed25519')).privateKey
+    .export({ type: 'pkcs8', format: 'pem' })
+    .toString();
 
 const claims = {
   issuer: 'https://vault.test',

@@ -33,7 +33,11 @@ describe('upstream access single-flight', () => {
     const { envelope, stores, grant, tokens } = await setup(async (grantId) => {
       // While our refresh was on the wire, another replica refreshed, committed and cached.
       await stores.grants.commitRefresh(grantId, grant.version, sealRefreshToken(envelope, grant, 'rt-2'));
-      await stores.tokens.cacheAccessToken(grantId, { ciphertext: sealAccessToken(envelope, grant, 'peer-at'), expiresAt: Date.now() + 3_600_000, grantVersion: grant.version + 1 }, 3_600_000);
+      await stores.tokens.cacheAccessToken(
+        grantId,
+        { ciphertext: sealAccessToken(envelope, grant, 'peer-at'), expiresAt: Date.now() + 3_600_000, grantVersion: grant.version + 1 },
+        3_600_000,
+      );
       throw new UpstreamInvalidGrant('rotated by a peer');
     });
     const access = await tokens.get(grant);

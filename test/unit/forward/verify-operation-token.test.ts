@@ -5,13 +5,22 @@ import { mintOperationToken } from '../../../src/exchange/operation-token.js';
 import { verifyOperationToken } from '../../../src/forward/verify-operation-token.js';
 
 const pem = (type: 'ed25519' | 'ec') =>
-  (type === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('ed25519')).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  (type === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'prime256v1' }) : generateKeyPairSync('ed25519')).privateKey
+    .export({ type: 'pkcs8', format: 'pem' })
+    .toString();
 
 const ISSUER = 'https://vault.test';
 const now = Math.floor(Date.now() / 1000);
 const claims = {
-  issuer: ISSUER, userId: 'u', agent: 'a', provider: 'crm', operation: 'crm:records.read',
-  gateway: 'g', certThumbprint: 'thumb', issuedAt: now, expiresAt: now + 60,
+  issuer: ISSUER,
+  userId: 'u',
+  agent: 'a',
+  provider: 'crm',
+  operation: 'crm:records.read',
+  gateway: 'g',
+  certThumbprint: 'thumb',
+  issuedAt: now,
+  expiresAt: now + 60,
 };
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 

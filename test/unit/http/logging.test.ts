@@ -21,7 +21,23 @@ function capture() {
 describe('log redaction', () => {
   it('censors every secret-named field at the top three levels, in objects and arrays, whatever its case', () => {
     const { log, lines } = capture();
-    for (const field of ['authorization', 'cookie', 'set-cookie', 'access_token', 'refresh_token', 'id_token', 'subject_token', 'actor_token', 'client_secret', 'client_assertion', 'code', 'code_verifier', 'password', 'token', 'state']) {
+    for (const field of [
+      'authorization',
+      'cookie',
+      'set-cookie',
+      'access_token',
+      'refresh_token',
+      'id_token',
+      'subject_token',
+      'actor_token',
+      'client_secret',
+      'client_assertion',
+      'code',
+      'code_verifier',
+      'password',
+      'token',
+      'state',
+    ]) {
       log.info({ [field]: CANARY });
       log.info({ outer: { [field]: CANARY } });
       log.info({ outer: { inner: { [field]: CANARY } } });
@@ -41,7 +57,7 @@ describe('log redaction', () => {
     log.error(payload, 'failed');
     expect(payload.nested.token).toBe(CANARY);
     expect(err.code).toBe(CANARY);
-    const line = JSON.parse(lines[0]!) as Record<string, any>;
+    const line = JSON.parse(lines[0]!) as { grant: string; nested: unknown; err: Record<string, unknown> };
     expect(line.grant).toBe('g-1');
     expect(line.nested).toStrictEqual({ token: '[redacted]', provider: 'crm' });
     expect(line.err.message).toBe('upstream refused');

@@ -32,7 +32,13 @@ function trail() {
 describe("a connection's recent uses", () => {
   const grant = grantFixture({ id: 'g-mine', userId: 'https://idp.example#alice' });
   const use = (extra: Partial<AuditEventInput> = {}): AuditEventInput => ({
-    action: 'token.exchange', decision: 'allow', agent: AGENT, user: grant.userId, grant: grant.id, operation: READ, ...extra,
+    action: 'token.exchange',
+    decision: 'allow',
+    agent: AGENT,
+    user: grant.userId,
+    grant: grant.id,
+    operation: READ,
+    ...extra,
   });
 
   it('lists exchanges and forwarded calls, newest first, with outcome, operation and request', async () => {
@@ -46,11 +52,24 @@ describe("a connection's recent uses", () => {
     expect(await recentUses(stores.audit, catalog, grant)).toStrictEqual([
       { time: '2026-11-22T10:00:05.000Z', agent: { id: 'spiffe://unknown/agent' }, operation: { name: 'salesforce:gone' }, outcome: 'Failed' },
       {
-        time: '2026-11-22T10:00:04.000Z', agent: { id: AGENT, displayName: 'Agent A' }, operation: { name: READ, description: 'Read records' },
-        request: 'GET /services/data/{v}/query', outcome: 'Call made (HTTP 200)',
+        time: '2026-11-22T10:00:04.000Z',
+        agent: { id: AGENT, displayName: 'Agent A' },
+        operation: { name: READ, description: 'Read records' },
+        request: 'GET /services/data/{v}/query',
+        outcome: 'Call made (HTTP 200)',
       },
-      { time: '2026-11-22T10:00:03.000Z', agent: { id: AGENT, displayName: 'Agent A' }, operation: { name: READ, description: 'Read records' }, outcome: 'Refused' },
-      { time: '2026-11-22T10:00:01.000Z', agent: { id: AGENT, displayName: 'Agent A' }, operation: { name: READ, description: 'Read records' }, outcome: 'Token issued' },
+      {
+        time: '2026-11-22T10:00:03.000Z',
+        agent: { id: AGENT, displayName: 'Agent A' },
+        operation: { name: READ, description: 'Read records' },
+        outcome: 'Refused',
+      },
+      {
+        time: '2026-11-22T10:00:01.000Z',
+        agent: { id: AGENT, displayName: 'Agent A' },
+        operation: { name: READ, description: 'Read records' },
+        outcome: 'Token issued',
+      },
     ]);
   });
 

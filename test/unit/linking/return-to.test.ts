@@ -4,7 +4,10 @@ import { safeReturnTo } from '../../../src/linking/return-to.js';
 describe('returnTo after sign-in', () => {
   it.each([
     ['/connections', '/connections'],
-    ['/connections/salesforce?agent=spiffe%3A%2F%2Fa&operation=salesforce%3Arecords.read', '/connections/salesforce?agent=spiffe%3A%2F%2Fa&operation=salesforce%3Arecords.read'],
+    [
+      '/connections/salesforce?agent=spiffe%3A%2F%2Fa&operation=salesforce%3Arecords.read',
+      '/connections/salesforce?agent=spiffe%3A%2F%2Fa&operation=salesforce%3Arecords.read',
+    ],
     ['/connections#frag', '/connections'],
   ])('keeps the same-origin path %s', (input, expected) => {
     expect(safeReturnTo(input)).toBe(expected);
