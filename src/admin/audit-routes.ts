@@ -8,6 +8,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { verifyChain, type AuditWriter, type Checkpointer } from '../audit/index.js';
+import { AUDIT_ACTIONS, AUDIT_DECISIONS } from '../audit/events.js';
 import { InvalidRequest } from '../errors.js';
 import type { AuditStore } from '../store/types.js';
 import { adminAuditFields } from './audit-context.js';
@@ -21,25 +22,7 @@ export interface AuditRoutesOptions {
   hmacKey: Uint8Array;
 }
 
-const actions = [
-  'grant.link',
-  'grant.relink',
-  'grant.unlink',
-  'grant.consent',
-  'grant.status',
-  'grant.revoke',
-  'upstream.refresh',
-  'upstream.revoke',
-  'token.exchange',
-  'token.introspect',
-  'token.forward',
-  'killswitch.engage',
-  'killswitch.release',
-  'key.rotate',
-  'key.rewrap',
-  'admin.action',
-] as const;
-const decision = z.enum(['allow', 'deny', 'error']);
+const decision = z.enum(AUDIT_DECISIONS);
 const seqCursor = z.string().regex(/^[1-9][0-9]{0,15}$/, 'cursor');
 
 const query = z.strictObject({
@@ -52,7 +35,7 @@ const query = z.strictObject({
   grant: targetId.optional(),
   actor: targetId.optional(),
   decision: decision.optional(),
-  action: z.enum(actions).optional(),
+  action: z.enum(AUDIT_ACTIONS).optional(),
   traceId: z
     .string()
     .regex(/^[0-9a-f]{32}$/)

@@ -1,4 +1,4 @@
-import type { AuditAction, AuditDecision, AuditEventInput } from './events.js';
+import { AUDIT_ACTIONS, AUDIT_DECISIONS, type AuditAction, type AuditDecision, type AuditEventInput } from './events.js';
 import { AuditEventError } from './errors.js';
 
 /**
@@ -8,25 +8,8 @@ import { AuditEventError } from './errors.js';
  * (a JWT, a long opaque blob, a raw token in `tokenHmac`, an unexpected field
  * spread in from a request object). Error messages name the field only.
  */
-const ACTIONS: ReadonlySet<AuditAction> = new Set<AuditAction>([
-  'grant.link',
-  'grant.relink',
-  'grant.unlink',
-  'grant.consent',
-  'grant.status',
-  'grant.revoke',
-  'upstream.refresh',
-  'upstream.revoke',
-  'token.exchange',
-  'token.introspect',
-  'token.forward',
-  'killswitch.engage',
-  'killswitch.release',
-  'key.rotate',
-  'key.rewrap',
-  'admin.action',
-]);
-const DECISIONS: ReadonlySet<AuditDecision> = new Set<AuditDecision>(['allow', 'deny', 'error']);
+const ACTIONS: ReadonlySet<AuditAction> = new Set<AuditAction>(AUDIT_ACTIONS);
+const DECISIONS: ReadonlySet<AuditDecision> = new Set<AuditDecision>(AUDIT_DECISIONS);
 const STRING_FIELDS = ['reason', 'requestId', 'traceId', 'gateway', 'agent', 'user', 'provider', 'grant', 'operation', 'actor', 'jti'] as const;
 const KNOWN_FIELDS: ReadonlySet<string> = new Set(['action', 'decision', 'tokenHmac', 'details', ...STRING_FIELDS]);
 

@@ -4,25 +4,31 @@
  * action. Token values never appear: only `tokenHmac` (HMAC-SHA-256 under a
  * subkey derived from the audit key, see AuditWriter.tokenHmac).
  */
-export type AuditAction =
-  | 'grant.link'
-  | 'grant.relink'
-  | 'grant.unlink'
-  | 'grant.consent'
-  | 'grant.status'
-  | 'grant.revoke'
-  | 'upstream.refresh'
-  | 'upstream.revoke'
-  | 'token.exchange'
-  | 'token.introspect'
-  | 'token.forward'
-  | 'killswitch.engage'
-  | 'killswitch.release'
-  | 'key.rotate'
-  | 'key.rewrap'
-  | 'admin.action';
+/** Every kind of audited event (one list: the type, the writer's guard and the query filter use it). */
+export const AUDIT_ACTIONS = [
+  'grant.link',
+  'grant.relink',
+  'grant.unlink',
+  'grant.consent',
+  'grant.status',
+  'grant.revoke',
+  'upstream.refresh',
+  'upstream.revoke',
+  'token.exchange',
+  'token.introspect',
+  'token.forward',
+  'killswitch.engage',
+  'killswitch.release',
+  'key.rotate',
+  'key.rewrap',
+  'admin.action',
+] as const;
 
-export type AuditDecision = 'allow' | 'deny' | 'error';
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+export const AUDIT_DECISIONS = ['allow', 'deny', 'error'] as const;
+
+export type AuditDecision = (typeof AUDIT_DECISIONS)[number];
 
 /** What callers supply; the writer adds time, sequence and chain hashes. */
 export interface AuditEventInput {
