@@ -11,7 +11,10 @@
  *
  * Several replicas append to one chain. Each writer caches the head it last
  * wrote; the store appends only if that is still the head and otherwise
- * returns the current one, so a batch is re-chained on it and retried. The
+ * returns the current one, so a batch is re-chained on it and retried. A
+ * writer that lost a race takes the store's append turn (when it has one):
+ * while a turn is held only its holder can append, so contended replicas take
+ * turns instead of colliding until one gives up. The
  * same events (same objects, same acceptance times) are retried, so nothing is
  * duplicated or dropped, and at most one of the attempts is ever applied.
  *
@@ -59,6 +62,9 @@ interface Pending {
  */
 const backoffMs = (attempt: number) => Math.random() * Math.min(2 ** attempt, 20);
 
+/** How long a taken append turn blocks other writers at most (if its holder dies or stalls). */
+const TURN_TTL_MS = 250;
+
 export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
   const keys = deriveAuditKeys(opts.hmacKey);
   const { store } = opts;
@@ -82,6 +88,8 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
   }
 
   async function commit(batch: Pending[]): Promise<void> {
+    // The append turn, once this writer has lost a race and taken it (store.takeTurn).
+    let turn: string | undefined;
     try {
       for (let attempt = 0; ; attempt++) {
         if (head === undefined) head = await store.head();
@@ -90,7 +98,7 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
           head,
           batch.map((p) => p.input),
         );
-        const result = await store.append(head, entries);
+        const result = await store.append(head, entries, turn);
         if (result.ok) {
           const last = entries[entries.length - 1];
           if (last !== undefined) head = { seq: last.seq, hash: last.hash };
@@ -99,7 +107,12 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
         }
         head = result.head;
         if (attempt >= maxRetries) throw new AuditContentionError('audit chain head contended');
-        await sleep(backoffMs(attempt));
+        // Another writer's turn (ours, if any, has expired): wait for it like any lost race.
+        if (result.turnHeld) turn = undefined;
+        // Lost a race: take the turn, so the next attempt cannot lose to anyone; holding it, a
+        // miss only means someone appended before we took it, so retry at once on the new head.
+        if (turn === undefined && store.takeTurn !== undefined) turn = (await store.takeTurn(TURN_TTL_MS)) ?? undefined;
+        if (turn === undefined) await sleep(backoffMs(attempt));
         // Events that queued during the pause ride along instead of waiting for another round trip.
         if (batch.length < maxBatch) batch.push(...queue.splice(0, maxBatch - batch.length));
       }

@@ -184,7 +184,8 @@ export interface AuditHead {
   hash: string;
 }
 
-export type AppendResult = { ok: true } | { ok: false; head: AuditHead | null };
+/** `turnHeld`: refused because another writer holds the append turn (see AuditStore.takeTurn). */
+export type AppendResult = { ok: true } | { ok: false; head: AuditHead | null; turnHeld?: boolean };
 
 export interface AuditStore {
   head(): Promise<AuditHead | null>;
@@ -192,7 +193,14 @@ export interface AuditStore {
    * Append a batch iff the chain head still equals `expectedHead` (null = empty chain).
    * Atomic: all entries or none. On mismatch returns the current head so the writer can re-chain.
    */
-  append(expectedHead: AuditHead | null, entries: AuditEntry[]): Promise<AppendResult>;
+  append(expectedHead: AuditHead | null, entries: AuditEntry[], turn?: string): Promise<AppendResult>;
+  /**
+   * Fairness between replicas: take the exclusive append turn for `ttlMs`, or null when another
+   * writer holds it. While a turn is held, append refuses every writer but the holder (passing
+   * `turn`), whose successful append releases it. A writer asks for the turn after losing a race,
+   * so under contention appends go one replica at a time instead of colliding.
+   */
+  takeTurn?(ttlMs: number): Promise<string | null>;
   /** Entries with seq >= fromSeq, ascending, at most `count`. */
   range(fromSeq: number, count: number): Promise<AuditEntry[]>;
   /** Entries with seq <= toSeq, newest first, at most `count` (admin queries page backwards from the head). */

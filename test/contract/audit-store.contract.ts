@@ -22,6 +22,40 @@ export function describeAuditStoreContract(stores: () => Stores): void {
       expect(await stores().audit.range(1, 10)).toStrictEqual([]);
     });
 
+    it('gives the append turn to one writer at a time; only the holder appends, and its success frees the turn', async () => {
+      const audit = stores().audit;
+      const e1 = auditEntry(null, '{"n":1}');
+      expect(await audit.append(null, [e1])).toStrictEqual({ ok: true });
+      const h1 = { seq: 1, hash: e1.hash };
+      const turn = await audit.takeTurn!(5_000);
+      expect(turn).toEqual(expect.any(String));
+      expect(await audit.takeTurn!(5_000)).toBeNull();
+
+      // Anyone else, even on the right head, is refused while the turn is held; nothing is written.
+      const e2 = auditEntry(h1, '{"n":2}');
+      expect(await audit.append(h1, [e2])).toStrictEqual({ ok: false, head: h1, turnHeld: true });
+      expect(await audit.append(h1, [e2], 'not-the-turn')).toStrictEqual({ ok: false, head: h1, turnHeld: true });
+      expect(await audit.head()).toStrictEqual(h1);
+
+      // The holder still needs the right head; its success releases the turn.
+      expect(await audit.append(null, [auditEntry(null, '{}')], turn!)).toStrictEqual({ ok: false, head: h1 });
+      expect(await audit.append(h1, [e2], turn!)).toStrictEqual({ ok: true });
+      const h2 = { seq: 2, hash: e2.hash };
+      const e3 = auditEntry(h2, '{"n":3}');
+      expect(await audit.append(h2, [e3])).toStrictEqual({ ok: true });
+      expect(await audit.range(1, 10)).toStrictEqual([e1, e2, e3]);
+    });
+
+    it('forgets a turn whose holder never appended once its time is up', async () => {
+      const audit = stores().audit;
+      expect(await audit.takeTurn!(100)).toEqual(expect.any(String));
+      const e1 = auditEntry(null, '{"n":1}');
+      expect(await audit.append(null, [e1])).toStrictEqual({ ok: false, head: null, turnHeld: true });
+      await new Promise((r) => setTimeout(r, 250));
+      expect(await audit.append(null, [e1])).toStrictEqual({ ok: true });
+      expect(await audit.takeTurn!(100)).toEqual(expect.any(String));
+    });
+
     it('appends on the expected head and reports the current head when stale', async () => {
       const e1 = auditEntry(null, '{"n":1}');
       expect(await stores().audit.append(null, [e1])).toStrictEqual({ ok: true });

@@ -43,9 +43,10 @@ function counted(inner: AuditStore) {
     range: (from, count) => inner.range(from, count),
     reverseRange: (to, count) => inner.reverseRange(to, count),
     latestForGrant: (grant, count) => inner.latestForGrant(grant, count),
-    async append(head, entries) {
+    ...(inner.takeTurn && { takeTurn: (ttlMs: number) => inner.takeTurn!(ttlMs) }),
+    async append(head, entries, turn) {
       stats.appends += 1;
-      const result = await inner.append(head, entries);
+      const result = await inner.append(head, entries, turn);
       if (result.ok) stats.records += entries.length;
       else stats.conflicts += 1;
       return result;
@@ -93,6 +94,30 @@ describe('audit chain on Redis', () => {
         `replica A ${a.stats.appends} appends (${a.stats.conflicts} conflicts), ` +
         `replica B ${b.stats.appends} appends (${b.stats.conflicts} conflicts)`,
     );
+  });
+
+  it('four replicas appending continuously never give up: contended writers take turns (one gap-free chain)', async () => {
+    const replicas = await Promise.all(Array.from({ length: 4 }, async () => counted((await replica('turns:')).audit)));
+    const writers = replicas.map((r) => createAuditWriter({ store: r.store, hmacKey }));
+    const until = performance.now() + 1_500;
+    let written = 0;
+    const failures: string[] = [];
+    await Promise.all(
+      writers.flatMap((w, r) =>
+        Array.from({ length: 16 }, async (_, loop) => {
+          for (let n = 0; performance.now() < until; n++) {
+            await w.record(event(n, `r${r}-l${loop}`)).then(
+              () => (written += 1),
+              (err: Error) => failures.push(err.name),
+            );
+          }
+        }),
+      ),
+    );
+    expect(failures).toStrictEqual([]);
+    // Contention really happened, and every record is in the one chain.
+    expect(replicas.reduce((sum, r) => sum + r.stats.conflicts, 0)).toBeGreaterThan(0);
+    expect(await verifyChain(replicas[0]!.store, hmacKey, { pageSize: 512 })).toMatchObject({ ok: true, records: written });
   });
 
   describe('tampering with a raw client', () => {

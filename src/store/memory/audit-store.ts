@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { assertAuditBatch, indexedGrantOf, sameHead } from '../validation.js';
 import { AUDIT_GRANT_INDEX_CAP, type AppendResult, type AuditEntry, type AuditHead, type AuditStore } from '../types.js';
 
@@ -6,15 +7,26 @@ export class MemoryAuditStore implements AuditStore {
   readonly #entries: AuditEntry[] = [];
   /** Grant id -> seqs of the entries naming it, oldest first, at most AUDIT_GRANT_INDEX_CAP. */
   readonly #byGrant = new Map<string, number[]>();
+  #turn: { token: string; until: number } | undefined;
 
   async head(): Promise<AuditHead | null> {
     return this.#head();
   }
 
-  async append(expectedHead: AuditHead | null, entries: AuditEntry[]): Promise<AppendResult> {
+  async takeTurn(ttlMs: number): Promise<string | null> {
+    if (this.#turnHolder() !== undefined) return null;
+    const token = randomUUID();
+    this.#turn = { token, until: Date.now() + ttlMs };
+    return token;
+  }
+
+  async append(expectedHead: AuditHead | null, entries: AuditEntry[], turn?: string): Promise<AppendResult> {
     assertAuditBatch(expectedHead, entries);
     const head = this.#head();
+    const holder = this.#turnHolder();
+    if (holder !== undefined && holder !== turn) return { ok: false, head, turnHeld: true };
     if (!sameHead(head, expectedHead)) return { ok: false, head };
+    this.#turn = undefined;
     for (const entry of entries) {
       this.#entries.push({ ...entry });
       const grant = indexedGrantOf(entry.body);
@@ -25,6 +37,11 @@ export class MemoryAuditStore implements AuditStore {
       this.#byGrant.set(grant, seqs);
     }
     return { ok: true };
+  }
+
+  #turnHolder(): string | undefined {
+    if (this.#turn !== undefined && this.#turn.until <= Date.now()) this.#turn = undefined;
+    return this.#turn?.token;
   }
 
   async range(fromSeq: number, count: number): Promise<AuditEntry[]> {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { assertAuditBatch, indexedGrantOf } from '../validation.js';
 import { AUDIT_GRANT_INDEX_CAP, type AppendResult, type AuditEntry, type AuditHead, type AuditStore } from '../types.js';
 import { toStoreError } from './errors.js';
@@ -31,17 +32,27 @@ export class RedisAuditStore implements AuditStore {
     }
   }
 
-  async append(expectedHead: AuditHead | null, entries: AuditEntry[]): Promise<AppendResult> {
+  async takeTurn(ttlMs: number): Promise<string | null> {
+    const token = randomUUID();
+    try {
+      return (await this.redis.set(this.keys.auditTurn(), token, 'PX', ttlMs, 'NX')) === 'OK' ? token : null;
+    } catch (err) {
+      throw toStoreError(err);
+    }
+  }
+
+  async append(expectedHead: AuditHead | null, entries: AuditEntry[], turn?: string): Promise<AppendResult> {
     assertAuditBatch(expectedHead, entries);
-    // KEYS: stream, head, then one grant index per grant named in the batch; each entry's
+    // KEYS: stream, head, turn, then one grant index per grant named in the batch; each entry's
     // last ARGV is the KEYS position (1-based) of its index, 0 when it names no grant.
-    const keys = [this.keys.auditLog(), this.keys.auditHead()];
+    const keys = [this.keys.auditLog(), this.keys.auditHead(), this.keys.auditTurn()];
     const position = new Map<string, number>();
-    const args: (string | number)[] = new Array<string | number>(3 + entries.length * 5);
+    const args: (string | number)[] = new Array<string | number>(4 + entries.length * 5);
     args[0] = expectedHead === null ? '' : expectedHead.seq;
     args[1] = expectedHead === null ? '' : expectedHead.hash;
     args[2] = AUDIT_GRANT_INDEX_CAP;
-    let i = 3;
+    args[3] = turn ?? '';
+    let i = 4;
     for (const e of entries) {
       args[i++] = e.seq;
       args[i++] = e.prev;
@@ -56,8 +67,10 @@ export class RedisAuditStore implements AuditStore {
       args[i++] = k;
     }
     try {
-      const [ok, seq, hash] = await this.redis.tvAuditAppend(keys.length, ...keys, ...args);
-      return ok === 1 ? { ok: true } : { ok: false, head: toHead(seq, hash) };
+      const [ok, seq, hash, held] = await this.redis.tvAuditAppend(keys.length, ...keys, ...args);
+      if (ok === 1) return { ok: true };
+      const head = toHead(seq, hash);
+      return held === 1 ? { ok: false, head, turnHeld: true } : { ok: false, head };
     } catch (err) {
       throw toStoreError(err);
     }

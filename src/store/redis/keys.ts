@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
  * | `lock:<name>`                | string | lock life  | owner token                               |
  * | `{ks}:switches`, `{ks}:epoch`| hash, string | none | kill switches and their epoch            |
  * | `{audit}:log`, `{audit}:head`| stream, hash | none | hash-chained audit entries, chain head    |
+ * | `{audit}:turn`               | string | ≤ 250 ms   | token of the writer holding the append turn |
  * | `{audit}:grant:<grantId>`    | list   | none       | newest seqs of the entries naming a grant (capped) |
  * | `{ks}:events`                | channel | -         | pub/sub: kill-switch epoch announcements  |
  * | `job:<name>`                 | string | none       | admin job state (rewrap cursor, JSON)     |
@@ -80,6 +81,10 @@ export class RedisKeys {
 
   auditHead(): string {
     return `${this.prefix}{audit}:head`;
+  }
+
+  auditTurn(): string {
+    return `${this.prefix}{audit}:turn`;
   }
 
   /** Same `{audit}` tag as the stream: the append script updates it in the same atomic step, also on Cluster. */

@@ -89,15 +89,22 @@ return redis.call('INCR', KEYS[2])`,
 return tonumber(redis.call('GET', KEYS[2]) or '0')`,
   },
   /**
-   * KEYS: stream, head, then the grant index of each grant the batch names (any number).
-   * ARGV: expected seq ('' = empty chain), expected hash, index cap, then seq, prev, hash, body
-   * and the KEYS position of the entry's grant index (0 = none) per entry
-   * → {1} or {0[, seq, hash]} (current head). Stream ids are `<seq>-0` so XRANGE can seek by
+   * KEYS: stream, head, turn, then the grant index of each grant the batch names (any number).
+   * ARGV: expected seq ('' = empty chain), expected hash, index cap, the caller's turn token
+   * ('' = none), then seq, prev, hash, body and the KEYS position of the entry's grant index
+   * (0 = none) per entry → {1}, or {0[, seq, hash]} (current head) on a head mismatch, or
+   * {0, seq|nil, hash|nil, 1} when another writer holds the turn. A holder's success releases
+   * the turn. Stream ids are `<seq>-0` so XRANGE can seek by
    * seq. The grant indexes are written in the same step as the entries, so an index never
    * names an entry that was not appended, nor misses one that was (until the cap trims it).
    */
   tvAuditAppend: {
-    lua: `local h = redis.call('HMGET', KEYS[2], 'seq', 'hash')
+    lua: `local t = redis.call('GET', KEYS[3])
+local h = redis.call('HMGET', KEYS[2], 'seq', 'hash')
+if t and t ~= ARGV[4] then
+  if not h[1] then return {0, false, false, 1} end
+  return {0, h[1], h[2], 1}
+end
 local match
 if ARGV[1] == '' then match = not h[1] else match = h[1] == ARGV[1] and h[2] == ARGV[2] end
 if not match then
@@ -105,14 +112,16 @@ if not match then
   return {0, h[1], h[2]}
 end
 local n = #ARGV
-if n < 8 then return {1} end
-for i = 4, n, 5 do
-  redis.call('XADD', KEYS[1], ARGV[i] .. '-0', 'seq', ARGV[i], 'prev', ARGV[i + 1], 'hash', ARGV[i + 2], 'body', ARGV[i + 3])
-  local k = tonumber(ARGV[i + 4])
-  if k > 0 then redis.call('LPUSH', KEYS[k], ARGV[i]) end
+if n >= 9 then
+  for i = 5, n, 5 do
+    redis.call('XADD', KEYS[1], ARGV[i] .. '-0', 'seq', ARGV[i], 'prev', ARGV[i + 1], 'hash', ARGV[i + 2], 'body', ARGV[i + 3])
+    local k = tonumber(ARGV[i + 4])
+    if k > 0 then redis.call('LPUSH', KEYS[k], ARGV[i]) end
+  end
+  for k = 4, #KEYS do redis.call('LTRIM', KEYS[k], 0, tonumber(ARGV[3]) - 1) end
+  redis.call('HSET', KEYS[2], 'seq', ARGV[n - 4], 'hash', ARGV[n - 2])
 end
-for k = 3, #KEYS do redis.call('LTRIM', KEYS[k], 0, tonumber(ARGV[3]) - 1) end
-redis.call('HSET', KEYS[2], 'seq', ARGV[n - 4], 'hash', ARGV[n - 2])
+if t then redis.call('DEL', KEYS[3]) end
 return {1}`,
   },
   /** KEYS: grant index, stream. ARGV: count → the fields of each indexed entry still in the stream, newest first. */
@@ -170,7 +179,7 @@ export interface ScriptCommands {
   tvEngageSwitch(switches: string, epoch: string, field: string, json: string): Promise<number>;
   tvReleaseSwitch(switches: string, epoch: string, field: string): Promise<number>;
   /** Called with the number of keys first (stream, head, grant indexes), then the keys and ARGV. */
-  tvAuditAppend(numberOfKeys: number, ...keysAndArgs: Arg[]): Promise<[number, string?, string?]>;
+  tvAuditAppend(numberOfKeys: number, ...keysAndArgs: Arg[]): Promise<[number, (string | null)?, (string | null)?, number?]>;
   tvAuditByGrant(index: string, stream: string, count: number): Promise<string[][]>;
   tvClaimRevocations(due: string, items: string, meta: string, now: number, limit: number, leaseUntil: number): Promise<string[]>;
   tvRescheduleRevocation(due: string, items: string, metaKey: string, id: string, nextAttemptAt: number, metaJson: string): Promise<number>;
