@@ -8,12 +8,33 @@
  * vault injects the upstream token and the host is the provider's. Towards the
  * gateway, Set-Cookie is dropped, because a provider session cookie (Salesforce
  * `sid`) would be a credential usable without the vault.
+ *
+ * Headers that let a request say another method or path than the one the
+ * operation was checked against (X-HTTP-Method-Override and kin, X-Original-URL,
+ * X-Rewrite-URL) are dropped, so the method and path the vault matched are the
+ * ones the provider acts on. Accept-Encoding is replaced by `identity`: the
+ * answer must arrive uncompressed so the vault can scan it for the injected
+ * credential (upstream-call.ts refuses any other Content-Encoding).
  */
 import type { IncomingHttpHeaders } from 'node:http';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection']);
 
-const NOT_FORWARDED = new Set(['host', 'authorization', 'cookie', 'forwarded', 'expect', 'content-length']);
+const NOT_FORWARDED = new Set([
+  'host',
+  'authorization',
+  'cookie',
+  'forwarded',
+  'expect',
+  'content-length',
+  'accept-encoding',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x-original-method',
+  'x-original-url',
+  'x-rewrite-url',
+]);
 
 const NOT_RETURNED = new Set(['set-cookie', 'set-cookie2']);
 
@@ -41,6 +62,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, accessToke
     out[name] = value;
   }
   if (contentLength !== null) out['content-length'] = String(contentLength);
+  out['accept-encoding'] = 'identity';
   out.authorization = `Bearer ${accessToken}`;
   return out;
 }
@@ -54,4 +76,23 @@ export function downstreamResponseHeaders(upstream: Record<string, string | stri
     out[name] = value;
   }
   return out;
+}
+
+/** Query parameters that ask a provider to act with another method (Salesforce `_HttpMethod`, Rails-style `_method`). */
+const METHOD_OVERRIDE_PARAMS = new Set(['_httpmethod', '_method']);
+
+/** Whether a raw query string (with its `?`) carries a method override, in any case or encoding. */
+export function overridesMethod(query: string): boolean {
+  if (query === '') return false;
+  for (const pair of query.slice(1).split('&')) {
+    const rawName = pair.split('=', 1)[0] ?? '';
+    let name: string;
+    try {
+      name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+    } catch {
+      return true;
+    }
+    if (METHOD_OVERRIDE_PARAMS.has(name.trim().toLowerCase())) return true;
+  }
+  return false;
 }

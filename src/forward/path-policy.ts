@@ -8,7 +8,11 @@
  * percent-encoded, encoded slashes and backslashes, encoded `%` (double
  * decoding), raw backslashes, empty segments (`//`), NUL and other control
  * characters, malformed escapes, fragments, and any target that is not
- * origin-form (RFC 9112 §3.2.1). What passes is forwarded byte for byte, so
+ * origin-form (RFC 9112 §3.2.1). Also `;` in a segment, raw or encoded: Java
+ * servlet containers and some proxies read `..;` as `..` (path parameters),
+ * so `/records/..;/admin` would leave the matched pattern upstream; and any
+ * non-ASCII segment, which a server normalising Unicode (NFKC) could read as
+ * dots or slashes. What passes is forwarded byte for byte, so
  * the upstream decodes exactly the segments that were matched here.
  */
 
@@ -50,7 +54,7 @@ export function parseForwardTarget(rawUrl: string): ForwardTarget | null {
     } catch {
       return null;
     }
-    if (segment === '' || segment === '.' || segment === '..' || CONTROL.test(segment) || segment.includes('\\') || segment.includes('/')) return null;
+    if (segment === '' || segment === '.' || segment === '..' || CONTROL.test(segment) || /[\\/;]|[^ -~]/.test(segment)) return null;
     segments.push(segment);
   }
   return { provider, path, segments, query };

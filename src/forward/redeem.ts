@@ -17,6 +17,7 @@
 import type { AuditEventInput } from '../audit/events.js';
 import type { SigningKeys } from '../crypto/signing-keys.js';
 import { AccessDenied, InsufficientScope, InvalidToken, UpstreamError, assert } from '../errors.js';
+import { overridesMethod } from './headers.js';
 import type { KillSwitchCache } from '../exchange/kill-switches.js';
 import { grantHonours } from '../exchange/token-liveness.js';
 import type { PeerIdentity } from '../identity/peer-certificate.js';
@@ -114,6 +115,8 @@ export class OperationTokenRedeemer {
     assert((operation.methods as readonly string[]).includes(method), () => new InsufficientScope('method outside the operation'));
     const template = matchPattern(operation.paths, target.segments);
     assert(template, () => new InsufficientScope('path outside the operation'));
+    // The method matched above is the one the provider must act on.
+    assert(!overridesMethod(target.query), () => new InsufficientScope('method override in the query'));
 
     // Issued together: on Redis both commands share one round trip (auto-pipelining).
     const cachedAccess = this.deps.prefetch(record.grantId);

@@ -18,7 +18,7 @@ import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } f
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuditEventInput, AuditWriter } from '../audit/events.js';
-import { PayloadTooLarge, TemporarilyUnavailable, errorHandler, toOAuthError } from '../errors.js';
+import { InvalidRequest, PayloadTooLarge, TemporarilyUnavailable, errorHandler, toOAuthError } from '../errors.js';
 import { oauthErrorBody } from '../exchange/request.js';
 import { traceIdOf } from '../http/trace.js';
 import { declaredLength, hasBody, type ForwardOutcome, type ForwardLimits, type UpstreamCaller } from './upstream-call.js';
@@ -115,6 +115,11 @@ export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app
       if (declared !== null && declared > limits.requestBodyBytes) {
         p.trail.gateway = request.peer.id;
         throw new PayloadTooLarge('declared body above the forward limit');
+      }
+      // Fastify does not read a GET/HEAD body; refuse one before any use is spent.
+      if ((request.method === 'GET' || request.method === 'HEAD') && hasBody(request.headers)) {
+        p.trail.gateway = request.peer.id;
+        throw new InvalidRequest('a GET or HEAD request with a body');
       }
       const redeemed = await redeemer.redeem(
         request.raw.url ?? '',

@@ -104,15 +104,30 @@ export class UpstreamCaller {
 
     const relayed = downstreamResponseHeaders(response.headers);
     const answerBytes = response.headers['content-length'] === undefined ? null : Number(response.headers['content-length']);
-    const leaks = Object.values(relayed).some((v) => (Array.isArray(v) ? v.join('\n') : v).includes(access.accessToken));
-    if (leaks || (answerBytes !== null && answerBytes > this.limits.responseBodyBytes)) {
+    const forms = credentialForms(access.accessToken);
+    const leaks = Object.values(relayed).some((v) => {
+      const text = Array.isArray(v) ? v.join('\n') : v;
+      return forms.some((form) => text.includes(form));
+    });
+    // Asked for `identity` (headers.ts): an encoded answer could carry the credential unseen.
+    const encoding = String(response.headers['content-encoding'] ?? 'identity')
+      .trim()
+      .toLowerCase();
+    const refused = leaks
+      ? 'upstream answer headers carry the injected credential'
+      : encoding !== 'identity'
+        ? 'upstream answer is content-encoded'
+        : answerBytes !== null && answerBytes > this.limits.responseBodyBytes
+          ? 'upstream answer above the response limit'
+          : null;
+    if (refused !== null) {
       await response.body.dump();
-      throw new UpstreamError(leaks ? 'upstream answer headers carry the injected credential' : 'upstream answer above the response limit');
+      throw new UpstreamError(refused);
     }
     const metered = new MeteredBody({
       limit: this.limits.responseBodyBytes,
       tooLarge: () => new UpstreamError('upstream answer grew past the response limit'),
-      secret: { value: access.accessToken, found: () => new UpstreamError('upstream answer body carries the injected credential') },
+      secret: { forms, found: () => new UpstreamError('upstream answer body carries the injected credential') },
     });
     // An error on either side (limit, leaked credential, upstream reset) tears both down:
     // the gateway's response ends short rather than carrying what must not be relayed.
@@ -167,4 +182,14 @@ export class UpstreamCaller {
       if (meter) outcome.requestBytes = meter.bytes;
     }
   }
+}
+
+/**
+ * The forms in which an echoed credential would appear in a header or body: as is, percent-encoded
+ * (Salesforce tokens carry `!`; upper- and lower-case hex), and JSON-escaped.
+ */
+export function credentialForms(token: string): string[] {
+  const percent = encodeURIComponent(token);
+  const forms = new Set([token, percent, percent.replace(/%[0-9A-F]{2}/g, (e) => e.toLowerCase()), JSON.stringify(token).slice(1, -1)]);
+  return [...forms];
 }

@@ -13,6 +13,7 @@
  * Every answer also carries a Set-Cookie and a hop-by-hop header named in
  * Connection, which the vault must not relay.
  */
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 
@@ -83,6 +84,15 @@ export async function startCrmApi(options: CrmApiOptions): Promise<CrmApi> {
     }
     const path = request.url.split('?')[0]!;
     if (path === '/api/echo-auth') return { youSent: authorization };
+    // Broken in subtler ways: the credential percent-encoded in a header and the body, or a compressed body.
+    if (path === '/api/echo-auth-encoded')
+      return reply.header('location', `/login?t=${encodeURIComponent(authorization ?? '')}`).send(`t=${encodeURIComponent(authorization ?? '')}`);
+    if (path === '/api/echo-auth-encoded-body') return reply.type('text/plain').send(`t=${encodeURIComponent(authorization ?? '')}`);
+    if (path === '/api/gzip')
+      return reply
+        .header('content-encoding', 'gzip')
+        .type('application/json')
+        .send(gzipSync(JSON.stringify({ youSent: authorization })));
     if (path === '/api/slow') {
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       return { slow: true };

@@ -22,7 +22,11 @@ export const CRM_OPERATIONS = {
   'records.write': { description: 'Create or replace records', methods: ['POST', 'PUT'], paths: ['/records', '/records/{id}'] },
   'records.browse': { description: 'Browse records', methods: ['GET'], paths: ['/records/**'], uses: 5 },
   'files.download': { description: 'Download an export', methods: ['GET'], paths: ['/big', '/slow'] },
-  'debug.echo': { description: 'A broken endpoint that echoes credentials', methods: ['GET'], paths: ['/echo-auth', '/leak-header'] },
+  'debug.echo': {
+    description: 'A broken endpoint that echoes credentials',
+    methods: ['GET'],
+    paths: ['/echo-auth', '/leak-header', '/echo-auth-encoded', '/echo-auth-encoded-body', '/gzip'],
+  },
 };
 
 export const OTHER_GATEWAY = 'spiffe://dev.local/other';

@@ -123,6 +123,10 @@ describe('what the request does (403, the token is spent)', () => {
     ['empty segment', '//records/1'],
     ['trailing slash', '/records/1/'],
     ['encoded NUL', '/records/1%00'],
+    ['matrix dot-dot (Java containers read ..; as ..)', '/records/..;'],
+    ['encoded matrix dot-dot', '/records/%2e%2e%3b'],
+    ['a path parameter', '/records/1;jsessionid=x'],
+    ['a Unicode two-dot leader', '/records/%E2%80%A5'],
   ])('%s: %s', async (_name, path) => {
     const token = await w.operationToken();
     // Sent byte for byte: an HTTP client library would normalise most of these itself.

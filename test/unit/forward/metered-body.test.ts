@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { MeteredBody } from '../../../src/forward/metered-body.js';
 
 const SECRET = 'upstream-secret-token';
-const meter = (limit = 1000) => new MeteredBody({ limit, tooLarge: () => new Error('too large'), secret: { value: SECRET, found: () => new Error('secret') } });
+const meter = (limit = 1000) =>
+  new MeteredBody({ limit, tooLarge: () => new Error('too large'), secret: { forms: [SECRET], found: () => new Error('secret') } });
 
 describe('MeteredBody', () => {
   it('passes a clean body through unchanged and counts it', async () => {
