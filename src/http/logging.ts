@@ -49,7 +49,9 @@ export function scrubSecrets<T>(value: T, depth = 0): T {
   if (value === null || typeof value !== 'object' || depth > SCRUB_DEPTH) return value;
   let copy: Record<string, unknown> | undefined;
   const source = value as Record<string, unknown>;
-  for (const key of Object.keys(source)) {
+  // An error's `cause` is not enumerable, but pino's error serializer logs it.
+  const keys = value instanceof Error && Object.hasOwn(value, 'cause') ? [...Object.keys(source), 'cause'] : Object.keys(source);
+  for (const key of keys) {
     const before = source[key];
     const after = SECRET_KEYS.has(key.toLowerCase()) ? REDACTED : scrubSecrets(before, depth + 1);
     if (after === before) continue;
@@ -70,6 +72,8 @@ export function loggerOptions(level: string, stream?: DestinationStream): Exclud
     level,
     ...(stream ? { stream } : {}),
     redact: { paths: redactPaths, censor: REDACTED },
+    // Log-call objects only: pino does not pass child-logger bindings through formatters, so
+    // bindings must carry ids alone (today: `listener` and Fastify's request id).
     formatters: { log: (object) => scrubSecrets(object) },
     serializers: {
       req(request: FastifyRequest) {

@@ -66,6 +66,16 @@ describe('log redaction', () => {
     expect(line.err.status).toBe(502);
   });
 
+  it("reaches into an error's (non-enumerable) cause without touching the original", () => {
+    const cause = Object.assign(new Error('inner'), { access_token: CANARY });
+    const err = new Error('outer', { cause });
+    const scrubbed = scrubSecrets({ err });
+    expect(JSON.stringify((scrubbed.err.cause as Record<string, unknown>).access_token)).toBe('"[redacted]"');
+    expect(scrubbed.err).toBeInstanceOf(Error);
+    expect(scrubbed.err.message).toBe('outer');
+    expect(cause.access_token).toBe(CANARY);
+  });
+
   it('returns the same object when there is nothing to censor', () => {
     const value = { a: 1, b: { c: ['x', { d: 'y' }] } };
     expect(scrubSecrets(value)).toBe(value);
