@@ -152,6 +152,7 @@ export class TokenExchange {
         certThumbprint: peer.thumbprint,
         usesLeft: operation.uses,
         expiresAt: (now + ttl) * 1000,
+        ...(grant.consentEpochs?.[agent] ? { consentEpoch: grant.consentEpochs[agent] } : {}),
       },
       ttl * 1000,
     );

@@ -14,6 +14,8 @@ export function grantHonours(record: OperationTokenRecord, grant: Grant | null):
     grant.status === 'active' &&
     grant.userId === record.userId &&
     grant.provider === record.provider &&
-    (grant.consent[record.agent]?.includes(record.operation) ?? false)
+    (grant.consent[record.agent]?.includes(record.operation) ?? false) &&
+    // This agent's consent changed since issue (even if consented again): the token stays dead.
+    (grant.consentEpochs?.[record.agent] ?? 0) === (record.consentEpoch ?? 0)
   );
 }

@@ -28,6 +28,13 @@ export interface Grant {
   version: number;
   /** Agent id -> operations the user consented to for that agent. */
   consent: Record<string, string[]>;
+  /**
+   * Agent id -> a counter bumped by every change of that agent's consent (absent = 0).
+   * Operation tokens carry their agent's value at issue and die when it moves, so withdrawing
+   * and re-granting consent does not bring an outstanding token back, while other agents'
+   * tokens are untouched (exchange/token-liveness.ts).
+   */
+  consentEpochs?: Record<string, number>;
   createdAt: number;
   updatedAt: number;
 }
@@ -87,6 +94,8 @@ export interface OperationTokenRecord {
   certThumbprint: string;
   usesLeft: number;
   expiresAt: number;
+  /** The grant's consent epoch for this agent when the token was issued (absent = 0). */
+  consentEpoch?: number;
 }
 
 export interface TokenStore {

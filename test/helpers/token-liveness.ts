@@ -16,6 +16,7 @@ export function consentedRecord(jti: string, grant: Grant): OperationTokenRecord
     certThumbprint: 'x',
     usesLeft: 1,
     expiresAt: Date.now() + 60_000,
+    ...(grant.consentEpochs?.[agent] !== undefined && { consentEpoch: grant.consentEpochs[agent] }),
   };
 }
 

@@ -70,6 +70,7 @@ export class MemoryGrantStore implements GrantStore {
     if (grant === undefined) return false;
     if (operations.length === 0) delete grant.consent[agent];
     else grant.consent[agent] = [...operations];
+    grant.consentEpochs = { ...grant.consentEpochs, [agent]: (grant.consentEpochs?.[agent] ?? 0) + 1 };
     grant.updatedAt = Date.now();
     return true;
   }

@@ -2,6 +2,8 @@ import type { Grant, GrantStatus } from '../types.js';
 
 /** Hash field prefix for consent: `c:<agent>` holds that agent's operations as a JSON array. */
 export const CONSENT_FIELD_PREFIX = 'c:';
+/** Hash field prefix for `e:<agent>`: how many times that agent's consent changed (Grant.consentEpochs). */
+export const CONSENT_EPOCH_FIELD_PREFIX = 'e:';
 
 /**
  * A grant is a Redis hash so the scripts can compare and bump `version` or
@@ -32,6 +34,7 @@ export function encodeGrant(grant: Grant): string[] {
     String(grant.updatedAt),
   ];
   if (grant.instanceUrl !== undefined) out.push('instanceUrl', grant.instanceUrl);
+  for (const [agent, epoch] of Object.entries(grant.consentEpochs ?? {})) out.push(CONSENT_EPOCH_FIELD_PREFIX + agent, String(epoch));
   for (const [agent, operations] of Object.entries(grant.consent)) {
     if (operations.length > 0) out.push(CONSENT_FIELD_PREFIX + agent, JSON.stringify(operations));
   }
@@ -43,9 +46,12 @@ export function decodeGrant(hash: Record<string, string>): Grant | null {
   const id = hash['id'];
   if (id === undefined) return null;
   const consent: Record<string, string[]> = {};
+  let consentEpochs: Record<string, number> | undefined;
   for (const field in hash) {
     if (field.startsWith(CONSENT_FIELD_PREFIX)) {
       consent[field.slice(CONSENT_FIELD_PREFIX.length)] = JSON.parse(hash[field] ?? '[]') as string[];
+    } else if (field.startsWith(CONSENT_EPOCH_FIELD_PREFIX)) {
+      (consentEpochs ??= {})[field.slice(CONSENT_EPOCH_FIELD_PREFIX.length)] = Number(hash[field]);
     }
   }
   const grant: Grant = {
@@ -63,5 +69,6 @@ export function decodeGrant(hash: Record<string, string>): Grant | null {
   };
   const instanceUrl = hash['instanceUrl'];
   if (instanceUrl !== undefined) grant.instanceUrl = instanceUrl;
+  if (consentEpochs !== undefined) grant.consentEpochs = consentEpochs;
   return grant;
 }

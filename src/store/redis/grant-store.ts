@@ -2,7 +2,7 @@ import { decodeCursor, encodeCursor, matchesGrantFilter } from '../grant-filter.
 import { StoreConflictError } from '../types.js';
 import type { Grant, GrantFilter, GrantStatus, GrantStore, Page } from '../types.js';
 import { throwFirstError, toStoreError } from './errors.js';
-import { CONSENT_FIELD_PREFIX, decodeGrant, encodeGrant } from './grant-codec.js';
+import { CONSENT_EPOCH_FIELD_PREFIX, CONSENT_FIELD_PREFIX, decodeGrant, encodeGrant } from './grant-codec.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
@@ -106,7 +106,7 @@ export class RedisGrantStore implements GrantStore {
   async setConsent(id: string, agent: string, operations: string[]): Promise<boolean> {
     const ops = operations.length === 0 ? '' : JSON.stringify(operations);
     try {
-      const ok = await this.redis.tvSetConsent(this.keys.grant(id), CONSENT_FIELD_PREFIX + agent, ops, Date.now());
+      const ok = await this.redis.tvSetConsent(this.keys.grant(id), CONSENT_FIELD_PREFIX + agent, ops, Date.now(), CONSENT_EPOCH_FIELD_PREFIX + agent);
       return ok === 1;
     } catch (err) {
       throw toStoreError(err);

@@ -38,11 +38,12 @@ if ARGV[2] ~= '' and v ~= tonumber(ARGV[2]) then return false end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'version', v + 1, 'updatedAt', ARGV[3])
 return v + 1`,
   },
-  /** KEYS: grant. ARGV: consent field, operations JSON or '' to remove, now → 1 or 0 when no grant. */
+  /** KEYS: grant. ARGV: consent field, operations JSON or '' to remove, now, the agent's consent-epoch field → 1 or 0 when no grant. */
   tvSetConsent: {
     numberOfKeys: 1,
     lua: `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if ARGV[2] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+redis.call('HINCRBY', KEYS[1], ARGV[4], 1)
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3])
 return 1`,
   },
@@ -172,7 +173,7 @@ export interface ScriptCommands {
   tvCommitRefresh(key: string, expectedVersion: number, refreshToken: string, now: number): Promise<number | null>;
   tvRewrapRefresh(key: string, expected: string, rewrapped: string): Promise<number>;
   tvSetStatus(key: string, status: string, expectedVersion: Arg, now: number): Promise<number | null>;
-  tvSetConsent(key: string, field: string, operations: string, now: number): Promise<number>;
+  tvSetConsent(key: string, field: string, operations: string, now: number, epochField: string): Promise<number>;
   tvDeleteGrant(grant: string, accessToken: string): Promise<string>;
   tvConsume(key: string): Promise<[string, number] | null>;
   tvReleaseLock(key: string, owner: string): Promise<number>;

@@ -231,4 +231,19 @@ describe("a connection's agents and history", () => {
     expect(rows(tampered.text, 'history')).toStrictEqual(bobHistory);
     expect(JSON.stringify(rows(tampered.text, 'history'))).not.toContain(SALES_AGENT);
   });
+
+  it('giving the agent its consent back does not revive the token issued before the revocation', async () => {
+    expect(await introspect(supportToken)).toStrictEqual({ active: false });
+    const page = await alice.get('/connections/salesforce');
+    const saved = await alice.postForm('/connections/salesforce/consent', {
+      _csrf: BrowserClient.csrf(page),
+      grant: aliceGrant.id,
+      consent: [`${READ} ${SUPPORT_AGENT}`, `${READ} ${SALES_AGENT}`, `${WRITE} ${SALES_AGENT}`],
+    });
+    expect(saved.status).toBe(303);
+    expect((await lv.vault.runtime.stores.grants.get(aliceGrant.id))?.consent[SUPPORT_AGENT]).toStrictEqual([READ]);
+    // The old token stays dead; a new exchange under the new consent works.
+    expect(await introspect(supportToken)).toStrictEqual({ active: false });
+    expect(await introspect(await issued('alice', SUPPORT_AGENT, READ))).toMatchObject({ active: true, act: { sub: SUPPORT_AGENT } });
+  });
 });

@@ -8,6 +8,9 @@ describe('grantHonours: a token record counts only with its live grant', () => {
 
   it('honours a record whose grant is active, the same user and provider, and consents to the agent and operation', () => {
     expect(grantHonours(record, grant)).toBe(true);
+    expect(grantHonours({ ...record, consentEpoch: 3 }, { ...grant, consentEpochs: { [record.agent]: 3 } })).toBe(true);
+    // Another agent's consent changing leaves this token alone.
+    expect(grantHonours(record, { ...grant, consentEpochs: { 'spiffe://corp.example/agent/b': 4 } })).toBe(true);
   });
 
   it.each([
@@ -19,6 +22,7 @@ describe('grantHonours: a token record counts only with its live grant', () => {
     ['the grant is for another provider', { ...grant, provider: 'servicenow' }],
     ['the agent lost its consent', { ...grant, consent: {} }],
     ['the operation is no longer consented', { ...grant, consent: { [record.agent]: ['salesforce:records.write'] } }],
+    ['consent was withdrawn and given again since the token was issued', { ...grant, consentEpochs: { [record.agent]: 2 } }],
   ])('refuses when %s', (_why, candidate) => {
     expect(grantHonours(record, candidate)).toBe(false);
   });
