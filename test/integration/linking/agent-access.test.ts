@@ -27,6 +27,17 @@ let bobGrant: Grant;
 let supportToken: string;
 let salesToken: string;
 
+/** Alice saves consent on her connection page: read for both agents, write for the sales agent. */
+async function aliceConsentsToAll(): Promise<void> {
+  const page = await alice.get('/connections/salesforce');
+  const saved = await alice.postForm('/connections/salesforce/consent', {
+    _csrf: BrowserClient.csrf(page),
+    grant: aliceGrant.id,
+    consent: [`${READ} ${SUPPORT_AGENT}`, `${READ} ${SALES_AGENT}`, `${WRITE} ${SALES_AGENT}`],
+  });
+  expect(saved.status).toBe(303);
+}
+
 async function issued(login: string, agent: string, operation: string): Promise<string> {
   const res = await lv.exchange(login, agent, operation);
   expect(res.status).toBe(200);
@@ -74,13 +85,7 @@ beforeAll(async () => {
   aliceGrant = (await lv.grants('alice'))[0]!;
   bobGrant = (await lv.grants('bob'))[0]!;
   // Consent through the page, as the user gives it.
-  const page = await alice.get('/connections/salesforce');
-  const saved = await alice.postForm('/connections/salesforce/consent', {
-    _csrf: BrowserClient.csrf(page),
-    grant: aliceGrant.id,
-    consent: [`${READ} ${SUPPORT_AGENT}`, `${READ} ${SALES_AGENT}`, `${WRITE} ${SALES_AGENT}`],
-  });
-  expect(saved.status).toBe(303);
+  await aliceConsentsToAll();
   const bobPage = await bob.get('/connections/salesforce');
   await bob.postForm('/connections/salesforce/consent', { _csrf: BrowserClient.csrf(bobPage), grant: bobGrant.id, consent: [`${READ} ${SUPPORT_AGENT}`] });
 }, 60_000);
@@ -234,13 +239,7 @@ describe("a connection's agents and history", () => {
 
   it('giving the agent its consent back does not revive the token issued before the revocation', async () => {
     expect(await introspect(supportToken)).toStrictEqual({ active: false });
-    const page = await alice.get('/connections/salesforce');
-    const saved = await alice.postForm('/connections/salesforce/consent', {
-      _csrf: BrowserClient.csrf(page),
-      grant: aliceGrant.id,
-      consent: [`${READ} ${SUPPORT_AGENT}`, `${READ} ${SALES_AGENT}`, `${WRITE} ${SALES_AGENT}`],
-    });
-    expect(saved.status).toBe(303);
+    await aliceConsentsToAll();
     expect((await lv.vault.runtime.stores.grants.get(aliceGrant.id))?.consent[SUPPORT_AGENT]).toStrictEqual([READ]);
     // The old token stays dead; a new exchange under the new consent works.
     expect(await introspect(supportToken)).toStrictEqual({ active: false });
