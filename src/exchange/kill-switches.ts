@@ -113,10 +113,11 @@ export class KillSwitchCache {
       if (readAt > this.#confirmedAt) this.#confirmedAt = readAt;
       return;
     }
-    // Queued behind any read already in flight, so it starts after this epoch was read.
+    // Queued behind any read already in flight, so it starts after this epoch was read; it
+    // also reloads when the epoch went backwards (a Redis that lost its last change).
     await this.sync();
-    // An epoch that went backwards (a Redis reset) is not "behind": the poll resyncs it.
-    if (this.#epoch < epoch) throw new TemporarilyUnavailable('kill-switch snapshot could not be refreshed');
+    // Not confirmed by a read that started after ours: fail closed rather than trust the old snapshot.
+    if (this.#confirmedAt < readAt || this.#epoch < epoch) throw new TemporarilyUnavailable('kill-switch snapshot could not be refreshed');
   }
 
   #schedule(): void {

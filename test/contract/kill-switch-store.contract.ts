@@ -18,19 +18,24 @@ export function describeKillSwitchStoreContract(stores: () => Stores): void {
       expect(await stores().killSwitches.snapshot()).toStrictEqual({ epoch: 0, switches: [] });
     });
 
-    it('bumps the epoch on every engage and effective release', async () => {
-      expect(await stores().killSwitches.engage(sw('agent', 'spiffe://corp.example/agent/a'))).toBe(1);
-      expect(await stores().killSwitches.engage(sw('global', '*'))).toBe(2);
-      expect(await stores().killSwitches.engage(sw('agent', 'spiffe://corp.example/agent/a'))).toBe(3);
+    it('moves the epoch up on every engage and effective release, to at least the clock in ms', async () => {
+      const before = Date.now();
+      const e1 = await stores().killSwitches.engage(sw('agent', 'spiffe://corp.example/agent/a'));
+      const e2 = await stores().killSwitches.engage(sw('global', '*'));
+      const e3 = await stores().killSwitches.engage(sw('agent', 'spiffe://corp.example/agent/a'));
+      expect(e1).toBeGreaterThanOrEqual(before - 5_000);
+      expect(e2).toBeGreaterThan(e1);
+      expect(e3).toBeGreaterThan(e2);
       const snap = await stores().killSwitches.snapshot();
-      expect(snap.epoch).toBe(3);
+      expect(snap.epoch).toBe(e3);
       expect([...snap.switches].sort(byKey)).toStrictEqual([sw('agent', 'spiffe://corp.example/agent/a'), sw('global', '*')]);
 
-      expect(await stores().killSwitches.release('global', '*')).toBe(4);
-      expect(await stores().killSwitches.release('global', '*')).toBe(4);
-      expect(await stores().killSwitches.release('user', 'never-engaged')).toBe(4);
-      expect(await stores().killSwitches.epoch()).toBe(4);
-      expect(await stores().killSwitches.snapshot()).toStrictEqual({ epoch: 4, switches: [sw('agent', 'spiffe://corp.example/agent/a')] });
+      const e4 = await stores().killSwitches.release('global', '*');
+      expect(e4).toBeGreaterThan(e3);
+      expect(await stores().killSwitches.release('global', '*')).toBe(e4);
+      expect(await stores().killSwitches.release('user', 'never-engaged')).toBe(e4);
+      expect(await stores().killSwitches.epoch()).toBe(e4);
+      expect(await stores().killSwitches.snapshot()).toStrictEqual({ epoch: e4, switches: [sw('agent', 'spiffe://corp.example/agent/a')] });
     });
 
     it('keeps switches with the same target apart by scope', async () => {

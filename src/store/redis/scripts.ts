@@ -6,6 +6,16 @@ import type { Redis } from 'ioredis';
  * numbers and envelope ciphertext only: ioredis tracing keeps EVAL arguments,
  * so plaintext secrets must never reach a script (NOTES.md).
  */
+/**
+ * The next kill-switch epoch (KEYS[2]): above the current one and at least the Redis clock in
+ * ms. A failover or restart that loses the last change cannot make a later change reuse an
+ * epoch a replica already cached with other switches: the new one is a later time.
+ */
+const NEXT_EPOCH = `local t = redis.call('TIME')
+local e = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+redis.call('SET', KEYS[2], string.format('%d', e))
+return e`;
+
 const SCRIPTS = {
   /** KEYS: grant. ARGV: field, value, ... → 1 created, 0 exists. */
   tvCreateGrant: {
@@ -81,12 +91,14 @@ return 0`,
   tvEngageSwitch: {
     numberOfKeys: 2,
     lua: `redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return redis.call('INCR', KEYS[2])`,
+${NEXT_EPOCH}`,
   },
   /** KEYS: switches, epoch. ARGV: field → epoch, bumped only if the switch was engaged. */
   tvReleaseSwitch: {
     numberOfKeys: 2,
-    lua: `if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then return redis.call('INCR', KEYS[2]) end
+    lua: `if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then
+${NEXT_EPOCH}
+end
 return tonumber(redis.call('GET', KEYS[2]) or '0')`,
   },
   /**

@@ -48,18 +48,22 @@ describe('kill switches API', () => {
     expect(res.status).toBe(200);
     const body = res.json<{ epoch: number; switch: { engagedAt: number } }>();
     const sw = { scope: 'agent', target: AGENT, reason: 'incident-42', engagedAt: body.switch.engagedAt, engagedBy: ADMIN };
-    expect(body).toStrictEqual({ epoch: 1, switch: sw });
-    expect(await b.runtime.stores.killSwitches.snapshot()).toStrictEqual({ epoch: 1, switches: [sw] });
+    const engagedEpoch = body.epoch;
+    expect(engagedEpoch).toBeGreaterThan(0);
+    expect(body).toStrictEqual({ epoch: engagedEpoch, switch: sw });
+    expect(await b.runtime.stores.killSwitches.snapshot()).toStrictEqual({ epoch: engagedEpoch, switches: [sw] });
 
     await redis.restart();
     await expect.poll(async () => (await adminCall(b, '/admin/kill-switches')).status, { timeout: 5_000 }).toBe(200);
-    expect((await adminCall(b, '/admin/kill-switches')).json()).toStrictEqual({ epoch: 1, switches: [sw] });
+    expect((await adminCall(b, '/admin/kill-switches')).json()).toStrictEqual({ epoch: engagedEpoch, switches: [sw] });
 
     const released = await adminCall(b, `/admin/kill-switches/agent/${encodeURIComponent(AGENT)}`, { method: 'DELETE' });
-    expect({ status: released.status, body: released.json() }).toStrictEqual({ status: 200, body: { epoch: 2, released: true } });
+    const releasedEpoch = released.json<{ epoch: number }>().epoch;
+    expect(releasedEpoch).toBeGreaterThan(engagedEpoch);
+    expect({ status: released.status, body: released.json() }).toStrictEqual({ status: 200, body: { epoch: releasedEpoch, released: true } });
     const again = await adminCall(b, `/admin/kill-switches/agent/${encodeURIComponent(AGENT)}`, { method: 'DELETE' });
-    expect(again.json()).toStrictEqual({ epoch: 2, released: false });
-    expect((await adminCall(a, '/admin/kill-switches')).json()).toStrictEqual({ epoch: 2, switches: [] });
+    expect(again.json()).toStrictEqual({ epoch: releasedEpoch, released: false });
+    expect((await adminCall(a, '/admin/kill-switches')).json()).toStrictEqual({ epoch: releasedEpoch, switches: [] });
 
     expect(await auditBodies(a)).toStrictEqual([
       {
@@ -70,7 +74,7 @@ describe('kill switches API', () => {
         agent: AGENT,
         seq: 1,
         traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-        details: { scope: 'agent', target: AGENT, epoch: 1 },
+        details: { scope: 'agent', target: AGENT, epoch: engagedEpoch },
       },
       {
         action: 'killswitch.release',
@@ -79,7 +83,7 @@ describe('kill switches API', () => {
         actor: ADMIN,
         agent: AGENT,
         seq: 2,
-        details: { scope: 'agent', target: AGENT, epoch: 2 },
+        details: { scope: 'agent', target: AGENT, epoch: releasedEpoch },
       },
       {
         action: 'killswitch.release',
@@ -88,7 +92,7 @@ describe('kill switches API', () => {
         actor: ADMIN,
         agent: AGENT,
         seq: 3,
-        details: { scope: 'agent', target: AGENT, epoch: 2 },
+        details: { scope: 'agent', target: AGENT, epoch: releasedEpoch },
       },
     ]);
   }, 20_000);
