@@ -21,7 +21,7 @@ import { overridesMethod } from './headers.js';
 import type { KillSwitchCache } from '../exchange/kill-switches.js';
 import { grantHonours } from '../exchange/token-liveness.js';
 import type { PeerIdentity } from '../identity/peer-certificate.js';
-import type { Operation, Provider, ProviderCatalog } from '../providers/catalog.js';
+import { hostAllowed, type Operation, type Provider, type ProviderCatalog } from '../providers/catalog.js';
 import type { CachedAccessToken, Grant, GrantStore, TokenStore } from '../store/types.js';
 import { matchPattern, parseForwardTarget, type ForwardTarget } from './path-policy.js';
 import { verifyOperationToken } from './verify-operation-token.js';
@@ -134,5 +134,10 @@ function apiBaseOf(provider: Provider, grant: Grant): URL {
   const url = new URL(raw);
   const allowed = url.protocol === 'https:' || (url.protocol === 'http:' && provider.allowPrivateNetwork);
   assert(allowed && url.username === '' && url.password === '' && url.search === '', () => new UpstreamError('provider API base refused'));
+  // An instance URL came from the provider's token response: only the provider's own hosts.
+  assert(
+    provider.apiBase.from === 'config' || hostAllowed(url.hostname, provider.apiBase.hosts),
+    () => new UpstreamError('instance URL outside the provider hosts'),
+  );
   return url;
 }

@@ -31,8 +31,8 @@ export interface Provider {
   clientSecretFile?: string;
   scopes: string[];
   endpoints: ProviderEndpoints;
-  /** Where the API lives: a fixed base, or the grant's `instance_url` (Salesforce). */
-  apiBase: { from: 'config'; url: string } | { from: 'grant' };
+  /** Where the API lives: a fixed base, or the grant's `instance_url` (Salesforce), on one of `hosts`. */
+  apiBase: { from: 'config'; url: string } | { from: 'grant'; hosts: readonly string[] };
   /** Lifetime to assume when a token response has no `expires_in`. */
   defaultAccessTokenLifetimeSeconds: number;
   allowPrivateNetwork: boolean;
@@ -46,6 +46,15 @@ export interface Agent extends AgentConfig {
 
 const trim = (url: string) => url.replace(/\/+$/, '');
 
+/** Whether `hostname` is one of `hosts`: an exact name, or under a `.suffix` entry (case-insensitive). */
+export function hostAllowed(hostname: string, hosts: readonly string[]): boolean {
+  const host = hostname.toLowerCase();
+  return hosts.some((entry) => {
+    const allowed = entry.toLowerCase();
+    return allowed.startsWith('.') ? host.endsWith(allowed) && host.length > allowed.length : host === allowed;
+  });
+}
+
 function endpointsOf(config: ProviderConfig): { endpoints: ProviderEndpoints; apiBase: Provider['apiBase']; lifetime: number } {
   switch (config.kind) {
     case 'salesforce': {
@@ -57,7 +66,7 @@ function endpointsOf(config: ProviderConfig): { endpoints: ProviderEndpoints; ap
           revocation: `${base}/revoke`,
           introspection: `${base}/introspect`,
         },
-        apiBase: { from: 'grant' },
+        apiBase: { from: 'grant', hosts: config.instanceHosts },
         lifetime: config.sessionLifetimeSeconds,
       };
     }

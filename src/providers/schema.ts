@@ -65,6 +65,19 @@ export const providerSchema = z.discriminatedUnion('kind', [
     loginUrl: httpsUrl.default('https://login.salesforce.com'),
     /** Salesforce token responses carry no `expires_in`: the org's session timeout. */
     sessionLifetimeSeconds: z.number().int().min(60).max(86_400).default(7_200),
+    /**
+     * Hosts a grant's `instance_url` may name, where /forward sends the upstream token: an exact
+     * host, or a suffix starting with a dot. Salesforce's own domains by default.
+     */
+    instanceHosts: z
+      .array(
+        z
+          .string()
+          .max(253)
+          .regex(/^\.?[a-z0-9-]+(\.[a-z0-9-]+)*$/i, 'a host name or a .suffix'),
+      )
+      .min(1)
+      .default(['.salesforce.com', '.force.com', '.salesforce.mil']),
   }),
   z.strictObject({
     kind: z.literal('servicenow'),

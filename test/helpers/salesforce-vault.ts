@@ -24,6 +24,8 @@ export function salesforceProvider(server: FakeOAuthServer, clientSecretFile: st
     loginUrl: server.origin,
     scopes: ['api', 'refresh_token'],
     allowPrivateNetwork: true,
+    // The fake org's instance_url is its own loopback origin.
+    instanceHosts: [new URL(server.origin).hostname],
     operations: { 'records.read': { description: 'Read records', methods: ['GET'], paths: ['/services/data/**'] } },
     ...extra,
   };

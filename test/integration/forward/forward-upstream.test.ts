@@ -139,6 +139,29 @@ describe('the target host', () => {
       await vault.close();
     }
   });
+
+  it('Salesforce: an instance_url outside the provider hosts is never sent the upstream token', async () => {
+    salesforce ??= await startFakeOAuthServer({ profile: 'salesforce', clients: [fakeClient] });
+    const vault = await startSalesforceVault({ salesforce: { server: salesforce, extra: { instanceHosts: ['.my.salesforce.com'] } } });
+    try {
+      await seedSalesforceGrant(vault, salesforce, 'salesforce', 'alice');
+      const exchanged = await vault.exchange(await exchangeParams(vault.ids, 'alice', AGENT_A, { resource: 'salesforce', scope: 'salesforce:records.read' }));
+      const token = exchanged.json<{ access_token: string }>().access_token;
+      const calls = salesforce.apiCalls.length;
+      const refused = await call(`${vault.internalUrl}/forward/salesforce/services/data/v60.0/sobjects/Account/001`, {
+        ca: vault.pki.ca,
+        client: vault.pki.gateway,
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect({ status: refused.status, body: refused.json() }).toStrictEqual({
+        status: 502,
+        body: { error: 'upstream_error', error_description: 'The upstream provider failed to answer correctly.' },
+      });
+      expect(salesforce.apiCalls).toHaveLength(calls);
+    } finally {
+      await vault.close();
+    }
+  });
 });
 
 describe('streamed bodies', () => {
