@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fillDevLogin, launchChromium } from '../helpers/chromium.js';
-import { freePort } from '../helpers/free-port.js';
 import { startDevProcess, type DevProcess } from '../helpers/dev-process.js';
 
 const OUT = join(process.cwd(), 'test-output', 'e2e-dev');
@@ -24,9 +23,8 @@ beforeAll(async () => {
   await mkdir(OUT, { recursive: true });
   cwd = await mkdtemp(join(tmpdir(), 'tv-dev-demo-'));
   // The demo IdP and CRM listen on the two ports after the public one.
-  const port = await freePort();
-  base = `https://127.0.0.1:${port}`;
-  dev = await startDevProcess(cwd, { public: port, internal: await freePort() });
+  dev = await startDevProcess(cwd);
+  base = `https://127.0.0.1:${dev.ports.public}`;
   browser = await launchChromium();
 });
 afterAll(async () => {

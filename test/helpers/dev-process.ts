@@ -1,9 +1,11 @@
 /**
  * Runs the real `npm run dev` entry point (src/dev.ts) in a directory of the
- * caller's choice, on the given ports, and resolves once it printed its banner.
+ * caller's choice, on free ports, and resolves once it printed its banner.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './free-port.js';
 
 const devEntry = fileURLToPath(new URL('../../src/dev.ts', import.meta.url));
 
@@ -11,9 +13,45 @@ export interface DevProcess {
   child: ChildProcess;
   /** Everything written to stdout and stderr so far. */
   output(): string;
+  ports: DevPorts;
 }
 
-export async function startDevProcess(cwd: string, ports: { public: number; internal: number }): Promise<DevProcess> {
+export interface DevPorts {
+  public: number;
+  internal: number;
+}
+
+const portFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+
+/** A public port whose two successors (the demo IdP and CRM) are free too, and an internal port. */
+async function devPorts(): Promise<DevPorts> {
+  for (;;) {
+    const pub = await freePort();
+    if (pub + 2 < 65_536 && (await portFree(pub + 1)) && (await portFree(pub + 2))) return { public: pub, internal: await freePort() };
+  }
+}
+
+/**
+ * Dev mode on free ports. Ports are only free "a moment ago" and other suites may run
+ * alongside, so a start that lost a port race (EADDRINUSE) is retried on new ports.
+ */
+export async function startDevProcess(cwd: string): Promise<DevProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const ports = await devPorts();
+    try {
+      return await startOn(cwd, ports);
+    } catch (err) {
+      if (attempt >= 3 || !String(err).includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
+async function startOn(cwd: string, ports: DevPorts): Promise<DevProcess> {
   let output = '';
   const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), devEntry], {
     cwd,
@@ -33,5 +71,5 @@ export async function startDevProcess(cwd: string, ports: { public: number; inte
     }, 50);
     child.on('exit', () => reject(new Error(`dev mode exited:\n${output}`)));
   });
-  return { child, output: () => output };
+  return { child, output: () => output, ports };
 }

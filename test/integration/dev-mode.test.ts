@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../helpers/https-client.js';
-import { freePort } from '../helpers/free-port.js';
 import { startDevProcess, type DevProcess } from '../helpers/dev-process.js';
 
 let cwd: string;
@@ -13,8 +12,8 @@ let ports: { public: number; internal: number };
 beforeAll(async () => {
   // A directory with no keys: what a fresh clone looks like to `npm run dev`.
   cwd = await mkdtemp(join(tmpdir(), 'tv-dev-'));
-  ports = { public: await freePort(), internal: await freePort() };
-  dev = await startDevProcess(cwd, ports);
+  dev = await startDevProcess(cwd);
+  ports = dev.ports;
 });
 afterAll(async () => {
   dev?.child.kill('SIGTERM');
