@@ -6,27 +6,21 @@
  * with its own button; that agent's next exchange is refused while the other
  * agent's still succeeds. Screenshots go to test-output/e2e/.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fillDevLogin, launchChromium } from '../helpers/chromium.js';
-import { SALES_AGENT, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../helpers/linking-vault.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { fillDevLogin } from '../helpers/chromium.js';
+import { OUT, useConsentE2e } from '../helpers/consent-e2e.js';
+import { SALES_AGENT, SUPPORT_AGENT, type LinkingVault } from '../helpers/linking-vault.js';
 
-const OUT = join(process.cwd(), 'test-output', 'e2e');
 const READ = 'salesforce:records.read';
 const HOSTILE = 'spiffe://evil.example/"><img src=x onerror="document.title=\'pwned\'">';
 
+const e2e = useConsentE2e();
 let lv: LinkingVault;
 let browser: Browser;
-
-beforeAll(async () => {
-  await mkdir(OUT, { recursive: true });
-  [lv, browser] = await Promise.all([startLinkingVault(), launchChromium()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await lv?.close();
+beforeAll(() => {
+  ({ lv, browser } = e2e);
 });
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(OUT, `activity-${name}.png`), fullPage: true });

@@ -4,25 +4,18 @@
  * an agent, see the connection active, unlink it. A screenshot of every page
  * goes to test-output/e2e/.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fillDevLogin, launchChromium } from '../helpers/chromium.js';
-import { startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../helpers/linking-vault.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { fillDevLogin } from '../helpers/chromium.js';
+import { OUT, useConsentE2e } from '../helpers/consent-e2e.js';
+import { SUPPORT_AGENT, type LinkingVault } from '../helpers/linking-vault.js';
 
-const OUT = join(process.cwd(), 'test-output', 'e2e');
-
+const e2e = useConsentE2e();
 let lv: LinkingVault;
 let browser: Browser;
-
-beforeAll(async () => {
-  await mkdir(OUT, { recursive: true });
-  [lv, browser] = await Promise.all([startLinkingVault(), launchChromium()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await lv?.close();
+beforeAll(() => {
+  ({ lv, browser } = e2e);
 });
 
 let shot = 0;

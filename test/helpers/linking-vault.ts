@@ -210,3 +210,15 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
     },
   };
 }
+
+/**
+ * The admin tests' fixture: alice links Salesforce and ServiceNow, bob links Salesforce,
+ * each through the real consent pages and the fake providers.
+ */
+export async function linkAliceAndBob(lv: LinkingVault): Promise<void> {
+  const alice = await lv.signIn('alice');
+  await lv.link(alice, 'salesforce', 'alice');
+  await lv.link(alice, 'servicenow', 'alice');
+  const bob = await lv.signIn('bob');
+  await lv.link(bob, 'salesforce', 'bob');
+}

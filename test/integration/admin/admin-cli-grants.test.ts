@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Grant } from '../../../src/store/types.js';
 import { runAdminCli } from '../../helpers/admin-cli.js';
 import { grantView, onlyGrant } from '../../helpers/admin-grants.js';
-import { SALES_AGENT, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';
+import { SALES_AGENT, linkAliceAndBob, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';
 
 let lv: LinkingVault;
 let aliceSf: Grant;
@@ -34,11 +34,7 @@ function expectNoSecret(output: string): void {
 
 beforeAll(async () => {
   lv = await startLinkingVault();
-  const alice = await lv.signIn('alice');
-  await lv.link(alice, 'salesforce', 'alice');
-  await lv.link(alice, 'servicenow', 'alice');
-  const bob = await lv.signIn('bob');
-  await lv.link(bob, 'salesforce', 'bob');
+  await linkAliceAndBob(lv);
   const { grants } = lv.vault.runtime.stores;
   await grants.setConsent((await one('alice', 'salesforce')).id, SALES_AGENT, ['salesforce:records.read']);
   await grants.setConsent((await one('alice', 'salesforce')).id, SUPPORT_AGENT, ['salesforce:records.read']);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Grant } from '../../../src/store/types.js';
 import { adminCall } from '../../helpers/admin-client.js';
 import { grantView, onlyGrant } from '../../helpers/admin-grants.js';
-import { SALES_AGENT, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';
+import { SALES_AGENT, linkAliceAndBob, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';
 import { consentedRecord, honoured } from '../../helpers/token-liveness.js';
 
 const ADMIN = 'spiffe://dev.local/admin';
@@ -35,11 +35,7 @@ const auditBodies = async () => (await lv.vault.runtime.stores.audit.range(1, 10
 
 beforeAll(async () => {
   lv = await startLinkingVault();
-  const alice = await lv.signIn('alice');
-  await lv.link(alice, 'salesforce', 'alice');
-  await lv.link(alice, 'servicenow', 'alice');
-  const bob = await lv.signIn('bob');
-  await lv.link(bob, 'salesforce', 'bob');
+  await linkAliceAndBob(lv);
   const { grants } = lv.vault.runtime.stores;
   aliceSf = await one('alice', 'salesforce');
   aliceSn = await one('alice', 'servicenow');
