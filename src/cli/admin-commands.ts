@@ -9,6 +9,7 @@ import { ApiError, callAdmin, callJson, type Connection } from './admin-http.js'
 import { table } from './table.js';
 import { grants, revoke } from './grant-commands.js';
 import { OPTIONS, positiveInt, print, UsageError, type Ctx, type Io } from './cli-context.js';
+import type { RewrapState } from '../admin/rewrap-runs.js';
 
 export type { Io } from './cli-context.js';
 
@@ -200,17 +201,6 @@ async function auditExport(ctx: Ctx): Promise<number> {
   throw new ApiError(e.error ?? `http_${res.status}`, e.error_description ?? '', res.status);
 }
 
-interface RewrapState {
-  activeKeyId: string;
-  done: boolean;
-  cursor?: string;
-  scanned: number;
-  rewrapped: number;
-  alreadyActive: number;
-  raced: number;
-  failed: Array<{ grantId: string; reason: string }>;
-  updatedAt: string;
-}
 interface KeyStatus {
   sealed: boolean;
   kek: { ids: string[]; active: string | null };

@@ -62,6 +62,20 @@ const event = (n: number, replicaName: string): AuditEventInput => ({
   gateway: 'spiffe://corp.example/gateway',
 });
 
+/** Waits (up to 5 s) until Redis answers again through these stores. */
+async function answering(stores: Stores): Promise<void> {
+  await expect
+    .poll(
+      () =>
+        stores.ping().then(
+          () => true,
+          () => false,
+        ),
+      { timeout: 5000 },
+    )
+    .toBe(true);
+}
+
 async function writeChain(writer: AuditWriter, n: number): Promise<void> {
   await Promise.all(Array.from({ length: n }, (_, i) => writer.record(event(i, 'w'))));
 }
@@ -203,16 +217,7 @@ describe('audit chain on Redis', () => {
     console.info(`Redis killed: 20 record() calls rejected in ${elapsed.toFixed(1)} ms`);
 
     await redis.restart();
-    await expect
-      .poll(
-        () =>
-          stores.ping().then(
-            () => true,
-            () => false,
-          ),
-        { timeout: 5000 },
-      )
-      .toBe(true);
+    await answering(stores);
     expect(await writer.record(event(99, 'back'))).toMatchObject({ seq: 11 });
     expect(await verifyChain(stores.audit, hmacKey)).toMatchObject({ ok: true, records: 11 });
   });
@@ -232,16 +237,7 @@ describe('audit chain on Redis', () => {
     expect(elapsed).toBeLessThan(1000);
     console.info(`Redis hung: record() rejected in ${elapsed.toFixed(1)} ms`);
     // The timed-out append may still have run ("outcome unknown"): either way the chain stays one chain.
-    await expect
-      .poll(
-        () =>
-          stores.ping().then(
-            () => true,
-            () => false,
-          ),
-        { timeout: 5000 },
-      )
-      .toBe(true);
+    await answering(stores);
     const next = await writer.record(event(2, 'after'));
     expect([6, 7]).toContain(next.seq);
     expect(await verifyChain(stores.audit, hmacKey)).toMatchObject({ ok: true, records: next.seq });
