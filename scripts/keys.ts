@@ -4,7 +4,7 @@
  */
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureDevKeys } from '../src/crypto/dev-keys.js';
+import { ensureDevKeys } from '../src/dev/keys.js';
 
 const dir = fileURLToPath(new URL('../keys/dev/', import.meta.url));
 const force = process.argv.includes('--force');

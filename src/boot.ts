@@ -9,10 +9,10 @@ import { loadKeyMaterial, readSecretFile, KeyMaterialError, type KeyMaterial } f
 import { createEnvelope, type Envelope } from './crypto/envelope.js';
 import { ProviderCatalog } from './providers/catalog.js';
 import { UpstreamOAuth } from './providers/upstream-oauth.js';
-import { loadTlsMaterial, TlsMaterialError, type TlsMaterial } from './http/tls-material.js';
+import { loadTlsMaterial, TlsMaterialError, type TlsMaterial } from './identity/tls-material.js';
 import { createMemoryStores } from './store/memory/index.js';
 import { connectRedisStores, createRedisStores } from './store/redis/index.js';
-import type { Stores } from './store/types.js';
+import type { Stores } from './store/stores.js';
 import { join } from 'node:path';
 import { createAuditWriter, createCheckpointer, fileCheckpointSink, InvalidCheckpointError, readCheckpointFile } from './audit/index.js';
 import type { AuditCheckpoint, AuditWriter, Checkpointer } from './audit/index.js';

@@ -6,7 +6,15 @@
  * request, an upstream body or a library message is ever sent back.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { StoreUnavailableError } from './store/types.js';
+import { z } from 'zod';
+import { StoreUnavailableError } from './store/errors.js';
+
+/** The RFC 6749 §5.2 error body, for route schemas and openapi.yaml. */
+export const oauthErrorBody = z.object({
+  error: z.string(),
+  error_description: z.string(),
+  error_uri: z.string().optional(),
+});
 
 export abstract class OAuthError extends Error {
   abstract readonly status: number;

@@ -9,7 +9,7 @@
  * disorder tolerated between replicas (records are timed by their writer).
  */
 import type { AuditAction, AuditDecision, AuditRecord } from '../audit/events.js';
-import type { AuditStore } from '../store/types.js';
+import type { AuditStore } from '../store/audit-store.js';
 
 export interface AuditFilter {
   /** Inclusive time bounds, epoch ms. */

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { verifyChain, type AuditWriter, type Checkpointer } from '../audit/index.js';
 import { AUDIT_ACTIONS, AUDIT_DECISIONS } from '../audit/events.js';
 import { InvalidRequest } from '../errors.js';
-import type { AuditStore } from '../store/types.js';
+import type { AuditStore } from '../store/audit-store.js';
 import { adminAuditFields } from './audit-context.js';
 import { queryAudit } from './audit-query.js';
 import { adminErrors, targetId } from './schemas.js';

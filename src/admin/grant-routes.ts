@@ -8,14 +8,15 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuditWriter } from '../audit/events.js';
-import type { LinkService } from '../linking/link-service.js';
-import type { Grant, GrantFilter, Stores } from '../store/types.js';
+import type { GrantRetirement } from '../grants/retire.js';
+import type { Grant, GrantFilter } from '../store/grant-store.js';
+import type { Stores } from '../store/stores.js';
 import { adminAuditFields } from './audit-context.js';
 import { adminErrors, targetId } from './schemas.js';
 
 export interface GrantRoutesOptions {
   stores: Stores;
-  links: LinkService;
+  retirement: GrantRetirement;
   audit: AuditWriter;
 }
 
@@ -69,7 +70,7 @@ function view(grant: Grant): z.infer<typeof grantView> {
 
 const PAGE = 100;
 
-export const grantRoutes: FastifyPluginAsync<GrantRoutesOptions> = async (app, { stores, links, audit }) => {
+export const grantRoutes: FastifyPluginAsync<GrantRoutesOptions> = async (app, { stores, retirement, audit }) => {
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
   routes.get(
@@ -120,7 +121,7 @@ export const grantRoutes: FastifyPluginAsync<GrantRoutesOptions> = async (app, {
         ...(grant !== null && { user: grant.userId, provider: grant.provider }),
         details: { found: live },
       });
-      if (live) await links.retire({ userId: request.admin.id, requestId: request.id }, grant);
+      if (live) await retirement.retire({ userId: request.admin.id, requestId: request.id }, grant);
       return { revoked: true as const };
     },
   );
@@ -175,7 +176,7 @@ export const grantRoutes: FastifyPluginAsync<GrantRoutesOptions> = async (app, {
           provider: grant.provider,
           details: { found: true },
         });
-        const outcome = await links.retire(actor, grant);
+        const outcome = await retirement.retire(actor, grant);
         report.revoked += 1;
         if (outcome === 'revoked') report.upstream_revoked += 1;
         else if (outcome === 'pending') report.upstream_failed += 1;

@@ -10,8 +10,8 @@ import type { AuditWriter } from '../audit/events.js';
 import { KeyMaterialError } from '../crypto/key-files.js';
 import { ServerError, TemporarilyUnavailable } from '../errors.js';
 import { adminAuditFields } from './audit-context.js';
-import { KeysSealedError, type KeyCustodian } from './key-custodian.js';
-import { RewrapBusyError, type RewrapRuns } from './rewrap-runs.js';
+import { KeysSealedError, type KeyCustodian } from '../crypto/key-custodian.js';
+import { RewrapBusyError, type RewrapRuns } from '../grants/rewrap-runs.js';
 import { adminErrors, errorBody } from './schemas.js';
 
 export interface KeyRoutesOptions {

@@ -7,9 +7,9 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuditEventInput, AuditWriter } from '../audit/events.js';
 import { InvalidRequest } from '../errors.js';
-import type { KillScope, KillSwitch } from '../store/types.js';
+import type { KillScope, KillSwitch } from '../store/kill-switch-store.js';
 import { adminAuditFields } from './audit-context.js';
-import { GLOBAL_TARGET, type KillSwitchControl } from './kill-switch-control.js';
+import { GLOBAL_TARGET, type KillSwitchControl } from '../kill-switches/control.js';
 import { adminErrors, targetId } from './schemas.js';
 
 export interface KillSwitchRoutesOptions {

@@ -4,14 +4,14 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { AuditWriter, Checkpointer } from '../audit/index.js';
-import type { AuditStore } from '../store/types.js';
+import type { AuditStore } from '../store/audit-store.js';
 import { auditRoutes } from './audit-routes.js';
-import type { KeyCustodian } from './key-custodian.js';
+import type { KeyCustodian } from '../crypto/key-custodian.js';
 import { keyRoutes } from './key-routes.js';
-import type { RewrapRuns } from './rewrap-runs.js';
+import type { RewrapRuns } from '../grants/rewrap-runs.js';
 import { adminAuth } from './admin-auth.js';
 import type { AdminJwtVerifier } from './admin-jwt.js';
-import type { KillSwitchControl } from './kill-switch-control.js';
+import type { KillSwitchControl } from '../kill-switches/control.js';
 import { killSwitchRoutes } from './kill-switch-routes.js';
 import { grantRoutes, type GrantRoutesOptions } from './grant-routes.js';
 

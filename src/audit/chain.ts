@@ -24,7 +24,7 @@
  * kept outside Redis (checkpoint.ts) detects that.
  */
 import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
-import type { AuditEntry, AuditHead } from '../store/types.js';
+import type { AuditEntry, AuditHead } from '../store/audit-store.js';
 import type { AuditRecord } from './events.js';
 
 /** JSON with object keys in sorted order at every level: equal records give byte-equal bodies. */

@@ -17,7 +17,7 @@
  */
 import { createHmac, randomUUID, type KeyObject } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import type { AuditHead, AuditStore } from '../store/types.js';
+import type { AuditHead, AuditStore } from '../store/audit-store.js';
 import { entryVerifies, sameHash } from './chain.js';
 import { AuditTamperError, InvalidCheckpointError } from './errors.js';
 import { deriveAuditKeys, type AuditKeys } from './keys.js';

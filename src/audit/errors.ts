@@ -1,4 +1,4 @@
-import { StoreUnavailableError } from '../store/types.js';
+import { StoreUnavailableError } from '../store/errors.js';
 
 /**
  * An event the writer refuses to record: malformed, or a field that looks like

@@ -14,7 +14,7 @@
  * `firstBroken.seq` is the position where the chain stops verifying: the seq
  * expected there (for gaps and order), or the checkpoint's seq.
  */
-import type { AuditEntry, AuditHead, AuditStore } from '../store/types.js';
+import type { AuditEntry, AuditHead, AuditStore } from '../store/audit-store.js';
 import { entryVerifies, sameHash } from './chain.js';
 import { verifyCheckpoint, type AuditCheckpoint } from './checkpoint.js';
 import { deriveAuditKeys } from './keys.js';

@@ -25,7 +25,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AuditHead, AuditStore } from '../store/types.js';
+import type { AuditHead, AuditStore } from '../store/audit-store.js';
 import { chainRecords } from './chain.js';
 import { AuditContentionError, AuditOverloadError } from './errors.js';
 import { assertAuditEvent } from './event-guard.js';

@@ -9,7 +9,7 @@ import { ApiError, callAdmin, callJson, type Connection } from './admin-http.js'
 import { table } from './table.js';
 import { grants, revoke } from './grant-commands.js';
 import { OPTIONS, positiveInt, print, UsageError, type Ctx, type Io } from './cli-context.js';
-import type { RewrapState } from '../admin/rewrap-runs.js';
+import type { RewrapState } from '../grants/rewrap-runs.js';
 
 export type { Io } from './cli-context.js';
 

@@ -8,7 +8,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { SigningKeys } from '../crypto/signing-keys.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
-import { GRANT_TYPE_TOKEN_EXCHANGE } from '../exchange/request.js';
+import { GRANT_TYPE_TOKEN_EXCHANGE } from '../tokens/token-types.js';
 
 export interface DiscoveryOptions {
   issuer: string;

@@ -3,7 +3,7 @@
  * role. Active only when the signature verifies against the vault's own keys,
  * the record under its `jti` still exists with uses left, it was issued to
  * the calling gateway, its grant still honours it (active, consenting:
- * token-liveness.ts) and no kill switch covers it. Anything else is
+ * grants/liveness.ts) and no kill switch covers it. Anything else is
  * `{active: false}` with no reason (RFC 7662 §2.2).
  */
 import formbody from '@fastify/formbody';
@@ -13,9 +13,10 @@ import { createLocalJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import type { SigningKeys } from '../crypto/signing-keys.js';
 import { AccessDenied } from '../errors.js';
-import type { GrantStore, TokenStore } from '../store/types.js';
-import type { KillSwitchCache } from './kill-switches.js';
-import { grantHonours } from './token-liveness.js';
+import type { GrantStore } from '../store/grant-store.js';
+import type { TokenStore } from '../store/token-store.js';
+import type { KillSwitchCache } from '../kill-switches/cache.js';
+import { grantHonours } from '../grants/liveness.js';
 
 export interface IntrospectionOptions {
   issuer: string;

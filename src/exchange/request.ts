@@ -5,11 +5,7 @@
  * parameters must not be included more than once).
  */
 import { z } from 'zod';
-
-export const GRANT_TYPE_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt';
-export const TOKEN_TYPE_ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
-export const TOKEN_TYPE_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
+import { GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_ID_TOKEN, TOKEN_TYPE_JWT } from '../tokens/token-types.js';
 
 const token = z.string().min(1).max(16_384);
 const param = z.string().min(1).max(2_048);
@@ -44,20 +40,3 @@ export const exchangeResponse = z.object({
   scope: z.string(),
   instance_url: z.string().optional(),
 });
-
-export const oauthErrorBody = z.object({
-  error: z.string(),
-  error_description: z.string(),
-  error_uri: z.string().optional(),
-});
-
-/** One RFC 9396 entry as the vault understands it. */
-export const authorizationDetail = z.strictObject({
-  type: z.string().min(1).max(40),
-  actions: z.array(z.string().min(1).max(105)).length(1),
-  locations: z.array(z.string().max(2_048)).max(4).optional(),
-  /** A grant id: must be the verified user's grant for this provider. */
-  identifier: z.string().min(1).max(128).optional(),
-});
-
-export type AuthorizationDetail = z.infer<typeof authorizationDetail>;

@@ -8,9 +8,9 @@ import formbody from '@fastify/formbody';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AuditWriter } from '../audit/events.js';
-import { TemporarilyUnavailable, errorHandler, toOAuthError } from '../errors.js';
+import { TemporarilyUnavailable, errorHandler, oauthErrorBody, toOAuthError } from '../errors.js';
 import { traceIdOf } from '../http/trace.js';
-import { exchangeRequest, exchangeResponse, oauthErrorBody } from './request.js';
+import { exchangeRequest, exchangeResponse } from './request.js';
 import type { ExchangeTrail, TokenExchange } from './token-exchange.js';
 
 export interface ExchangeRouteOptions {

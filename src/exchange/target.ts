@@ -5,7 +5,8 @@
  */
 import { InvalidRequest, InvalidScope, InvalidTarget, assert } from '../errors.js';
 import type { Operation, Provider, ProviderCatalog } from '../providers/catalog.js';
-import { authorizationDetail, type AuthorizationDetail, type ExchangeRequest } from './request.js';
+import { authorizationDetail, type AuthorizationDetail } from '../tokens/token-types.js';
+import type { ExchangeRequest } from './request.js';
 
 export interface ExchangeTarget {
   provider: Provider;

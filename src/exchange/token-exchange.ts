@@ -12,13 +12,14 @@ import type { SigningKeys } from '../crypto/signing-keys.js';
 import type { PeerIdentity } from '../identity/peer-certificate.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
-import type { TokenStore } from '../store/types.js';
-import type { GrantPolicy } from './grant-policy.js';
-import type { KillSwitchCache } from './kill-switches.js';
-import { mintOperationToken } from './operation-token.js';
-import { TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT, type ExchangeRequest } from './request.js';
+import type { TokenStore } from '../store/token-store.js';
+import type { GrantPolicy } from '../grants/policy.js';
+import type { KillSwitchCache } from '../kill-switches/cache.js';
+import { mintOperationToken } from '../tokens/mint.js';
+import { TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT } from '../tokens/token-types.js';
+import type { ExchangeRequest } from './request.js';
 import { resolveTarget } from './target.js';
-import { GrantNeedsConsent, type UpstreamAccessTokens } from './upstream-access.js';
+import { GrantNeedsConsent, type UpstreamAccessTokens } from '../grants/upstream-access.js';
 
 export type ExchangeTrail = Pick<AuditEventInput, 'gateway' | 'agent' | 'user' | 'provider' | 'grant' | 'operation' | 'jti'>;
 

@@ -7,7 +7,7 @@
  * a token replayed from another connection cannot burn its holder's use. What
  * the request does is checked after the use is spent: kill switches, the
  * provider in the path, method and path against the operation, and the
- * grant (still active, the user's, and still consenting: token-liveness.ts).
+ * grant (still active, the user's, and still consenting: grants/liveness.ts).
  * This is the safer side: a token presented for anything outside its one
  * operation is dead afterwards (treated as misused), and a hostile agent gets
  * one probe per audited exchange, not unlimited probes per token. The spend
@@ -18,13 +18,14 @@ import type { AuditEventInput } from '../audit/events.js';
 import type { SigningKeys } from '../crypto/signing-keys.js';
 import { AccessDenied, InsufficientScope, InvalidToken, UpstreamError, assert } from '../errors.js';
 import { overridesMethod } from './headers.js';
-import type { KillSwitchCache } from '../exchange/kill-switches.js';
-import { grantHonours } from '../exchange/token-liveness.js';
+import type { KillSwitchCache } from '../kill-switches/cache.js';
+import { grantHonours } from '../grants/liveness.js';
 import type { PeerIdentity } from '../identity/peer-certificate.js';
 import { hostAllowed, type Operation, type Provider, type ProviderCatalog } from '../providers/catalog.js';
-import type { CachedAccessToken, Grant, GrantStore, TokenStore } from '../store/types.js';
+import type { CachedAccessToken, TokenStore } from '../store/token-store.js';
+import type { Grant, GrantStore } from '../store/grant-store.js';
 import { matchPattern, parseForwardTarget, type ForwardTarget } from './path-policy.js';
-import { verifyOperationToken } from './verify-operation-token.js';
+import { verifyOperationToken } from '../tokens/verify.js';
 
 export type ForwardTrail = Pick<AuditEventInput, 'gateway' | 'agent' | 'user' | 'provider' | 'grant' | 'operation' | 'jti'>;
 

@@ -18,8 +18,7 @@ import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } f
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuditEventInput, AuditWriter } from '../audit/events.js';
-import { InvalidRequest, PayloadTooLarge, TemporarilyUnavailable, errorHandler, toOAuthError } from '../errors.js';
-import { oauthErrorBody } from '../exchange/request.js';
+import { InvalidRequest, PayloadTooLarge, TemporarilyUnavailable, errorHandler, oauthErrorBody, toOAuthError } from '../errors.js';
 import { traceIdOf } from '../http/trace.js';
 import { declaredLength, hasBody, type ForwardOutcome, type ForwardLimits, type UpstreamCaller } from './upstream-call.js';
 import type { ForwardTrail, OperationTokenRedeemer, VaultAuthority } from './redeem.js';

@@ -4,7 +4,7 @@
  * token slot to the access token slot) fails to open.
  */
 import type { Envelope, RecordAad } from '../crypto/envelope.js';
-import type { Grant } from '../store/types.js';
+import type { Grant } from '../store/grant-store.js';
 
 type GrantRef = Pick<Grant, 'id' | 'userId' | 'provider'>;
 

@@ -6,7 +6,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Stores } from '../store/types.js';
+import type { Stores } from '../store/stores.js';
 
 export interface HealthOptions {
   stores: Stores;

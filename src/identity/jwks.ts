@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { outboundFetch } from '../providers/outbound.js';
+import { outboundFetch } from '../net/outbound.js';
 
 export interface JwksSource {
   jwksUri?: string | undefined;

@@ -11,12 +11,14 @@ import * as oidc from 'openid-client';
 import { z } from 'zod';
 import type { ProviderCatalog, Provider } from '../providers/catalog.js';
 import { providerId as providerIdSchema } from '../providers/schema.js';
-import type { Grant, Stores } from '../store/types.js';
+import type { Grant } from '../store/grant-store.js';
+import type { Stores } from '../store/stores.js';
 import { consentedAgents, recentUses } from './grant-history.js';
-import type { LinkService, RevocationOutcome } from './link-service.js';
-import { pageErrors } from './page-error.js';
+import type { RevocationOutcome } from '../grants/retire.js';
+import type { LinkService } from './link-service.js';
+import { pageErrors } from './pages/page-error.js';
 import type { ActiveSession } from './session.js';
-import { connectionsPage, providerPage, RESULTS, type ProviderPageModel, type Result, type Viewer } from './views.js';
+import { connectionsPage, providerPage, RESULTS, type ProviderPageModel, type Result, type Viewer } from './pages/views.js';
 
 export interface ConnectionRoutesOptions {
   stores: Stores;

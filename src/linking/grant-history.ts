@@ -17,8 +17,9 @@
  */
 import type { AuditDecision, AuditRecord } from '../audit/events.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
-import type { AuditStore, Grant } from '../store/types.js';
-import type { AgentAccess } from './history-view.js';
+import type { AuditStore } from '../store/audit-store.js';
+import type { Grant } from '../store/grant-store.js';
+import type { AgentAccess } from './pages/history-view.js';
 
 /** One row of a connection's history, ready to show (every string is still escaped by the view). */
 export interface GrantUse {

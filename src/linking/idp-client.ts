@@ -5,7 +5,7 @@
  */
 import * as oidc from 'openid-client';
 import type { Config } from '../config/schema.js';
-import { outboundFetch } from '../providers/outbound.js';
+import { outboundFetch } from '../net/outbound.js';
 
 type LoginConfig = NonNullable<Config['identity']['login']>;
 

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditWriter } from '../audit/events.js';
 import type { Envelope } from '../crypto/envelope.js';
-import { openRefreshToken, sealAccessToken, sealRefreshToken } from '../grants/secrets.js';
+import { sealAccessToken, sealRefreshToken } from '../grants/secrets.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
 import {
   UpstreamFailure,
@@ -17,8 +17,10 @@ import {
   type UpstreamOAuth,
   type UpstreamTokens,
 } from '../providers/upstream-oauth.js';
-import type { Grant, Stores } from '../store/types.js';
-import { pageErrors } from './page-error.js';
+import type { Grant } from '../store/grant-store.js';
+import type { Actor, GrantRetirement, RevocationOutcome } from '../grants/retire.js';
+import type { Stores } from '../store/stores.js';
+import { pageErrors } from './pages/page-error.js';
 
 export interface LinkServiceDeps {
   stores: Stores;
@@ -26,18 +28,10 @@ export interface LinkServiceDeps {
   catalog: ProviderCatalog;
   upstream: UpstreamOAuth;
   audit: AuditWriter;
-  retry: { baseDelayMs: number; maxDelayMs: number };
+  /** Retires a grant: shared with the admin API's revocation. */
+  retirement: GrantRetirement;
   now?: () => number;
 }
-
-/** Who is acting, for audit. */
-export interface Actor {
-  userId: string;
-  requestId: string;
-}
-
-/** How an upstream revocation ended: confirmed, queued for retry, or impossible (no endpoint). */
-export type RevocationOutcome = 'revoked' | 'pending' | 'unsupported';
 
 /** The cached access token lives a little less than the token itself. */
 const ACCESS_TOKEN_MARGIN_MS = 30_000;
@@ -119,7 +113,7 @@ export class LinkService {
       const entry = { ciphertext: sealAccessToken(envelope, ref, tokens.accessToken), expiresAt: tokens.expiresAt, grantVersion: grant.version };
       await stores.tokens.cacheAccessToken(grant.id, entry, ttl).catch(() => undefined);
     }
-    for (const old of previous) await this.retire(actor, old);
+    for (const old of previous) await this.deps.retirement.retire(actor, old);
     return previous.length > 0 ? 'relinked' : 'linked';
   }
 
@@ -139,7 +133,7 @@ export class LinkService {
    * Withdraw one agent's consent on a grant; every other agent keeps its own.
    * The agent's outstanding operation tokens die with the consent, because a
    * token is honoured only while its grant still consents to it
-   * (exchange/token-liveness.ts). Audited with the user as actor before the
+   * (grants/liveness.ts). Audited with the user as actor before the
    * change. Returns false when the agent held no consent (nothing to change,
    * nothing audited).
    */
@@ -178,70 +172,7 @@ export class LinkService {
       grant: grant.id,
       requestId: actor.requestId,
     });
-    return this.retire(actor, grant);
-  }
-
-  /**
-   * Make a grant unusable at once (status revoked, which kills its outstanding
-   * operation tokens; cached access token dropped), revoke it upstream (RFC 7009; a failure is queued
-   * for retry), then delete it, or keep it revoked until the retry succeeds.
-   * Shared by unlink, relink and the admin API; `actor.userId` is whoever acts.
-   */
-  async retire(actor: Actor, grant: Grant): Promise<RevocationOutcome> {
-    const { stores } = this.deps;
-    await stores.grants.setStatus(grant.id, 'revoked');
-    await stores.tokens.dropAccessToken(grant.id);
-    const outcome = await this.revokeUpstream(actor, grant);
-    if (outcome !== 'pending') await stores.grants.delete(grant.id);
-    return outcome;
-  }
-
-  /** RFC 7009 revocation of a grant's refresh token; a failure is queued for the retry worker. */
-  private async revokeUpstream(actor: Actor, grant: Grant): Promise<RevocationOutcome> {
-    const { stores, envelope, upstream, audit, retry } = this.deps;
-    let outcome: RevocationOutcome;
-    let reason: string | undefined;
-    try {
-      await upstream.revoke(grant.provider, openRefreshToken(envelope, grant), 'refresh_token');
-      outcome = 'revoked';
-    } catch (err) {
-      // RFC 7009 §2.2: an invalid token counts as revoked.
-      if (err instanceof UpstreamInvalidGrant) outcome = 'revoked';
-      else if (err instanceof UpstreamFailure && err.reason === 'unsupported') outcome = 'unsupported';
-      else {
-        outcome = 'pending';
-        reason = err instanceof UpstreamFailure ? err.reason : 'error';
-      }
-    }
-    if (outcome === 'pending') {
-      const now = this.now();
-      await stores.revocations.enqueue({
-        id: randomBytes(12).toString('base64url'),
-        provider: grant.provider,
-        grantId: grant.id,
-        userId: grant.userId,
-        token: grant.refreshToken,
-        hint: 'refresh_token',
-        attempts: 1,
-        nextAttemptAt: now + retry.baseDelayMs,
-        createdAt: now,
-        ...(reason ? { lastError: reason } : {}),
-      });
-    }
-    await audit
-      .record({
-        action: 'upstream.revoke',
-        decision: outcome === 'revoked' ? 'allow' : 'error',
-        user: grant.userId,
-        actor: actor.userId,
-        provider: grant.provider,
-        grant: grant.id,
-        requestId: actor.requestId,
-        reason: outcome === 'revoked' ? 'revoked' : outcome === 'unsupported' ? 'no_revocation_endpoint' : `queued_for_retry:${reason ?? 'error'}`,
-      })
-      // The revocation already happened (or is queued); a lost record must not undo it.
-      .catch(() => undefined);
-    return outcome;
+    return this.deps.retirement.retire(actor, grant);
   }
 
   private async subjectByIntrospection(providerId: string, tokens: UpstreamTokens): Promise<string | undefined> {

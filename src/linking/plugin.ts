@@ -11,14 +11,15 @@ import fastifyHelmet from '@fastify/helmet';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import type { Config } from '../config/schema.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
-import { StoreUnavailableError, type Stores } from '../store/types.js';
+import { StoreUnavailableError } from '../store/errors.js';
+import { type Stores } from '../store/stores.js';
 import { connectionRoutes } from './connection-routes.js';
 import { IdpClient } from './idp-client.js';
 import type { LinkService } from './link-service.js';
-import { PageError, pageErrors } from './page-error.js';
+import { PageError, pageErrors } from './pages/page-error.js';
 import { loadSession } from './session.js';
 import { signInRoutes } from './sign-in-routes.js';
-import { errorPage, PAGES_CSS } from './views.js';
+import { errorPage, PAGES_CSS } from './pages/views.js';
 
 export interface LinkingPluginOptions {
   config: Config;

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CookieSerializeOptions } from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Session, SessionStore } from '../store/types.js';
+import type { Session, SessionStore } from '../store/session-store.js';
 
 export const SESSION_COOKIE = '__Host-tv_session';
 /** Holds the `state` of a sign-in in flight, binding it to this browser. */

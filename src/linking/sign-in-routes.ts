@@ -8,12 +8,12 @@ import type { FastifyPluginAsync, preHandlerHookHandler } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { userIdOf } from '../identity/user-id.js';
-import type { OneShotStore, SessionStore } from '../store/types.js';
+import type { OneShotStore, SessionStore } from '../store/session-store.js';
 import { IdpClient, type SignInChecks } from './idp-client.js';
-import { pageErrors } from './page-error.js';
+import { pageErrors } from './pages/page-error.js';
 import { safeReturnTo } from './return-to.js';
 import { endSession, hostCookie, SIGN_IN_COOKIE, startSession } from './session.js';
-import { signedOutPage } from './views.js';
+import { signedOutPage } from './pages/views.js';
 
 export interface SignInRoutesOptions {
   idp: IdpClient;

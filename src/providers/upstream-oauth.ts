@@ -10,7 +10,7 @@
  */
 import * as oidc from 'openid-client';
 import type { Provider, ProviderCatalog } from './catalog.js';
-import { OutboundError, outboundFetch } from './outbound.js';
+import { OutboundError, outboundFetch } from '../net/outbound.js';
 
 /** A normalised token response. Secrets: never log or audit this object. */
 export interface UpstreamTokens {

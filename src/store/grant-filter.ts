@@ -1,4 +1,4 @@
-import type { Grant, GrantFilter } from './types.js';
+import type { Grant, GrantFilter } from './grant-store.js';
 
 /** Whether a grant satisfies every field of an admin listing filter (fields are ANDed). */
 export function matchesGrantFilter(grant: Grant, filter: GrantFilter): boolean {

@@ -1,4 +1,4 @@
-import type { AuditEntry, AuditHead } from './types.js';
+import type { AuditEntry, AuditHead } from './audit-store.js';
 
 /**
  * Normalises a TTL to whole milliseconds. A non-positive or non-finite TTL is a

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Stores } from '../../src/store/types.js';
+import type { Stores } from '../../src/store/stores.js';
 
 /** KillSwitchEvents (pub/sub fast path) and AdminJobStore behaviour. */
 export function describeAdminStoresContract(stores: () => Stores): void {

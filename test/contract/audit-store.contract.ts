@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AUDIT_GRANT_INDEX_CAP, type AuditEntry, type AuditHead, type Stores } from '../../src/store/types.js';
+import { AUDIT_GRANT_INDEX_CAP, type AuditEntry, type AuditHead } from '../../src/store/audit-store.js';
+import { type Stores } from '../../src/store/stores.js';
 import { auditEntry } from './fixtures.js';
 
 /** Appends `bodies` as one batch on the current head; returns the entries. */

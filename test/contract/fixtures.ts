@@ -1,6 +1,8 @@
 /** Test data shared by the store contract and the Redis integration tests. */
 import { createHash, randomUUID } from 'node:crypto';
-import type { AuditEntry, AuditHead, Grant, OperationTokenRecord } from '../../src/store/types.js';
+import type { AuditEntry, AuditHead } from '../../src/store/audit-store.js';
+import type { Grant } from '../../src/store/grant-store.js';
+import type { OperationTokenRecord } from '../../src/store/token-store.js';
 
 /** A valid active grant with a fresh id; secret-bearing fields hold ciphertext-like strings. */
 export function grantFixture(overrides: Partial<Grant> = {}): Grant {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { StoreConflictError } from '../../src/store/types.js';
-import type { Grant, Stores } from '../../src/store/types.js';
+import { StoreConflictError } from '../../src/store/errors.js';
+import type { Grant } from '../../src/store/grant-store.js';
+import type { Stores } from '../../src/store/stores.js';
 import { grantFixture } from './fixtures.js';
 
 /** GrantStore behaviour, including deletion of everything hanging off a grant. */

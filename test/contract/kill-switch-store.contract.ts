@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { KillSwitch, Stores } from '../../src/store/types.js';
+import type { KillSwitch } from '../../src/store/kill-switch-store.js';
+import type { Stores } from '../../src/store/stores.js';
 
 /** KillSwitchStore behaviour: epoch bumps, snapshot, release. */
 export function describeKillSwitchStoreContract(stores: () => Stores): void {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { Stores } from '../../src/store/types.js';
+import type { Stores } from '../../src/store/stores.js';
 
 /** LockStore behaviour: one owner at a time, owner-checked release, expiry. */
 export function describeLockStoreContract(stores: () => Stores): void {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { PendingRevocation, Stores } from '../../src/store/types.js';
+import type { PendingRevocation } from '../../src/store/revocation-queue.js';
+import type { Stores } from '../../src/store/stores.js';
 
 const item = (id: string, nextAttemptAt: number, overrides: Partial<PendingRevocation> = {}): PendingRevocation => ({
   id,

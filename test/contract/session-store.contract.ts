@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { Session, Stores } from '../../src/store/types.js';
+import type { Session } from '../../src/store/session-store.js';
+import type { Stores } from '../../src/store/stores.js';
 
 const session = (overrides: Partial<Session> = {}): Session => ({
   userId: 'https://idp.example#alice',

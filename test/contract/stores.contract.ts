@@ -3,7 +3,7 @@
  * Memory and Redis run the same cases, so dev mode cannot drift from production.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Stores } from '../../src/store/types.js';
+import type { Stores } from '../../src/store/stores.js';
 import { describeAdminStoresContract } from './admin-stores.contract.js';
 import { describeAuditStoreContract } from './audit-store.contract.js';
 import { describeGrantStoreContract } from './grant-store.contract.js';

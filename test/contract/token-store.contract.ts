@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { Stores } from '../../src/store/types.js';
+import type { Stores } from '../../src/store/stores.js';
 import { tokenFixture } from './fixtures.js';
 
 /** TokenStore behaviour: TTLs, atomic consume under contention, access-token cache. */

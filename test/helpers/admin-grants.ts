@@ -1,6 +1,6 @@
 /** Expectations shared by the admin grants API and CLI tests. */
 import { expect } from 'vitest';
-import type { Grant } from '../../src/store/types.js';
+import type { Grant } from '../../src/store/grant-store.js';
 import type { LinkingVault } from './linking-vault.js';
 
 /** The admin API's view of a grant: every field but the refresh-token ciphertext. */

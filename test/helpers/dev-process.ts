@@ -1,5 +1,5 @@
 /**
- * Runs the real `npm run dev` entry point (src/dev.ts) in a directory of the
+ * Runs the real `npm run dev` entry point (src/dev/dev.ts) in a directory of the
  * caller's choice, on free ports, and resolves once it printed its banner.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.js';
 
-const devEntry = fileURLToPath(new URL('../../src/dev.ts', import.meta.url));
+const devEntry = fileURLToPath(new URL('../../src/dev/dev.ts', import.meta.url));
 
 export interface DevProcess {
   child: ChildProcess;

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { sealAccessToken, sealRefreshToken } from '../../src/grants/secrets.js';
 import { userIdOf } from '../../src/identity/user-id.js';
-import type { Grant } from '../../src/store/types.js';
+import type { Grant } from '../../src/store/grant-store.js';
 import type { AuditRecord } from '../../src/audit/events.js';
 import { FlakyAudit, auditRecords } from './flaky-audit.js';
 import { call, type Response } from './https-client.js';

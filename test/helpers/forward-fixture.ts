@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:tls';
 import { join } from 'node:path';
 import { startFakeOAuthServer, type FakeOAuthServer } from '../../src/dev/fake-oauth-server.js';
-import type { Grant } from '../../src/store/types.js';
+import type { Grant } from '../../src/store/grant-store.js';
 import { startCrmApi, type CrmApi } from './crm-api.js';
 import { AGENT_A, exchangeParams, startExchangeVault, type ExchangeVault } from './exchange-fixture.js';
 import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, fakeClient } from './fake-providers/catalog.js';

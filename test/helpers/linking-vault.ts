@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeOAuthServer, type FakeOAuthServer } from '../../src/dev/fake-oauth-server.js';
 import { openRefreshToken } from '../../src/grants/secrets.js';
-import type { Grant } from '../../src/store/types.js';
+import type { Grant } from '../../src/store/grant-store.js';
 import { BrowserClient, type PageResponse } from './browser-client.js';
 import { call, type Response } from './https-client.js';
 import { createIssuer } from './identity-issuers.js';

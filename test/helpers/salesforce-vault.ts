@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { join } from 'node:path';
 import type { FakeOAuthServer } from '../../src/dev/fake-oauth-server.js';
-import type { Grant } from '../../src/store/types.js';
+import type { Grant } from '../../src/store/grant-store.js';
 import { AGENT_A, exchangeParams, startExchangeVault, type ExchangeVault } from './exchange-fixture.js';
 import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET } from './fake-providers/catalog.js';
 import { call, type Response } from './https-client.js';

@@ -1,5 +1,7 @@
-import { grantHonours } from '../../src/exchange/token-liveness.js';
-import type { Grant, OperationTokenRecord, Stores } from '../../src/store/types.js';
+import { grantHonours } from '../../src/grants/liveness.js';
+import type { Grant } from '../../src/store/grant-store.js';
+import type { OperationTokenRecord } from '../../src/store/token-store.js';
+import type { Stores } from '../../src/store/stores.js';
 
 /** A record for a grant's first consented (agent, operation), as /exchange would store it. */
 export function consentedRecord(jti: string, grant: Grant): OperationTokenRecord {

@@ -9,7 +9,7 @@ import { buildApp, type VaultApp } from '../../src/app.js';
 import { prepareRuntime, type Runtime } from '../../src/boot.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { ensureDevKeys } from '../../src/crypto/dev-keys.js';
+import { ensureDevKeys } from '../../src/dev/keys.js';
 import { LogCapture } from './log-capture.js';
 import type { ClientCert } from './https-client.js';
 import type { AuditWriter } from '../../src/audit/events.js';

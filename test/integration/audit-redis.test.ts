@@ -10,7 +10,9 @@ import type { AuditEventInput, AuditWriter } from '../../src/audit/events.js';
 import { verifyChain } from '../../src/audit/verify.js';
 import { createAuditWriter } from '../../src/audit/writer.js';
 import { connectRedisStores } from '../../src/store/redis/index.js';
-import { StoreUnavailableError, type AuditStore, type Stores } from '../../src/store/types.js';
+import { StoreUnavailableError } from '../../src/store/errors.js';
+import { type AuditStore } from '../../src/store/audit-store.js';
+import { type Stores } from '../../src/store/stores.js';
 import { startRedis, type RedisHandle } from '../helpers/redis-server.js';
 
 const hmacKey = randomBytes(32);

@@ -5,7 +5,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { createListener } from '../../src/http/server.js';
 import { loadConfig } from '../../src/config/load.js';
 import { AccessDenied, TemporarilyUnavailable } from '../../src/errors.js';
-import { StoreUnavailableError } from '../../src/store/types.js';
+import { StoreUnavailableError } from '../../src/store/errors.js';
 import { LogCapture } from '../helpers/log-capture.js';
 import { createTestPki, testConfigDefaults, type TestPki } from '../helpers/vault.js';
 

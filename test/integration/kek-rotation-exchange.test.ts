@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOAuthServer, type FakeOAuthServer } from '../../src/dev/fake-oauth-server.js';
 import { ServerError } from '../../src/errors.js';
 import { openRefreshToken } from '../../src/grants/secrets.js';
-import type { Grant } from '../../src/store/types.js';
+import type { Grant } from '../../src/store/grant-store.js';
 import { adminCall } from '../helpers/admin-client.js';
 import { AGENT_A, exchangeParams, JWT_TYPE, type ExchangeVault } from '../helpers/exchange-fixture.js';
 import { fakeClient } from '../helpers/fake-providers/catalog.js';

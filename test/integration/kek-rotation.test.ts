@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runRewrap } from '../../src/admin/rewrap-job.js';
+import { runRewrap } from '../../src/grants/rewrap-job.js';
 import { createEnvelope, type Envelope } from '../../src/crypto/envelope.js';
 import { Keyring } from '../../src/crypto/keyring.js';
 import { openRefreshToken, sealAccessToken, sealRefreshToken } from '../../src/grants/secrets.js';
 import { connectRedisStores } from '../../src/store/redis/index.js';
-import type { Grant, Stores } from '../../src/store/types.js';
+import type { Grant } from '../../src/store/grant-store.js';
+import type { Stores } from '../../src/store/stores.js';
 import { startRedis, type RedisHandle } from '../helpers/redis-server.js';
 
 const GRANTS = 1_000;

@@ -7,9 +7,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessDenied } from '../../src/errors.js';
-import { KillSwitchCache } from '../../src/exchange/kill-switches.js';
+import { KillSwitchCache } from '../../src/kill-switches/cache.js';
 import { connectRedisStores } from '../../src/store/redis/index.js';
-import type { KillSwitch, Stores } from '../../src/store/types.js';
+import type { KillSwitch } from '../../src/store/kill-switch-store.js';
+import type { Stores } from '../../src/store/stores.js';
 import { startRedis, type RedisHandle } from '../helpers/redis-server.js';
 
 let redis: RedisHandle;

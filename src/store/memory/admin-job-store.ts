@@ -1,4 +1,4 @@
-import type { AdminJobStore } from '../types.js';
+import type { AdminJobStore } from '../admin-job-store.js';
 
 /** In-memory AdminJobStore. */
 export class MemoryAdminJobStore implements AdminJobStore {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { assertAuditBatch, indexedGrantOf, sameHead } from '../validation.js';
-import { AUDIT_GRANT_INDEX_CAP, type AppendResult, type AuditEntry, type AuditHead, type AuditStore } from '../types.js';
+import { AUDIT_GRANT_INDEX_CAP, type AppendResult, type AuditEntry, type AuditHead, type AuditStore } from '../audit-store.js';
 
 /** In-memory AuditStore: an array indexed by seq - 1, a compare-and-append head, and seqs per grant. */
 export class MemoryAuditStore implements AuditStore {

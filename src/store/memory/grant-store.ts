@@ -1,6 +1,7 @@
 import { decodeCursor, encodeCursor, matchesGrantFilter } from '../grant-filter.js';
-import { StoreConflictError } from '../types.js';
-import type { Grant, GrantFilter, GrantStatus, GrantStore, Page } from '../types.js';
+import { StoreConflictError } from '../errors.js';
+import type { Grant, GrantFilter, GrantStatus, GrantStore } from '../grant-store.js';
+import type { Page } from '../page.js';
 
 /**
  * In-memory GrantStore. Grants are cloned on the way in and out so a caller

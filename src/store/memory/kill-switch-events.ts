@@ -1,4 +1,4 @@
-import type { KillSwitchEvents } from '../types.js';
+import type { KillSwitchEvents } from '../kill-switch-store.js';
 
 /** In-process KillSwitchEvents: listeners of this store object only (one replica). */
 export class MemoryKillSwitchEvents implements KillSwitchEvents {

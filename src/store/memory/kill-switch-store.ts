@@ -1,4 +1,4 @@
-import type { KillScope, KillSwitch, KillSwitchSnapshot, KillSwitchStore } from '../types.js';
+import type { KillScope, KillSwitch, KillSwitchSnapshot, KillSwitchStore } from '../kill-switch-store.js';
 
 /**
  * In-memory KillSwitchStore; one switch per (scope, target), epoch bumped on every change to

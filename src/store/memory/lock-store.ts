@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ttlToMs } from '../validation.js';
-import type { LockStore } from '../types.js';
+import type { LockStore } from '../lock-store.js';
 import { ExpiringMap } from './expiring-map.js';
 
 /** In-memory LockStore with owner tokens and expiry, mirroring `SET NX PX` + compare-and-delete. */

@@ -1,5 +1,5 @@
-import { StoreUnavailableError } from '../types.js';
-import type { Stores } from '../types.js';
+import { StoreUnavailableError } from '../errors.js';
+import type { Stores } from '../stores.js';
 import { MemoryAuditStore } from './audit-store.js';
 import { MemoryGrantStore } from './grant-store.js';
 import { MemoryKillSwitchStore } from './kill-switch-store.js';

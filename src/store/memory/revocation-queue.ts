@@ -1,4 +1,4 @@
-import type { PendingRevocation, RevocationQueue } from '../types.js';
+import type { PendingRevocation, RevocationQueue } from '../revocation-queue.js';
 
 const bySchedule = (a: PendingRevocation, b: PendingRevocation) => a.nextAttemptAt - b.nextAttemptAt || a.id.localeCompare(b.id);
 

@@ -1,5 +1,5 @@
 import { ttlToMs } from '../validation.js';
-import type { OneShotStore, Session, SessionStore } from '../types.js';
+import type { OneShotStore, Session, SessionStore } from '../session-store.js';
 import { ExpiringMap } from './expiring-map.js';
 
 /** In-memory SessionStore with TTLs. */

@@ -1,11 +1,11 @@
 import { ttlToMs } from '../validation.js';
-import type { CachedAccessToken, OperationTokenRecord, TokenStore } from '../types.js';
+import type { CachedAccessToken, OperationTokenRecord, TokenStore } from '../token-store.js';
 import { ExpiringMap } from './expiring-map.js';
 
 /**
  * In-memory TokenStore: operation-token records by jti, cached access tokens.
  * Like the Redis store, no index links a grant to its tokens: a record is only
- * honoured together with its live grant (exchange/token-liveness.ts).
+ * honoured together with its live grant (grants/liveness.ts).
  */
 export class MemoryTokenStore implements TokenStore {
   readonly #records = new ExpiringMap<OperationTokenRecord>();

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { AdminJobStore } from '../types.js';
+import type { AdminJobStore } from '../admin-job-store.js';
 import { toStoreError } from './errors.js';
 import type { RedisKeys } from './keys.js';
 

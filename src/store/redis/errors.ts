@@ -1,4 +1,4 @@
-import { StoreConflictError, StoreUnavailableError } from '../types.js';
+import { StoreConflictError, StoreUnavailableError } from '../errors.js';
 
 /**
  * Maps anything thrown on the Redis path to StoreUnavailableError so callers

@@ -1,4 +1,4 @@
-import type { Grant, GrantStatus } from '../types.js';
+import type { Grant, GrantStatus } from '../grant-store.js';
 
 /** Hash field prefix for consent: `c:<agent>` holds that agent's operations as a JSON array. */
 export const CONSENT_FIELD_PREFIX = 'c:';

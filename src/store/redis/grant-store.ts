@@ -1,6 +1,7 @@
 import { decodeCursor, encodeCursor, matchesGrantFilter } from '../grant-filter.js';
-import { StoreConflictError } from '../types.js';
-import type { Grant, GrantFilter, GrantStatus, GrantStore, Page } from '../types.js';
+import { StoreConflictError } from '../errors.js';
+import type { Grant, GrantFilter, GrantStatus, GrantStore } from '../grant-store.js';
+import type { Page } from '../page.js';
 import { throwFirstError, toStoreError } from './errors.js';
 import { CONSENT_EPOCH_FIELD_PREFIX, CONSENT_FIELD_PREFIX, decodeGrant, encodeGrant } from './grant-codec.js';
 import type { RedisKeys } from './keys.js';

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { KillSwitchEvents } from '../types.js';
+import type { KillSwitchEvents } from '../kill-switch-store.js';
 import { toStoreError } from './errors.js';
 
 /**

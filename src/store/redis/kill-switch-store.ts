@@ -1,4 +1,4 @@
-import type { KillScope, KillSwitch, KillSwitchSnapshot, KillSwitchStore } from '../types.js';
+import type { KillScope, KillSwitch, KillSwitchSnapshot, KillSwitchStore } from '../kill-switch-store.js';
 import { throwFirstError, toStoreError } from './errors.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ttlToMs } from '../validation.js';
-import type { LockStore } from '../types.js';
+import type { LockStore } from '../lock-store.js';
 import { toStoreError } from './errors.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import { StoreUnavailableError } from '../types.js';
-import type { Stores } from '../types.js';
+import { StoreUnavailableError } from '../errors.js';
+import type { Stores } from '../stores.js';
 import { RedisAuditStore } from './audit-store.js';
 import { toStoreError } from './errors.js';
 import { RedisGrantStore } from './grant-store.js';

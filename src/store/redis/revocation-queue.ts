@@ -1,4 +1,4 @@
-import type { PendingRevocation, RevocationQueue } from '../types.js';
+import type { PendingRevocation, RevocationQueue } from '../revocation-queue.js';
 import { throwFirstError, toStoreError } from './errors.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';

@@ -1,5 +1,5 @@
 import { ttlToMs } from '../validation.js';
-import type { OneShotStore, Session, SessionStore } from '../types.js';
+import type { OneShotStore, Session, SessionStore } from '../session-store.js';
 import { toStoreError } from './errors.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';

@@ -1,5 +1,5 @@
 import { ttlToMs } from '../validation.js';
-import type { CachedAccessToken, OperationTokenRecord, TokenStore } from '../types.js';
+import type { CachedAccessToken, OperationTokenRecord, TokenStore } from '../token-store.js';
 import { toStoreError } from './errors.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
@@ -12,7 +12,7 @@ import type { ScriptedRedis } from './scripts.js';
  * There is no per-grant index of tokens: a record is only ever honoured
  * together with its grant (active, same user and provider, consent for the
  * agent and operation) and the kill switches, read when the token is used
- * (see exchange/token-liveness.ts). Revoking, re-consenting or deleting the
+ * (see grants/liveness.ts). Revoking, re-consenting or deleting the
  * grant therefore kills its outstanding tokens at once, and the orphaned
  * records, which hold no secret, expire with their short TTL.
  */

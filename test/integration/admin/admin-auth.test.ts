@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, SignJWT } from 'jose';
 import { startFakeOAuthServer, type FakeOAuthServer } from '../../../src/dev/fake-oauth-server.js';
 import { sealRefreshToken } from '../../../src/grants/secrets.js';
-import type { Grant } from '../../../src/store/types.js';
+import type { Grant } from '../../../src/store/grant-store.js';
 import { adminCall, type AdminCallOptions } from '../../helpers/admin-client.js';
 import { startVault, type TestVault } from '../../helpers/vault.js';
 

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Grant } from '../../../src/store/types.js';
+import type { Grant } from '../../../src/store/grant-store.js';
 import { runAdminCli } from '../../helpers/admin-cli.js';
 import { grantView, onlyGrant } from '../../helpers/admin-grants.js';
 import { SALES_AGENT, linkAliceAndBob, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';

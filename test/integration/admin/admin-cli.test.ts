@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEntry } from '../../../src/store/types.js';
+import type { AuditEntry } from '../../../src/store/audit-store.js';
 import { runAdminCli } from '../../helpers/admin-cli.js';
 import { startVault, type TestVault } from '../../helpers/vault.js';
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEventInput } from '../../../src/audit/index.js';
-import type { AuditEntry } from '../../../src/store/types.js';
+import type { AuditEntry } from '../../../src/store/audit-store.js';
 import { adminCall } from '../../helpers/admin-client.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
 import { createTestPki, startVault, type TestPki, type TestVault } from '../../helpers/vault.js';

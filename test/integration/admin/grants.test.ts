@@ -4,7 +4,7 @@
  * and the bad inputs of issue 6, against real oidc-provider fakes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Grant } from '../../../src/store/types.js';
+import type { Grant } from '../../../src/store/grant-store.js';
 import { adminCall } from '../../helpers/admin-client.js';
 import { grantView, onlyGrant } from '../../helpers/admin-grants.js';
 import { SALES_AGENT, linkAliceAndBob, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';

@@ -3,7 +3,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRefreshToken, sealRefreshToken } from '../../../src/grants/secrets.js';
-import type { Grant } from '../../../src/store/types.js';
+import type { Grant } from '../../../src/store/grant-store.js';
 import { adminCall } from '../../helpers/admin-client.js';
 import { startVault, type TestVault } from '../../helpers/vault.js';
 

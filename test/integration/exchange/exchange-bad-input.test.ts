@@ -3,7 +3,7 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT } from 'j
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessDenied, ConsentRequired, InvalidRequest, InvalidScope, InvalidTarget, PayloadTooLarge, UnsupportedMediaType } from '../../../src/errors.js';
 import { AGENT_A, AGENT_B, exchangeParams, startExchangeVault, type ExchangeVault } from '../../helpers/exchange-fixture.js';
-import type { Grant } from '../../../src/store/types.js';
+import type { Grant } from '../../../src/store/grant-store.js';
 
 let vault: ExchangeVault;
 let aliceGrant: Grant;

@@ -7,7 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Grant } from '../../../src/store/types.js';
+import type { Grant } from '../../../src/store/grant-store.js';
 import { adminCall } from '../../helpers/admin-client.js';
 import { BrowserClient } from '../../helpers/browser-client.js';
 import { call } from '../../helpers/https-client.js';

@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Grant } from '../../../src/store/types.js';
+import type { Grant } from '../../../src/store/grant-store.js';
 import { BrowserClient, type PageResponse } from '../../helpers/browser-client.js';
 import { runLoginFlow } from '../../helpers/fake-providers/login-flow.js';
 import { SALES_AGENT, startLinkingVault, type LinkingVault } from '../../helpers/linking-vault.js';

@@ -4,7 +4,7 @@
  * (per-instance host), through the real HTTPS vault.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEntry } from '../../../src/store/types.js';
+import type { AuditEntry } from '../../../src/store/audit-store.js';
 import { BrowserClient } from '../../helpers/browser-client.js';
 import { SALES_AGENT, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';
 import { consentedRecord, honoured } from '../../helpers/token-liveness.js';

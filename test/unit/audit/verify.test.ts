@@ -10,7 +10,7 @@ import { deriveAuditKeys } from '../../../src/audit/keys.js';
 import { verifyChain } from '../../../src/audit/verify.js';
 import { createAuditWriter } from '../../../src/audit/writer.js';
 import { createMemoryStores } from '../../../src/store/memory/index.js';
-import type { AuditEntry, AuditStore } from '../../../src/store/types.js';
+import type { AuditEntry, AuditStore } from '../../../src/store/audit-store.js';
 
 const hmacKey = randomBytes(32);
 

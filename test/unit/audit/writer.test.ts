@@ -5,7 +5,8 @@ import type { AuditEventInput, AuditRecord } from '../../../src/audit/events.js'
 import { verifyChain } from '../../../src/audit/verify.js';
 import { createAuditWriter } from '../../../src/audit/writer.js';
 import { createMemoryStores } from '../../../src/store/memory/index.js';
-import { StoreUnavailableError, type AuditStore } from '../../../src/store/types.js';
+import { StoreUnavailableError } from '../../../src/store/errors.js';
+import { type AuditStore } from '../../../src/store/audit-store.js';
 
 const hmacKey = randomBytes(32);
 const NOW = Date.parse('2026-11-02T10:00:00.000Z');

@@ -1,6 +1,6 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createCa, issueCert } from '../../../src/crypto/dev-pki.js';
+import { createCa, issueCert } from '../../../src/dev/pki.js';
 import { constantTimeEqual, x5tS256 } from '../../../src/crypto/thumbprint.js';
 
 describe('certificate thumbprint', () => {

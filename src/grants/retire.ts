@@ -1,0 +1,102 @@
+/**
+ * The end of a grant's life, shared by unlink, re-link and the admin API: unusable at once,
+ * revoked upstream (RFC 7009), then deleted, or kept revoked until the retry worker
+ * (grants/revocation-worker.ts) confirms the upstream revocation.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AuditWriter } from '../audit/events.js';
+import type { Envelope } from '../crypto/envelope.js';
+import { UpstreamFailure, UpstreamInvalidGrant, type UpstreamOAuth } from '../providers/upstream-oauth.js';
+import type { Grant } from '../store/grant-store.js';
+import type { Stores } from '../store/stores.js';
+import { openRefreshToken } from './secrets.js';
+
+/** Who is acting, for audit. */
+export interface Actor {
+  userId: string;
+  requestId: string;
+}
+
+/** How an upstream revocation ended: confirmed, queued for retry, or impossible (no endpoint). */
+export type RevocationOutcome = 'revoked' | 'pending' | 'unsupported';
+
+export interface GrantRetirementDeps {
+  stores: Stores;
+  envelope: Envelope;
+  upstream: UpstreamOAuth;
+  audit: AuditWriter;
+  /** First delay of the revocation retry queue. */
+  retry: { baseDelayMs: number };
+  now?: () => number;
+}
+
+export class GrantRetirement {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: GrantRetirementDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * Make a grant unusable at once (status revoked, which kills its outstanding
+   * operation tokens; cached access token dropped), revoke it upstream (RFC 7009; a failure is queued
+   * for retry), then delete it, or keep it revoked until the retry succeeds.
+   * Shared by unlink, relink and the admin API; `actor.userId` is whoever acts.
+   */
+  async retire(actor: Actor, grant: Grant): Promise<RevocationOutcome> {
+    const { stores } = this.deps;
+    await stores.grants.setStatus(grant.id, 'revoked');
+    await stores.tokens.dropAccessToken(grant.id);
+    const outcome = await this.revokeUpstream(actor, grant);
+    if (outcome !== 'pending') await stores.grants.delete(grant.id);
+    return outcome;
+  }
+
+  /** RFC 7009 revocation of a grant's refresh token; a failure is queued for the retry worker. */
+  private async revokeUpstream(actor: Actor, grant: Grant): Promise<RevocationOutcome> {
+    const { stores, envelope, upstream, audit, retry } = this.deps;
+    let outcome: RevocationOutcome;
+    let reason: string | undefined;
+    try {
+      await upstream.revoke(grant.provider, openRefreshToken(envelope, grant), 'refresh_token');
+      outcome = 'revoked';
+    } catch (err) {
+      // RFC 7009 §2.2: an invalid token counts as revoked.
+      if (err instanceof UpstreamInvalidGrant) outcome = 'revoked';
+      else if (err instanceof UpstreamFailure && err.reason === 'unsupported') outcome = 'unsupported';
+      else {
+        outcome = 'pending';
+        reason = err instanceof UpstreamFailure ? err.reason : 'error';
+      }
+    }
+    if (outcome === 'pending') {
+      const now = this.now();
+      await stores.revocations.enqueue({
+        id: randomBytes(12).toString('base64url'),
+        provider: grant.provider,
+        grantId: grant.id,
+        userId: grant.userId,
+        token: grant.refreshToken,
+        hint: 'refresh_token',
+        attempts: 1,
+        nextAttemptAt: now + retry.baseDelayMs,
+        createdAt: now,
+        ...(reason ? { lastError: reason } : {}),
+      });
+    }
+    await audit
+      .record({
+        action: 'upstream.revoke',
+        decision: outcome === 'revoked' ? 'allow' : 'error',
+        user: grant.userId,
+        actor: actor.userId,
+        provider: grant.provider,
+        grant: grant.id,
+        requestId: actor.requestId,
+        reason: outcome === 'revoked' ? 'revoked' : outcome === 'unsupported' ? 'no_revocation_endpoint' : `queued_for_retry:${reason ?? 'error'}`,
+      })
+      // The revocation already happened (or is queued); a lost record must not undo it.
+      .catch(() => undefined);
+    return outcome;
+  }
+}

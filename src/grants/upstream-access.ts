@@ -1,0 +1,277 @@
+/**
+ * The upstream access token of a grant: from the encrypted per-grant cache,
+ * or refreshed under a single flight.
+ *
+ * Single flight has two layers: in-process coalescing (one promise per grant)
+ * and a Redis owner-token lock across replicas. The lock only saves upstream
+ * calls; safety comes from the compare-and-set on the grant version in
+ * `commitRefresh`: a holder that outlived its lock cannot overwrite a newer
+ * refresh token, and its result is discarded. The lock TTL exceeds the
+ * longest possible refresh (token call + Salesforce introspection, each with
+ * the provider's timeout), so a live holder's call always ends first.
+ *
+ * A rotated refresh token is committed before anything derived from it is
+ * cached or returned (DESIGN: Providers). A refresh whose response was lost is
+ * never retried: replaying a rotated refresh token revokes the upstream grant.
+ */
+import { TemporarilyUnavailable, UpstreamError, AccessDenied } from '../errors.js';
+import type { AuditWriter } from '../audit/events.js';
+import type { Envelope } from '../crypto/envelope.js';
+import { openAccessToken, openRefreshToken, sealAccessToken, sealRefreshToken } from './secrets.js';
+import type { ProviderCatalog } from '../providers/catalog.js';
+import { UpstreamFailure, UpstreamInvalidGrant, type UpstreamOAuth } from '../providers/upstream-oauth.js';
+import { StoreUnavailableError } from '../store/errors.js';
+import { type CachedAccessToken } from '../store/token-store.js';
+import { type Grant } from '../store/grant-store.js';
+import { type Stores } from '../store/stores.js';
+
+export interface UpstreamAccess {
+  accessToken: string;
+  /** Epoch ms. */
+  expiresAt: number;
+  instanceUrl?: string;
+}
+
+/**
+ * The grant can no longer be refreshed without the user (upstream invalid_grant, a lost
+ * rotation, or parked by a peer). The caller answers consent_required with its own deep link.
+ */
+export class GrantNeedsConsent extends Error {
+  override name = 'GrantNeedsConsent';
+}
+
+export interface UpstreamAccessOptions {
+  /** A cached token is used only while it has at least this much life left. */
+  marginMs?: number;
+  /** How often a replica waiting on another replica's refresh re-reads the cache. */
+  pollMs?: number;
+  /** Extra lock life beyond the holder's worst-case refresh duration. */
+  lockMarginMs?: number;
+  now?: () => number;
+}
+
+/** Reported for each upstream refresh attempt, for audit. Never carries token values. */
+export type RefreshOutcome = { grant: Grant; outcome: 'refreshed' | 'rotated' | 'invalid_grant' | 'failed' | 'lost_race'; reason?: string };
+
+/** One `upstream.refresh` audit record per attempt, awaited before anything derived is returned. */
+export function auditRefresh(audit: AuditWriter): (event: RefreshOutcome) => Promise<void> {
+  return async ({ grant, outcome, reason }) => {
+    await audit.record({
+      action: 'upstream.refresh',
+      decision: outcome === 'refreshed' || outcome === 'rotated' ? 'allow' : outcome === 'failed' ? 'error' : 'deny',
+      reason: reason ? `${outcome}: ${reason}` : outcome,
+      user: grant.userId,
+      provider: grant.provider,
+      grant: grant.id,
+    });
+  };
+}
+
+const OPENED_MAX_ENTRIES = 10_000;
+const COMMIT_ATTEMPTS = 4;
+const COMMIT_BACKOFF_MS = 100;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class UpstreamAccessTokens {
+  readonly #inflight = new Map<string, Promise<UpstreamAccess>>();
+  /**
+   * The last ciphertext opened per grant and its plaintext. The shared cache stays the source of
+   * truth (read on every exchange); this only skips re-opening the exact same ciphertext (unique
+   * per seal), which is most of the cost of a cache hit.
+   */
+  readonly #opened = new Map<string, { ciphertext: string; accessToken: string }>();
+  readonly #marginMs: number;
+  readonly #pollMs: number;
+  readonly #lockMarginMs: number;
+  readonly #now: () => number;
+
+  constructor(
+    private readonly stores: Pick<Stores, 'grants' | 'tokens' | 'locks'>,
+    private readonly envelope: Envelope,
+    private readonly catalog: ProviderCatalog,
+    private readonly upstream: UpstreamOAuth,
+    options: UpstreamAccessOptions = {},
+    /** Awaited (audit before answer): when it rejects, nothing derived from the refresh is returned. */
+    private readonly onRefresh: (event: RefreshOutcome) => Promise<void> = async () => {},
+  ) {
+    this.#marginMs = options.marginMs ?? 30_000;
+    this.#pollMs = options.pollMs ?? 25;
+    this.#lockMarginMs = options.lockMarginMs ?? 2_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Starts reading a grant's cached upstream token, for get() once the grant itself has
+   * been read (GrantPolicy.selectWith issues it right behind the grant read).
+   */
+  prefetch(grantId: string): Promise<CachedAccessToken | null> {
+    const entry = this.stores.tokens.getAccessToken(grantId);
+    // Unused when the grant turns out to be denied: its failure must not become an unhandled rejection.
+    entry.catch(() => {});
+    return entry;
+  }
+
+  /** A usable access token for an active grant; `prefetched`: prefetch(grant.id), read after the grant. */
+  async get(grant: Grant, prefetched?: Promise<CachedAccessToken | null>): Promise<UpstreamAccess> {
+    const cached = await this.#cached(grant, prefetched);
+    if (cached) return cached;
+    let flight = this.#inflight.get(grant.id);
+    if (!flight) {
+      flight = this.#refreshAcrossReplicas(grant).finally(() => this.#inflight.delete(grant.id));
+      this.#inflight.set(grant.id, flight);
+    }
+    return flight;
+  }
+
+  /**
+   * The provider refused `rejected` (401) although it still had life: forget it and get a new
+   * one through the same single flight (/forward retries once with it).
+   */
+  async replaceRejected(grant: Grant, rejected: string): Promise<UpstreamAccess> {
+    await this.forgetRejected(grant, rejected);
+    return this.get(grant);
+  }
+
+  /**
+   * Drops the cached token only while it is still `rejected`, so a peer's fresh token survives.
+   * Read then drop is not atomic: a peer's token cached in between can be dropped too, which
+   * costs one extra refresh, never correctness (refreshes are fenced by the grant version).
+   */
+  async forgetRejected(grant: Grant, rejected: string): Promise<void> {
+    if (this.#opened.get(grant.id)?.accessToken === rejected) this.#opened.delete(grant.id);
+    const entry = await this.stores.tokens.getAccessToken(grant.id);
+    if (entry && openAccessToken(this.envelope, grant, entry.ciphertext) === rejected) await this.stores.tokens.dropAccessToken(grant.id);
+  }
+
+  /** Worst case of one refresh: token call plus an introspection, each bounded by the provider timeout. */
+  lockTtlMs(grant: Grant): number {
+    const provider = this.catalog.provider(grant.provider);
+    return 2 * (provider?.timeoutMs ?? 5_000) + this.#lockMarginMs;
+  }
+
+  async #cached(grant: Grant, prefetched?: Promise<CachedAccessToken | null>): Promise<UpstreamAccess | null> {
+    // Always the shared cache: a token dropped there (revoked upstream) must not live on in one replica.
+    const entry = await (prefetched ?? this.stores.tokens.getAccessToken(grant.id));
+    if (!entry || entry.expiresAt - this.#marginMs <= this.#now()) return null;
+    const opened = this.#opened.get(grant.id);
+    if (opened?.ciphertext === entry.ciphertext) return this.#access(grant, opened.accessToken, entry.expiresAt);
+    const accessToken = openAccessToken(this.envelope, grant, entry.ciphertext);
+    if (this.#opened.size >= OPENED_MAX_ENTRIES) this.#opened.delete(this.#opened.keys().next().value!);
+    this.#opened.set(grant.id, { ciphertext: entry.ciphertext, accessToken });
+    return this.#access(grant, accessToken, entry.expiresAt);
+  }
+
+  #access(grant: Grant, accessToken: string, expiresAt: number, instanceUrl?: string): UpstreamAccess {
+    const url = instanceUrl ?? grant.instanceUrl;
+    return { accessToken, expiresAt, ...(url ? { instanceUrl: url } : {}) };
+  }
+
+  async #refreshAcrossReplicas(grant: Grant): Promise<UpstreamAccess> {
+    const lockName = `refresh:${grant.id}`;
+    const ttl = this.lockTtlMs(grant);
+    // A waiter gives up a little after the longest a holder may keep the lock.
+    const deadline = this.#now() + ttl + this.#lockMarginMs;
+    for (;;) {
+      const owner = await this.stores.locks.acquire(lockName, ttl);
+      if (owner) {
+        try {
+          const result = await this.#refreshHoldingLock(grant.id);
+          if (result) return result;
+          // A peer committed first (we lost the version race): read its result.
+        } finally {
+          await this.stores.locks.release(lockName, owner).catch(() => false);
+        }
+      } else {
+        await sleep(this.#pollMs);
+      }
+      const current = await this.stores.grants.get(grant.id);
+      if (!current || current.status !== 'active') throw this.#inactive(current ?? grant, current === null);
+      const cached = await this.#cached(current);
+      if (cached) return cached;
+      if (this.#now() > deadline) throw new TemporarilyUnavailable('upstream refresh held by another replica');
+    }
+  }
+
+  /** Returns null when a peer's newer commit makes this attempt moot. */
+  async #refreshHoldingLock(grantId: string): Promise<UpstreamAccess | null> {
+    // Re-read after acquiring: a peer may have refreshed while we waited.
+    const grant = await this.stores.grants.get(grantId);
+    if (!grant || grant.status !== 'active') throw this.#inactive(grant, grant === null);
+    const cached = await this.#cached(grant);
+    if (cached) return cached;
+
+    let tokens;
+    try {
+      tokens = await this.upstream.refresh(grant.provider, openRefreshToken(this.envelope, grant));
+    } catch (err) {
+      if (err instanceof UpstreamFailure) {
+        await this.onRefresh({ grant, outcome: 'failed', reason: err.reason });
+        if (err.reason === 'unavailable') throw new TemporarilyUnavailable('upstream token endpoint unavailable (5xx)');
+        // Never connected: the refresh token was not presented, so it is still the current one.
+        if (err.reason === 'unreachable') throw new TemporarilyUnavailable('upstream token endpoint unreachable');
+        if (err.reason === 'timeout' || err.reason === 'network') {
+          // The provider may have processed the refresh and rotated the token whose answer we lost;
+          // presenting the old one again would trip reuse detection and revoke the upstream grant.
+          // Never retried: the grant needs the user to re-link.
+          await this.stores.grants.setStatus(grantId, 'consent_required', grant.version);
+          throw new UpstreamError(`upstream refresh answer lost (${err.reason}); grant parked as consent_required`);
+        }
+        throw new UpstreamError(`upstream refresh failed: ${err.reason}`);
+      }
+      if (!(err instanceof UpstreamInvalidGrant)) throw err;
+      const now = await this.stores.grants.get(grantId);
+      if (now && now.version !== grant.version) {
+        await this.onRefresh({ grant, outcome: 'lost_race' });
+        return null;
+      }
+      await this.onRefresh({ grant, outcome: 'invalid_grant' });
+      await this.stores.grants.setStatus(grantId, 'consent_required', grant.version);
+      throw new GrantNeedsConsent('upstream invalid_grant: grant needs re-linking');
+    }
+
+    let version = grant.version;
+    if (tokens.refreshToken) {
+      const committed = await this.#commit(grant, sealRefreshToken(this.envelope, grant, tokens.refreshToken));
+      if (committed === null) {
+        await this.onRefresh({ grant, outcome: 'lost_race' });
+        return null;
+      }
+      version = committed;
+    }
+    await this.onRefresh({ grant, outcome: tokens.refreshToken ? 'rotated' : 'refreshed' });
+    const ttl = tokens.expiresAt - this.#marginMs - this.#now();
+    if (ttl > 0) {
+      await this.stores.tokens.cacheAccessToken(
+        grantId,
+        { ciphertext: sealAccessToken(this.envelope, grant, tokens.accessToken), expiresAt: tokens.expiresAt, grantVersion: version },
+        ttl,
+      );
+    }
+    return this.#access(grant, tokens.accessToken, tokens.expiresAt, tokens.instanceUrl);
+  }
+
+  /**
+   * The rotated refresh token exists only in this process until committed: if the commit's
+   * answer is lost (Redis restarting), try again for a moment rather than lose it, which would
+   * cost the user the grant. A lost attempt may have applied; the CAS then refuses the retry,
+   * so a grant now holding exactly our ciphertext means our commit landed.
+   */
+  async #commit(grant: Grant, sealed: string): Promise<number | null> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.stores.grants.commitRefresh(grant.id, grant.version, sealed);
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError) || attempt >= COMMIT_ATTEMPTS) throw err;
+      }
+      await sleep(COMMIT_BACKOFF_MS * attempt);
+      const current = await this.stores.grants.get(grant.id).catch(() => null);
+      if (current?.refreshToken === sealed) return current.version;
+    }
+  }
+
+  #inactive(grant: Grant | null, gone: boolean): Error {
+    if (gone || !grant || grant.status === 'revoked') return new AccessDenied('grant revoked or gone during refresh');
+    return new GrantNeedsConsent('grant parked as consent_required during refresh');
+  }
+}

@@ -1,0 +1,30 @@
+import type { AdminJobStore } from './admin-job-store.js';
+import type { AuditStore } from './audit-store.js';
+import type { GrantStore } from './grant-store.js';
+import type { KillSwitchEvents, KillSwitchStore } from './kill-switch-store.js';
+import type { LockStore } from './lock-store.js';
+import type { RevocationQueue } from './revocation-queue.js';
+import type { OneShotStore, SessionStore } from './session-store.js';
+import type { TokenStore } from './token-store.js';
+
+/** Everything the app needs from storage, with one lifecycle. */
+export interface Stores {
+  grants: GrantStore;
+  tokens: TokenStore;
+  locks: LockStore;
+  killSwitches: KillSwitchStore;
+  killSwitchEvents: KillSwitchEvents;
+  adminJobs: AdminJobStore;
+  audit: AuditStore;
+  sessions: SessionStore;
+  oneShot: OneShotStore;
+  revocations: RevocationQueue;
+  /** Cheap round trip for /readyz; rejects when the backend is unreachable. */
+  ping(): Promise<void>;
+  /**
+   * Why this backend would lose data, one line each (empty when durable): production
+   * refuses to start on Redis without AOF or with an evicting `maxmemory-policy`.
+   */
+  durabilityProblems(): Promise<string[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,46 @@
+/** Operation-token records and the encrypted upstream access-token cache. */
+/** Record of an issued operation token, kept under its `jti` for exactly the token's lifetime. */
+export interface OperationTokenRecord {
+  jti: string;
+  grantId: string;
+  userId: string;
+  agent: string;
+  provider: string;
+  operation: string;
+  gateway: string;
+  /** base64url SHA-256 of the gateway certificate DER (RFC 8705 `x5t#S256`). */
+  certThumbprint: string;
+  usesLeft: number;
+  expiresAt: number;
+  /** The grant's consent epoch for this agent when the token was issued (absent = 0). */
+  consentEpoch?: number;
+}
+
+export interface TokenStore {
+  /**
+   * Store a record with a TTL. Nothing links it to its grant but its `grantId`:
+   * callers honour a record only while its grant is live (grants/liveness.ts),
+   * which is what kills a revoked grant's outstanding tokens.
+   */
+  put(record: OperationTokenRecord, ttlMs: number): Promise<void>;
+  get(jti: string): Promise<OperationTokenRecord | null>;
+  /**
+   * Spend one use atomically. Returns the record as it was before spending, or null when
+   * the token is unknown, expired, revoked or has no uses left. Never GET-then-DECR.
+   */
+  consume(jti: string): Promise<OperationTokenRecord | null>;
+
+  /** Cache the encrypted upstream access token of a grant (ciphertext, expiry) with a TTL. */
+  cacheAccessToken(grantId: string, entry: CachedAccessToken, ttlMs: number): Promise<void>;
+  getAccessToken(grantId: string): Promise<CachedAccessToken | null>;
+  dropAccessToken(grantId: string): Promise<void>;
+}
+
+export interface CachedAccessToken {
+  /** Envelope ciphertext (base64url) of the access token. */
+  ciphertext: string;
+  /** Epoch ms when the upstream token expires. */
+  expiresAt: number;
+  /** Grant version the token was obtained under. */
+  grantVersion: number;
+}
