@@ -109,7 +109,7 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
     ...(checkpoint !== null && { initial: checkpoint }),
     onError: (err) => process.stderr.write(`token-vault: audit checkpoint failed (${err instanceof Error ? err.name : 'unknown'})\n`),
   });
-  // DESIGN: every durable audit record is also mirrored as one JSON line to the log.
+  // Every durable audit record is also mirrored as one JSON line to the log, a copy outside Redis (docs/architecture.md#audit-trail).
   const auditLog = pino({ level: config.log.level, base: { component: 'audit' } }, options.logStream ?? pino.destination(1));
   const audit = createAuditWriter({
     store: stores.audit,

@@ -1,5 +1,5 @@
 /**
- * Admin bearer JWTs from the organisation's IdP (DESIGN: Actors, security team).
+ * Admin bearer JWTs from the organisation's IdP (the security team's second way in: docs/architecture.md#callers-and-identities).
  *
  * Accepted only with an asymmetric algorithm from the configured list, from the
  * configured issuer, for the configured audience, unexpired, and carrying the

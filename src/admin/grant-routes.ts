@@ -1,6 +1,6 @@
 /**
  * `/admin/grants`: list and search grants (never a secret field), revoke one,
- * revoke in bulk by user, agent or provider (issue 6). Revocation reuses the
+ * revoke in bulk by user, agent or provider. Revocation reuses the
  * linking service's path: unusable at once, RFC 7009 upstream (retry queue on
  * failure), then deleted with its wrapped data key.
  */

@@ -1,5 +1,5 @@
 /**
- * `/admin/kill-switches`: engage, release and list (issue 6). Each change is
+ * `/admin/kill-switches`: engage, release and list (docs/architecture.md#kill-switches). Each change is
  * durable before the answer and audited with the admin's identity.
  */
 import type { FastifyPluginAsync } from 'fastify';

@@ -1,5 +1,5 @@
 /**
- * Audit events (DESIGN: Audit). One record per link, exchange (issued or
+ * Audit events (docs/architecture.md#audit-trail). One record per link, exchange (issued or
  * denied), forward, refresh, revocation, kill switch, key rotation and admin
  * action. Token values never appear: only `tokenHmac` (HMAC-SHA-256 under a
  * subkey derived from the audit key, see AuditWriter.tokenHmac).

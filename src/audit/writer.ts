@@ -1,7 +1,7 @@
 /**
  * The audit writer: validates events, chains them and appends them with group
  * commit, resolving each caller only once its record is durable in the store
- * (DESIGN.md "audit before answer"; STYLE.md rule 9).
+ * (audit before answer: docs/architecture.md#security-properties).
  *
  * Group commit: while one append is in flight, new events queue up; the next
  * append carries the whole queue (up to `maxBatch`) in one store call, which

@@ -160,7 +160,7 @@ export const configSchema = z
     linking: z
       .strictObject({
         sessionTtlSeconds: z.number().int().min(60).max(86_400).default(28_800),
-        /** Lifetime of a sign-in or link `state` (issue 3: at most 10 minutes). */
+        /** Lifetime of a sign-in or link `state`: at most 10 minutes, the most RFC 6749 §4.1.2 recommends for the code it comes back with. */
         stateTtlSeconds: z.number().int().min(1).max(600).default(600),
         revocationRetry: z
           .strictObject({

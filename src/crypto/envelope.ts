@@ -1,5 +1,5 @@
 /**
- * Envelope encryption of secrets at rest (STYLE.md #8, DESIGN.md Cryptography).
+ * Envelope encryption of secrets at rest (docs/architecture.md#secrets-at-rest).
  *
  * Each record gets a fresh data key; XChaCha20-Poly1305 encrypts the plaintext
  * under it and the active KEK wraps it. Layout, serialized as base64url

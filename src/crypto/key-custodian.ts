@@ -13,7 +13,7 @@
  */
 import { loadKeyMaterial, type KeyMaterial } from './key-files.js';
 
-/** Operation tokens live at most 15 min (DESIGN: operation TTL ceiling). */
+/** Operation tokens live at most 15 min (the `maxTtlSeconds` ceiling in src/providers/schema.ts). */
 export const MAX_OPERATION_TOKEN_TTL_MS = 15 * 60_000;
 
 export interface KeyStatus {

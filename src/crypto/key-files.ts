@@ -1,7 +1,7 @@
 /**
  * Key material from a directory: `keys/dev/` in dev, a mounted secret in production.
  *
- * The vault refuses to start on any defect (DESIGN.md, Cryptography), and the
+ * The vault refuses to start on any defect (docs/architecture.md#secrets-at-rest), and the
  * error lists every defect at once so an operator fixes them in one round.
  * Messages name files and sizes, never content.
  */

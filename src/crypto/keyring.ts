@@ -2,7 +2,7 @@
  * Versioned key-encryption keys (KEKs).
  *
  * One key is active for new writes; the others stay decrypt-only until a
- * rewrap job has moved every record (DESIGN.md, Cryptography: rotation).
+ * rewrap job (src/grants/rewrap-job.ts) has moved every record (docs/architecture.md#secrets-at-rest).
  */
 
 /** Length of a KEK: an XChaCha20-Poly1305 key (RFC 8439 §2.8, draft-irtf-cfrg-xchacha §2). */

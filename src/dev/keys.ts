@@ -1,5 +1,5 @@
 /**
- * Development key material under `keys/dev/` (DESIGN.md, Modes: dev).
+ * Development key material under `keys/dev/` (dev mode: src/dev/dev.ts).
  *
  * Same file names and formats as a production keys directory (see
  * keys/README.md), plus a dev PKI for the mTLS listeners. Never used in

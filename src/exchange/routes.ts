@@ -2,7 +2,7 @@
  * POST /exchange (RFC 8693) on the internal listener, gateway role.
  * Form-encoded (the standard) or JSON. Every exchange, issued or denied, is
  * audited before the answer leaves; if the audit record cannot be written the
- * answer is 503 and nothing is released (STYLE: audit before answer).
+ * answer is 503 and nothing is released (audit before answer: docs/architecture.md#security-properties).
  */
 import formbody from '@fastify/formbody';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';

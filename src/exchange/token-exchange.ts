@@ -1,5 +1,5 @@
 /**
- * POST /exchange as a service, in DESIGN.md's order: (mTLS identity, done by
+ * POST /exchange as a service, in the order of docs/architecture.md#post-exchange: (mTLS identity, done by
  * the listener) → parse → verify both JWTs → kill switches → grant + consent
  * + policy → upstream access token → mint + store record → audit → respond.
  *
@@ -87,7 +87,7 @@ export class TokenExchange {
     if (wantsUpstream && !operation.releaseUpstreamToken) throw new InvalidRequest('operation does not allow releasing the upstream token');
 
     // One Redis round trip: the kill-switch epoch, the grant (read fresh every time) and its
-    // cached upstream token. The switches are decided first (DESIGN order), on a snapshot at
+    // cached upstream token. The switches are decided first (docs/architecture.md#post-exchange), on a snapshot at
     // least as new as that epoch, so a switch durable before this request is enforced here.
     const switchesCurrent = killSwitches.confirmCurrent();
     const selecting = policy.selectWith(

@@ -1,6 +1,6 @@
 /**
  * Redeeming an operation token at /forward: every check that decides whether
- * a request may go upstream, in DESIGN.md's order, before anything is sent.
+ * a request may go upstream, in the order of docs/architecture.md#forward, before anything is sent.
  *
  * Who presents the token is checked before a use is spent: signature, expiry
  * and `cnf.x5t#S256` against this connection's certificate (RFC 8705 §3), so

@@ -2,7 +2,7 @@
  * /forward/{provider}/{path} on the internal listener, gateway role: the
  * gateway sends the real upstream request here with its operation token; the
  * vault redeems the token, injects the upstream access token and streams the
- * provider's answer back (DESIGN.md /forward).
+ * provider's answer back (docs/architecture.md#forward).
  *
  * Audit ("nothing released without a record"): a refused forward is recorded
  * before its error is answered; a forward that reached the provider is

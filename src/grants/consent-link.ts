@@ -1,5 +1,5 @@
 /**
- * The consent page deep link (DESIGN: `/connections/{provider}?agent=..&operation=..`):
+ * The consent page deep link `/connections/{provider}?agent=..&operation=..` (the provider page of src/linking/):
  * where an exchange's `consent_required` error sends the user to link or re-consent.
  */
 export function consentLink(publicUrl: string, provider: string, agent?: string, operation?: string): string {

@@ -1,7 +1,7 @@
 /**
  * Which grant an exchange uses, and whether this agent may do this operation
  * with it. Effective permission = admin ceiling ∩ user consent − kill switches
- * (DESIGN: Grants and consent).
+ * (docs/architecture.md#grants-and-consent).
  */
 import { AccessDenied, ConsentRequired, InvalidScope, assert } from '../errors.js';
 import { consentLink } from './consent-link.js';

@@ -1,6 +1,6 @@
 /**
  * Key-encryption-key rotation: moves every grant's refresh-token ciphertext
- * to the active KEK (DESIGN: Cryptography, Rotation).
+ * to the active KEK (docs/architecture.md#secrets-at-rest).
  *
  * Idempotent (a record already on the active key is only authenticated) and
  * resumable (it walks grants in id order from a cursor and reports the cursor

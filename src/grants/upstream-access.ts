@@ -11,7 +11,7 @@
  * the provider's timeout), so a live holder's call always ends first.
  *
  * A rotated refresh token is committed before anything derived from it is
- * cached or returned (DESIGN: Providers). A refresh whose response was lost is
+ * cached or returned (RFC 6749 §6: a new refresh token replaces the old one). A refresh whose response was lost is
  * never retried: replaying a rotated refresh token revokes the upstream grant.
  */
 import { TemporarilyUnavailable, UpstreamError, AccessDenied } from '../errors.js';

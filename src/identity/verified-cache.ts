@@ -1,7 +1,7 @@
 /**
  * Verified identity tokens, keyed by the SHA-256 of the token, kept until the
  * token's own `exp` (never longer). Bounded: the oldest entry goes first.
- * DESIGN.md (performance): verification dominates an uncached exchange.
+ * Why: signature verification dominates an uncached exchange (bench/RESULTS.md).
  */
 import { hash } from 'node:crypto';
 

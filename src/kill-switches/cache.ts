@@ -14,7 +14,7 @@ export type KillSwitchSubjects = Partial<Record<Exclude<KillScope, 'global'>, st
 
 export interface KillSwitchCacheOptions {
   pollMs?: number;
-  /** Older than this, the snapshot is not trusted (DESIGN: every replica within 1 s). */
+  /** Older than this, the snapshot is not trusted (every replica within 1 s: docs/architecture.md#kill-switches). */
   maxStalenessMs?: number;
   now?: () => number;
   /** Epoch announcements (pub/sub): each one is read at once instead of at the next poll. */

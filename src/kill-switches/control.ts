@@ -1,5 +1,5 @@
 /**
- * Engaging and releasing kill switches (issue 6): durable first, then the
+ * Engaging and releasing kill switches (docs/architecture.md#kill-switches): durable first, then the
  * local side effects, then the fast-path announcement.
  *
  * Order matters: `engage` resolves only once the store has the switch (every

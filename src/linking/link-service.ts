@@ -2,7 +2,7 @@
  * What linking does to grants, apart from HTTP: completing a link (new grant
  * or replacement of the same upstream account), saving consent, and
  * unlinking with RFC 7009 revocation upstream. Every change is audited before
- * it is made (STYLE.md rule 9), and no token value reaches the audit trail.
+ * it is made (docs/architecture.md#security-properties), and no token value reaches the audit trail.
  */
 import { randomBytes } from 'node:crypto';
 import type { AuditWriter } from '../audit/events.js';

@@ -33,7 +33,7 @@ export const operationSchema = z.strictObject({
   scopes: z.array(z.string().min(1)).default([]),
   methods: z.array(httpMethod).min(1),
   paths: z.array(pathPattern).min(1),
-  /** Token lifetime ceiling; DESIGN: default 60 s, at most 15 min. */
+  /** Operation-token lifetime ceiling: default 60 s, at most 15 min (MAX_OPERATION_TOKEN_TTL_MS in src/crypto/key-custodian.ts). */
   maxTtlSeconds: z.number().int().min(1).max(900).default(60),
   uses: z.number().int().min(1).max(1000).default(1),
   /** Whether the raw upstream access token may be released to the gateway. */

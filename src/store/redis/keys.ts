@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Key layout. Key names carry only ids and tags, never values.
+ * Key layout (who writes and reads each key: docs/architecture.md#data-model-in-redis).
+ * Key names carry only ids and tags, never values.
  *
  * | key                          | type   | TTL        | holds                                     |
  * |------------------------------|--------|------------|-------------------------------------------|
- * | `{g:<grantId>}:grant`        | hash   | none       | grant fields, `c:<agent>` = consent ops    |
+ * | `{g:<grantId>}:grant`        | hash   | none       | grant fields, `c:<agent>` = consent ops, `e:<agent>` = consent epoch |
  * | `{g:<grantId>}:at`           | string | token life | cached upstream access token (JSON)        |
  * | `tok:<jti>`                  | string | token life | `<uses left>:<operation-token record JSON>` |
  * | `grants`                     | zset   | none       | every grant id (score 0, lex order)        |

@@ -8,7 +8,7 @@ import type { ScriptedRedis } from './scripts.js';
 /**
  * Single-instance owner-token lock (`SET NX PX` + compare-and-delete). It only
  * makes a refresh single-flight; correctness comes from the version CAS in
- * commitRefresh, so this is deliberately not Redlock (NOTES.md, Cluster).
+ * commitRefresh, so this is deliberately not Redlock (docs/architecture.md#data-model-in-redis).
  */
 export class RedisLockStore implements LockStore {
   constructor(

@@ -22,7 +22,7 @@ export interface ResolvedRedisStoreOptions {
 const MAX_COMMAND_TIMEOUT_MS = 500;
 const MAX_RECONNECT_DELAY_MS = 1000;
 
-/** Applies defaults and rejects settings that would break the fail-fast promise (DESIGN.md, Storage). */
+/** Applies defaults and rejects settings that would break the fail-fast promise (docs/architecture.md#security-properties: fail closed). */
 export function resolveRedisStoreOptions(opts: RedisStoreOptions): ResolvedRedisStoreOptions {
   const commandTimeoutMs = opts.commandTimeoutMs ?? MAX_COMMAND_TIMEOUT_MS;
   const connectTimeoutMs = opts.connectTimeoutMs ?? 1000;
@@ -39,14 +39,14 @@ export function resolveRedisStoreOptions(opts: RedisStoreOptions): ResolvedRedis
 }
 
 /**
- * ioredis settings for failing fast (NOTES.md, Redis): its defaults queue
+ * ioredis settings for failing fast: its defaults queue
  * commands while disconnected and retry them for ≈ 10 s.
  */
 export function clientOptions(opts: ResolvedRedisStoreOptions) {
   return {
     enableOfflineQueue: false,
     // Commands issued in the same tick by concurrent requests leave in one write: on the exchange
-    // path a syscall per command cost more than the commands (DESIGN.md, performance notes).
+    // path a syscall per command cost more than the commands (bench/RESULTS.md).
     enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
     commandTimeout: opts.commandTimeoutMs,

@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 
 /**
- * Lua for every check-then-act step (STYLE.md rule 6). Each script touches only
+ * Lua for every check-then-act step: never GET then DEL (docs/architecture.md#data-model-in-redis). Each script touches only
  * keys of one hash tag, so it stays valid on Cluster. Arguments are ids,
  * numbers and envelope ciphertext only: ioredis tracing keeps EVAL arguments,
- * so plaintext secrets must never reach a script (NOTES.md).
+ * so plaintext secrets must never reach a script.
  */
 /**
  * The next kill-switch epoch (KEYS[2]): above the current one and at least the Redis clock in
