@@ -1,5 +1,5 @@
 // ESLint (flat config): the recommended JS and typescript-eslint rules over every TypeScript
-// file; formatting is prettier's job (STYLE.md rule 12: lint and format in CI).
+// file; formatting is prettier's job (`npm test` runs both, in CI too).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 

@@ -1,5 +1,5 @@
 /**
- * One behavioural contract for every Stores implementation (STYLE.md rule 7).
+ * One behavioural contract for every Stores implementation (src/store/: one interface, two implementations).
  * Memory and Redis run the same cases, so dev mode cannot drift from production.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Issue 6, "done when": a key-encryption-key rotation over 1,000 grants
+ * A key-encryption-key rotation over 1,000 grants
  * completes with every grant still exchanging; a grant whose ciphertext was
  * swapped with another's is reported by the rewrap job and never served.
  *

@@ -1,5 +1,5 @@
 /**
- * Redis going away must turn into StoreUnavailableError fast (DESIGN.md:
+ * Redis going away must turn into StoreUnavailableError fast (docs/architecture.md#security-properties:
  * 503 in well under a second), and the same process must recover once Redis
  * is back. Also checks that key names never carry stored values.
  */

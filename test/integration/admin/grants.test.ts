@@ -1,7 +1,7 @@
 /**
  * Admin grants API: list and search without secrets, revoke one (RFC 7009
  * upstream, outstanding tokens dead, local delete), bulk revoke with a report,
- * and the bad inputs of issue 6, against real oidc-provider fakes.
+ * and the admin API's bad inputs, against real oidc-provider fakes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Grant } from '../../../src/store/grant-store.js';

@@ -1,5 +1,5 @@
 /**
- * Issue 6, "done when": with 3 vault processes sharing Redis, a kill switch
+ * With 3 vault processes sharing Redis, a kill switch
  * stops issuance on all three within 1 s of the admin API's answer — 0 tokens
  * issued for exchanges sent 1 s or more after it — also when the pub/sub
  * connection of one process was killed first (that process then learns of the
@@ -17,7 +17,7 @@ import { startExchangeLoad, type Shot } from '../../helpers/exchange-load.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
 import { startVaultChild, type VaultChild } from '../../helpers/vault-child.js';
 
-/** DESIGN.md / issue 6: every replica enforces a switch within 1 s of the answer. */
+/** Every replica enforces a switch within 1 s of the answer (docs/architecture.md#kill-switches). */
 const BOUND_MS = 1_000;
 /** Exchanges each replica must have answered, sent at least BOUND_MS after the answer, before a run ends. */
 const LATE_SHOTS = 20;

@@ -1,5 +1,5 @@
 /**
- * Issue 6, "done when": revoking a grant through the admin API (one, or in
+ * Revoking a grant through the admin API (one, or in
  * bulk) makes its outstanding operation tokens — really minted by /exchange —
  * fail at /introspect, and calls the provider's RFC 7009 revocation endpoint
  * (oidc-provider confirms the upstream grant is gone). Real Redis, real mTLS,
@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 const INACTIVE = { active: false };
-/** With the grant gone, a new exchange asks for a new link (DESIGN.md: consent_required with the deep link). */
+/** With the grant gone, a new exchange asks for a new link (consent_required with the deep link, src/grants/consent-link.ts). */
 const relinkRequired = (org: string) => ({
   status: 400,
   body: {

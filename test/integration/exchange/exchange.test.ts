@@ -66,7 +66,7 @@ describe('a real OAuth client performs the exchange', () => {
     expect(record).toMatchObject({ jti: payload.jti, operation: 'crm:records.read', agent: AGENT_A, usesLeft: 1, certThumbprint: gatewayThumbprint });
     const audited = (await vault.auditRecords()).find((r) => r.jti === payload.jti);
     expect(audited).toMatchObject({ action: 'token.exchange', decision: 'allow', tokenHmac: vault.audit.tokenHmac(response.access_token) });
-    // DESIGN: the durable record is also mirrored, whole, as a JSON log line.
+    // The durable record is also mirrored, whole, as a JSON log line (docs/architecture.md#audit-trail).
     const mirrored = vault.logs.entries().find((e) => (e.audit as { jti?: string } | undefined)?.jti === payload.jti);
     expect(mirrored?.audit).toStrictEqual(audited);
   });

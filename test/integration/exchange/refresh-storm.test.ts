@@ -2,7 +2,7 @@
  * Refresh storms against a Salesforce-like upstream with rotation and reuse
  * detection: one upstream refresh no matter how many exchanges, in one vault
  * process or in two sharing Redis; a slow upstream never yields a second
- * refresh. A naive vault loses the user's grant here (NOTES.md: 50 concurrent
+ * refresh. A naive vault loses the user's grant here (measured against oidc-provider: 50 concurrent
  * refreshes → 1 success, 49 invalid_grant, grant revoked).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * The user's view of a connection, on Redis (issue 6 item 7): recent uses
+ * The user's view of a connection, on Redis: recent uses
  * from the audit trail (real /exchange calls over mTLS), revoking one agent's
  * consent (POST + CSRF, 303, audited as the user) after which that agent's
  * exchange is refused with `consent_required` while another agent still gets

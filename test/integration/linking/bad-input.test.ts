@@ -1,5 +1,5 @@
 /**
- * Every bad input of issue 3 gets a clear error page, creates no grant and
+ * Every bad input of the link flow gets a clear error page, creates no grant and
  * leaves existing grants exactly as they were (store compared before/after).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
