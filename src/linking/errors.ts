@@ -17,10 +17,10 @@ const DEFAULT_DETAIL = {
   TV_LINK_STATE_OTHER_SESSION: 'state from another session',
   /** Mix-up: the answer arrived on the callback of another provider than the request went to. */
   TV_LINK_STATE_OTHER_PROVIDER: 'link state issued for another provider',
-  /** The provider said no: `error` on the callback, or `invalid_grant` for the code. */
+  /** The provider said no: `error` on the callback, or `invalid_grant` for the code (also a wrong PKCE verifier). */
   TV_LINK_PROVIDER_REFUSED: 'provider refused',
   TV_LINK_PROVIDER_TIMEOUT: 'provider timeout',
-  /** Unreachable, a 5xx, or an answer that fails openid-client's checks (state, `iss` of RFC 9207, PKCE, nonce). */
+  /** Unreachable, a 5xx, or an answer that fails openid-client's checks (state, `iss` of RFC 9207, nonce). */
   TV_LINK_PROVIDER_FAILED: 'provider failed',
   TV_LINK_NO_REFRESH_TOKEN: 'no refresh token issued',
   TV_LINK_NO_SUBJECT: 'no upstream subject',

@@ -2,8 +2,9 @@
  * The link flow, apart from HTTP (RFC 6749 §4.1 with PKCE S256, RFC 7636):
  * `begin` issues a single-use `state` bound to the browser session, user and
  * provider, with a PKCE verifier and, for OIDC providers, a nonce; `complete`
- * takes that state back, redeems the code (openid-client checks state, the
- * RFC 9207 `iss` when sent, PKCE and nonce), stores the new grant, then
+ * takes that state back, redeems the code with its PKCE verifier
+ * (openid-client checks state, the RFC 9207 `iss` when sent, and the ID
+ * token's nonce; the provider checks the verifier), stores the new grant, then
  * retires any earlier grant of the same upstream account. Every change is
  * audited before it is made, and no token value reaches the audit trail.
  * Failures are LinkErrors (errors.ts).
