@@ -70,7 +70,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   await pub.register(healthRoutes, { stores, keysLoaded });
   await pub.register(discoveryRoutes, { issuer, internalUrl, signingKeys: keys.signingKeys, catalog });
   if (config.identity.login) {
-    await pub.register(linkingPages, { config, stores, catalog, links: services.links, loginClientSecret: deps.loginClientSecret });
+    await pub.register(linkingPages, {
+      config,
+      stores,
+      catalog,
+      links: services.links,
+      consents: services.consents,
+      loginClientSecret: deps.loginClientSecret,
+    });
   }
 
   // Internal listener: every request proves an allowlisted client certificate first.

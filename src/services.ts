@@ -23,6 +23,7 @@ import { UpstreamAccessTokens, auditRefresh } from './grants/upstream-access.js'
 import { createRevocationWorker, type RevocationWorker } from './grants/revocation-worker.js';
 import { TokenExchange } from './exchange/token-exchange.js';
 import { LinkService } from './linking/link-service.js';
+import { ConsentService } from './linking/consent-service.js';
 
 export interface ServiceDeps {
   stores: Stores;
@@ -46,6 +47,7 @@ export interface Services {
   exchange: TokenExchange;
   retirement: GrantRetirement;
   links: LinkService;
+  consents: ConsentService;
   revocations: RevocationWorker;
   rewrap: RewrapRuns;
   adminJwt: AdminJwtVerifier | undefined;
@@ -88,7 +90,8 @@ export async function buildServices(config: Config, deps: ServiceDeps, logs: { p
     upstreamAccess,
     exchange,
     retirement,
-    links: new LinkService({ stores, envelope, catalog, upstream, audit, retirement }),
+    links: new LinkService({ stores, envelope, catalog, upstream, audit, retirement, publicUrl: issuer, stateTtlSeconds: config.linking.stateTtlSeconds }),
+    consents: new ConsentService({ stores, catalog, audit, retirement }),
     revocations: createRevocationWorker({ stores, envelope, upstream, audit, log: logs.public, intervalMs, baseDelayMs, maxDelayMs }),
     rewrap: new RewrapRuns(stores, envelope, keys.keyring),
     adminJwt: config.admins.jwt ? await createAdminJwtVerifier(config.admins.jwt) : undefined,

@@ -1,26 +1,27 @@
 /**
- * What linking does to grants, apart from HTTP: completing a link (new grant
- * or replacement of the same upstream account), saving consent, and
- * unlinking with RFC 7009 revocation upstream. Every change is audited before
- * it is made (docs/architecture.md#security-properties), and no token value reaches the audit trail.
+ * The link flow, apart from HTTP (RFC 6749 §4.1 with PKCE S256, RFC 7636):
+ * `begin` issues a single-use `state` bound to the browser session, user and
+ * provider, with a PKCE verifier and, for OIDC providers, a nonce; `complete`
+ * takes that state back, redeems the code with its PKCE verifier
+ * (openid-client checks state, the RFC 9207 `iss` when sent, and the ID
+ * token's nonce; the provider checks the verifier), stores the new grant, then
+ * retires any earlier grant of the same upstream account. Every change is
+ * audited before it is made, and no token value reaches the audit trail.
+ * Failures are LinkErrors (errors.ts).
  */
 import { randomBytes } from 'node:crypto';
+import * as oidc from 'openid-client';
 import type { AuditWriter } from '../audit/events.js';
 import type { Envelope } from '../crypto/envelope.js';
+import type { Actor, GrantRetirement } from '../grants/retire.js';
 import { sealAccessToken, sealRefreshToken } from '../grants/secrets.js';
-import type { ProviderCatalog } from '../providers/catalog.js';
-import {
-  UpstreamFailure,
-  UpstreamInvalidGrant,
-  type AuthorizationRequest,
-  type CodeExchangeChecks,
-  type UpstreamOAuth,
-  type UpstreamTokens,
-} from '../providers/upstream-oauth.js';
+import type { Provider, ProviderCatalog } from '../providers/catalog.js';
+import { UpstreamFailure, UpstreamInvalidGrant, type UpstreamOAuth, type UpstreamTokens } from '../providers/upstream-oauth.js';
 import type { Grant } from '../store/grant-store.js';
-import type { Actor, GrantRetirement, RevocationOutcome } from '../grants/retire.js';
 import type { Stores } from '../store/stores.js';
-import { pageErrors } from './pages/page-error.js';
+import { askedFor } from './ceiling.js';
+import { LinkError } from './errors.js';
+import { LinkStates, type LinkSession, type PendingLink } from './link-state.js';
 
 export interface LinkServiceDeps {
   stores: Stores;
@@ -30,47 +31,112 @@ export interface LinkServiceDeps {
   audit: AuditWriter;
   /** Retires a grant: shared with the admin API's revocation. */
   retirement: GrantRetirement;
+  /** Origin of the consent pages: the redirect URIs are its `/connections/{provider}/callback`. */
+  publicUrl: string;
+  /** Lifetime of a link `state` (config `linking.stateTtlSeconds`, at most 10 minutes). */
+  stateTtlSeconds: number;
   now?: () => number;
+}
+
+/** What the agent asked for on the deep link the user came from (kept only inside the admin ceiling). */
+export interface ConsentRequest {
+  agent?: string | undefined;
+  operation?: string | undefined;
+}
+
+export interface LinkOutcome {
+  result: 'linked' | 'relinked';
+  /** The deep link's request that began this link, to show pre-selected. */
+  request: ConsentRequest;
 }
 
 /** The cached access token lives a little less than the token itself. */
 const ACCESS_TOKEN_MARGIN_MS = 30_000;
 
+export const callbackUri = (publicUrl: string, providerId: string) => new URL(`/connections/${encodeURIComponent(providerId)}/callback`, publicUrl).href;
+
 export class LinkService {
   private readonly now: () => number;
+  private readonly states: LinkStates;
 
   constructor(private readonly deps: LinkServiceDeps) {
     this.now = deps.now ?? Date.now;
+    this.states = new LinkStates(deps.stores.oneShot, deps.stateTtlSeconds * 1000, this.now);
   }
 
-  /** The provider's authorization URL for a new link (PKCE S256, state, nonce when OIDC). */
-  async authorizationUrl(providerId: string, request: AuthorizationRequest): Promise<URL> {
-    return this.deps.upstream.authorizationUrl(providerId, request).catch((err: unknown) => {
-      throw upstreamPageError(err, 'authorization request');
-    });
+  /** Start a link: the provider's authorization URL, with its state stored single-use for this session. */
+  async begin(session: LinkSession, providerId: string, consentRequest: ConsentRequest = {}): Promise<{ redirect: URL }> {
+    const provider = this.provider(providerId);
+    const asked = askedFor(this.deps.catalog, provider.id, consentRequest.agent, consentRequest.operation);
+    const state = LinkStates.newState();
+    const pending: PendingLink = {
+      provider: provider.id,
+      codeVerifier: oidc.randomPKCECodeVerifier(),
+      ...(provider.kind === 'oidc' || provider.scopes.includes('openid') ? { nonce: oidc.randomNonce() } : {}),
+      ...(asked ? { agent: asked.agent.id, operation: asked.operation.name } : {}),
+    };
+    const redirect = await this.deps.upstream
+      .authorizationUrl(provider.id, {
+        state,
+        codeVerifier: pending.codeVerifier,
+        redirectUri: callbackUri(this.deps.publicUrl, provider.id),
+        ...(pending.nonce ? { nonce: pending.nonce } : {}),
+      })
+      .catch((err: unknown) => {
+        throw upstreamLinkError(err, 'authorization request');
+      });
+    await this.states.save(state, session, pending);
+    return { redirect };
   }
 
   /**
-   * Redeem the code, store a new grant, then retire any earlier grant of the
-   * same upstream account (its consent carries over). The new grant exists
-   * before the old one is revoked, so the user is never left without a link.
+   * Finish a link from the provider's redirect to `callbackUrl`. The state is
+   * taken (single use) before anything else is looked at, so a callback that
+   * fails any check cannot be replayed.
    */
-  async completeLink(actor: Actor, providerId: string, callbackUrl: URL, checks: CodeExchangeChecks): Promise<'linked' | 'relinked'> {
-    const { stores, envelope, upstream, audit, catalog } = this.deps;
-    const provider = catalog.provider(providerId);
-    if (!provider) throw pageErrors.unknownProvider();
-    const tokens = await upstream.exchangeCode(providerId, callbackUrl, checks).catch((err: unknown) => {
-      throw upstreamPageError(err, 'code exchange');
-    });
+  async complete(session: LinkSession, providerId: string, callbackUrl: URL, requestId: string): Promise<LinkOutcome> {
+    const provider = this.provider(providerId);
+    const state = callbackUrl.searchParams.get('state');
+    if (!state) throw new LinkError('TV_LINK_STATE_MISSING');
+    const pending = await this.states.take(state, session, provider.id);
+    if (callbackUrl.searchParams.get('error')) throw new LinkError('TV_LINK_PROVIDER_REFUSED', 'provider returned an error response');
+    const tokens = await this.deps.upstream
+      .exchangeCode(provider.id, callbackUrl, {
+        redirectUri: callbackUri(this.deps.publicUrl, provider.id),
+        codeVerifier: pending.codeVerifier,
+        state,
+        ...(pending.nonce ? { nonce: pending.nonce } : {}),
+      })
+      .catch((err: unknown) => {
+        throw upstreamLinkError(err, 'code exchange');
+      });
+    const result = await this.storeGrant({ userId: session.userId, requestId }, provider, tokens);
+    return { result, request: { agent: pending.agent, operation: pending.operation } };
+  }
+
+  private provider(id: string): Provider {
+    const provider = this.deps.catalog.provider(id);
+    if (!provider) throw new LinkError('TV_LINK_UNKNOWN_PROVIDER');
+    return provider;
+  }
+
+  /**
+   * Store a new grant, then retire any earlier grant of the same upstream
+   * account (its consent carries over). The new grant exists before the old
+   * one is revoked, so the user is never left without a link.
+   */
+  private async storeGrant(actor: Actor, provider: Provider, tokens: UpstreamTokens): Promise<'linked' | 'relinked'> {
+    const { stores, envelope, upstream, audit } = this.deps;
+    const providerId = provider.id;
     const refreshToken = tokens.refreshToken;
     if (!refreshToken) {
       await upstream.revoke(providerId, tokens.accessToken, 'access_token').catch(() => undefined);
-      throw pageErrors.noRefreshToken();
+      throw new LinkError('TV_LINK_NO_REFRESH_TOKEN');
     }
     const subject = tokens.subject ?? (await this.subjectByIntrospection(providerId, tokens));
     if (!subject) {
       await upstream.revoke(providerId, refreshToken, 'refresh_token').catch(() => undefined);
-      throw pageErrors.noSubject();
+      throw new LinkError('TV_LINK_NO_SUBJECT');
     }
     const previous = (await stores.grants.listByUser(actor.userId))
       .filter((g) => g.provider === providerId && g.upstreamSubject === subject)
@@ -117,76 +183,18 @@ export class LinkService {
     return previous.length > 0 ? 'relinked' : 'linked';
   }
 
-  /** Replace the consent of every agent in `selection` (agent id -> operations), audited per agent. */
-  async saveConsent(actor: Actor, grant: Grant, selection: ReadonlyMap<string, string[]>): Promise<void> {
-    const { stores } = this.deps;
-    for (const [agent, operations] of selection) {
-      const before = [...(grant.consent[agent] ?? [])].sort();
-      const after = [...operations].sort();
-      if (before.join(' ') === after.join(' ')) continue;
-      await this.recordConsent(actor, grant, agent, { operations: after.join(' ') || '(none)' });
-      if (!(await stores.grants.setConsent(grant.id, agent, after))) throw pageErrors.unknownGrant('grant vanished during consent');
-    }
-  }
-
-  /**
-   * Withdraw one agent's consent on a grant; every other agent keeps its own.
-   * The agent's outstanding operation tokens die with the consent, because a
-   * token is honoured only while its grant still consents to it
-   * (grants/liveness.ts). Audited with the user as actor before the
-   * change. Returns false when the agent held no consent (nothing to change,
-   * nothing audited).
-   */
-  async revokeAgent(actor: Actor, grant: Grant, agent: string): Promise<boolean> {
-    const before = grant.consent[agent] ?? [];
-    if (before.length === 0) return false;
-    await this.recordConsent(actor, grant, agent, { operations: '(none)', revoked: [...before].sort().join(' ') }, 'agent_revoked');
-    if (!(await this.deps.stores.grants.setConsent(grant.id, agent, []))) throw pageErrors.unknownGrant('grant vanished during agent revocation');
-    return true;
-  }
-
-  /** The audit record of a consent change by the user (before the change is made). */
-  private async recordConsent(actor: Actor, grant: Grant, agent: string, details: Record<string, string>, reason?: string): Promise<void> {
-    await this.deps.audit.record({
-      action: 'grant.consent',
-      decision: 'allow',
-      ...(reason !== undefined && { reason }),
-      user: actor.userId,
-      actor: actor.userId,
-      agent,
-      provider: grant.provider,
-      grant: grant.id,
-      requestId: actor.requestId,
-      details,
-    });
-  }
-
-  /** Unlink: unusable at once, revoked upstream, deleted (or kept revoked until the retry succeeds). */
-  async unlink(actor: Actor, grant: Grant): Promise<RevocationOutcome> {
-    await this.deps.audit.record({
-      action: 'grant.unlink',
-      decision: 'allow',
-      user: actor.userId,
-      actor: actor.userId,
-      provider: grant.provider,
-      grant: grant.id,
-      requestId: actor.requestId,
-    });
-    return this.deps.retirement.retire(actor, grant);
-  }
-
   private async subjectByIntrospection(providerId: string, tokens: UpstreamTokens): Promise<string | undefined> {
     const info = await this.deps.upstream.introspect(providerId, tokens.accessToken).catch(() => undefined);
     return info?.active ? info.sub : undefined;
   }
 }
 
-/** Map an upstream failure to a page error whose text says nothing was changed. */
-export function upstreamPageError(err: unknown, step: string): Error {
-  if (err instanceof UpstreamFailure && err.reason === 'timeout') return pageErrors.providerTimeout(`${step}: timeout`);
-  if (err instanceof UpstreamInvalidGrant) return pageErrors.providerRefused(`${step}: invalid_grant`);
-  if (err instanceof UpstreamFailure) return pageErrors.providerFailed(`${step}: ${err.reason}`);
+/** An upstream failure as a link error; every one of them leaves the user's grants as they were. */
+function upstreamLinkError(err: unknown, step: string): LinkError {
+  if (err instanceof UpstreamFailure && err.reason === 'timeout') return new LinkError('TV_LINK_PROVIDER_TIMEOUT', `${step}: timeout`);
+  if (err instanceof UpstreamInvalidGrant) return new LinkError('TV_LINK_PROVIDER_REFUSED', `${step}: invalid_grant`);
+  if (err instanceof UpstreamFailure) return new LinkError('TV_LINK_PROVIDER_FAILED', `${step}: ${err.reason}`);
   // openid-client's own checks (state, iss, PKCE, nonce) throw their own errors.
   const code = (err as { code?: unknown }).code;
-  return pageErrors.providerFailed(`${step}: ${typeof code === 'string' ? code : 'rejected'}`);
+  return new LinkError('TV_LINK_PROVIDER_FAILED', `${step}: ${typeof code === 'string' ? code : 'rejected'}`);
 }

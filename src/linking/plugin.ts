@@ -14,24 +14,30 @@ import type { ProviderCatalog } from '../providers/catalog.js';
 import { StoreUnavailableError } from '../store/errors.js';
 import { type Stores } from '../store/stores.js';
 import { connectionRoutes } from './connection-routes.js';
+import type { ConsentService } from './consent-service.js';
+import { LinkError } from './errors.js';
 import { IdpClient } from './idp-client.js';
 import type { LinkService } from './link-service.js';
-import { PageError, pageErrors } from './pages/page-error.js';
+import { linkErrorPage, PageError, pageErrors } from './pages/page-error.js';
+import { PAGES_CSS } from './pages/pages-css.js';
+import { errorPage } from './pages/views.js';
 import { loadSession } from './session.js';
+import { SignIn } from './sign-in.js';
 import { signInRoutes } from './sign-in-routes.js';
-import { errorPage, PAGES_CSS } from './pages/views.js';
 
 export interface LinkingPluginOptions {
   config: Config;
   stores: Stores;
   catalog: ProviderCatalog;
   links: LinkService;
+  consents: ConsentService;
   loginClientSecret?: string | undefined;
 }
 
 /** Any thrown value as a page error: known ones keep their text, everything else is opaque. */
 export function toPageError(err: unknown): PageError {
   if (err instanceof PageError) return err;
+  if (err instanceof LinkError) return linkErrorPage(err);
   const fe = err as Partial<FastifyError> & { validation?: unknown };
   if (typeof fe?.code === 'string' && fe.code.startsWith('FST_CSRF_')) return pageErrors.csrf(fe.code);
   if (fe?.validation !== undefined) return pageErrors.badForm();
@@ -54,7 +60,7 @@ function formTargets(config: Config, catalog: ProviderCatalog): string[] {
 }
 
 export const linkingPages: FastifyPluginAsync<LinkingPluginOptions> = async (app, opts) => {
-  const { config, stores, catalog, links } = opts;
+  const { config, stores, catalog, links, consents } = opts;
   const login = config.identity.login;
   const publicUrl = config.publicUrl;
   if (!login || !publicUrl) throw new Error('linking pages need identity.login and publicUrl');
@@ -102,13 +108,12 @@ export const linkingPages: FastifyPluginAsync<LinkingPluginOptions> = async (app
   app.get('/assets/pages.css', { schema: { hide: true } }, async (_request, reply) => reply.type('text/css; charset=utf-8').send(PAGES_CSS));
 
   await app.register(signInRoutes, {
-    idp: new IdpClient(login, opts.loginClientSecret, new URL('/auth/callback', publicUrl).href),
+    signIn: new SignIn(new IdpClient(login, opts.loginClientSecret, new URL('/auth/callback', publicUrl).href), stores.oneShot, stateTtlSeconds),
     sessions: stores.sessions,
-    oneShot: stores.oneShot,
     publicUrl,
     sessionTtlSeconds,
     stateTtlSeconds,
     requireCsrf,
   });
-  await app.register(connectionRoutes, { stores, catalog, links, publicUrl, stateTtlSeconds, requireCsrf });
+  await app.register(connectionRoutes, { links, consents, publicUrl, requireCsrf });
 };

@@ -3,6 +3,8 @@
  * message that are safe to show, and an internal detail for logs only.
  * Nothing from the request or an upstream answer is ever shown.
  */
+import type { LinkError, LinkErrorCode } from '../errors.js';
+
 export class PageError extends Error {
   override name = 'PageError';
   constructor(
@@ -69,3 +71,26 @@ export const pageErrors = {
     new PageError(503, 'Temporarily unavailable', 'The vault cannot complete this right now. Nothing was changed. Try again in a moment.', detail),
   internal: (detail: string) => new PageError(500, 'Something went wrong', 'The request failed. Try again.', detail),
 };
+
+const LINK_ERROR_PAGES: Record<LinkErrorCode, (detail: string) => PageError> = {
+  TV_LINK_UNKNOWN_PROVIDER: pageErrors.unknownProvider,
+  TV_LINK_STATE_MISSING: pageErrors.stateMissing,
+  TV_LINK_STATE_INVALID: pageErrors.stateUnknown,
+  TV_LINK_STATE_EXPIRED: pageErrors.stateUnknown,
+  TV_LINK_STATE_OTHER_SESSION: pageErrors.stateMismatch,
+  // The mix-up page says what a foreign session's state says: nothing about which provider was expected.
+  TV_LINK_STATE_OTHER_PROVIDER: pageErrors.stateMismatch,
+  TV_LINK_PROVIDER_REFUSED: pageErrors.providerRefused,
+  TV_LINK_PROVIDER_TIMEOUT: pageErrors.providerTimeout,
+  TV_LINK_PROVIDER_FAILED: pageErrors.providerFailed,
+  TV_LINK_NO_REFRESH_TOKEN: pageErrors.noRefreshToken,
+  TV_LINK_NO_SUBJECT: pageErrors.noSubject,
+  TV_LINK_UNKNOWN_GRANT: pageErrors.unknownGrant,
+  TV_LINK_OPERATION_NOT_PERMITTED: pageErrors.notPermitted,
+  TV_LINK_SIGN_IN_FAILED: pageErrors.signInFailed,
+};
+
+/** The page of a linking, consent or sign-in error (errors.ts): its status and text, with the error's detail for the logs. */
+export function linkErrorPage(err: LinkError): PageError {
+  return LINK_ERROR_PAGES[err.code](err.detail);
+}

@@ -1,0 +1,155 @@
+/**
+ * What the connections pages read and change besides linking: a user's
+ * grants with their agents and recent uses, consent within the admin ceiling,
+ * withdrawing one agent's consent, and unlinking with RFC 7009 revocation
+ * upstream. A grant is found only through its owner and provider, with one
+ * answer for a missing and a foreign grant. Every change is audited before it
+ * is made. Failures are LinkErrors (errors.ts).
+ */
+import type { AuditWriter } from '../audit/events.js';
+import type { Actor, GrantRetirement, RevocationOutcome } from '../grants/retire.js';
+import type { Agent, Operation, Provider, ProviderCatalog } from '../providers/catalog.js';
+import type { Grant } from '../store/grant-store.js';
+import type { Stores } from '../store/stores.js';
+import { agentsFor, askedFor } from './ceiling.js';
+import { LinkError } from './errors.js';
+import { consentedAgents, recentUses, type AgentAccess, type GrantUse } from './grant-history.js';
+
+export interface ConsentServiceDeps {
+  stores: Stores;
+  catalog: ProviderCatalog;
+  audit: AuditWriter;
+  /** Retires a grant: shared with re-linking and the admin API's revocation. */
+  retirement: GrantRetirement;
+}
+
+/** One ticked box of the consent form. */
+export interface ConsentChoice {
+  agent: string;
+  operation: string;
+}
+
+/** One provider as its page shows it to the signed-in user. */
+export interface ProviderView {
+  provider: Provider;
+  grants: Grant[];
+  agents: Array<{ agent: Agent; operations: Operation[] }>;
+  /** Per grant id: the agents holding consent and the recent uses. */
+  activity: Map<string, { agents: AgentAccess[]; uses: GrantUse[] }>;
+  /** The deep link's request, when it lies inside the admin ceiling. */
+  request?: { agent: Agent; operation: Operation };
+}
+
+export class ConsentService {
+  constructor(private readonly deps: ConsentServiceDeps) {}
+
+  provider(id: string): Provider {
+    const provider = this.deps.catalog.provider(id);
+    if (!provider) throw new LinkError('TV_LINK_UNKNOWN_PROVIDER');
+    return provider;
+  }
+
+  /** Every configured provider with this user's grants of it. */
+  async connections(userId: string): Promise<Array<{ provider: Provider; grants: Grant[] }>> {
+    const grants = await this.deps.stores.grants.listByUser(userId);
+    return this.deps.catalog.list().map((provider) => ({ provider, grants: grants.filter((g) => g.provider === provider.id) }));
+  }
+
+  async providerView(userId: string, providerId: string, request: { agent?: string | undefined; operation?: string | undefined } = {}): Promise<ProviderView> {
+    const { stores, catalog } = this.deps;
+    const provider = this.provider(providerId);
+    const grants = (await stores.grants.listByUser(userId)).filter((g) => g.provider === provider.id);
+    // Only the signed-in user's own grants are listed, so only their history is read.
+    const activity = new Map(
+      await Promise.all(grants.map(async (g) => [g.id, { agents: consentedAgents(g, catalog), uses: await recentUses(stores.audit, catalog, g) }] as const)),
+    );
+    const asked = askedFor(catalog, provider.id, request.agent, request.operation);
+    return { provider, grants, agents: agentsFor(catalog, provider.id), activity, ...(asked ? { request: asked } : {}) };
+  }
+
+  /**
+   * Replace the consent of every agent the page shows: an unticked box
+   * withdraws consent. Each changed agent is audited before its change.
+   */
+  async saveConsent(actor: Actor, providerId: string, grantId: string, choices: readonly ConsentChoice[]): Promise<void> {
+    const { catalog, stores } = this.deps;
+    const grant = await this.liveGrant(actor, providerId, grantId, 'consent on a revoked grant');
+    const selection = new Map(agentsFor(catalog, grant.provider).map(({ agent }) => [agent.id, [] as string[]]));
+    for (const { agent, operation } of choices) {
+      const chosen = selection.get(agent);
+      if (!chosen || !catalog.ceilingFor(agent, grant.provider).some((op) => op.name === operation)) throw new LinkError('TV_LINK_OPERATION_NOT_PERMITTED');
+      if (!chosen.includes(operation)) chosen.push(operation);
+    }
+    for (const [agent, operations] of selection) {
+      const before = [...(grant.consent[agent] ?? [])].sort();
+      const after = [...operations].sort();
+      if (before.join(' ') === after.join(' ')) continue;
+      await this.recordConsent(actor, grant, agent, { operations: after.join(' ') || '(none)' });
+      if (!(await stores.grants.setConsent(grant.id, agent, after))) throw new LinkError('TV_LINK_UNKNOWN_GRANT', 'grant vanished during consent');
+    }
+  }
+
+  /**
+   * Withdraw one agent's consent on a grant; every other agent keeps its own.
+   * The agent's outstanding operation tokens die with the consent, because a
+   * token is honoured only while its grant still consents to it
+   * (grants/liveness.ts). Returns false when the agent held no consent (a
+   * second click, a stale page): nothing to change, nothing audited, and the
+   * same answer for the user, since the agent has no access either way.
+   */
+  async revokeAgent(actor: Actor, providerId: string, grantId: string, agent: string): Promise<boolean> {
+    const grant = await this.liveGrant(actor, providerId, grantId, 'agent revocation on a revoked grant');
+    const before = grant.consent[agent] ?? [];
+    if (before.length === 0) return false;
+    await this.recordConsent(actor, grant, agent, { operations: '(none)', revoked: [...before].sort().join(' ') }, 'agent_revoked');
+    if (!(await this.deps.stores.grants.setConsent(grant.id, agent, [])))
+      throw new LinkError('TV_LINK_UNKNOWN_GRANT', 'grant vanished during agent revocation');
+    return true;
+  }
+
+  /** Unlink: unusable at once, revoked upstream, deleted (or kept revoked until the retry succeeds). */
+  async unlink(actor: Actor, providerId: string, grantId: string): Promise<RevocationOutcome> {
+    const grant = await this.ownGrant(actor, providerId, grantId);
+    await this.deps.audit.record({
+      action: 'grant.unlink',
+      decision: 'allow',
+      user: actor.userId,
+      actor: actor.userId,
+      provider: grant.provider,
+      grant: grant.id,
+      requestId: actor.requestId,
+    });
+    return this.deps.retirement.retire(actor, grant);
+  }
+
+  /** A grant of this user and provider, or the same answer for missing and foreign ones. */
+  private async ownGrant(actor: Actor, providerId: string, grantId: string): Promise<Grant> {
+    const provider = this.provider(providerId);
+    const grant = await this.deps.stores.grants.get(grantId);
+    if (!grant || grant.userId !== actor.userId || grant.provider !== provider.id) throw new LinkError('TV_LINK_UNKNOWN_GRANT');
+    return grant;
+  }
+
+  /** An own grant that is not revoked: consent on a revoked one would change nothing an agent can use. */
+  private async liveGrant(actor: Actor, providerId: string, grantId: string, detail: string): Promise<Grant> {
+    const grant = await this.ownGrant(actor, providerId, grantId);
+    if (grant.status === 'revoked') throw new LinkError('TV_LINK_UNKNOWN_GRANT', detail);
+    return grant;
+  }
+
+  /** The audit record of a consent change by the user (before the change is made). */
+  private async recordConsent(actor: Actor, grant: Grant, agent: string, details: Record<string, string>, reason?: string): Promise<void> {
+    await this.deps.audit.record({
+      action: 'grant.consent',
+      decision: 'allow',
+      ...(reason !== undefined && { reason }),
+      user: actor.userId,
+      actor: actor.userId,
+      agent,
+      provider: grant.provider,
+      grant: grant.id,
+      requestId: actor.requestId,
+      details,
+    });
+  }
+}
