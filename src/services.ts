@@ -86,7 +86,7 @@ export async function buildServices(config: Config, deps: ServiceDeps, logs: { p
     custodian,
     killSwitchCache,
     killSwitches: new KillSwitchControl(stores, custodian, logError('kill-switch announcement failed')),
-    globalKill: new GlobalKillWatcher({ stores, custodian, onError: logError('global kill-switch check failed') }),
+    globalKill: new GlobalKillWatcher({ cache: killSwitchCache, custodian, onError: logError('global kill-switch check failed') }),
     upstreamAccess,
     exchange,
     retirement,

@@ -6,11 +6,20 @@
  * switch engaged on any replica is enforced here within 1 s even when pub/sub
  * loses the announcement. When the snapshot cannot be confirmed for longer
  * than 1 s (Redis down), every check fails closed.
+ *
+ * It is the one reader of the switches in a process: whatever else follows
+ * them (the global switch's key sealing, kill-switches/watcher.ts) listens to
+ * its confirmed reads instead of polling Redis on its own.
  */
 import { AccessDenied, TemporarilyUnavailable } from '../errors.js';
 import type { KillScope, KillSwitchEvents, KillSwitchStore } from '../store/kill-switch-store.js';
 
 export type KillSwitchSubjects = Partial<Record<Exclude<KillScope, 'global'>, string>>;
+
+/** Told of a confirmed snapshot: its epoch, and whether the global switch is engaged in it. */
+export type KillSwitchListener = (epoch: number, globalEngaged: boolean) => void;
+
+const GLOBAL = 'global:*';
 
 export interface KillSwitchCacheOptions {
   pollMs?: number;
@@ -33,6 +42,7 @@ export class KillSwitchCache {
   /** The read in flight (or done), and the one queued behind it, if any. */
   #tail: Promise<void> = Promise.resolve();
   #queued: Promise<void> | undefined;
+  readonly #listeners = new Set<KillSwitchListener>();
   readonly #pollMs: number;
   readonly #maxStalenessMs: number;
   readonly #now: () => number;
@@ -93,6 +103,7 @@ export class KillSwitchCache {
       }
       // Confirmed as of when the read started, not when it finished.
       if (startedAt > this.#confirmedAt) this.#confirmedAt = startedAt;
+      this.#notify();
     } catch {
       // Stale until the next successful poll; checks fail closed after maxStalenessMs.
     }
@@ -120,6 +131,26 @@ export class KillSwitchCache {
     if (this.#confirmedAt < readAt || this.#epoch < epoch) throw new TemporarilyUnavailable('kill-switch snapshot could not be refreshed');
   }
 
+  /**
+   * Calls `listener` after every confirmed read (each poll, announcement and
+   * refresh, whether or not the epoch moved, so a listener that failed to act
+   * can retry), and at once if a snapshot is already confirmed. Returns the
+   * unsubscribe.
+   */
+  onConfirmed(listener: KillSwitchListener): () => void {
+    this.#listeners.add(listener);
+    if (this.#confirmedAt !== -Infinity) listener(this.#epoch, this.#engaged.has(GLOBAL));
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  #notify(): void {
+    if (this.#listeners.size === 0) return;
+    const globalEngaged = this.#engaged.has(GLOBAL);
+    for (const listener of this.#listeners) listener(this.#epoch, globalEngaged);
+  }
+
   #schedule(): void {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
@@ -134,7 +165,7 @@ export class KillSwitchCache {
       throw new TemporarilyUnavailable('kill-switch snapshot stale (store unreachable)');
     }
     if (this.#engaged.size === 0) return;
-    if (this.#engaged.has('global:*')) throw new AccessDenied('kill switch: global');
+    if (this.#engaged.has(GLOBAL)) throw new AccessDenied('kill switch: global');
     for (const scope of ['gateway', 'agent', 'user', 'provider', 'grant'] as const) {
       const target = subjects[scope];
       if (target !== undefined && this.#engaged.has(`${scope}:${target}`)) throw new AccessDenied(`kill switch: ${scope}`);

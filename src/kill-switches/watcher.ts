@@ -1,80 +1,68 @@
 /**
  * Makes every replica follow the global kill switch with its keys: sealed
- * while engaged, unsealed once released. Learns of changes from pub/sub
- * (fast path) and from polling the epoch (the guarantee when messages are
- * lost), reading the full snapshot only when the epoch moved.
- *
- * The exchange path's enforcement cache (kill-switches/cache.ts) follows
- * the same epoch and the same announcements (one subscriber connection per
- * process); it could call `KeyCustodian.onGlobalKill` itself and make this
- * watcher redundant.
+ * while engaged, unsealed once released. It reads nothing from the store
+ * itself: it follows the enforcement cache (kill-switches/cache.ts), which
+ * already learns of every change from pub/sub, its epoch poll and each
+ * exchange's own epoch read, so one poller per process serves both.
  */
-import type { Stores } from '../store/stores.js';
 import type { KeyCustodian } from '../crypto/key-custodian.js';
+import type { KillSwitchCache } from './cache.js';
 
 export interface GlobalKillWatcherOptions {
-  stores: Pick<Stores, 'killSwitches' | 'killSwitchEvents'>;
-  custodian: KeyCustodian;
-  pollMs?: number;
+  cache: Pick<KillSwitchCache, 'onConfirmed'>;
+  custodian: Pick<KeyCustodian, 'onGlobalKill'>;
+  /** Sealing or unsealing failed; it is tried again at the cache's next confirmed read. */
   onError?: (err: unknown) => void;
 }
 
 export class GlobalKillWatcher {
-  #epoch = -1;
-  #timer: NodeJS.Timeout | undefined;
-  #unsubscribe: (() => Promise<void>) | undefined;
-  #syncing: Promise<void> | undefined;
-  #again = false;
-  #stopped = false;
+  /** The epoch whose global switch the keys follow; -1 before the first. */
+  #applied = -1;
+  #wantedEpoch = -1;
+  #wantedEngaged = false;
+  #applying: Promise<void> | undefined;
+  #off: (() => void) | undefined;
 
   constructor(private readonly options: GlobalKillWatcherOptions) {}
 
+  /** Follows the cache from now on; resolves once the keys match the snapshot it holds, if it holds one. */
   async start(): Promise<void> {
-    const { stores, pollMs = 500, onError = () => {} } = this.options;
-    await this.sync();
-    // Not awaited: with Redis down at boot the subscription comes later, the poll covers until then.
-    stores.killSwitchEvents
-      .subscribe(() => void this.sync())
-      .then((off) => {
-        if (this.#stopped) void off();
-        else this.#unsubscribe = off;
-      }, onError);
-    this.#timer = setInterval(() => void this.sync(), pollMs);
-    this.#timer.unref();
+    this.#off ??= this.options.cache.onConfirmed(this.#follow);
+    await this.#applying;
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearInterval(this.#timer);
-    await this.#unsubscribe?.();
+    this.#off?.();
+    this.#off = undefined;
+    await this.#applying;
   }
 
-  /** One check; concurrent calls coalesce into at most one more. Never throws. */
-  sync(): Promise<void> {
-    if (this.#syncing) {
-      this.#again = true;
-      return this.#syncing;
-    }
-    this.#syncing = this.#check().finally(() => {
-      this.#syncing = undefined;
-      if (this.#again) {
-        this.#again = false;
-        void this.sync();
-      }
+  readonly #follow = (epoch: number, globalEngaged: boolean): void => {
+    this.#wantedEpoch = epoch;
+    this.#wantedEngaged = globalEngaged;
+    this.#kick();
+  };
+
+  /** One change at a time, the latest wins. A failure waits for the next confirmed read. */
+  #kick(): void {
+    if (this.#applying !== undefined || this.#wantedEpoch === this.#applied) return;
+    this.#applying = this.#apply().then((ok) => {
+      this.#applying = undefined;
+      if (ok) this.#kick();
     });
-    return this.#syncing;
   }
 
-  async #check(): Promise<void> {
-    const { stores, custodian, onError = () => {} } = this.options;
+  async #apply(): Promise<boolean> {
     try {
-      const epoch = await stores.killSwitches.epoch();
-      if (epoch === this.#epoch) return;
-      const snapshot = await stores.killSwitches.snapshot();
-      await custodian.onGlobalKill(snapshot.switches.some((sw) => sw.scope === 'global'));
-      this.#epoch = snapshot.epoch;
+      while (this.#applied !== this.#wantedEpoch) {
+        const epoch = this.#wantedEpoch;
+        await this.options.custodian.onGlobalKill(this.#wantedEngaged);
+        this.#applied = epoch;
+      }
+      return true;
     } catch (err) {
-      onError(err);
+      this.options.onError?.(err);
+      return false;
     }
   }
 }

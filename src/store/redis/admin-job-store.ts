@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import type { AdminJobStore } from '../admin-job-store.js';
-import { toStoreError } from './errors.js';
 import type { RedisKeys } from './keys.js';
 
 /** Redis AdminJobStore: one string per job under `job:<name>`. */
@@ -11,18 +10,10 @@ export class RedisAdminJobStore implements AdminJobStore {
   ) {}
 
   async load(job: string): Promise<string | null> {
-    try {
-      return await this.redis.get(this.keys.adminJob(job));
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    return await this.redis.get(this.keys.adminJob(job));
   }
 
   async save(job: string, state: string): Promise<void> {
-    try {
-      await this.redis.set(this.keys.adminJob(job), state);
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    await this.redis.set(this.keys.adminJob(job), state);
   }
 }

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { assertAuditBatch, indexedGrantOf } from '../validation.js';
 import { AUDIT_GRANT_INDEX_CAP, type AppendResult, type AuditEntry, type AuditHead, type AuditStore } from '../audit-store.js';
-import { toStoreError } from './errors.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
@@ -24,21 +23,13 @@ export class RedisAuditStore implements AuditStore {
   ) {}
 
   async head(): Promise<AuditHead | null> {
-    try {
-      const [seq, hash] = await this.redis.hmget(this.keys.auditHead(), 'seq', 'hash');
-      return toHead(seq, hash);
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    const [seq, hash] = await this.redis.hmget(this.keys.auditHead(), 'seq', 'hash');
+    return toHead(seq, hash);
   }
 
   async takeTurn(ttlMs: number): Promise<string | null> {
     const token = randomUUID();
-    try {
-      return (await this.redis.set(this.keys.auditTurn(), token, 'PX', ttlMs, 'NX')) === 'OK' ? token : null;
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    return (await this.redis.set(this.keys.auditTurn(), token, 'PX', ttlMs, 'NX')) === 'OK' ? token : null;
   }
 
   async append(expectedHead: AuditHead | null, entries: AuditEntry[], turn?: string): Promise<AppendResult> {
@@ -66,47 +57,31 @@ export class RedisAuditStore implements AuditStore {
       }
       args[i++] = k;
     }
-    try {
-      const [ok, seq, hash, held] = await this.redis.tvAuditAppend(keys.length, ...keys, ...args);
-      if (ok === 1) return { ok: true };
-      const head = toHead(seq, hash);
-      return held === 1 ? { ok: false, head, turnHeld: true } : { ok: false, head };
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    const [ok, seq, hash, held] = await this.redis.tvAuditAppend(keys.length, ...keys, ...args);
+    if (ok === 1) return { ok: true };
+    const head = toHead(seq, hash);
+    return held === 1 ? { ok: false, head, turnHeld: true } : { ok: false, head };
   }
 
   async range(fromSeq: number, count: number): Promise<AuditEntry[]> {
     if (count <= 0) return [];
     const start = fromSeq <= 1 ? '-' : `${Math.floor(fromSeq)}-0`;
-    try {
-      const rows = await this.redis.xrange(this.keys.auditLog(), start, '+', 'COUNT', count);
-      return rows.map(([, fields]) => toEntry(fields));
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    const rows = await this.redis.xrange(this.keys.auditLog(), start, '+', 'COUNT', count);
+    return rows.map(([, fields]) => toEntry(fields));
   }
 
   async latestForGrant(grantId: string, count: number): Promise<AuditEntry[]> {
     if (count <= 0) return [];
-    try {
-      const rows = await this.redis.tvAuditByGrant(this.keys.auditGrantIndex(grantId), this.keys.auditLog(), Math.floor(count));
-      return rows.map(toEntry);
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    const rows = await this.redis.tvAuditByGrant(this.keys.auditGrantIndex(grantId), this.keys.auditLog(), Math.floor(count));
+    return rows.map(toEntry);
   }
 
   async reverseRange(toSeq: number, count: number): Promise<AuditEntry[]> {
     if (count <= 0 || toSeq < 1) return [];
     // `<seq>-<max>` so an entry slipped in as `<seq>-1` is still seen (verify reports those).
     const end = `${Math.floor(toSeq)}-18446744073709551615`;
-    try {
-      const rows = await this.redis.xrevrange(this.keys.auditLog(), end, '-', 'COUNT', count);
-      return rows.map(([, fields]) => toEntry(fields));
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    const rows = await this.redis.xrevrange(this.keys.auditLog(), end, '-', 'COUNT', count);
+    return rows.map(([, fields]) => toEntry(fields));
   }
 }
 

@@ -1,21 +1,89 @@
+import { createRequire } from 'node:module';
 import { StoreConflictError, StoreUnavailableError } from '../errors.js';
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+/**
+ * ioredis throws the error classes of its `redis-errors` dependency (it
+ * re-exports only ReplyError): resolved from ioredis's own location so these
+ * are the very classes it throws. ReplyError is Redis answering `-ERR ...`;
+ * every other RedisError (AbortError, MaxRetriesPerRequestError, ParserError)
+ * means the command never got a readable answer.
+ */
+const fromIoredis = createRequire(createRequire(import.meta.url).resolve('ioredis'));
+const { RedisError, ReplyError } = fromIoredis('redis-errors') as { RedisError: ErrorClass; ReplyError: ErrorClass };
+
+/** What the classification reads of the ioredis client: its connection state. */
+export interface ClientState {
+  readonly status: string;
+  readonly stream?: { readonly writable: boolean } | undefined;
+}
 
 /**
  * Maps anything thrown on the Redis path to StoreUnavailableError so callers
- * fail closed with 503. Messages are static and the original error is not
- * attached: Redis and parser messages can quote keys or stored values.
+ * fail closed with 503, by the error's class or `code`, never its message.
+ * Messages are static and the original error is not attached: Redis and
+ * parser messages can quote keys or stored values.
+ *
+ * Passed through: StoreConflictError, StoreUnavailableError, and RangeError
+ * (an argument a store refuses before sending anything, src/store/validation.ts).
  *
  * A timed-out write may still run once Redis catches up, so for writes this
  * error means "outcome unknown", never "did not happen".
  */
-export function toStoreError(err: unknown): Error {
-  if (err instanceof StoreConflictError || err instanceof StoreUnavailableError) {
-    return err;
-  }
-  const message = err instanceof Error ? err.message : '';
-  if (message.startsWith('Command timed out')) return new StoreUnavailableError('store command timed out');
-  if (err instanceof Error && err.name === 'ReplyError') return new StoreUnavailableError('store rejected the command');
+export function toStoreError(err: unknown, client: ClientState): Error {
+  if (err instanceof StoreConflictError || err instanceof StoreUnavailableError || err instanceof RangeError) return err;
+  if (err instanceof ReplyError) return new StoreUnavailableError('store rejected the command');
+  // Socket errors carry a system `code` (ECONNREFUSED, ECONNRESET, ETIMEDOUT on connect, ...).
+  if (err instanceof RedisError || hasCode(err)) return new StoreUnavailableError('store unreachable');
+  // ioredis rejects a command past `commandTimeout` with a bare Error and no code, as it does one
+  // it could not write: on a connection still up, only the deadline is left.
+  if (isBareError(err) && client.status === 'ready' && client.stream?.writable === true) return new StoreUnavailableError('store command timed out');
   return new StoreUnavailableError('store unreachable');
+}
+
+/**
+ * Wraps every method of `store`, its own and those of its prototypes, so that
+ * whatever a method throws or rejects with reaches the caller as
+ * `toStoreError(err, client)`: the one place Redis failures are translated.
+ * Accessors are left alone. Applied once when the stores are built; a call
+ * costs one `catch` on the promise the method returns, no extra await.
+ */
+export function guardStore<T extends object>(store: T, client: ClientState): T {
+  const fail = (err: unknown): never => {
+    throw toStoreError(err, client);
+  };
+  const done = new Set<string | symbol>(['constructor']);
+  for (let layer: object | null = store; layer !== null && layer !== Object.prototype; layer = Object.getPrototypeOf(layer) as object | null) {
+    for (const name of Reflect.ownKeys(layer)) {
+      if (done.has(name)) continue;
+      done.add(name);
+      const desc = Object.getOwnPropertyDescriptor(layer, name);
+      if (typeof desc?.value !== 'function') continue;
+      Object.defineProperty(store, name, { ...desc, value: guarded(desc.value as (...args: unknown[]) => unknown, fail) });
+    }
+  }
+  return store;
+}
+
+function guarded(method: (...args: unknown[]) => unknown, fail: (err: unknown) => never) {
+  return function (this: unknown, ...args: unknown[]): unknown {
+    let result: unknown;
+    try {
+      result = method.apply(this, args);
+    } catch (err) {
+      return fail(err);
+    }
+    return result instanceof Promise ? result.catch(fail) : result;
+  };
+}
+
+function hasCode(err: unknown): boolean {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string';
+}
+
+function isBareError(err: unknown): boolean {
+  return err instanceof Error && Object.getPrototypeOf(err) === Error.prototype;
 }
 
 /** Unwraps a pipeline reply, surfacing the first per-command error. */

@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import type { KillSwitchEvents } from '../kill-switch-store.js';
-import { toStoreError } from './errors.js';
 
 /**
  * Redis pub/sub for kill-switch changes. Subscribing needs a connection of its
@@ -17,11 +16,7 @@ export class RedisKillSwitchEvents implements KillSwitchEvents {
   ) {}
 
   async publish(epoch: number): Promise<void> {
-    try {
-      await this.redis.publish(this.channel, String(epoch));
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    await this.redis.publish(this.channel, String(epoch));
   }
 
   async subscribe(listener: (epoch: number) => void): Promise<() => Promise<void>> {
@@ -37,11 +32,7 @@ export class RedisKillSwitchEvents implements KillSwitchEvents {
         for (const l of this.#listeners) l(epoch);
       });
       this.#subscriber = sub;
-      try {
-        await sub.subscribe(this.channel);
-      } catch (err) {
-        throw toStoreError(err);
-      }
+      await sub.subscribe(this.channel);
     }
     this.#listeners.add(listener);
     return async () => {

@@ -1,5 +1,5 @@
 import type { KillScope, KillSwitch, KillSwitchSnapshot, KillSwitchStore } from '../kill-switch-store.js';
-import { throwFirstError, toStoreError } from './errors.js';
+import { throwFirstError } from './errors.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
@@ -17,41 +17,25 @@ export class RedisKillSwitchStore implements KillSwitchStore {
   async engage(sw: KillSwitch): Promise<number> {
     const { scope, target, reason, engagedAt, engagedBy } = sw;
     const json = JSON.stringify({ scope, target, reason, engagedAt, engagedBy });
-    try {
-      // Resolves after Redis applied (and, with AOF, logged) the write.
-      return await this.redis.tvEngageSwitch(this.keys.killSwitches(), this.keys.killEpoch(), field(scope, target), json);
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    // Resolves after Redis applied (and, with AOF, logged) the write.
+    return await this.redis.tvEngageSwitch(this.keys.killSwitches(), this.keys.killEpoch(), field(scope, target), json);
   }
 
   async release(scope: KillScope, target: string): Promise<number> {
-    try {
-      return await this.redis.tvReleaseSwitch(this.keys.killSwitches(), this.keys.killEpoch(), field(scope, target));
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    return await this.redis.tvReleaseSwitch(this.keys.killSwitches(), this.keys.killEpoch(), field(scope, target));
   }
 
   async epoch(): Promise<number> {
-    try {
-      return Number((await this.redis.get(this.keys.killEpoch())) ?? 0);
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    return Number((await this.redis.get(this.keys.killEpoch())) ?? 0);
   }
 
   async snapshot(): Promise<KillSwitchSnapshot> {
-    try {
-      // MULTI so the epoch and the switches are read at one instant.
-      const [epoch, switches] = throwFirstError(await this.redis.multi().get(this.keys.killEpoch()).hvals(this.keys.killSwitches()).exec()) as [
-        string | null,
-        string[],
-      ];
-      return { epoch: Number(epoch ?? 0), switches: switches.map((json) => JSON.parse(json) as KillSwitch) };
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    // MULTI so the epoch and the switches are read at one instant.
+    const [epoch, switches] = throwFirstError(await this.redis.multi().get(this.keys.killEpoch()).hvals(this.keys.killSwitches()).exec()) as [
+      string | null,
+      string[],
+    ];
+    return { epoch: Number(epoch ?? 0), switches: switches.map((json) => JSON.parse(json) as KillSwitch) };
   }
 }
 

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ttlToMs } from '../validation.js';
 import type { LockStore } from '../lock-store.js';
-import { toStoreError } from './errors.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
@@ -19,19 +18,11 @@ export class RedisLockStore implements LockStore {
   async acquire(name: string, ttlMs: number): Promise<string | null> {
     const ttl = ttlToMs(ttlMs);
     const owner = randomBytes(16).toString('base64url');
-    try {
-      const ok = await this.redis.set(this.keys.lock(name), owner, 'PX', ttl, 'NX');
-      return ok === null ? null : owner;
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    const ok = await this.redis.set(this.keys.lock(name), owner, 'PX', ttl, 'NX');
+    return ok === null ? null : owner;
   }
 
   async release(name: string, owner: string): Promise<boolean> {
-    try {
-      return (await this.redis.tvReleaseLock(this.keys.lock(name), owner)) === 1;
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    return (await this.redis.tvReleaseLock(this.keys.lock(name), owner)) === 1;
   }
 }

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import type { Stores } from '../stores.js';
 import { RedisAuditStore } from './audit-store.js';
-import { toStoreError } from './errors.js';
+import { guardStore } from './errors.js';
 import { RedisGrantStore } from './grant-store.js';
 import { RedisKeys } from './keys.js';
 import { RedisKillSwitchStore } from './kill-switch-store.js';
@@ -31,33 +31,25 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
   // would print every reconnect error to stderr.
   redis.on('error', () => {});
   const keys = new RedisKeys(resolved.keyPrefix);
-  const killSwitchEvents = new RedisKillSwitchEvents(redis, keys.killEvents());
-  return {
-    grants: new RedisGrantStore(redis, keys),
-    tokens: new RedisTokenStore(redis, keys),
-    locks: new RedisLockStore(redis, keys),
-    killSwitches: new RedisKillSwitchStore(redis, keys),
+  // Every store method fails as StoreUnavailableError (or passes StoreConflictError through): see errors.ts.
+  const guard = <T extends object>(store: T): T => guardStore(store, redis);
+  const killSwitchEvents = guard(new RedisKillSwitchEvents(redis, keys.killEvents()));
+  return guard({
+    grants: guard(new RedisGrantStore(redis, keys)),
+    tokens: guard(new RedisTokenStore(redis, keys)),
+    locks: guard(new RedisLockStore(redis, keys)),
+    killSwitches: guard(new RedisKillSwitchStore(redis, keys)),
     killSwitchEvents,
-    adminJobs: new RedisAdminJobStore(redis, keys),
-    audit: new RedisAuditStore(redis, keys),
-    sessions: new RedisSessionStore(redis, keys),
-    oneShot: new RedisOneShotStore(redis, keys),
-    revocations: new RedisRevocationQueue(redis, keys),
+    adminJobs: guard(new RedisAdminJobStore(redis, keys)),
+    audit: guard(new RedisAuditStore(redis, keys)),
+    sessions: guard(new RedisSessionStore(redis, keys)),
+    oneShot: guard(new RedisOneShotStore(redis, keys)),
+    revocations: guard(new RedisRevocationQueue(redis, keys)),
     async ping() {
-      try {
-        await redis.ping();
-      } catch (err) {
-        throw toStoreError(err);
-      }
+      await redis.ping();
     },
     async durabilityProblems() {
-      let persistence: string;
-      let memory: string;
-      try {
-        [persistence, memory] = await Promise.all([redis.info('persistence'), redis.info('memory')]);
-      } catch (err) {
-        throw toStoreError(err);
-      }
+      const [persistence, memory] = await Promise.all([redis.info('persistence'), redis.info('memory')]);
       const field = (text: string, name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(text)?.[1]?.trim();
       const problems: string[] = [];
       if (field(persistence, 'aof_enabled') !== '1') problems.push('redis: appendonly is off (grants would not survive a restart)');
@@ -73,7 +65,7 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
       clearTimeout(timer);
       redis.disconnect();
     },
-  };
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { PendingRevocation, RevocationQueue } from '../revocation-queue.js';
-import { throwFirstError, toStoreError } from './errors.js';
+import { throwFirstError } from './errors.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
@@ -24,74 +24,60 @@ export class RedisRevocationQueue implements RevocationQueue {
   async enqueue(item: PendingRevocation): Promise<void> {
     const { attempts, nextAttemptAt, lastError, ...fixed } = item;
     const meta: Meta = { attempts, ...(lastError !== undefined ? { lastError } : {}) };
-    try {
-      throwFirstError(
-        await this.redis
-          .multi()
-          .hset(this.keys.revocationItems(), item.id, JSON.stringify(fixed))
-          .hset(this.keys.revocationMeta(), item.id, JSON.stringify(meta))
-          .zadd(this.keys.revocationDue(), nextAttemptAt, item.id)
-          .exec(),
-      );
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    throwFirstError(
+      await this.redis
+        .multi()
+        .hset(this.keys.revocationItems(), item.id, JSON.stringify(fixed))
+        .hset(this.keys.revocationMeta(), item.id, JSON.stringify(meta))
+        .zadd(this.keys.revocationDue(), nextAttemptAt, item.id)
+        .exec(),
+    );
   }
 
   async claimDue(now: number, limit: number, leaseMs: number): Promise<PendingRevocation[]> {
     if (limit <= 0) return [];
     const leaseUntil = now + leaseMs;
-    let flat: string[];
-    try {
-      flat = await this.redis.tvClaimRevocations(this.keys.revocationDue(), this.keys.revocationItems(), this.keys.revocationMeta(), now, limit, leaseUntil);
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    const flat = await this.redis.tvClaimRevocations(
+      this.keys.revocationDue(),
+      this.keys.revocationItems(),
+      this.keys.revocationMeta(),
+      now,
+      limit,
+      leaseUntil,
+    );
     const items: PendingRevocation[] = [];
     for (let i = 0; i < flat.length; i += 2) items.push(decode(flat[i]!, flat[i + 1] ?? '', leaseUntil));
     return items;
   }
 
   async reschedule(id: string, attempts: number, nextAttemptAt: number, lastError: string): Promise<void> {
-    try {
-      await this.redis.tvRescheduleRevocation(
-        this.keys.revocationDue(),
-        this.keys.revocationItems(),
-        this.keys.revocationMeta(),
-        id,
-        nextAttemptAt,
-        JSON.stringify({ attempts, lastError } satisfies Meta),
-      );
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    await this.redis.tvRescheduleRevocation(
+      this.keys.revocationDue(),
+      this.keys.revocationItems(),
+      this.keys.revocationMeta(),
+      id,
+      nextAttemptAt,
+      JSON.stringify({ attempts, lastError } satisfies Meta),
+    );
   }
 
   async complete(id: string): Promise<void> {
-    try {
-      throwFirstError(
-        await this.redis.multi().zrem(this.keys.revocationDue(), id).hdel(this.keys.revocationItems(), id).hdel(this.keys.revocationMeta(), id).exec(),
-      );
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    throwFirstError(
+      await this.redis.multi().zrem(this.keys.revocationDue(), id).hdel(this.keys.revocationItems(), id).hdel(this.keys.revocationMeta(), id).exec(),
+    );
   }
 
   async list(): Promise<PendingRevocation[]> {
-    try {
-      const scored = await this.redis.zrange(this.keys.revocationDue(), '0', '-1', 'WITHSCORES');
-      const ids = scored.filter((_, i) => i % 2 === 0);
-      if (ids.length === 0) return [];
-      const [jsons, metas] = await Promise.all([this.redis.hmget(this.keys.revocationItems(), ...ids), this.redis.hmget(this.keys.revocationMeta(), ...ids)]);
-      const items: PendingRevocation[] = [];
-      ids.forEach((_, i) => {
-        const json = jsons[i];
-        if (json) items.push(decode(json, metas[i] ?? '', Number(scored[2 * i + 1])));
-      });
-      return items;
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    const scored = await this.redis.zrange(this.keys.revocationDue(), '0', '-1', 'WITHSCORES');
+    const ids = scored.filter((_, i) => i % 2 === 0);
+    if (ids.length === 0) return [];
+    const [jsons, metas] = await Promise.all([this.redis.hmget(this.keys.revocationItems(), ...ids), this.redis.hmget(this.keys.revocationMeta(), ...ids)]);
+    const items: PendingRevocation[] = [];
+    ids.forEach((_, i) => {
+      const json = jsons[i];
+      if (json) items.push(decode(json, metas[i] ?? '', Number(scored[2 * i + 1])));
+    });
+    return items;
   }
 }
 

@@ -1,6 +1,5 @@
 import { ttlToMs } from '../validation.js';
 import type { OneShotStore, Session, SessionStore } from '../session-store.js';
-import { toStoreError } from './errors.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
@@ -13,28 +12,16 @@ export class RedisSessionStore implements SessionStore {
 
   async create(id: string, session: Session, ttlMs: number): Promise<void> {
     const ttl = ttlToMs(ttlMs);
-    try {
-      await this.redis.set(this.keys.session(id), JSON.stringify(session), 'PX', ttl);
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    await this.redis.set(this.keys.session(id), JSON.stringify(session), 'PX', ttl);
   }
 
   async get(id: string): Promise<Session | null> {
-    try {
-      const json = await this.redis.get(this.keys.session(id));
-      return json === null ? null : (JSON.parse(json) as Session);
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    const json = await this.redis.get(this.keys.session(id));
+    return json === null ? null : (JSON.parse(json) as Session);
   }
 
   async destroy(id: string): Promise<void> {
-    try {
-      await this.redis.del(this.keys.session(id));
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    await this.redis.del(this.keys.session(id));
   }
 }
 
@@ -47,18 +34,10 @@ export class RedisOneShotStore implements OneShotStore {
 
   async put(key: string, value: string, ttlMs: number): Promise<void> {
     const ttl = ttlToMs(ttlMs);
-    try {
-      await this.redis.set(this.keys.oneShot(key), value, 'PX', ttl);
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    await this.redis.set(this.keys.oneShot(key), value, 'PX', ttl);
   }
 
   async take(key: string): Promise<string | null> {
-    try {
-      return await this.redis.getdel(this.keys.oneShot(key));
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    return await this.redis.getdel(this.keys.oneShot(key));
   }
 }

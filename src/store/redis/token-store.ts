@@ -1,6 +1,5 @@
 import { ttlToMs } from '../validation.js';
 import type { CachedAccessToken, OperationTokenRecord, TokenStore } from '../token-store.js';
-import { toStoreError } from './errors.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
@@ -24,60 +23,36 @@ export class RedisTokenStore implements TokenStore {
 
   async put(record: OperationTokenRecord, ttlMs: number): Promise<void> {
     const ttl = ttlToMs(ttlMs);
-    try {
-      await this.redis.set(this.keys.token(record.jti), `${record.usesLeft}:${JSON.stringify(record)}`, 'PX', ttl);
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    await this.redis.set(this.keys.token(record.jti), `${record.usesLeft}:${JSON.stringify(record)}`, 'PX', ttl);
   }
 
   async get(jti: string): Promise<OperationTokenRecord | null> {
-    try {
-      const value = await this.redis.get(this.keys.token(jti));
-      if (value === null) return null;
-      const sep = value.indexOf(':');
-      return withUses(value.slice(sep + 1), Number(value.slice(0, sep)));
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    const value = await this.redis.get(this.keys.token(jti));
+    if (value === null) return null;
+    const sep = value.indexOf(':');
+    return withUses(value.slice(sep + 1), Number(value.slice(0, sep)));
   }
 
   async consume(jti: string): Promise<OperationTokenRecord | null> {
-    try {
-      const spent = await this.redis.tvConsume(this.keys.token(jti));
-      return spent === null ? null : withUses(spent[0], spent[1]);
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    const spent = await this.redis.tvConsume(this.keys.token(jti));
+    return spent === null ? null : withUses(spent[0], spent[1]);
   }
 
   async cacheAccessToken(grantId: string, entry: CachedAccessToken, ttlMs: number): Promise<void> {
     const ttl = ttlToMs(ttlMs);
     const json = JSON.stringify({ c: entry.ciphertext, e: entry.expiresAt, v: entry.grantVersion });
-    try {
-      await this.redis.set(this.keys.accessToken(grantId), json, 'PX', ttl);
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    await this.redis.set(this.keys.accessToken(grantId), json, 'PX', ttl);
   }
 
   async getAccessToken(grantId: string): Promise<CachedAccessToken | null> {
-    try {
-      const json = await this.redis.get(this.keys.accessToken(grantId));
-      if (json === null) return null;
-      const { c, e, v } = JSON.parse(json) as { c: string; e: number; v: number };
-      return { ciphertext: c, expiresAt: e, grantVersion: v };
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    const json = await this.redis.get(this.keys.accessToken(grantId));
+    if (json === null) return null;
+    const { c, e, v } = JSON.parse(json) as { c: string; e: number; v: number };
+    return { ciphertext: c, expiresAt: e, grantVersion: v };
   }
 
   async dropAccessToken(grantId: string): Promise<void> {
-    try {
-      await this.redis.del(this.keys.accessToken(grantId));
-    } catch (err) {
-      throw toStoreError(err);
-    }
+    await this.redis.del(this.keys.accessToken(grantId));
   }
 }
 

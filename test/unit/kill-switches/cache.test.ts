@@ -130,6 +130,32 @@ describe('kill-switch cache', () => {
     await expect(cache.confirmCurrent()).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 
+  it('tells listeners of every confirmed read, and of none that failed', async () => {
+    const store = new FlakyStore();
+    const cache = new KillSwitchCache(store, { now: () => 0 });
+    const seen: [number, boolean][] = [];
+    const off = cache.onConfirmed((epoch, globalEngaged) => seen.push([epoch, globalEngaged]));
+    expect(seen).toStrictEqual([]);
+    await cache.sync();
+    const epoch = await store.engage({ scope: 'global', target: '*', reason: 'r', engagedAt: 0, engagedBy: 'sec' });
+    await cache.sync();
+    store.down = true;
+    await cache.sync();
+    store.down = false;
+    await cache.sync();
+    expect(seen).toStrictEqual([
+      [0, false],
+      [epoch, true],
+      [epoch, true],
+    ]);
+    const late: [number, boolean][] = [];
+    cache.onConfirmed((e, g) => late.push([e, g]));
+    expect(late).toStrictEqual([[epoch, true]]);
+    off();
+    await cache.sync();
+    expect(seen).toHaveLength(3);
+  });
+
   it('confirmCurrent fails closed when the newer snapshot cannot be read', async () => {
     const store = new FlakyStore();
     const cache = new KillSwitchCache(store, { now: () => 0 });
