@@ -28,10 +28,12 @@ export interface UpstreamTokens {
 
 export class UpstreamInvalidGrant extends Error {
   override name = 'UpstreamInvalidGrant';
+  readonly code = 'TV_UPSTREAM_INVALID_GRANT';
 }
 
 export class UpstreamFailure extends Error {
   override name = 'UpstreamFailure';
+  readonly code = 'TV_UPSTREAM_FAILED';
   constructor(
     readonly reason: 'network' | 'unreachable' | 'timeout' | 'unavailable' | 'protocol' | 'refused' | 'unsupported',
     status?: number,
