@@ -133,7 +133,8 @@ export class UpstreamOAuth {
       // openid-client ignores the body of a 5xx and keeps the Response as the cause: the provider is down, not refusing.
       if (cause instanceof Response && cause.status >= 500) throw new UpstreamFailure('unavailable', cause.status);
       if (cause instanceof OutboundError) throw new UpstreamFailure(failureOf(cause));
-      if ((err as { name?: string }).name === 'TimeoutError' || (err as { name?: string }).name === 'AbortError') throw new UpstreamFailure('timeout');
+      // AbortSignal.timeout() rejects with a DOMException: TIMEOUT_ERR, or ABORT_ERR when aborted otherwise.
+      if (err instanceof DOMException && (err.code === DOMException.TIMEOUT_ERR || err.code === DOMException.ABORT_ERR)) throw new UpstreamFailure('timeout');
       throw new UpstreamFailure('protocol');
     }
   }
