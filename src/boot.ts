@@ -19,6 +19,7 @@ import type { AuditCheckpoint, AuditWriter, Checkpointer } from './audit/index.j
 
 export class StartupError extends Error {
   override name = 'StartupError';
+  readonly code = 'TV_STARTUP_FAILED';
   constructor(readonly problems: string[]) {
     super(`cannot start:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }

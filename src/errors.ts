@@ -1,13 +1,16 @@
 /**
- * OAuth errors (RFC 6749 §5.2 bodies) and the single error handler.
+ * The vault's error vocabulary: one table of stable codes (`TV_…`, like jose's
+ * `ERR_JWS_…` and @fastify/error's `FST_ERR_…`), each mapped to the RFC 6749
+ * §5.2 error, status and static description it is answered with, and the
+ * OAuth error classes built on it. Errors of other folders (store, audit,
+ * crypto, upstream...) carry one of these codes as `code`; classification is
+ * by `instanceof` or by code, never by message text or class name.
  *
- * Each class carries a static `description` that is safe to send, and an
- * internal `detail` that only reaches logs and audit. Nothing from the
- * request, an upstream body or a library message is ever sent back.
+ * The single error handler (http/error-handler.ts) answers them. An error's
+ * internal `detail` only reaches logs and audit. Nothing from the request, an
+ * upstream body or a library message is ever sent back.
  */
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { StoreUnavailableError } from './store/errors.js';
 
 /** The RFC 6749 §5.2 error body, for route schemas and openapi.yaml. */
 export const oauthErrorBody = z.object({
@@ -16,10 +19,98 @@ export const oauthErrorBody = z.object({
   error_uri: z.string().optional(),
 });
 
+/** What a code is answered with: the RFC 6749 §5.2 `error`, the HTTP status and a static `error_description`. */
+export interface ErrorAnswer {
+  readonly error: string;
+  readonly status: number;
+  readonly description: string;
+}
+
+const INVALID_REQUEST = 'The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.';
+const UNAVAILABLE = { error: 'temporarily_unavailable', status: 503, description: 'The service is temporarily unavailable. Retry later.' } as const;
+const SERVER_ERROR = { error: 'server_error', status: 500, description: 'The server encountered an unexpected condition.' } as const;
+const UPSTREAM = { error: 'upstream_error', status: 502, description: 'The upstream provider failed to answer correctly.' } as const;
+const DENIED = { error: 'access_denied', status: 403, description: 'The request was denied.' } as const;
+const BAD_TOKEN = { error: 'invalid_token', status: 401, description: 'The access token is invalid, expired or not usable for this request.' } as const;
+const MALFORMED = { error: 'invalid_request', status: 400, description: INVALID_REQUEST } as const;
+const NOT_FOUND = { error: 'not_found', status: 404, description: 'The requested resource does not exist.' } as const;
+
+/** Every code the vault raises, with its answer. */
+export const ERROR_CODES = {
+  // The answers of the OAuth endpoints (RFC 6749 §5.2, RFC 6750 §3.1, RFC 8693 §2.2.2).
+  TV_INVALID_REQUEST: MALFORMED,
+  TV_INVALID_CLIENT: { error: 'invalid_client', status: 401, description: 'Client authentication failed.' },
+  TV_INVALID_TARGET: { error: 'invalid_target', status: 400, description: 'The requested resource is unknown or not acceptable.' },
+  TV_INVALID_SCOPE: { error: 'invalid_scope', status: 400, description: 'The requested operation is unknown or not permitted.' },
+  TV_ACCESS_DENIED: DENIED,
+  TV_CONSENT_REQUIRED: { error: 'consent_required', status: 400, description: 'The user must link the account or grant consent for this operation.' },
+  TV_INVALID_TOKEN: BAD_TOKEN,
+  TV_INSUFFICIENT_SCOPE: { error: 'insufficient_scope', status: 403, description: 'The request is outside the operation the access token was issued for.' },
+  TV_PAYLOAD_TOO_LARGE: { error: 'invalid_request', status: 413, description: 'The request body is too large.' },
+  TV_UNSUPPORTED_MEDIA_TYPE: { error: 'invalid_request', status: 415, description: 'The request content type is not supported.' },
+  TV_NOT_FOUND: NOT_FOUND,
+  TV_METHOD_NOT_ALLOWED: { error: 'invalid_request', status: 405, description: 'The request method is not allowed.' },
+  TV_TEMPORARILY_UNAVAILABLE: UNAVAILABLE,
+  TV_UPSTREAM_ERROR: UPSTREAM,
+  TV_UPSTREAM_TIMEOUT: { error: 'upstream_error', status: 504, description: 'The upstream provider did not answer in time.' },
+  TV_SERVER_ERROR: SERVER_ERROR,
+  // Audit before answer, failing closed: a record that cannot be written releases nothing.
+  TV_AUDIT_UNAVAILABLE: UNAVAILABLE,
+  TV_AUDIT_OVERLOAD: UNAVAILABLE,
+  TV_AUDIT_CONTENTION: UNAVAILABLE,
+  TV_AUDIT_EVENT_INVALID: SERVER_ERROR,
+  TV_AUDIT_CHECKPOINT_INVALID: SERVER_ERROR,
+  TV_AUDIT_TAMPERED: SERVER_ERROR,
+  // Infrastructure. Callers that know more translate these first (a lost refresh answer parks
+  // the grant, a missing grant is consent_required with its link); this is the answer otherwise.
+  TV_STORE_UNAVAILABLE: UNAVAILABLE,
+  TV_STORE_CONFLICT: SERVER_ERROR,
+  TV_UPSTREAM_FAILED: UPSTREAM,
+  TV_UPSTREAM_INVALID_GRANT: DENIED,
+  TV_OUTBOUND_FAILED: UPSTREAM,
+  TV_GRANT_NEEDS_CONSENT: DENIED,
+  TV_OPERATION_TOKEN_REJECTED: BAD_TOKEN,
+  TV_ADMIN_JWT_REJECTED: BAD_TOKEN,
+  TV_REWRAP_BUSY: UNAVAILABLE,
+  TV_KEYS_SEALED: UNAVAILABLE,
+  TV_KEYRING_SEALED: UNAVAILABLE,
+  TV_DECRYPTION_FAILED: SERVER_ERROR,
+  TV_UNKNOWN_KEY_ID: SERVER_ERROR,
+  TV_UNSUPPORTED_CIPHERTEXT: SERVER_ERROR,
+  TV_KEY_MATERIAL_INVALID: SERVER_ERROR,
+  TV_SIGNING_KEY_UNSUPPORTED: SERVER_ERROR,
+  TV_TLS_MATERIAL_INVALID: SERVER_ERROR,
+  TV_CONFIG_INVALID: SERVER_ERROR,
+  TV_STARTUP_FAILED: SERVER_ERROR,
+  // The consent pages (linking/pages/page-error.ts) render these as HTML.
+  TV_CSRF_REJECTED: DENIED,
+  TV_LINK_SIGN_IN_REQUIRED: { error: 'login_required', status: 401, description: 'The user must sign in.' },
+  TV_LINK_SIGN_IN_FAILED: { ...DENIED, status: 400 },
+  TV_LINK_BAD_FORM: MALFORMED,
+  TV_LINK_UNSAFE_RETURN_TO: MALFORMED,
+  TV_LINK_STATE_MISSING: MALFORMED,
+  TV_LINK_STATE_INVALID: MALFORMED,
+  TV_LINK_STATE_EXPIRED: MALFORMED,
+  TV_LINK_STATE_OTHER_SESSION: MALFORMED,
+  TV_LINK_STATE_OTHER_PROVIDER: MALFORMED,
+  TV_LINK_UNKNOWN_PROVIDER: NOT_FOUND,
+  TV_LINK_UNKNOWN_GRANT: NOT_FOUND,
+  TV_LINK_OPERATION_NOT_PERMITTED: { error: 'invalid_scope', status: 400, description: 'The requested operation is unknown or not permitted.' },
+  TV_LINK_PROVIDER_REFUSED: { ...DENIED, status: 400 },
+  TV_LINK_PROVIDER_TIMEOUT: { error: 'upstream_error', status: 504, description: 'The upstream provider did not answer in time.' },
+  TV_LINK_PROVIDER_FAILED: UPSTREAM,
+  TV_LINK_NO_REFRESH_TOKEN: UPSTREAM,
+  TV_LINK_NO_SUBJECT: UPSTREAM,
+} as const satisfies Record<`TV_${string}`, ErrorAnswer>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
 export abstract class OAuthError extends Error {
-  abstract readonly status: number;
-  abstract readonly error: string;
-  abstract readonly description: string;
+  abstract readonly code: ErrorCode;
   /** Extra response fields (e.g. `error_uri`). */
   extra: Record<string, string> = {};
   /** Extra response headers (e.g. `Retry-After`, `WWW-Authenticate`). */
@@ -39,45 +130,45 @@ export abstract class OAuthError extends Error {
     return this.constructor.name;
   }
 
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+
+  get error(): string {
+    return ERROR_CODES[this.code].error;
+  }
+
+  get description(): string {
+    return ERROR_CODES[this.code].description;
+  }
+
   toBody(): Record<string, string> {
     return { error: this.error, error_description: this.description, ...this.extra };
   }
 }
 
 export class InvalidRequest extends OAuthError {
-  readonly status = 400;
-  readonly error = 'invalid_request';
-  readonly description = 'The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.';
+  readonly code = 'TV_INVALID_REQUEST';
 }
 
 export class InvalidClient extends OAuthError {
-  readonly status = 401;
-  readonly error = 'invalid_client';
-  readonly description = 'Client authentication failed.';
+  readonly code = 'TV_INVALID_CLIENT';
 }
 
 export class InvalidTarget extends OAuthError {
-  readonly status = 400;
-  readonly error = 'invalid_target';
-  readonly description = 'The requested resource is unknown or not acceptable.';
+  readonly code = 'TV_INVALID_TARGET';
 }
 
 export class InvalidScope extends OAuthError {
-  readonly status = 400;
-  readonly error = 'invalid_scope';
-  readonly description = 'The requested operation is unknown or not permitted.';
+  readonly code = 'TV_INVALID_SCOPE';
 }
 
 export class AccessDenied extends OAuthError {
-  readonly status = 403;
-  readonly error = 'access_denied';
-  readonly description = 'The request was denied.';
+  readonly code = 'TV_ACCESS_DENIED';
 }
 
 export class ConsentRequired extends OAuthError {
-  readonly status = 400;
-  readonly error = 'consent_required';
-  readonly description = 'The user must link the account or grant consent for this operation.';
+  readonly code = 'TV_CONSENT_REQUIRED';
   constructor(errorUri: string, detail = '') {
     super(detail);
     this.extra = { error_uri: errorUri };
@@ -85,16 +176,12 @@ export class ConsentRequired extends OAuthError {
 }
 
 export class InvalidToken extends OAuthError {
-  readonly status = 401;
-  readonly error = 'invalid_token';
-  readonly description = 'The access token is invalid, expired or not usable for this request.';
+  readonly code = 'TV_INVALID_TOKEN';
 }
 
 /** RFC 6750 §3.1: the token is fine but does not cover this request (its operation's methods and paths). */
 export class InsufficientScope extends OAuthError {
-  readonly status = 403;
-  readonly error = 'insufficient_scope';
-  readonly description = 'The request is outside the operation the access token was issued for.';
+  readonly code = 'TV_INSUFFICIENT_SCOPE';
   constructor(detail = '') {
     super(detail);
     this.headers = { 'www-authenticate': 'Bearer error="insufficient_scope"' };
@@ -102,55 +189,65 @@ export class InsufficientScope extends OAuthError {
 }
 
 export class PayloadTooLarge extends OAuthError {
-  readonly status = 413;
-  readonly error = 'invalid_request';
-  readonly description = 'The request body is too large.';
+  readonly code = 'TV_PAYLOAD_TOO_LARGE';
 }
 
 export class UnsupportedMediaType extends OAuthError {
-  readonly status = 415;
-  readonly error = 'invalid_request';
-  readonly description = 'The request content type is not supported.';
+  readonly code = 'TV_UNSUPPORTED_MEDIA_TYPE';
 }
 
 export class NotFound extends OAuthError {
-  readonly status = 404;
-  readonly error = 'not_found';
-  readonly description = 'The requested resource does not exist.';
+  readonly code = 'TV_NOT_FOUND';
 }
 
 export class MethodNotAllowed extends OAuthError {
-  readonly status = 405;
-  readonly error = 'invalid_request';
-  readonly description = 'The request method is not allowed.';
+  readonly code = 'TV_METHOD_NOT_ALLOWED';
 }
 
 export class TemporarilyUnavailable extends OAuthError {
-  readonly status = 503;
-  readonly error = 'temporarily_unavailable';
-  readonly description = 'The service is temporarily unavailable. Retry later.';
+  readonly code: ErrorCode = 'TV_TEMPORARILY_UNAVAILABLE';
   constructor(detail = '', retryAfterSeconds = 1) {
     super(detail);
     this.headers = { 'retry-after': String(retryAfterSeconds) };
   }
 }
 
+/** An audit record due before the answer could not be written: 503, and nothing is released. */
+export class AuditUnavailable extends TemporarilyUnavailable {
+  override readonly code = 'TV_AUDIT_UNAVAILABLE';
+}
+
 export class UpstreamError extends OAuthError {
-  readonly status = 502;
-  readonly error = 'upstream_error';
-  readonly description = 'The upstream provider failed to answer correctly.';
+  readonly code = 'TV_UPSTREAM_ERROR';
 }
 
 export class UpstreamTimeout extends OAuthError {
-  readonly status = 504;
-  readonly error = 'upstream_error';
-  readonly description = 'The upstream provider did not answer in time.';
+  readonly code = 'TV_UPSTREAM_TIMEOUT';
 }
 
 export class ServerError extends OAuthError {
-  readonly status = 500;
-  readonly error = 'server_error';
-  readonly description = 'The server encountered an unexpected condition.';
+  readonly code = 'TV_SERVER_ERROR';
+}
+
+/**
+ * An error of another folder (store, audit, keys, upstream...) known by its code, answered as the
+ * table says; `name` is the original class's, for the logs.
+ */
+export class CodedError extends OAuthError {
+  readonly #name: string;
+  constructor(
+    readonly code: ErrorCode,
+    detail: string,
+    name = 'CodedError',
+  ) {
+    super(detail);
+    this.#name = name;
+    if (this.status === 503) this.headers = { 'retry-after': '1' };
+  }
+
+  override get name(): string {
+    return this.#name;
+  }
 }
 
 /**
@@ -159,58 +256,4 @@ export class ServerError extends OAuthError {
  */
 export function assert(condition: unknown, error: OAuthError | (() => OAuthError)): asserts condition {
   if (!condition) throw typeof error === 'function' ? error() : error;
-}
-
-/** Map anything thrown to an OAuthError; unknown errors become an opaque server_error. */
-export function toOAuthError(err: unknown): OAuthError {
-  if (err instanceof OAuthError) return err;
-  if (err instanceof StoreUnavailableError) return new TemporarilyUnavailable(`store: ${err.message}`);
-  const fe = err as Partial<FastifyError> & { validation?: unknown };
-  if (fe && typeof fe === 'object') {
-    if (fe.validation !== undefined) return new InvalidRequest('schema validation failed');
-    switch (fe.code) {
-      case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return new PayloadTooLarge('body too large');
-      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-        return new UnsupportedMediaType(String(fe.code));
-      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      case 'FST_ERR_CTP_INVALID_TYPE':
-        return new InvalidRequest(String(fe.code));
-    }
-    if (fe.statusCode === 400 || (fe as { name?: string }).name === 'SyntaxError') {
-      return new InvalidRequest('malformed request');
-    }
-    if (fe.statusCode === 408 || fe.code === 'FST_ERR_REQUEST_TIMEOUT') return new InvalidRequest('request timeout');
-  }
-  return new ServerError(describeUnknown(err));
-}
-
-/**
- * What an unexpected error may put in a log: its class, code and where it was thrown.
- * Never its message, which can quote input (a token, a header) verbatim.
- */
-function describeUnknown(err: unknown): string {
-  if (!(err instanceof Error)) return 'non-error thrown';
-  const code = (err as { code?: unknown }).code;
-  const frame =
-    err.stack
-      ?.split('\n')
-      .find((line) => line.trimStart().startsWith('at '))
-      ?.trim() ?? '';
-  return [err.name, typeof code === 'string' ? `(${code})` : '', frame].filter(Boolean).join(' ');
-}
-
-/** The single error handler: RFC 6749 §5.2 bodies, static descriptions, `no-store`. */
-export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const oauth = toOAuthError(err);
-  const logFields = { err: { type: oauth.name, error: oauth.error, detail: oauth.detail } };
-  if (oauth.status >= 500) request.log.error(logFields, 'request failed');
-  else request.log.info(logFields, 'request refused');
-  return reply
-    .code(oauth.status)
-    .headers({ 'cache-control': 'no-store', pragma: 'no-cache', ...oauth.headers })
-    .type('application/json; charset=utf-8')
-    .send(oauth.toBody());
 }

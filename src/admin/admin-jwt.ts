@@ -17,6 +17,7 @@ const CLOCK_SKEW_SECONDS = 30;
 /** Why a bearer token was refused: logs and audit only, never the response. */
 export class AdminJwtError extends Error {
   override name = 'AdminJwtError';
+  readonly code = 'TV_ADMIN_JWT_REJECTED';
 }
 
 export interface AdminJwtVerifier {

@@ -7,24 +7,29 @@ import { StoreUnavailableError } from '../store/errors.js';
  */
 export class AuditEventError extends TypeError {
   override name = 'AuditEventError';
+  readonly code = 'TV_AUDIT_EVENT_INVALID';
 }
 
 /**
- * Too many events queued behind the store. Extends StoreUnavailableError so
- * the error handler answers 503 and the caller releases nothing (fail closed).
+ * Too many events queued behind the store: 503 (errors.ts), and the caller
+ * releases nothing (fail closed). A StoreUnavailableError for callers that
+ * retry or give up on an unavailable store.
  */
 export class AuditOverloadError extends StoreUnavailableError {
   override name = 'AuditOverloadError';
+  override readonly code = 'TV_AUDIT_OVERLOAD';
 }
 
 /** Other replicas kept winning the chain head for every retry; 503 as well. */
 export class AuditContentionError extends StoreUnavailableError {
   override name = 'AuditContentionError';
+  override readonly code = 'TV_AUDIT_CONTENTION';
 }
 
 /** A checkpoint whose MAC does not verify under the audit key, or that is malformed. */
 export class InvalidCheckpointError extends Error {
   override name = 'InvalidCheckpointError';
+  readonly code = 'TV_AUDIT_CHECKPOINT_INVALID';
 }
 
 /**
@@ -33,4 +38,5 @@ export class InvalidCheckpointError extends Error {
  */
 export class AuditTamperError extends Error {
   override name = 'AuditTamperError';
+  readonly code = 'TV_AUDIT_TAMPERED';
 }

@@ -12,6 +12,7 @@ import { ProviderCatalog } from '../providers/catalog.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  readonly code = 'TV_CONFIG_INVALID';
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }

@@ -30,6 +30,7 @@ export abstract class EnvelopeError extends Error {
 
 /** Authentication failed: tampered ciphertext, wrong KEK or wrong record. */
 export class DecryptionError extends EnvelopeError {
+  readonly code = 'TV_DECRYPTION_FAILED';
   constructor() {
     super('ciphertext failed authentication');
   }
@@ -37,6 +38,7 @@ export class DecryptionError extends EnvelopeError {
 
 /** The ciphertext names a KEK that is not in the keyring. */
 export class UnknownKeyIdError extends EnvelopeError {
+  readonly code = 'TV_UNKNOWN_KEY_ID';
   constructor(readonly keyId: string) {
     super('ciphertext uses an unknown key id');
   }
@@ -44,6 +46,7 @@ export class UnknownKeyIdError extends EnvelopeError {
 
 /** Not a ciphertext of a known format: bad encoding, version or length. */
 export class UnsupportedFormatError extends EnvelopeError {
+  readonly code = 'TV_UNSUPPORTED_CIPHERTEXT';
   constructor() {
     super('unsupported ciphertext format');
   }

@@ -95,6 +95,7 @@ export class KeyCustodian {
 /** A key operation that needs the keys while the global kill switch holds them sealed. */
 export class KeysSealedError extends Error {
   override name = 'KeysSealedError';
+  readonly code = 'TV_KEYS_SEALED';
 }
 
 function byNumber(a: string, b: string): number {

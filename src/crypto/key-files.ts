@@ -21,6 +21,8 @@ export interface KeyMaterial {
 
 /** Key material is missing or unsafe; `problems` has one line per defect, each naming its file. */
 export class KeyMaterialError extends Error {
+  readonly code = 'TV_KEY_MATERIAL_INVALID';
+
   constructor(readonly problems: readonly string[]) {
     super(`key material rejected (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n- ${problems.join('\n- ')}`);
   }

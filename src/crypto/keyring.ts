@@ -19,6 +19,8 @@ export interface KeyringEntry {
 
 /** Thrown by any key access after {@link Keyring.seal}: the kill switch has dropped the keys. */
 export class KeyringSealedError extends Error {
+  readonly code = 'TV_KEYRING_SEALED';
+
   constructor() {
     super('keyring is sealed');
   }

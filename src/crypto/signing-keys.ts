@@ -22,6 +22,8 @@ export interface SigningKey {
 
 /** A key file that is not a PKCS#8 Ed25519 or P-256 private key. */
 export class UnsupportedSigningKeyError extends Error {
+  readonly code = 'TV_SIGNING_KEY_UNSUPPORTED';
+
   constructor() {
     super('signing key must be a PKCS#8 PEM Ed25519 or P-256 private key');
   }

@@ -2,13 +2,14 @@
  * POST /exchange (RFC 8693) on the internal listener, gateway role.
  * Form-encoded (the standard) or JSON. Every exchange, issued or denied, is
  * audited before the answer leaves; if the audit record cannot be written the
- * answer is 503 and nothing is released (audit before answer: docs/architecture.md#security-properties).
+ * answer is 503 and nothing is released (http/audited-route.ts).
  */
 import formbody from '@fastify/formbody';
-import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AuditWriter } from '../audit/events.js';
-import { TemporarilyUnavailable, errorHandler, oauthErrorBody, toOAuthError } from '../errors.js';
+import { oauthErrorBody } from '../errors.js';
+import { mustAudit } from '../http/audited-route.js';
 import { traceIdOf } from '../http/trace.js';
 import { exchangeRequest, exchangeResponse } from './request.js';
 import type { ExchangeTrail, TokenExchange } from './token-exchange.js';
@@ -19,8 +20,6 @@ export interface ExchangeRouteOptions {
 }
 
 const trails = new WeakMap<FastifyRequest, ExchangeTrail>();
-/** Errors whose audit write already failed: do not try a second record. */
-const AUDIT_FAILED = 'audit record could not be written';
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 
@@ -30,13 +29,8 @@ export const exchangeRoutes: FastifyPluginAsync<ExchangeRouteOptions> = async (a
   await app.register(formbody);
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
-  const record = async (request: FastifyRequest, event: Parameters<AuditWriter['record']>[0]) => {
-    try {
-      await audit.record({ ...event, requestId: request.id, ...optionalTrace(request) });
-    } catch {
-      throw new TemporarilyUnavailable(AUDIT_FAILED);
-    }
-  };
+  const record = (request: FastifyRequest, event: Parameters<AuditWriter['record']>[0]) =>
+    mustAudit(() => audit.record({ ...event, requestId: request.id, ...optionalTrace(request) }));
 
   routes.post(
     '/exchange',
@@ -48,26 +42,15 @@ export const exchangeRoutes: FastifyPluginAsync<ExchangeRouteOptions> = async (a
         body: exchangeRequest,
         response: { 200: exchangeResponse, 400: oauthErrorBody, 401: oauthErrorBody, 403: oauthErrorBody, 502: oauthErrorBody, 503: oauthErrorBody },
       },
-      config: { peer: ['gateway'] },
+      config: {
+        peer: ['gateway'],
+        // A refusal is recorded, with the identities known when it happened, before it is answered.
+        auditRefusal: (request, outcome) =>
+          record(request, { action: 'token.exchange', ...outcome, ...(trails.get(request) ?? { gateway: request.peer?.id }) }),
+      },
       // The response schema documents the answer (openapi.yaml); the handler builds it from typed
       // values, so re-validating our own output with zod on the hot path buys nothing.
       serializerCompiler: () => (data) => JSON.stringify(data),
-      errorHandler: async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-        let oauth = toOAuthError(error);
-        if (oauth.detail !== AUDIT_FAILED) {
-          try {
-            await record(request, {
-              action: 'token.exchange',
-              decision: oauth.status >= 500 ? 'error' : 'deny',
-              reason: oauth.detail || oauth.error,
-              ...(trails.get(request) ?? { gateway: request.peer?.id }),
-            });
-          } catch (auditError) {
-            oauth = toOAuthError(auditError);
-          }
-        }
-        return errorHandler(oauth, request, reply);
-      },
     },
     async (request, reply) => {
       const trail: ExchangeTrail = {};

@@ -14,11 +14,12 @@
  * known only after the stream ends and go to the log line that closes it.
  */
 import type { Readable } from 'node:stream';
-import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuditEventInput, AuditWriter } from '../audit/events.js';
-import { InvalidRequest, PayloadTooLarge, TemporarilyUnavailable, errorHandler, oauthErrorBody, toOAuthError } from '../errors.js';
+import { InvalidRequest, PayloadTooLarge, oauthErrorBody } from '../errors.js';
+import { mustAudit } from '../http/audited-route.js';
 import { traceIdOf } from '../http/trace.js';
 import { declaredLength, hasBody, type ForwardOutcome, type ForwardLimits, type UpstreamCaller } from './upstream-call.js';
 import type { ForwardTrail, OperationTokenRedeemer, VaultAuthority } from './redeem.js';
@@ -34,7 +35,6 @@ export interface ForwardRouteOptions {
 
 /** The methods an operation can name (providers/schema.ts). */
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
-const AUDIT_FAILED = 'audit record could not be written';
 
 interface Progress {
   trail: ForwardTrail;
@@ -63,13 +63,9 @@ export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
-  const record = async (request: FastifyRequest, event: AuditEventInput) => {
+  const record = (request: FastifyRequest, event: AuditEventInput) => {
     const traceId = traceIdOf(request.headers.traceparent);
-    try {
-      await audit.record({ ...event, requestId: request.id, ...(traceId ? { traceId } : {}) });
-    } catch {
-      throw new TemporarilyUnavailable(AUDIT_FAILED);
-    }
+    return mustAudit(() => audit.record({ ...event, requestId: request.id, ...(traceId ? { traceId } : {}) }));
   };
 
   routes.route({
@@ -84,28 +80,20 @@ export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app
       params: z.object({ provider: z.string(), '*': z.string() }),
       response: { 401: oauthErrorBody, 403: oauthErrorBody, 413: oauthErrorBody, 502: oauthErrorBody, 503: oauthErrorBody, 504: oauthErrorBody },
     },
-    config: { peer: ['gateway'] },
+    config: {
+      peer: ['gateway'],
+      // A refusal is recorded, with what was known when it happened, before it is answered.
+      auditRefusal: (request, outcome) => {
+        const p = progress.get(request) ?? { trail: { gateway: request.peer?.id }, outcome: {}, started: performance.now() };
+        return record(request, { action: 'token.forward', ...outcome, ...p.trail, details: details(request, p) });
+      },
+    },
     exposeHeadRoute: false,
     serializerCompiler: () => (data) => JSON.stringify(data),
-    errorHandler: async (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-      let oauth = toOAuthError(error);
-      const p = progress.get(request) ?? { trail: { gateway: request.peer?.id }, outcome: {}, started: performance.now() };
-      if (oauth.detail !== AUDIT_FAILED) {
-        try {
-          await record(request, {
-            action: 'token.forward',
-            decision: oauth.status >= 500 ? 'error' : 'deny',
-            reason: oauth.detail || oauth.error,
-            ...p.trail,
-            details: details(request, p),
-          });
-        } catch (auditError) {
-          oauth = toOAuthError(auditError);
-        }
-      }
-      // A body the gateway is still sending is not wanted: close the connection after answering.
+    // Before the error handler: a body the gateway is still sending is not wanted, so the connection closes after the answer.
+    onError: (request, reply, _error, done) => {
       if (hasBody(request.headers) && !request.raw.complete) reply.header('connection', 'close');
-      return errorHandler(oauth, request, reply);
+      done();
     },
     handler: async (request, reply) => {
       const p: Progress = { trail: {}, outcome: {}, started: performance.now() };

@@ -27,6 +27,7 @@ export interface RewrapState {
 
 export class RewrapBusyError extends Error {
   override name = 'RewrapBusyError';
+  readonly code = 'TV_REWRAP_BUSY';
 }
 
 const JOB = 'kek-rewrap';

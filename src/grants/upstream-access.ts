@@ -38,6 +38,7 @@ export interface UpstreamAccess {
  */
 export class GrantNeedsConsent extends Error {
   override name = 'GrantNeedsConsent';
+  readonly code = 'TV_GRANT_NEEDS_CONSENT';
 }
 
 export interface UpstreamAccessOptions {

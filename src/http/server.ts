@@ -11,7 +11,8 @@ import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import type { DestinationStream } from 'pino';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from '../config/schema.js';
-import { errorHandler, NotFound } from '../errors.js';
+import { NotFound } from '../errors.js';
+import { errorHandler } from './error-handler.js';
 import { loggerOptions } from './logging.js';
 
 export interface ListenerOptions {

@@ -16,6 +16,7 @@ export interface TlsMaterial {
 
 export class TlsMaterialError extends Error {
   override name = 'TlsMaterialError';
+  readonly code = 'TV_TLS_MATERIAL_INVALID';
   constructor(readonly problems: string[]) {
     super(`invalid TLS material:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }

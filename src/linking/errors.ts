@@ -1,7 +1,7 @@
 /**
  * Errors of linking, consent and sign-in, by stable code. The services of this
  * folder throw only these; the pages turn each code into what a browser sees
- * (pages/page-error.ts, `linkErrorPage`). `detail` reaches logs only and never
+ * (pages/page-error.ts). `detail` reaches logs only and never
  * quotes the request or an upstream answer.
  */
 

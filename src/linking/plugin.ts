@@ -8,17 +8,16 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyFormbody from '@fastify/formbody';
 import fastifyHelmet from '@fastify/helmet';
-import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
+import type { FastifyPluginAsync, preHandlerHookHandler } from 'fastify';
 import type { Config } from '../config/schema.js';
+import type { ErrorPageRenderer } from '../http/error-handler.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
-import { StoreUnavailableError } from '../store/errors.js';
 import { type Stores } from '../store/stores.js';
 import { connectionRoutes } from './connection-routes.js';
 import type { ConsentService } from './consent-service.js';
-import { LinkError } from './errors.js';
 import { IdpClient } from './idp-client.js';
 import type { LinkService } from './link-service.js';
-import { linkErrorPage, PageError, pageErrors } from './pages/page-error.js';
+import { pageErrors, toPageError } from './pages/page-error.js';
 import { PAGES_CSS } from './pages/pages-css.js';
 import { errorPage } from './pages/views.js';
 import { loadSession } from './session.js';
@@ -34,19 +33,11 @@ export interface LinkingPluginOptions {
   loginClientSecret?: string | undefined;
 }
 
-/** Any thrown value as a page error: known ones keep their text, everything else is opaque. */
-export function toPageError(err: unknown): PageError {
-  if (err instanceof PageError) return err;
-  if (err instanceof LinkError) return linkErrorPage(err);
-  const fe = err as Partial<FastifyError> & { validation?: unknown };
-  if (typeof fe?.code === 'string' && fe.code.startsWith('FST_CSRF_')) return pageErrors.csrf(fe.code);
-  if (fe?.validation !== undefined) return pageErrors.badForm();
-  if (err instanceof StoreUnavailableError) return pageErrors.unavailable(`store: ${err.message}`);
-  const name = err instanceof Error ? err.name : 'non-error';
-  if (/^Audit/.test(name)) return pageErrors.unavailable(`audit: ${name}`);
-  if (fe?.statusCode === 415 || fe?.statusCode === 413 || fe?.statusCode === 400) return pageErrors.badForm(String(fe.code ?? 'bad request'));
-  return pageErrors.internal(name);
-}
+/** Errors on these routes, classified by the listener's error handler, are answered as pages. */
+const renderErrorPage: ErrorPageRenderer = (refusal, request) => {
+  const page = toPageError(refusal);
+  return { status: page.status, html: errorPage(page.title, page.userMessage, request.session !== null) };
+};
 
 /** Origins a form on these pages may lead to (CSP form-action also governs the 303 to a provider). */
 function formTargets(config: Config, catalog: ProviderCatalog): string[] {
@@ -90,15 +81,8 @@ export const linkingPages: FastifyPluginAsync<LinkingPluginOptions> = async (app
     reply.header('cache-control', 'no-store');
     return payload;
   });
-  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const page = toPageError(err);
-    const fields = { err: { type: page.name, status: page.status, detail: page.detail } };
-    if (page.status >= 500) request.log.error(fields, 'page request failed');
-    else request.log.info(fields, 'page request refused');
-    return reply
-      .code(page.status)
-      .type('text/html; charset=utf-8')
-      .send(errorPage(page.title, page.userMessage, request.session !== null));
+  app.addHook('onRoute', (route) => {
+    route.config = { ...(route.config ?? {}), errorPage: renderErrorPage };
   });
 
   // A cross-site POST carries no SameSite=Lax cookie, so it fails the first check; a same-site one without the token fails the second.

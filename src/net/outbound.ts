@@ -22,6 +22,7 @@ export interface OutboundPolicy {
 
 export class OutboundError extends Error {
   override name = 'OutboundError';
+  readonly code = 'TV_OUTBOUND_FAILED';
   /**
    * `unreachable`: no connection to the provider could be made (refused, no route, no such
    * host, TLS handshake refused), so the request was certainly never sent. `network`: the

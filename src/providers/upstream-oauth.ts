@@ -28,10 +28,12 @@ export interface UpstreamTokens {
 
 export class UpstreamInvalidGrant extends Error {
   override name = 'UpstreamInvalidGrant';
+  readonly code = 'TV_UPSTREAM_INVALID_GRANT';
 }
 
 export class UpstreamFailure extends Error {
   override name = 'UpstreamFailure';
+  readonly code = 'TV_UPSTREAM_FAILED';
   constructor(
     readonly reason: 'network' | 'unreachable' | 'timeout' | 'unavailable' | 'protocol' | 'refused' | 'unsupported',
     status?: number,
@@ -131,7 +133,8 @@ export class UpstreamOAuth {
       // openid-client ignores the body of a 5xx and keeps the Response as the cause: the provider is down, not refusing.
       if (cause instanceof Response && cause.status >= 500) throw new UpstreamFailure('unavailable', cause.status);
       if (cause instanceof OutboundError) throw new UpstreamFailure(failureOf(cause));
-      if ((err as { name?: string }).name === 'TimeoutError' || (err as { name?: string }).name === 'AbortError') throw new UpstreamFailure('timeout');
+      // AbortSignal.timeout() rejects with a DOMException: TIMEOUT_ERR, or ABORT_ERR when aborted otherwise.
+      if (err instanceof DOMException && (err.code === DOMException.TIMEOUT_ERR || err.code === DOMException.ABORT_ERR)) throw new UpstreamFailure('timeout');
       throw new UpstreamFailure('protocol');
     }
   }

@@ -23,6 +23,7 @@ export interface VerifiedOperationToken {
 
 export class OperationTokenRejected extends Error {
   override name = 'OperationTokenRejected';
+  readonly code = 'TV_OPERATION_TOKEN_REJECTED';
 }
 
 const PART = /^[A-Za-z0-9_-]+$/;
