@@ -19,7 +19,6 @@ import type { AuditDecision, AuditRecord } from '../audit/events.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
 import type { AuditStore } from '../store/audit-store.js';
 import type { Grant } from '../store/grant-store.js';
-import type { AgentAccess } from './pages/history-view.js';
 
 /** One row of a connection's history, ready to show (every string is still escaped by the view). */
 export interface GrantUse {
@@ -30,6 +29,14 @@ export interface GrantUse {
   /** `GET /services/data/{version}/query`: the forwarded request, when the record names it. */
   request?: string;
   outcome: string;
+}
+
+/** An agent holding consent on a connection, as the provider page lists it. */
+export interface AgentAccess {
+  id: string;
+  displayName?: string;
+  /** Operations consented to, full names, with their descriptions when the catalog knows them. */
+  operations: Array<{ name: string; description?: string }>;
 }
 
 /** How many uses a connection shows. */

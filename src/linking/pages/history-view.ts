@@ -5,15 +5,8 @@
  * from tokens, so they are attacker-controlled text).
  */
 import type { Grant } from '../../store/grant-store.js';
-import type { GrantUse } from '../grant-history.js';
+import type { AgentAccess, GrantUse } from '../grant-history.js';
 import { html, type Html } from './html.js';
-
-export interface AgentAccess {
-  id: string;
-  displayName?: string;
-  /** Operations consented to, full names, with their descriptions when the catalog knows them. */
-  operations: Array<{ name: string; description?: string }>;
-}
 
 /** `2026-11-22 14:03:07 UTC` in a <time> element carrying the exact ISO value. */
 function utc(iso: string): Html {

@@ -5,8 +5,8 @@
  */
 import type { Agent, Operation, Provider } from '../../providers/catalog.js';
 import type { Grant } from '../../store/grant-store.js';
-import { HISTORY_LIMIT, type GrantUse } from '../grant-history.js';
-import { agentAccessTable, historyTable, type AgentAccess } from './history-view.js';
+import { HISTORY_LIMIT, type AgentAccess, type GrantUse } from '../grant-history.js';
+import { agentAccessTable, historyTable } from './history-view.js';
 import { html, type Html } from './html.js';
 
 export interface Viewer {
