@@ -1,5 +1,5 @@
 /**
- * The admin CLI's grant commands, run as a child process with the real admin
+ * The admin CLI's grant commands, run in-process (test/helpers/admin-cli.ts) with the real admin
  * client certificate against a running vault whose grants were linked through
  * real oidc-provider fakes: list/search/page (tables and --json, never a
  * secret), revoke one, bulk revoke with its report, and refusals.

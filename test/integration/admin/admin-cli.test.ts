@@ -15,7 +15,7 @@ afterAll(async () => {
   await vault?.close();
 });
 
-/** The CLI as a child process against this file's vault. */
+/** The CLI (run in-process, test/helpers/admin-cli.ts) against this file's vault. */
 const cli = (args: string[], env: Record<string, string> = {}) => runAdminCli(vault, args, env);
 
 describe('admin CLI against a running vault', () => {
