@@ -81,6 +81,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     redeemer: new OperationTokenRedeemer({
       issuer,
       signingKeys: keys.signingKeys,
+      clockSkewSeconds: config.identity.clockSkewSeconds,
       catalog,
       tokens: stores.tokens,
       grants: stores.grants,
@@ -95,6 +96,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   await internal.register(introspectionRoutes, {
     issuer,
     signingKeys: keys.signingKeys,
+    clockSkewSeconds: config.identity.clockSkewSeconds,
     tokens: stores.tokens,
     grants: stores.grants,
     killSwitches: killSwitchCache,
