@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import Fastify from 'fastify';
 import { x5tS256 } from '../src/crypto/thumbprint.js';
-import { mintOperationToken } from '../src/tokens/mint.js';
+import { mintOperationToken } from '../src/tokens/operation-token.js';
 import { AGENT_A, crmProvider, startExchangeVault, testAgents } from '../test/helpers/exchange-fixture.js';
 
 /** What bench/run.ts's load() reports, as far as these rows use it. */

@@ -88,6 +88,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     redeemer: new OperationTokenRedeemer({
       issuer,
       signingKeys: keys.signingKeys,
+      // Tokens this vault minted get no tolerance past `exp`: their Redis record ends there too.
+      clockSkewSeconds: 0,
       catalog,
       tokens: stores.tokens,
       grants: stores.grants,
@@ -102,6 +104,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   await internal.register(introspectionRoutes, {
     issuer,
     signingKeys: keys.signingKeys,
+    clockSkewSeconds: 0,
     tokens: stores.tokens,
     grants: stores.grants,
     killSwitches: killSwitchCache,

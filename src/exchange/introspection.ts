@@ -1,15 +1,14 @@
 /**
  * POST /introspect (RFC 7662) for operation tokens, internal listener, gateway
- * role. Active only when the signature verifies against the vault's own keys,
- * the record under its `jti` still exists with uses left, it was issued to
- * the calling gateway, its grant still honours it (active, consenting:
- * grants/liveness.ts) and no kill switch covers it. Anything else is
+ * role. Active only when the token passes the rules /forward applies too
+ * (tokens/operation-token.ts), the record under its `jti` still exists with
+ * uses left, it was issued to the calling gateway, its grant still honours it
+ * (active, consenting: grants/liveness.ts) and no kill switch covers it. Anything else is
  * `{active: false}` with no reason (RFC 7662 §2.2).
  */
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { createLocalJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import type { SigningKeys } from '../crypto/signing-keys.js';
 import { AccessDenied } from '../errors.js';
@@ -17,10 +16,13 @@ import type { GrantStore } from '../store/grant-store.js';
 import type { TokenStore } from '../store/token-store.js';
 import type { KillSwitchCache } from '../kill-switches/cache.js';
 import { grantHonours } from '../grants/liveness.js';
+import { verifyOperationToken, type OperationTokenPayload } from '../tokens/operation-token.js';
 
 export interface IntrospectionOptions {
   issuer: string;
   signingKeys: SigningKeys;
+  /** Clock difference between replicas tolerated on the token's times (config `identity.clockSkewSeconds`). */
+  clockSkewSeconds: number;
   tokens: TokenStore;
   grants: GrantStore;
   killSwitches: KillSwitchCache;
@@ -50,12 +52,12 @@ const introspectionResponse = z.union([
 
 const INACTIVE = { active: false as const };
 
-export const introspectionRoutes: FastifyPluginAsync<IntrospectionOptions> = async (app, { issuer, signingKeys, tokens, grants, killSwitches }) => {
+export const introspectionRoutes: FastifyPluginAsync<IntrospectionOptions> = async (
+  app,
+  { issuer, signingKeys, clockSkewSeconds, tokens, grants, killSwitches },
+) => {
   await app.register(formbody);
   const routes = app.withTypeProvider<ZodTypeProvider>();
-  // Current, previous and retiring keys, as published now: a key reload (admin API) adopts new
-  // keys in place, so the set is read per call (introspection is not the hot path).
-  const keyFor: JWTVerifyGetKey = (header, token) => createLocalJWKSet(signingKeys.jwks())(header, token);
 
   routes.post(
     '/introspect',
@@ -71,18 +73,13 @@ export const introspectionRoutes: FastifyPluginAsync<IntrospectionOptions> = asy
     },
     async (request, reply) => {
       reply.headers({ 'cache-control': 'no-store', pragma: 'no-cache' });
-      let claims;
+      let claims: OperationTokenPayload;
       try {
-        ({ payload: claims } = await jwtVerify(request.body.token, keyFor, {
-          issuer,
-          typ: 'at+jwt',
-          algorithms: ['EdDSA', 'ES256'],
-          requiredClaims: ['jti', 'exp', 'iat', 'sub', 'aud'],
-        }));
+        claims = verifyOperationToken(request.body.token, signingKeys, { issuer, clockSkewSeconds });
       } catch {
         return INACTIVE;
       }
-      const record = await tokens.get(claims.jti!);
+      const record = await tokens.get(claims.jti);
       if (!record || record.usesLeft <= 0 || record.gateway !== request.peer.id) return INACTIVE;
       if (!grantHonours(record, await grants.get(record.grantId))) return INACTIVE;
       try {
@@ -97,8 +94,8 @@ export const introspectionRoutes: FastifyPluginAsync<IntrospectionOptions> = asy
         act: { sub: record.agent },
         scope: record.operation,
         aud: record.provider,
-        exp: claims.exp!,
-        iat: claims.iat!,
+        exp: claims.exp,
+        iat: claims.iat,
         jti: record.jti,
         client_id: record.gateway,
         token_type: 'Bearer' as const,

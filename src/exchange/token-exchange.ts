@@ -15,7 +15,7 @@ import type { ProviderCatalog } from '../providers/catalog.js';
 import type { TokenStore } from '../store/token-store.js';
 import type { GrantPolicy } from '../grants/policy.js';
 import type { KillSwitchCache } from '../kill-switches/cache.js';
-import { mintOperationToken } from '../tokens/mint.js';
+import { mintOperationToken } from '../tokens/operation-token.js';
 import { TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT } from '../tokens/token-types.js';
 import type { ExchangeRequest } from './request.js';
 import { resolveTarget } from './target.js';

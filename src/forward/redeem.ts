@@ -25,7 +25,7 @@ import { hostAllowed, type Operation, type Provider, type ProviderCatalog } from
 import type { CachedAccessToken, TokenStore } from '../store/token-store.js';
 import type { Grant, GrantStore } from '../store/grant-store.js';
 import { matchPattern, parseForwardTarget, type ForwardTarget } from './path-policy.js';
-import { verifyOperationToken } from '../tokens/verify.js';
+import { verifyOperationToken } from '../tokens/operation-token.js';
 
 export type ForwardTrail = Pick<AuditEventInput, 'gateway' | 'agent' | 'user' | 'provider' | 'grant' | 'operation' | 'jti'>;
 
@@ -50,6 +50,8 @@ export interface VaultAuthority {
 export interface RedeemDeps {
   issuer: string;
   signingKeys: SigningKeys;
+  /** Clock difference between replicas tolerated on the token's times (config `identity.clockSkewSeconds`). */
+  clockSkewSeconds: number;
   catalog: ProviderCatalog;
   tokens: TokenStore;
   grants: GrantStore;
@@ -84,13 +86,14 @@ export class OperationTokenRedeemer {
     const token = BEARER.exec(authorization ?? '')?.[1];
     assert(token, () => invalidToken('no bearer operation token'));
 
+    const { issuer, clockSkewSeconds } = this.deps;
     let claims;
     try {
-      claims = verifyOperationToken(token, this.deps.signingKeys, this.deps.issuer);
+      claims = verifyOperationToken(token, this.deps.signingKeys, { issuer, clockSkewSeconds });
     } catch {
       throw invalidToken('operation token signature, type or lifetime refused');
     }
-    assert(claims.x5t === peer.thumbprint, () => invalidToken('token bound to another certificate'));
+    assert(claims.cnf['x5t#S256'] === peer.thumbprint, () => invalidToken('token bound to another certificate'));
 
     const record = await tokens.consume(claims.jti);
     assert(record, () => invalidToken('token unknown, expired, revoked or spent'));

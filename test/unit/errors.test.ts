@@ -17,7 +17,7 @@ import { pageErrors } from '../../src/linking/pages/page-error.js';
 import { OutboundError } from '../../src/net/outbound.js';
 import { UpstreamFailure, UpstreamInvalidGrant } from '../../src/providers/upstream-oauth.js';
 import { StoreConflictError, StoreUnavailableError } from '../../src/store/errors.js';
-import { OperationTokenRejected } from '../../src/tokens/verify.js';
+import { OperationTokenRejected } from '../../src/tokens/operation-token.js';
 
 const CANARY = 'CANARY-4d1e-input';
 

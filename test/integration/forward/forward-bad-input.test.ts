@@ -3,7 +3,7 @@
  * CRM API behind the vault receives nothing.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { mintOperationToken } from '../../../src/tokens/mint.js';
+import { mintOperationToken } from '../../../src/tokens/operation-token.js';
 import { AGENT_A } from '../../helpers/exchange-fixture.js';
 import { rawForward, rawRequest, startForwardWorld, type RawResponse, type ForwardWorld } from '../../helpers/forward-fixture.js';
 import { adminCall } from '../../helpers/admin-client.js';
