@@ -54,7 +54,8 @@ describe('kill switches API', () => {
     expect(await b.runtime.stores.killSwitches.snapshot()).toStrictEqual({ epoch: engagedEpoch, switches: [sw] });
 
     await redis.restart();
-    await expect.poll(async () => (await adminCall(b, '/admin/kill-switches')).status, { timeout: 5_000 }).toBe(200);
+    // Both replicas reconnect on their own schedule; this test is about durability, so wait for each.
+    for (const vault of [a, b]) await expect.poll(async () => (await adminCall(vault, '/admin/kill-switches')).status, { timeout: 5_000 }).toBe(200);
     expect((await adminCall(b, '/admin/kill-switches')).json()).toStrictEqual({ epoch: engagedEpoch, switches: [sw] });
 
     const released = await adminCall(b, `/admin/kill-switches/agent/${encodeURIComponent(AGENT)}`, { method: 'DELETE' });
