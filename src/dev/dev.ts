@@ -94,8 +94,7 @@ async function main(): Promise<void> {
   const rel = 'keys/dev';
   const internalPort = config.listeners.internal.port;
   // The demo CLI finds the vault by the same variables as dev mode.
-  const env = port === 8443 && internalPort === 9443 ? '' : `TOKEN_VAULT_PUBLIC_PORT=${port} TOKEN_VAULT_INTERNAL_PORT=${internalPort} `;
-  const demoCmd = `${env}npm run demo --`;
+  const env = port === 8443 && internalPort === 9443 ? [] : [`   export TOKEN_VAULT_PUBLIC_PORT=${port} TOKEN_VAULT_INTERNAL_PORT=${internalPort}`];
   const banner = [
     '',
     '  ==========================================================',
@@ -110,11 +109,12 @@ async function main(): Promise<void> {
     `   demo IdP (${demo.idp.issuer}) as alice / alice, link "Demo CRM", tick what the`,
     `   demo agent may do. Other users: bob / bob, admin / admin.`,
     '',
-    '   Then be the gateway (another terminal, this directory; each command prints its curl):',
-    `   ${demoCmd} tokens [--user alice] [--agent demo]     user + agent token, 10 min`,
-    `   ${demoCmd} exchange crm:contacts.read               RFC 8693 exchange`,
-    `   ${demoCmd} call crm:contacts.read GET /contacts     exchange, then /forward to the CRM`,
-    `   ${demoCmd} call crm:contacts.write POST /contacts --data '{"firstName":"Test","lastName":"Person"}'`,
+    '   Then be the gateway (another terminal, this directory; each step prints its curl line):',
+    ...env,
+    '   npm run demo -- tokens [--user alice] [--agent demo]',
+    '   npm run demo -- exchange crm:contacts.read',
+    '   npm run demo -- call crm:contacts.read GET /contacts',
+    `   npm run demo -- call crm:contacts.write POST /contacts --data '{"firstName":"Test","lastName":"Person"}'`,
     '',
     '   Try it (dev gateway certificate):',
     `   curl --cert ${rel}/gateway.crt --key ${rel}/gateway.key --cacert ${rel}/ca.crt ${internalUrl}/healthz`,
