@@ -5,9 +5,10 @@
  * with the dev gateway certificate: an exchange and a /forward to the demo
  * CRM, a `consent_required` with its deep link, and a write once the user
  * consented to it. Prints the time from starting dev mode to the first
- * forwarded call. Screenshots go to test-output/e2e-dev-path/.
+ * forwarded call. Screenshots, the demo's transcripts and dev mode's output go
+ * to test-output/e2e-dev-path/.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -38,7 +39,13 @@ afterAll(async () => {
   await rm(cwd, { recursive: true, force: true });
 });
 
-const demo = (...args: string[]) => runDemo(cwd, dev.ports, args);
+let runs = 0;
+/** One `npm run demo` run; its transcript is kept for reading. */
+async function demo(...args: string[]) {
+  const run = await runDemo(cwd, dev.ports, args);
+  await writeFile(join(OUT, `demo-${++runs}-${args[0]}.txt`), `$ npm run demo -- ${args.join(' ')}\n${run.stdout}${run.stderr}`);
+  return run;
+}
 
 /** The pretty-printed JSON answer of the last request a demo run printed (lines `  < …` after the blank `  <`). */
 function lastAnswer(stdout: string): unknown {
@@ -141,5 +148,6 @@ describe('npm run dev + npm run demo: the whole gateway path', () => {
     expect(tokens.stdout).toMatch(/export USER_TOKEN=eyJ[\w-]+\.[\w-]+\.[\w-]+\n/);
     expect(tokens.stdout).toMatch(/export AGENT_TOKEN=eyJ[\w-]+\.[\w-]+\.[\w-]+\n/);
     await context.close();
+    await writeFile(join(OUT, 'dev-output.txt'), dev.output());
   }, 240_000);
 });
