@@ -34,6 +34,8 @@ options: --user <name> (default alice)  --agent <name or SPIFFE id> (default dem
 env:     TOKEN_VAULT_PUBLIC_PORT (8443)  TOKEN_VAULT_INTERNAL_PORT (9443)`;
 
 class UsageError extends Error {}
+/** The demo cannot run here (no dev keys): the message says what to do; no usage. */
+class NotReady extends Error {}
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const heading = (text: string) => out(`── ${text} ${'─'.repeat(Math.max(3, 72 - text.length))}`);
@@ -182,7 +184,7 @@ async function main(argv: string[]): Promise<number> {
     await access(`${KEYS}/gateway.key`);
     await access(`${KEYS}/demo-agent-signing.key`);
   } catch {
-    throw new UsageError(`no dev keys in ${KEYS}/ of this directory: start the vault first (npm run dev), and run this where you ran it`);
+    throw new NotReady(`no dev keys in ${KEYS}/ of this directory: start the vault first (npm run dev), and run this where you ran it`);
   }
   if (command === 'tokens') {
     if (rest.length > 0) throw new UsageError('tokens takes no arguments');
