@@ -2,12 +2,19 @@
  * The built-in demo identity provider and demo "CRM" of `npm run dev`, on
  * fixed loopback ports so printed URLs stay stable between runs. Their client
  * secrets are generated at every start and handed over in 0600 files, because
- * dev mode, like production, reads client secrets from files only.
+ * dev mode, like production, reads client secrets from files only. The demo
+ * IdP signs with its key under keys/dev/ and also serves the demo agent
+ * issuer's JWKS, so user and agent tokens can be minted outside this process
+ * (src/dev/demo/identities.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CRM_SCOPES, startFakeOAuthServer, type FakeOAuthServer } from './fake-oauth-server.js';
+import { signingKeysFrom } from './fake-oauth-keys.js';
+import { ensureDemoIdentityKeys } from './keys.js';
+import { demoCrmApi } from './demo/crm-api.js';
+import { demoIssuers, demoSigner, jwksMiddleware } from './demo/identities.js';
 
 export interface DemoProvidersOptions {
   /** The vault's public URL, e.g. `https://127.0.0.1:8443`. */
@@ -35,6 +42,8 @@ export interface DemoProvider {
 
 export interface DemoProviders {
   idp: DemoProvider;
+  /** Issuer of demo agent tokens and where its JWKS is served. */
+  agents: { issuer: string; jwksUri: string };
   crm: DemoProvider & { apiBaseUrl: string; scopes: string[] };
   stop(): Promise<void>;
 }
@@ -57,9 +66,15 @@ export async function startDemoProviders(options: DemoProvidersOptions): Promise
     writeSecret(options.keysDir, 'demo-idp-client-secret'),
     writeSecret(options.keysDir, 'demo-crm-client-secret'),
   ]);
+  await ensureDemoIdentityKeys(options.keysDir);
+  const [idpKey, agentKey] = await Promise.all([demoSigner(options.keysDir, 'idp'), demoSigner(options.keysDir, 'agent')]);
+  // The agent JWKS path is fixed relative to the IdP's origin, which is known once it listens.
+  const agentJwksPath = new URL(demoIssuers('http://127.0.0.1').agentJwksUri).pathname;
   const idp = await startFakeOAuthServer({
     profile: 'idp',
     port: options.idpPort ?? 8444,
+    signingKeys: await signingKeysFrom([{ alg: 'ES256', privateKey: idpKey.privateKey }]),
+    middleware: [jwksMiddleware(agentJwksPath, [agentKey.publicJwk])],
     clients: [{ clientId: DEMO_CLIENT_ID, clientSecret: idpSecret.secret, redirectUris: [options.signInRedirectUri ?? `${publicUrl}/auth/callback`] }],
   });
   let crm: FakeOAuthServer;
@@ -68,6 +83,7 @@ export async function startDemoProviders(options: DemoProvidersOptions): Promise
       profile: 'crm',
       port: options.crmPort ?? 8445,
       refreshTokenRotation: true,
+      api: demoCrmApi(),
       clients: [
         { clientId: DEMO_CLIENT_ID, clientSecret: crmSecret.secret, redirectUris: [options.crmRedirectUri ?? `${publicUrl}/connections/crm/callback`] },
       ],
@@ -78,6 +94,7 @@ export async function startDemoProviders(options: DemoProvidersOptions): Promise
   }
   return {
     idp: { server: idp, issuer: idp.issuer, clientId: DEMO_CLIENT_ID, clientSecretFile: idpSecret.file },
+    agents: { issuer: demoIssuers(idp.origin).agent, jwksUri: demoIssuers(idp.origin).agentJwksUri },
     crm: {
       server: crm,
       issuer: crm.issuer,

@@ -4,29 +4,31 @@
  * in-memory store (or Redis when REDIS_URL is set), starts a demo identity
  * provider and a demo "CRM" OAuth provider in process (oidc-provider, on the
  * two ports after the public one) so a newcomer can sign in, link and consent
- * in a browser, and prints how to call it.
+ * in a browser, and prints how to call it: with curl, or as the gateway with
+ * `npm run demo` (src/dev/demo/cli.ts), whose user and agent tokens the
+ * vault trusts here (src/dev/demo/identities.ts). Logs are pretty-printed.
  * Never used in production: the Dockerfile runs dist/main.js.
  */
 import { resolve } from 'node:path';
 import closeWithGrace from 'close-with-grace';
+import pretty from 'pino-pretty';
 import { loadConfig, ConfigError } from '../config/load.js';
 import { prepareRuntime, StartupError } from '../boot.js';
 import { buildApp } from '../app.js';
 import { ensureDevKeys } from './keys.js';
 import { startDemoProviders, type DemoProviders } from './demo-providers.js';
+import { DEMO_AGENT, DEMO_ALG } from './demo/identities.js';
 
 const DEV_DIR = resolve('keys/dev');
 
-/** The demo agent: may read and change CRM contacts, once the user consents. */
-export const DEMO_AGENT = 'spiffe://dev.local/agents/demo';
-
-/** Sign-in at the demo IdP, the demo CRM as provider `crm`, and one demo agent. */
+/** Sign-in at the demo IdP (also the issuer of demo user tokens), the demo agent issuer, the demo CRM as provider `crm`, and one demo agent. */
 function demoConfig(demo: DemoProviders) {
   const local = { allowPrivateNetwork: true };
   return {
     identity: {
       login: { issuer: demo.idp.issuer, clientId: demo.idp.clientId, clientSecretFile: demo.idp.clientSecretFile, ...local },
       subjectIssuers: [{ issuer: demo.idp.issuer, jwksUri: `${demo.idp.issuer}/jwks`, ...local }],
+      actorIssuers: [{ issuer: demo.agents.issuer, jwksUri: demo.agents.jwksUri, algorithms: [DEMO_ALG], ...local }],
     },
     providers: {
       crm: {
@@ -39,7 +41,12 @@ function demoConfig(demo: DemoProviders) {
         scopes: demo.crm.scopes,
         ...local,
         operations: {
-          'contacts.read': { description: 'Read your CRM contacts', scopes: ['contacts.read'], methods: ['GET'], paths: ['/contacts', '/contacts/**'] },
+          'contacts.read': {
+            description: 'Read your CRM contacts and accounts',
+            scopes: ['contacts.read'],
+            methods: ['GET'],
+            paths: ['/contacts', '/contacts/*', '/accounts', '/accounts/*'],
+          },
           'contacts.write': {
             description: 'Create and change your CRM contacts',
             scopes: ['contacts.write'],
@@ -74,8 +81,10 @@ async function main(): Promise<void> {
   const vaultUrl = `https://127.0.0.1:${port}`;
   const demo = await startDemoProviders({ publicUrl: vaultUrl, keysDir: DEV_DIR, idpPort: port + 1, crmPort: port + 2 });
   const config = loadConfig(process.env, { ...devDefaults(DEV_DIR), publicUrl: vaultUrl, ...demoConfig(demo) });
-  const runtime = await prepareRuntime(config);
-  const app = await buildApp(config, runtime);
+  // Dev only: one human-readable line per event; production logs stay JSON lines (src/http/logging.ts).
+  const logStream = pretty({ colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true });
+  const runtime = await prepareRuntime(config, { logStream });
+  const app = await buildApp(config, { ...runtime, logStream });
   closeWithGrace({ delay: config.limits.shutdownGraceMs }, async () => {
     await app.close();
     await runtime.stores.close();
@@ -83,6 +92,9 @@ async function main(): Promise<void> {
   });
   const { publicUrl, internalUrl } = await app.listen();
   const rel = 'keys/dev';
+  const internalPort = config.listeners.internal.port;
+  // The demo CLI finds the vault by the same variables as dev mode.
+  const env = port === 8443 && internalPort === 9443 ? [] : [`   export TOKEN_VAULT_PUBLIC_PORT=${port} TOKEN_VAULT_INTERNAL_PORT=${internalPort}`];
   const banner = [
     '',
     '  ==========================================================',
@@ -96,6 +108,13 @@ async function main(): Promise<void> {
     `   Demo: open ${vaultUrl}/connections (accept the dev certificate), sign in at the`,
     `   demo IdP (${demo.idp.issuer}) as alice / alice, link "Demo CRM", tick what the`,
     `   demo agent may do. Other users: bob / bob, admin / admin.`,
+    '',
+    '   Then be the gateway (another terminal, this directory; each step prints its curl line):',
+    ...env,
+    '   npm run demo -- tokens [--user alice] [--agent demo]',
+    '   npm run demo -- exchange crm:contacts.read',
+    '   npm run demo -- call crm:contacts.read GET /contacts',
+    `   npm run demo -- call crm:contacts.write POST /contacts --data '{"firstName":"Test","lastName":"Person"}'`,
     '',
     '   Try it (dev gateway certificate):',
     `   curl --cert ${rel}/gateway.crt --key ${rel}/gateway.key --cacert ${rel}/ca.crt ${internalUrl}/healthz`,

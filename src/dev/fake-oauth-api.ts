@@ -12,6 +12,9 @@ export interface ApiCall {
   scope: string;
 }
 
+/** Builds the protected API of a fake provider: its provider, path prefix, and where calls are recorded. */
+export type ApiFactory = (provider: Provider, prefix: string, onCall: (call: ApiCall) => void) => Middleware;
+
 export function fakeApi(provider: Provider, prefix: string, onCall: (call: ApiCall) => void): Middleware {
   return async (ctx, next) => {
     if (!ctx.path.startsWith(prefix)) return next();

@@ -35,9 +35,13 @@ function generate(alg: FakeSigningAlg): KeyObject {
 }
 
 export async function generateSigningKeys(algs: readonly FakeSigningAlg[]): Promise<FakeSigningKeys> {
+  return signingKeysFrom(algs.map((alg) => ({ alg, privateKey: generate(alg) })));
+}
+
+/** Signing keys from existing private keys (dev mode keeps the demo IdP's key under keys/dev/). */
+export async function signingKeysFrom(pairs: readonly { alg: FakeSigningAlg; privateKey: KeyObject }[]): Promise<FakeSigningKeys> {
   const keys: SigningKey[] = [];
-  for (const alg of algs) {
-    const privateKey = generate(alg);
+  for (const { alg, privateKey } of pairs) {
     const exported = privateKey.export({ format: 'jwk' }) as JWK;
     const kid = await calculateJwkThumbprint(exported);
     // EdDSA keys carry no `alg`: oidc-provider then offers both `EdDSA` and `Ed25519` for them.

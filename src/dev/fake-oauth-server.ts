@@ -13,8 +13,15 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Provider, { type Configuration, type Middleware } from 'oidc-provider';
 import { DEFAULT_ACCOUNTS, findAccountIn, loadGrant, passwordLogin, type FakeAccount } from './fake-oauth-accounts.js';
-import { fakeApi, type ApiCall } from './fake-oauth-api.js';
-import { generateSigningKeys, signAccessToken, signIdToken, type MintAccessTokenInput, type MintIdTokenInput } from './fake-oauth-keys.js';
+import { fakeApi, type ApiCall, type ApiFactory } from './fake-oauth-api.js';
+import {
+  generateSigningKeys,
+  signAccessToken,
+  signIdToken,
+  type FakeSigningKeys,
+  type MintAccessTokenInput,
+  type MintIdTokenInput,
+} from './fake-oauth-keys.js';
 import { PROFILES, salesforceTokenResponse, type FakeProfile } from './fake-oauth-profiles.js';
 import { unboundedAdapter } from './fake-oauth-storage.js';
 
@@ -50,6 +57,12 @@ export interface FakeOAuthServerOptions {
   failTokenEndpoint?: boolean;
   /** Salesforce organisation id in identity URLs. */
   orgId?: string;
+  /** Signing keys to use instead of fresh ones (dev mode keeps the demo IdP's under keys/dev/). */
+  signingKeys?: FakeSigningKeys;
+  /** The protected API under the profile's prefix; default {@link fakeApi}. */
+  api?: ApiFactory;
+  /** More Koa middleware, ahead of the provider's own routes. */
+  middleware?: Middleware[];
 }
 
 export interface SeededGrant {
@@ -106,7 +119,7 @@ export async function startFakeOAuthServer(options: FakeOAuthServerOptions): Pro
   const clients = options.clients ?? [DEFAULT_CLIENT];
   const accounts = options.accounts ?? DEFAULT_ACCOUNTS;
   const refreshTtl = options.refreshTokenTtlSeconds ?? spec.refreshTokenTtlSeconds;
-  const keys = await generateSigningKeys(spec.signingAlgs);
+  const keys = options.signingKeys ?? (await generateSigningKeys(spec.signingAlgs));
   const tokenPath = spec.routes.token ?? '/token';
   const state = {
     refreshes: 0,
@@ -189,7 +202,8 @@ export async function startFakeOAuthServer(options: FakeOAuthServerOptions): Pro
   };
   provider.use(tokenEndpointControls);
   provider.use(passwordLogin(provider, accounts));
-  provider.use(fakeApi(provider, spec.apiPrefix, (call) => state.apiCalls.push(call)));
+  for (const extra of options.middleware ?? []) provider.use(extra);
+  provider.use((options.api ?? fakeApi)(provider, spec.apiPrefix, (call) => state.apiCalls.push(call)));
   if (options.profile === 'salesforce') {
     const secrets = new Map(clients.map((c) => [c.clientId, c.clientSecret]));
     provider.use(

@@ -86,6 +86,27 @@ export async function ensureDevKeys(dir: string, options: { force?: boolean } = 
   return { created: written.length > 0, written };
 }
 
+/**
+ * Private keys of the demo issuers of dev mode (src/dev/demo/identities.ts): the demo IdP's,
+ * which also signs the user tokens `npm run demo` mints, and the demo agent issuer's. Kept apart
+ * from {@link ensureDevKeys} because only dev mode runs those issuers.
+ */
+export const DEV_DEMO_IDENTITY_FILES = ['demo-idp-signing.key', 'demo-agent-signing.key'] as const;
+
+/** Creates each missing demo issuer key (P-256, for ES256) in `dir`. */
+export async function ensureDemoIdentityKeys(dir: string): Promise<DevKeysResult> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const written: string[] = [];
+  for (const name of DEV_DEMO_IDENTITY_FILES) {
+    const path = join(dir, name);
+    if (await exists(path)) continue;
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    await writeAtomically(path, key, PRIVATE_MODE);
+    written.push(path);
+  }
+  return { created: written.length > 0, written };
+}
+
 function spiffeClient(name: string): { commonName: string; uris: string[]; clientAuth: true } {
   return { commonName: name, uris: [`spiffe://${DEV_TRUST_DOMAIN}/${name}`], clientAuth: true };
 }

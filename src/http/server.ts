@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as HttpServer } from 'node:http';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyListenOptions } from 'fastify';
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import type { DestinationStream } from 'pino';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -48,6 +48,11 @@ export function createListener({ config, tls, logStream, listener }: ListenerOpt
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 256 },
   });
   app.log = app.log.child({ listener });
+  // Fastify names the scheme in its "Server listening at" line after its own `https` option, which
+  // the server factory above stands in for: both listeners are HTTPS.
+  const listen = app.listen.bind(app) as (options: FastifyListenOptions) => Promise<string>;
+  app.listen = ((options: FastifyListenOptions) =>
+    listen({ listenTextResolver: (address) => `Server listening at ${address.replace(/^http:/, 'https:')}`, ...options })) as FastifyInstance['listen'];
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);

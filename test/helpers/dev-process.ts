@@ -1,6 +1,7 @@
 /**
  * Runs the real `npm run dev` entry point (src/dev/dev.ts) in a directory of the
- * caller's choice, on free ports, and resolves once it printed its banner.
+ * caller's choice, on free ports, and resolves once it printed its banner; and
+ * the real `npm run demo` entry point (src/dev/demo/cli.ts) against it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -8,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.js';
 
 const devEntry = fileURLToPath(new URL('../../src/dev/dev.ts', import.meta.url));
+const demoEntry = fileURLToPath(new URL('../../src/dev/demo/cli.ts', import.meta.url));
 
 export interface DevProcess {
   child: ChildProcess;
@@ -55,7 +57,7 @@ async function startOn(cwd: string, ports: DevPorts): Promise<DevProcess> {
   let output = '';
   const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), devEntry], {
     cwd,
-    env: { PATH: process.env.PATH ?? '', TOKEN_VAULT_PUBLIC_PORT: String(ports.public), TOKEN_VAULT_INTERNAL_PORT: String(ports.internal) },
+    env: portsEnv(ports),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
@@ -72,4 +74,37 @@ async function startOn(cwd: string, ports: DevPorts): Promise<DevProcess> {
     child.on('exit', () => reject(new Error(`dev mode exited:\n${output}`)));
   });
   return { child, output: () => output, ports };
+}
+
+const portsEnv = (ports: DevPorts) => ({
+  PATH: process.env.PATH ?? '',
+  TOKEN_VAULT_PUBLIC_PORT: String(ports.public),
+  TOKEN_VAULT_INTERNAL_PORT: String(ports.internal),
+});
+
+export interface DemoRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `npm run demo -- <args>` in `cwd` (where dev mode runs), as the banner tells a newcomer; resolves when it exits. */
+export function runDemo(cwd: string, ports: DevPorts, args: string[]): Promise<DemoRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), demoEntry, ...args], {
+      cwd,
+      env: portsEnv(ports),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
 }

@@ -303,7 +303,22 @@ describe('demo providers for npm run dev', () => {
       const seeded = await demo.crm.server.issueRefreshTokenFor({ accountId: 'alice', clientId: demo.crm.clientId, scope: 'contacts.read' });
       const tokens = await client.refresh('crm', seeded.refreshToken);
       const api = await fetch(`${demo.crm.apiBaseUrl}/contacts/1`, { headers: { authorization: `Bearer ${tokens.accessToken}` } });
-      expect(await api.json()).toStrictEqual({ ok: true, method: 'GET', path: '/api/contacts/1', sub: 'alice', scope: 'contacts.read' });
+      expect(await api.json()).toStrictEqual({
+        authenticatedAs: { user: 'alice', client: demo.crm.clientId, scope: 'contacts.read' },
+        contact: {
+          id: '1',
+          firstName: 'Priya',
+          lastName: 'Placeholder',
+          email: 'priya.placeholder@acme-anvils.example',
+          phone: '+1-555-0101',
+          title: 'Head of Procurement',
+          accountId: 'acc-100',
+          owner: 'alice',
+          createdAt: '2026-01-05T09:00:00.000Z',
+          updatedAt: '2026-01-05T09:00:00.000Z',
+        },
+      });
+      expect(demo.crm.server.apiCalls).toStrictEqual([{ method: 'GET', path: '/api/contacts/1', sub: 'alice', scope: 'contacts.read' }]);
     } finally {
       await demo.stop();
       await rm(keysDir, { recursive: true, force: true });
