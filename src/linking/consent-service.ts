@@ -11,7 +11,7 @@ import type { Actor, GrantRetirement, RevocationOutcome } from '../grants/retire
 import type { Agent, Operation, Provider, ProviderCatalog } from '../providers/catalog.js';
 import type { Grant } from '../store/grant-store.js';
 import type { Stores } from '../store/stores.js';
-import { agentsFor, askedFor } from './ceiling.js';
+import { agentsFor, askedFor, missingScopes } from './ceiling.js';
 import { LinkError } from './errors.js';
 import { consentedAgents, recentUses, type AgentAccess, type GrantUse } from './grant-history.js';
 
@@ -37,8 +37,23 @@ export interface ProviderView {
   /** Per grant id: the agents holding consent and the recent uses. */
   activity: Map<string, { agents: AgentAccess[]; uses: GrantUse[] }>;
   /** The deep link's request, when it lies inside the admin ceiling. */
-  request?: { agent: Agent; operation: Operation };
+  request?: ConsentAsk;
 }
+
+/** A deep link's request as the page offers it for Approve or Deny. */
+export interface ConsentAsk {
+  agent: Agent;
+  operation: Operation;
+  /** The live grant Approve adds it to (the most recently changed one), when there is one. */
+  grant?: Grant;
+  /** The agent may already do this on that grant. */
+  granted: boolean;
+  /** Scopes that grant lacks for it: approving links again to ask for them. */
+  missingScopes: string[];
+}
+
+/** What a consent change did: `needs_scopes` changed nothing, the grant must be linked again with more scopes first. */
+export type ConsentOutcome = 'saved' | 'unchanged' | 'needs_scopes';
 
 export class ConsentService {
   constructor(private readonly deps: ConsentServiceDeps) {}
@@ -64,29 +79,87 @@ export class ConsentService {
       await Promise.all(grants.map(async (g) => [g.id, { agents: consentedAgents(g, catalog), uses: await recentUses(stores.audit, catalog, g) }] as const)),
     );
     const asked = askedFor(catalog, provider.id, request.agent, request.operation);
-    return { provider, grants, agents: agentsFor(catalog, provider.id), activity, ...(asked ? { request: asked } : {}) };
+    const target = grants.filter((g) => g.status !== 'revoked').sort((a, b) => b.updatedAt - a.updatedAt)[0];
+    const ask: ConsentAsk | undefined = asked && {
+      ...asked,
+      ...(target ? { grant: target } : {}),
+      granted: target?.consent[asked.agent.id]?.includes(asked.operation.name) ?? false,
+      missingScopes: target ? missingScopes(target, [asked.operation]) : [],
+    };
+    return { provider, grants, agents: agentsFor(catalog, provider.id), activity, ...(ask ? { request: ask } : {}) };
+  }
+
+  /** A grant of this user and provider, for the unlink confirmation. */
+  async grantOf(userId: string, providerId: string, grantId: string): Promise<Grant> {
+    return this.ownGrant({ userId, requestId: '' }, providerId, grantId);
+  }
+
+  /**
+   * Approve a deep link's request: add exactly that operation for that agent,
+   * audited before the change. Nothing changes when the grant lacks the
+   * operation's upstream scopes (`needs_scopes`: link again first).
+   */
+  async approve(actor: Actor, providerId: string, grantId: string, agentId: string, operation: string): Promise<ConsentOutcome> {
+    const grant = await this.liveGrant(actor, providerId, grantId, 'approval on a revoked grant');
+    const asked = askedFor(this.deps.catalog, grant.provider, agentId, operation);
+    if (!asked) throw new LinkError('TV_LINK_OPERATION_NOT_PERMITTED');
+    const before = grant.consent[agentId] ?? [];
+    if (before.includes(operation)) return 'unchanged';
+    if (missingScopes(grant, [asked.operation]).length > 0) return 'needs_scopes';
+    const after = [...before, operation].sort();
+    await this.recordConsent(actor, grant, agentId, { operations: after.join(' '), approved: operation }, 'request_approved');
+    if (!(await this.deps.stores.grants.setConsent(grant.id, agentId, after))) throw new LinkError('TV_LINK_UNKNOWN_GRANT', 'grant vanished during approval');
+    return 'saved';
+  }
+
+  /** Deny a deep link's request: nothing changes; the refusal is audited so the security team sees it. */
+  async deny(actor: Actor, providerId: string, agentId: string, operation: string): Promise<void> {
+    const provider = this.provider(providerId);
+    if (!askedFor(this.deps.catalog, provider.id, agentId, operation)) throw new LinkError('TV_LINK_OPERATION_NOT_PERMITTED');
+    await this.deps.audit.record({
+      action: 'grant.consent',
+      decision: 'deny',
+      reason: 'request_denied',
+      user: actor.userId,
+      actor: actor.userId,
+      agent: agentId,
+      provider: provider.id,
+      operation,
+      requestId: actor.requestId,
+    });
   }
 
   /**
    * Replace the consent of every agent the page shows: an unticked box
    * withdraws consent. Each changed agent is audited before its change.
+   * Nothing changes when a newly ticked operation needs upstream scopes the
+   * grant lacks (`needs_scopes`: link again first).
    */
-  async saveConsent(actor: Actor, providerId: string, grantId: string, choices: readonly ConsentChoice[]): Promise<void> {
+  async saveConsent(actor: Actor, providerId: string, grantId: string, choices: readonly ConsentChoice[]): Promise<ConsentOutcome> {
     const { catalog, stores } = this.deps;
     const grant = await this.liveGrant(actor, providerId, grantId, 'consent on a revoked grant');
     const selection = new Map(agentsFor(catalog, grant.provider).map(({ agent }) => [agent.id, [] as string[]]));
+    const added: Operation[] = [];
     for (const { agent, operation } of choices) {
       const chosen = selection.get(agent);
-      if (!chosen || !catalog.ceilingFor(agent, grant.provider).some((op) => op.name === operation)) throw new LinkError('TV_LINK_OPERATION_NOT_PERMITTED');
-      if (!chosen.includes(operation)) chosen.push(operation);
+      const op = catalog.ceilingFor(agent, grant.provider).find((o) => o.name === operation);
+      if (!chosen || !op) throw new LinkError('TV_LINK_OPERATION_NOT_PERMITTED');
+      if (chosen.includes(operation)) continue;
+      chosen.push(operation);
+      if (!(grant.consent[agent] ?? []).includes(operation)) added.push(op);
     }
+    // Only what is newly consented needs scopes; withdrawing never does.
+    if (missingScopes(grant, added).length > 0) return 'needs_scopes';
+    let changed = false;
     for (const [agent, operations] of selection) {
       const before = [...(grant.consent[agent] ?? [])].sort();
       const after = [...operations].sort();
       if (before.join(' ') === after.join(' ')) continue;
       await this.recordConsent(actor, grant, agent, { operations: after.join(' ') || '(none)' });
       if (!(await stores.grants.setConsent(grant.id, agent, after))) throw new LinkError('TV_LINK_UNKNOWN_GRANT', 'grant vanished during consent');
+      changed = true;
     }
+    return changed ? 'saved' : 'unchanged';
   }
 
   /**

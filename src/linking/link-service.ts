@@ -15,11 +15,11 @@ import type { AuditWriter } from '../audit/events.js';
 import type { Envelope } from '../crypto/envelope.js';
 import type { Actor, GrantRetirement } from '../grants/retire.js';
 import { sealAccessToken, sealRefreshToken } from '../grants/secrets.js';
-import type { Provider, ProviderCatalog } from '../providers/catalog.js';
+import type { Operation, Provider, ProviderCatalog } from '../providers/catalog.js';
 import { UpstreamFailure, UpstreamInvalidGrant, type UpstreamOAuth, type UpstreamTokens } from '../providers/upstream-oauth.js';
 import type { Grant } from '../store/grant-store.js';
 import type { Stores } from '../store/stores.js';
-import { askedFor } from './ceiling.js';
+import { askedFor, consentedOperations, linkScopes } from './ceiling.js';
 import { LinkError } from './errors.js';
 import { LinkStates, type LinkSession, type PendingLink } from './link-state.js';
 
@@ -44,10 +44,21 @@ export interface ConsentRequest {
   operation?: string | undefined;
 }
 
+/** A link's request, and for a re-link asking for more scopes, the consent change to make once it succeeds. */
+export interface LinkRequest extends ConsentRequest {
+  approve?: boolean;
+  choices?: ReadonlyArray<{ agent: string; operation: string }>;
+}
+
 export interface LinkOutcome {
   result: 'linked' | 'relinked';
-  /** The deep link's request that began this link, to show pre-selected. */
+  /** The new grant. */
+  grantId: string;
+  /** The deep link's request that began this link, to show again. */
   request: ConsentRequest;
+  /** The consent change that waited for this link (LinkRequest). */
+  approve: boolean;
+  choices?: Array<{ agent: string; operation: string }>;
 }
 
 /** The cached access token lives a little less than the token itself. */
@@ -65,28 +76,50 @@ export class LinkService {
   }
 
   /** Start a link: the provider's authorization URL, with its state stored single-use for this session. */
-  async begin(session: LinkSession, providerId: string, consentRequest: ConsentRequest = {}): Promise<{ redirect: URL }> {
+  async begin(session: LinkSession, providerId: string, linkRequest: LinkRequest = {}): Promise<{ redirect: URL; scopes: string[] }> {
     const provider = this.provider(providerId);
-    const asked = askedFor(this.deps.catalog, provider.id, consentRequest.agent, consentRequest.operation);
+    const asked = askedFor(this.deps.catalog, provider.id, linkRequest.agent, linkRequest.operation);
+    const choices = linkRequest.choices?.map(({ agent, operation }) => ({ agent, operation }));
+    const scopes = await this.scopesFor(session.userId, provider, [...(asked ? [asked.operation.name] : []), ...(choices ?? []).map((c) => c.operation)]);
     const state = LinkStates.newState();
     const pending: PendingLink = {
       provider: provider.id,
       codeVerifier: oidc.randomPKCECodeVerifier(),
       ...(provider.kind === 'oidc' || provider.scopes.includes('openid') ? { nonce: oidc.randomNonce() } : {}),
       ...(asked ? { agent: asked.agent.id, operation: asked.operation.name } : {}),
+      scopes,
+      ...(asked && linkRequest.approve ? { approve: true as const } : {}),
+      ...(choices ? { choices } : {}),
     };
     const redirect = await this.deps.upstream
       .authorizationUrl(provider.id, {
         state,
         codeVerifier: pending.codeVerifier,
         redirectUri: callbackUri(this.deps.publicUrl, provider.id),
+        scope: scopes.join(' '),
         ...(pending.nonce ? { nonce: pending.nonce } : {}),
       })
       .catch((err: unknown) => {
         throw upstreamLinkError(err, 'authorization request');
       });
     await this.states.save(state, session, pending);
-    return { redirect };
+    return { redirect, scopes };
+  }
+
+  /**
+   * Incremental authorization: ask only for what the user's live grants of
+   * this provider are already consented to, plus the operations this link is
+   * for. The new grant replaces the old one (storeGrant), so an operation that
+   * needs more scopes later is a re-link with the larger set.
+   */
+  private async scopesFor(userId: string, provider: Provider, operations: string[]): Promise<string[]> {
+    const { catalog, stores } = this.deps;
+    const live = (await stores.grants.listByUser(userId)).filter((g) => g.provider === provider.id && g.status !== 'revoked');
+    const wanted = new Set([...live.flatMap((g) => consentedOperations(catalog, g)), ...operations.map((name) => catalog.operation(name))]);
+    return linkScopes(
+      provider,
+      [...wanted].filter((op): op is Operation => op?.provider === provider.id),
+    );
   }
 
   /**
@@ -110,8 +143,14 @@ export class LinkService {
       .catch((err: unknown) => {
         throw upstreamLinkError(err, 'code exchange');
       });
-    const result = await this.storeGrant({ userId: session.userId, requestId }, provider, tokens);
-    return { result, request: { agent: pending.agent, operation: pending.operation } };
+    const { result, grantId } = await this.storeGrant({ userId: session.userId, requestId }, provider, tokens, pending.scopes ?? provider.scopes);
+    return {
+      result,
+      grantId,
+      request: { agent: pending.agent, operation: pending.operation },
+      approve: pending.approve === true,
+      ...(pending.choices ? { choices: pending.choices } : {}),
+    };
   }
 
   private provider(id: string): Provider {
@@ -125,7 +164,12 @@ export class LinkService {
    * account (its consent carries over). The new grant exists before the old
    * one is revoked, so the user is never left without a link.
    */
-  private async storeGrant(actor: Actor, provider: Provider, tokens: UpstreamTokens): Promise<'linked' | 'relinked'> {
+  private async storeGrant(
+    actor: Actor,
+    provider: Provider,
+    tokens: UpstreamTokens,
+    asked: string[],
+  ): Promise<{ result: 'linked' | 'relinked'; grantId: string }> {
     const { stores, envelope, upstream, audit } = this.deps;
     const providerId = provider.id;
     const refreshToken = tokens.refreshToken;
@@ -148,7 +192,8 @@ export class LinkService {
       ...ref,
       upstreamSubject: subject,
       ...(tokens.instanceUrl ? { instanceUrl: tokens.instanceUrl } : {}),
-      scopes: tokens.scopes ?? provider.scopes,
+      // RFC 6749 §5.1: a response without `scope` granted what was asked.
+      scopes: tokens.scopes ?? asked,
       status: 'active',
       refreshToken: sealRefreshToken(envelope, ref, refreshToken),
       version: 1,
@@ -180,7 +225,7 @@ export class LinkService {
       await stores.tokens.cacheAccessToken(grant.id, entry, ttl).catch(() => undefined);
     }
     for (const old of previous) await this.deps.retirement.retire(actor, old);
-    return previous.length > 0 ? 'relinked' : 'linked';
+    return { result: previous.length > 0 ? 'relinked' : 'linked', grantId: grant.id };
   }
 
   private async subjectByIntrospection(providerId: string, tokens: UpstreamTokens): Promise<string | undefined> {

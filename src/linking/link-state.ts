@@ -20,9 +20,15 @@ export interface PendingLink {
   provider: string;
   codeVerifier: string;
   nonce?: string;
-  /** The deep link's request, to show pre-selected after the link. */
+  /** The deep link's request, to show again (for Approve or Deny) after the link. */
   agent?: string;
   operation?: string;
+  /** The scopes asked for, kept for a token response that does not list the granted ones (RFC 6749 §5.1). */
+  scopes?: string[];
+  /** A re-link for more scopes started by Approve: approve the request once the new grant exists. */
+  approve?: true;
+  /** A re-link for more scopes started by saving choices: save them once the new grant exists. */
+  choices?: Array<{ agent: string; operation: string }>;
 }
 
 interface StoredLink extends PendingLink {

@@ -106,5 +106,5 @@ describe("a connection's history and per-agent revocation in a browser", () => {
     expect((await lv.grants('alice'))[0]?.consent).toStrictEqual({ [SALES_AGENT]: [READ] });
     expect(dialogs).toStrictEqual([]);
     await context.close();
-  });
+  }, 120_000);
 });

@@ -40,6 +40,12 @@ describe('npm run dev demo in a browser', () => {
     expect(dev.output()).toContain('sign in at the');
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
     const page = await context.newPage();
+    const scopesAsked: string[] = [];
+    page.on('request', (request) => {
+      const url = new URL(request.url());
+      if (url.searchParams.has('code_challenge') && url.origin !== base && url.searchParams.get('redirect_uri')?.endsWith('/connections/crm/callback'))
+        scopesAsked.push(url.searchParams.get('scope') ?? '');
+    });
 
     await page.goto(`${base}/connections`);
     await login(page, 'alice');
@@ -61,7 +67,12 @@ describe('npm run dev demo in a browser', () => {
     const agent = page.getByRole('group', { name: /Demo agent/ });
     await agent.getByLabel(/Read your CRM contacts/).check();
     await page.getByRole('button', { name: 'Save choices' }).click();
-    await page.waitForURL(`${base}/connections/crm?result=consent_saved`);
+    // The plain link asked only for what every link needs; the consent needs contacts.read, so the CRM is asked again for it.
+    await page.waitForURL((url) => url.origin !== base);
+    await page.waitForSelector('button[type=submit]');
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${base}/connections/crm?result=relinked_saved`);
+    expect(scopesAsked).toStrictEqual(['openid', 'openid contacts.read']);
     expect(await agent.getByLabel(/Read your CRM contacts/).isChecked()).toBe(true);
     expect(await agent.getByLabel(/Create and change your CRM contacts/).isChecked()).toBe(false);
     await page.screenshot({ path: join(OUT, '03-consent-saved.png'), fullPage: true });
@@ -69,5 +80,5 @@ describe('npm run dev demo in a browser', () => {
     await page.click('a[href="/connections"]');
     expect(await page.textContent('.cards li:has(a[href="/connections/crm"]) .status')).toBe('Active');
     await context.close();
-  });
+  }, 120_000);
 });

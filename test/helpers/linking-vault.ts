@@ -59,6 +59,8 @@ export interface LinkingVaultOptions {
   /** Milliseconds before the provider's token endpoint answers count as a timeout. */
   providerTimeoutMs?: number;
   revocationRetry?: Record<string, number>;
+  /** Salesforce's scopes and the scopes its operations declare (default `api refresh_token`, none per operation). */
+  salesforceScopes?: { provider: string[]; operations: Record<'records.read' | 'records.write', string[]> };
 }
 
 export async function startLinkingVault(options: LinkingVaultOptions = {}): Promise<LinkingVault> {
@@ -104,8 +106,11 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
           kind: 'salesforce',
           displayName: 'Salesforce',
           loginUrl: salesforce.origin,
-          scopes: ['api', 'refresh_token'],
-          operations: { 'records.read': op('Read your Salesforce records'), 'records.write': op('Change your Salesforce records') },
+          scopes: options.salesforceScopes?.provider ?? ['api', 'refresh_token'],
+          operations: {
+            'records.read': { ...op('Read your Salesforce records'), scopes: options.salesforceScopes?.operations['records.read'] ?? [] },
+            'records.write': { ...op('Change your Salesforce records'), scopes: options.salesforceScopes?.operations['records.write'] ?? [] },
+          },
           ...common,
         },
         servicenow: {

@@ -26,9 +26,13 @@ fieldset{border:1px solid var(--line);border-radius:6px;margin:.75rem 0;padding:
 legend{font-weight:600;padding:0 .25rem}
 .check{display:flex;gap:.5rem;align-items:flex-start;margin:.5rem 0}
 .check input{width:1.25rem;height:1.25rem;margin-top:.15rem;flex:none}
-.asked{background:#fff7d6}
 button{font:inherit;padding:.6rem 1rem;min-height:44px;border-radius:6px;border:1px solid var(--accent);background:var(--accent);color:#fff;cursor:pointer;margin:.25rem 0}
-button.danger{background:#fff;color:var(--bad);border-color:var(--bad)}
+a.button{display:inline-block;font:inherit;padding:.6rem 1rem;min-height:44px;border-radius:6px;border:1px solid var(--accent);text-decoration:none;margin:.25rem 0}
+button.danger,a.button.danger{background:#fff;color:var(--bad);border-color:var(--bad)}
+button.secondary,a.button.secondary{background:#fff;color:var(--accent)}
+.actions{display:flex;flex-wrap:wrap;gap:.75rem;align-items:center}
+.request{border:2px solid var(--accent);border-radius:6px;padding:.25rem 1rem;margin:1rem 0}.request h2{margin-top:.5rem}
+.limits{color:var(--muted);font-size:.9rem}
 button.link{background:none;border:none;color:var(--accent);text-decoration:underline;min-height:auto;padding:0}
 .inline{display:inline}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dd{margin:0}

@@ -4,10 +4,12 @@
  * and a stylesheet with AA contrast (see pages-css.ts).
  */
 import type { Agent, Operation, Provider } from '../../providers/catalog.js';
+import type { ConsentAsk } from '../consent-service.js';
 import type { Grant } from '../../store/grant-store.js';
 import { HISTORY_LIMIT, type AgentAccess, type GrantUse } from '../grant-history.js';
 import { agentAccessTable, historyTable } from './history-view.js';
 import { html, type Html } from './html.js';
+import { limits, requestBlock } from './request-view.js';
 
 export interface Viewer {
   displayName: string;
@@ -27,6 +29,11 @@ export const RESULTS = {
   linked: 'Account linked. Choose below what each agent may do with it.',
   relinked: 'Account linked again. The previous link was replaced and its access revoked at the provider.',
   consent_saved: 'Your choices were saved.',
+  relinked_saved: 'Account linked again with the extra access your choices need, and your choices were saved. The previous link was revoked at the provider.',
+  approved: 'Approved. The agent may now do what it asked for, within the limits shown.',
+  relinked_approved: 'Account linked again with the extra access this needs, and the request was approved. The previous link was revoked at the provider.',
+  denied: 'Denied. Nothing was changed: the agent was not given access.',
+  scopes_refused: 'The provider did not grant the access this needs, so nothing was changed. You can try again.',
   agent_revoked: 'That agent can no longer use this account. Other agents keep the access you gave them.',
   unlinked: 'Account unlinked. The provider confirmed that the vault’s access was revoked.',
   unlinked_local: 'Account unlinked here. This provider offers no revocation endpoint: also remove the app in your account settings at the provider.',
@@ -103,8 +110,8 @@ export interface ProviderPageModel {
   grants: Grant[];
   /** Agents with any operation of this provider in their admin ceiling, with those operations. */
   agents: Array<{ agent: Agent; operations: Operation[] }>;
-  /** Deep link: what an agent asked for (pre-selected). */
-  request?: { agent: Agent; operation: Operation };
+  /** Deep link: what an agent asked for, answered with Approve or Deny (never pre-ticked). */
+  request?: ConsentAsk;
   /** Per grant id: the agents holding consent and the recent uses (grant-history.ts). */
   activity: ReadonlyMap<string, { agents: AgentAccess[]; uses: GrantUse[] }>;
   result?: Result;
@@ -120,16 +127,14 @@ function linkForm(model: ProviderPageModel, label: string): Html {
 }
 
 function consentForm(model: ProviderPageModel, grant: Grant): Html {
-  const { viewer, provider, agents, request } = model;
+  const { viewer, provider, agents } = model;
   if (agents.length === 0) return html`<p>No agent may use this provider yet.</p>`;
   const fieldsets = agents.map(({ agent, operations }, a) => {
     const chosen = new Set(grant.consent[agent.id] ?? []);
     const boxes = operations.map((op, o) => {
       const id = `c-${grant.id}-${a}-${o}`;
-      const preselected = request?.agent.id === agent.id && request.operation.name === op.name;
-      const checked = chosen.has(op.name) || preselected;
-      return html`<div class="check${preselected ? ' asked' : ''}"><input type="checkbox" id="${id}" name="consent" value="${op.name} ${agent.id}"${checked ? html` checked` : ''}>
-<label for="${id}">${op.description} <span class="op">${op.name}</span>${preselected ? html` <strong>(requested)</strong>` : ''}</label></div>`;
+      return html`<div class="check"><input type="checkbox" id="${id}" name="consent" value="${op.name} ${agent.id}"${chosen.has(op.name) ? html` checked` : ''}>
+<label for="${id}">${op.description} <span class="op">${op.name}</span><br>${limits(op, provider)}</label></div>`;
     });
     return html`<fieldset><legend>${agent.displayName} <span class="op">${agent.id}</span></legend>${boxes}</fieldset>`;
   });
@@ -143,9 +148,8 @@ function grantSection(model: ProviderPageModel, grant: Grant): Html {
   const { viewer, provider } = model;
   const activity = model.activity.get(grant.id);
   const status: ProviderStatus = grant.status;
-  const unlink = html`<form method="post" action="/connections/${encodeURIComponent(provider.id)}/unlink">
-<input type="hidden" name="_csrf" value="${viewer.csrfToken}"><input type="hidden" name="grant" value="${grant.id}">
-<button type="submit" class="danger">Unlink this account</button></form>`;
+  // A link to the confirmation page, so unlinking asks first without JavaScript too.
+  const unlink = html`<p><a class="button danger" href="/connections/${encodeURIComponent(provider.id)}/unlink?${new URLSearchParams({ grant: grant.id }).toString()}">Unlink this account</a></p>`;
   return html`<section class="grant" aria-label="Linked account">
 <h2>Linked account</h2>
 <dl>
@@ -169,10 +173,22 @@ export function providerPage(model: ProviderPageModel): string {
   const { provider, grants, request, result } = model;
   const status = providerStatus(grants);
   const body = html`${result ? html`<p class="notice ok" role="status">${RESULTS[result]}</p>` : ''}
-${request ? html`<p class="notice ask">${request.agent.displayName} asks to: <strong>${request.operation.description}</strong> <span class="op">${request.operation.name}</span></p>` : ''}
+${request ? requestBlock(provider, request, model.viewer.csrfToken) : ''}
 <p>Status: ${statusBadge(status)}</p>
 ${grants.map((g) => grantSection(model, g))}
 ${grants.length === 0 ? linkForm(model, `Link your ${provider.displayName} account`) : ''}
 <p><a href="/connections">All connections</a></p>`;
   return layout(provider.displayName, body, model.viewer);
+}
+
+/** The unlink confirmation: only its POST unlinks; Cancel goes back unchanged. */
+export function unlinkConfirmPage(viewer: Viewer, provider: Provider, grant: Grant): string {
+  const base = `/connections/${encodeURIComponent(provider.id)}`;
+  const body = html`<p>This revokes the vault’s access to your ${provider.displayName} account <span class="op">${grant.upstreamSubject}</span> at ${provider.displayName}.
+Every agent loses access at once, and the choices you made for them are deleted. You can link the account again later.</p>
+<div class="actions"><form method="post" action="${base}/unlink" class="inline">
+<input type="hidden" name="_csrf" value="${viewer.csrfToken}"><input type="hidden" name="grant" value="${grant.id}">
+<button type="submit" class="danger">Confirm</button></form>
+<a class="button secondary" href="${base}">Cancel</a></div>`;
+  return layout(`Unlink ${provider.displayName}?`, body, viewer);
 }

@@ -185,6 +185,43 @@ describe('state-changing POSTs', () => {
     );
   });
 
+  it('shows and answers the same for someone else’s grant on the unlink confirmation, Approve and Deny paths', async () => {
+    const bob = await lv.signIn('bob');
+    const page = await bob.get('/connections/salesforce');
+    expectErrorPage(await bob.get(`/connections/salesforce/unlink?grant=${encodeURIComponent(existing.id)}`), 404, 'does not exist or is not yours');
+    expectErrorPage(
+      await bob.postForm('/connections/salesforce/approve', {
+        _csrf: BrowserClient.csrf(page),
+        grant: existing.id,
+        agent: SALES_AGENT,
+        operation: 'salesforce:records.read',
+      }),
+      404,
+      'does not exist or is not yours',
+    );
+    expectErrorPage(
+      await alice.postForm('/connections/salesforce/deny', { agent: SALES_AGENT, operation: 'salesforce:records.read' }),
+      403,
+      'did not come from a page of this site',
+    );
+  });
+
+  it('refuses to approve or deny a request outside the admin ceiling', async () => {
+    const csrf = BrowserClient.csrf(await alice.get('/connections/salesforce'));
+    for (const [agent, operation] of [
+      ['spiffe://corp.example/agents/support', 'salesforce:records.write'],
+      [SALES_AGENT, 'servicenow:incident.read'],
+      ['spiffe://corp.example/agents/unknown', 'salesforce:records.read'],
+    ] as const) {
+      expectErrorPage(
+        await alice.postForm('/connections/salesforce/approve', { _csrf: csrf, grant: existing.id, agent, operation }),
+        400,
+        'not allowed for that agent',
+      );
+      expectErrorPage(await alice.postForm('/connections/salesforce/deny', { _csrf: csrf, agent, operation }), 400, 'not allowed for that agent');
+    }
+  });
+
   it('refuses consent outside the admin ceiling', async () => {
     const page = await alice.get('/connections/salesforce');
     const csrf = BrowserClient.csrf(page);

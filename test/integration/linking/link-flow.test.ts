@@ -100,14 +100,94 @@ describe('linking', () => {
     );
   });
 
-  it('pre-selects what an agent asked for on the deep link', async () => {
+  const salesReadLink = `/connections/salesforce?agent=${encodeURIComponent(SALES_AGENT)}&operation=salesforce:records.read`;
+
+  it('shows what an agent asked for on the deep link with Approve and Deny, never pre-ticked', async () => {
     const browser = await lv.signIn('alice');
-    const page = await browser.get(`/connections/salesforce?agent=${encodeURIComponent(SALES_AGENT)}&operation=salesforce:records.read`);
+    const grant = await only('alice', 'salesforce');
+    const page = await browser.get(salesReadLink);
     expect(page.status).toBe(200);
-    expect(page.text).toContain('Sales agent asks to: <strong>Read your Salesforce records</strong>');
-    expect(page.text).toMatch(
-      /value="salesforce:records\.read spiffe:\/\/corp\.example\/agents\/sales" checked>\s*<label[^>]*>Read your Salesforce records <span class="op">salesforce:records\.read<\/span> <strong>\(requested\)<\/strong>/,
+    const csrf = BrowserClient.csrf(page);
+    const fields = (action: string) =>
+      `<form method="post" action="/connections/salesforce/${action}" class="inline"><input type="hidden" name="_csrf" value="${csrf}"><input type="hidden" name="agent" value="${SALES_AGENT}">\n<input type="hidden" name="operation" value="salesforce:records.read">`;
+    expect(page.text).toContain(
+      `<section class="request" aria-labelledby="request-title">
+<h2 id="request-title">An agent asks for access</h2>
+<p><strong>Sales agent</strong> <span class="op">${SALES_AGENT}</span> asks to:
+<strong>Read your Salesforce records</strong> <span class="op">salesforce:records.read</span></p>
+<p><span class="limits">Each time the agent asks: one call, valid for 60 seconds; your Salesforce token never leaves the vault.</span></p>
+<p>Nothing changes until you choose.</p>
+
+<div class="actions">${fields('approve')}<input type="hidden" name="grant" value="${grant.id}">
+<button type="submit">Approve</button></form>
+${fields('deny')}<button type="submit" class="secondary">Deny</button></form></div>
+</section>`,
     );
+    // The ordinary checkboxes show only what is consented: the request is not ticked there.
+    expect(page.text).toMatch(/value="salesforce:records\.read spiffe:\/\/corp\.example\/agents\/sales">\s*<label/);
+    expect(page.text).toMatch(/value="salesforce:records\.write spiffe:\/\/corp\.example\/agents\/sales" checked>/);
+    expect(page.text).not.toContain('(requested)');
+  });
+
+  it('Deny changes nothing, says so, and is audited', async () => {
+    const browser = await lv.signIn('alice');
+    const before = await lv.allGrants();
+    const page = await browser.get(salesReadLink);
+    const denied = await browser.postForm('/connections/salesforce/deny', {
+      _csrf: BrowserClient.csrf(page),
+      agent: SALES_AGENT,
+      operation: 'salesforce:records.read',
+    });
+    expect(denied.status).toBe(303);
+    expect(denied.location).toBe('/connections/salesforce?result=denied');
+    expect(await lv.allGrants()).toStrictEqual(before);
+    expect((await browser.get(denied.location!)).text).toContain('Denied. Nothing was changed: the agent was not given access.');
+    const grant = await only('alice', 'salesforce');
+    expect((await auditActions()).filter((e) => e['reason'] === 'request_denied')).toStrictEqual([
+      expect.objectContaining({
+        action: 'grant.consent',
+        decision: 'deny',
+        reason: 'request_denied',
+        user: grant.userId,
+        actor: grant.userId,
+        agent: SALES_AGENT,
+        provider: 'salesforce',
+        operation: 'salesforce:records.read',
+      }),
+    ]);
+  });
+
+  it('Approve adds exactly the requested operation for that agent, audited, and refuses a POST without the CSRF token', async () => {
+    const browser = await lv.signIn('alice');
+    const grant = await only('alice', 'salesforce');
+    const page = await browser.get(salesReadLink);
+    const form = { grant: grant.id, agent: SALES_AGENT, operation: 'salesforce:records.read' };
+    expect((await browser.postForm('/connections/salesforce/approve', form)).status).toBe(403);
+    expect(await only('alice', 'salesforce')).toStrictEqual(grant);
+    const approved = await browser.postForm('/connections/salesforce/approve', { _csrf: BrowserClient.csrf(page), ...form });
+    expect(approved.status).toBe(303);
+    expect(approved.location).toBe('/connections/salesforce?result=approved');
+    const after = await only('alice', 'salesforce');
+    expect(after).toStrictEqual({
+      ...grant,
+      consent: { [SUPPORT_AGENT]: ['salesforce:records.read'], [SALES_AGENT]: ['salesforce:records.read', 'salesforce:records.write'] },
+      consentEpochs: { ...grant.consentEpochs, [SALES_AGENT]: expect.any(Number) },
+      updatedAt: expect.any(Number),
+    });
+    expect(await auditActions()).toContainEqual(
+      expect.objectContaining({
+        action: 'grant.consent',
+        decision: 'allow',
+        reason: 'request_approved',
+        agent: SALES_AGENT,
+        grant: grant.id,
+        details: { operations: 'salesforce:records.read salesforce:records.write', approved: 'salesforce:records.read' },
+      }),
+    );
+    expect((await browser.get(approved.location!)).text).toContain('Approved. The agent may now do what it asked for');
+    const again = await browser.get(salesReadLink);
+    expect(again.text).toContain('<p role="status">Sales agent may already do this.</p>');
+    expect(again.text).not.toContain('/connections/salesforce/approve');
   });
 
   it('sends a signed-out deep link through sign-in and back', async () => {
@@ -136,11 +216,26 @@ describe('linking', () => {
     expect(await auditActions()).toContainEqual(expect.objectContaining({ action: 'grant.relink', grant: fresh.id, details: { replaces: 1 } }));
   });
 
-  it('unlinks: grant deleted, upstream grant gone, page says the provider confirmed', async () => {
+  it('unlinks only after a confirmation page: grant deleted, upstream grant gone, page says the provider confirmed', async () => {
     const browser = await lv.signIn('bob');
     const grant = await only('bob', 'servicenow');
     const upstreamGrant = await lv.servicenow.grantIdOf(lv.refreshTokenOf(grant));
-    const page = await browser.get('/connections/servicenow');
+    const provider = await browser.get('/connections/servicenow');
+    expect(provider.text).toContain(`<a class="button danger" href="/connections/servicenow/unlink?grant=${grant.id}">Unlink this account</a>`);
+    expect(provider.text).not.toContain('action="/connections/servicenow/unlink"');
+    const page = await browser.get(`/connections/servicenow/unlink?grant=${grant.id}`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('<h1>Unlink ServiceNow?</h1>');
+    expect(page.text).toContain(
+      `<p>This revokes the vault’s access to your ServiceNow account <span class="op">bob</span> at ServiceNow.
+Every agent loses access at once, and the choices you made for them are deleted. You can link the account again later.</p>
+<div class="actions"><form method="post" action="/connections/servicenow/unlink" class="inline">
+<input type="hidden" name="_csrf" value="${BrowserClient.csrf(page)}"><input type="hidden" name="grant" value="${grant.id}">
+<button type="submit" class="danger">Confirm</button></form>
+<a class="button secondary" href="/connections/servicenow">Cancel</a></div>`,
+    );
+    expect(await only('bob', 'servicenow')).toStrictEqual(grant);
+    expect((await browser.get('/connections/servicenow/unlink?grant=no-such-grant')).status).toBe(404);
     const answer = await browser.postForm('/connections/servicenow/unlink', { _csrf: BrowserClient.csrf(page), grant: grant.id });
     expect(answer.status).toBe(303);
     expect(answer.location).toBe('/connections/servicenow?result=unlinked');

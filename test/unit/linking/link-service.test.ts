@@ -118,10 +118,13 @@ describe('the link flow', () => {
       state: redirect.searchParams.get('state'),
       codeVerifier: expect.stringMatching(/^[\w-]{43,}$/) as string,
       redirectUri: `${PUBLIC_URL}/connections/salesforce/callback`,
+      scope: 'api refresh_token',
     });
     expect(await links.complete(alice, 'salesforce', callback(redirect), 'req-1')).toStrictEqual({
       result: 'linked',
+      grantId: (await stores.grants.listByUser(alice.userId))[0]?.id,
       request: { agent: AGENT, operation: READ },
+      approve: false,
     });
     expect(calls.exchange).toStrictEqual([{ redirectUri: request!.redirectUri, codeVerifier: request!.codeVerifier, state: request!.state }]);
     const [grant] = await stores.grants.listByUser(alice.userId);
@@ -142,13 +145,16 @@ describe('the link flow', () => {
   });
 
   it('sends and checks a nonce for an OIDC provider only, and drops a deep-link request outside the admin ceiling', async () => {
-    const { links, calls } = await setup();
+    const { links, stores, calls } = await setup();
     const { redirect } = await links.begin(alice, 'crm', { agent: AGENT, operation: READ });
     const nonce = calls.authorize[0]?.nonce;
     expect(nonce).toMatch(/^[\w-]{43,}$/);
-    expect(await links.complete(alice, 'crm', callback(redirect, 'crm'), 'req-1')).toStrictEqual({
+    const outcome = await links.complete(alice, 'crm', callback(redirect, 'crm'), 'req-1');
+    expect(outcome).toStrictEqual({
       result: 'linked',
+      grantId: (await stores.grants.listByUser(alice.userId))[0]?.id,
       request: { agent: undefined, operation: undefined },
+      approve: false,
     });
     expect(calls.exchange[0]?.nonce).toBe(nonce);
   });
