@@ -11,6 +11,9 @@
  * upstream body or a library message is ever sent back.
  */
 import { z } from 'zod';
+import { ERROR_RULES } from './error-rules.js';
+
+export { ERROR_RULES };
 
 /** The RFC 6749 §5.2 error body, for route schemas and openapi.yaml. */
 export const oauthErrorBody = z.object({
@@ -40,6 +43,7 @@ export const ERROR_CODES = {
   // The answers of the OAuth endpoints (RFC 6749 §5.2, RFC 6750 §3.1, RFC 8693 §2.2.2).
   TV_INVALID_REQUEST: MALFORMED,
   TV_INVALID_CLIENT: { error: 'invalid_client', status: 401, description: 'Client authentication failed.' },
+  TV_UNSUPPORTED_GRANT_TYPE: { error: 'unsupported_grant_type', status: 400, description: 'The authorization grant type is not supported.' },
   TV_INVALID_TARGET: { error: 'invalid_target', status: 400, description: 'The requested resource is unknown or not acceptable.' },
   TV_INVALID_SCOPE: { error: 'invalid_scope', status: 400, description: 'The requested operation is unknown or not permitted.' },
   TV_ACCESS_DENIED: DENIED,
@@ -105,6 +109,9 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** The rules an error of this code may name. */
+export type RuleOf<C extends ErrorCode> = C extends keyof typeof ERROR_RULES ? (typeof ERROR_RULES)[C][number] : never;
+
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
 }
@@ -115,6 +122,8 @@ export abstract class OAuthError extends Error {
   extra: Record<string, string> = {};
   /** Extra response headers (e.g. `Retry-After`, `WWW-Authenticate`). */
   headers: Record<string, string> = {};
+  /** The rule that failed (ERROR_RULES), the description mTLS callers get instead of the static one. */
+  rule?: string;
 
   /** @param detail internal reason: logs and audit only, never the response. */
   constructor(readonly detail = '') {
@@ -142,8 +151,15 @@ export abstract class OAuthError extends Error {
     return ERROR_CODES[this.code].description;
   }
 
-  toBody(): Record<string, string> {
-    return { error: this.error, error_description: this.description, ...this.extra };
+  /** Names the rule that failed: `throw new InvalidScope('unknown operation').because('scope names no operation of this provider')`. */
+  because<E extends OAuthError>(this: E, rule: RuleOf<E['code']>): E {
+    this.rule = rule;
+    return this;
+  }
+
+  /** @param description the static description unless the caller may be told the rule (http/error-handler.ts). */
+  toBody(description = this.description): Record<string, string> {
+    return { error: this.error, error_description: description, ...this.extra };
   }
 }
 
@@ -153,6 +169,11 @@ export class InvalidRequest extends OAuthError {
 
 export class InvalidClient extends OAuthError {
   readonly code = 'TV_INVALID_CLIENT';
+}
+
+/** RFC 6749 §5.2: a grant type other than token exchange (RFC 8693 §2.1). */
+export class UnsupportedGrantType extends OAuthError {
+  readonly code = 'TV_UNSUPPORTED_GRANT_TYPE';
 }
 
 export class InvalidTarget extends OAuthError {

@@ -143,7 +143,7 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, {
         tags: ['admin'],
         querystring: z.strictObject({ fromSeq: seqCursor.optional() }),
         produces: ['application/x-ndjson'],
-        response: adminErrors,
+        response: { 200: z.string().describe('One JSON object per line: {seq, prev, hash, body}'), ...adminErrors },
       },
     },
     async (request, reply) => {

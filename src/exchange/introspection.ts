@@ -11,7 +11,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { SigningKeys } from '../crypto/signing-keys.js';
-import { AccessDenied } from '../errors.js';
+import { AccessDenied, oauthErrorBody } from '../errors.js';
 import type { GrantStore } from '../store/grant-store.js';
 import type { TokenStore } from '../store/token-store.js';
 import type { KillSwitchCache } from '../kill-switches/cache.js';
@@ -67,7 +67,7 @@ export const introspectionRoutes: FastifyPluginAsync<IntrospectionOptions> = asy
         tags: ['exchange'],
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
         body: introspectionRequest,
-        response: { 200: introspectionResponse },
+        response: { 200: introspectionResponse, 400: oauthErrorBody, 401: oauthErrorBody },
       },
       config: { peer: ['gateway'] },
     },

@@ -8,9 +8,10 @@ import formbody from '@fastify/formbody';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AuditWriter } from '../audit/events.js';
-import { oauthErrorBody } from '../errors.js';
+import { oauthErrorBody, UnsupportedGrantType } from '../errors.js';
 import { mustAudit } from '../http/audited-route.js';
 import { traceIdOf } from '../http/trace.js';
+import { GRANT_TYPE_TOKEN_EXCHANGE } from '../tokens/token-types.js';
 import { exchangeRequest, exchangeResponse } from './request.js';
 import type { ExchangeTrail, TokenExchange } from './token-exchange.js';
 
@@ -47,6 +48,14 @@ export const exchangeRoutes: FastifyPluginAsync<ExchangeRouteOptions> = async (a
         // A refusal is recorded, with the identities known when it happened, before it is answered.
         auditRefusal: (request, outcome) =>
           record(request, { action: 'token.exchange', ...outcome, ...(trails.get(request) ?? { gateway: request.peer?.id }) }),
+      },
+      // RFC 6749 §5.2: another grant type is `unsupported_grant_type`, not a malformed request, so it
+      // is decided before the schema (which only knows token exchange) refuses the body.
+      preValidation: (request, _reply, done) => {
+        const grantType = (request.body as { grant_type?: unknown } | null | undefined)?.grant_type;
+        if (typeof grantType === 'string' && grantType !== GRANT_TYPE_TOKEN_EXCHANGE) {
+          done(new UnsupportedGrantType('grant_type is not token exchange').because('grant_type is not supported'));
+        } else done();
       },
       // The response schema documents the answer (openapi.yaml); the handler builds it from typed
       // values, so re-validating our own output with zod on the hot path buys nothing.

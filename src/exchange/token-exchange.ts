@@ -64,19 +64,23 @@ export class TokenExchange {
   async exchange(request: ExchangeRequest, peer: PeerIdentity, trail: ExchangeTrail): Promise<ExchangeResult> {
     const { catalog, verifier, killSwitches, policy } = this.deps;
     trail.gateway = peer.id;
-    if (request.actor_token !== undefined && request.actor_token_type === undefined) throw new InvalidRequest('actor_token without actor_token_type');
+    if (request.actor_token !== undefined && request.actor_token_type === undefined)
+      throw new InvalidRequest('actor_token without actor_token_type').because('actor_token requires actor_token_type');
 
     const subject = await verifier.verifySubject(request.subject_token);
     trail.user = subject.userId;
     const actor = request.actor_token === undefined ? undefined : await verifier.verifyActor(request.actor_token);
     const agent = actor?.agent ?? subject.act?.sub;
-    if (!agent) throw new InvalidRequest('no actor: neither actor_token nor act in the subject token');
+    if (!agent)
+      throw new InvalidRequest('no actor: neither actor_token nor act in the subject token').because('no actor: send actor_token or a subject_token act claim');
     trail.agent = agent;
-    if (actor && subject.act && subject.act.sub !== actor.agent) throw new InvalidRequest('subject act names another agent than the actor token');
+    if (actor && subject.act && subject.act.sub !== actor.agent)
+      throw new InvalidRequest('subject act names another agent than the actor token').because('subject_token act names another agent than actor_token');
     const { mayAct } = subject;
     if (mayAct) {
-      if (mayAct.sub !== agent) throw new InvalidRequest('may_act names another agent');
-      if (mayAct.iss && actor && mayAct.iss !== actor.issuer) throw new InvalidRequest('may_act names another agent issuer');
+      if (mayAct.sub !== agent) throw new InvalidRequest('may_act names another agent').because('subject_token may_act names another agent');
+      if (mayAct.iss && actor && mayAct.iss !== actor.issuer)
+        throw new InvalidRequest('may_act names another agent issuer').because('subject_token may_act names another agent issuer');
     }
 
     const { provider, operation, detail } = resolveTarget(catalog, request);
@@ -84,7 +88,8 @@ export class TokenExchange {
     trail.operation = operation.name;
     policy.assertCeiling(agent, operation);
     const wantsUpstream = request.requested_token_type === TOKEN_TYPE_ACCESS_TOKEN;
-    if (wantsUpstream && !operation.releaseUpstreamToken) throw new InvalidRequest('operation does not allow releasing the upstream token');
+    if (wantsUpstream && !operation.releaseUpstreamToken)
+      throw new InvalidRequest('operation does not allow releasing the upstream token').because('operation does not allow releasing the upstream token');
 
     // One Redis round trip: the kill-switch epoch, the grant (read fresh every time) and its
     // cached upstream token. The switches are decided first (docs/architecture.md#post-exchange), on a snapshot at
@@ -106,7 +111,9 @@ export class TokenExchange {
     killSwitches.assertOpen({ grant: grant.id });
 
     const upstream = await this.deps.upstream.get(grant, cachedEntry).catch((err: unknown) => {
-      throw err instanceof GrantNeedsConsent ? new ConsentRequired(policy.consentUri(provider.id, agent, operation.name), err.message) : err;
+      throw err instanceof GrantNeedsConsent
+        ? new ConsentRequired(policy.consentUri(provider.id, agent, operation.name), err.message).because('grant needs re-consent')
+        : err;
     });
     const nowMs = this.#now();
     const now = Math.floor(nowMs / 1000);

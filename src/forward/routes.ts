@@ -77,6 +77,7 @@ export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app
         'Send the real upstream request with `Authorization: Bearer <operation token>` on the certificate the token is bound to. ' +
         "The provider answer (any status) is streamed back; the errors below are the vault's own.",
       tags: ['forward'],
+      'x-relayed-answer': 'The provider answer, relayed as it is (any status the provider gives; the statuses below are the vault’s own)',
       params: z.object({ provider: z.string(), '*': z.string() }),
       response: { 401: oauthErrorBody, 403: oauthErrorBody, 413: oauthErrorBody, 502: oauthErrorBody, 503: oauthErrorBody, 504: oauthErrorBody },
     },

@@ -31,7 +31,8 @@ export class GrantPolicy {
 
   /** Admin ceiling: may this agent ever perform this operation? */
   assertCeiling(agent: string, operation: Operation): void {
-    if (!this.catalog.ceilingAllows(agent, operation.name)) throw new InvalidScope('operation not permitted for this agent');
+    if (!this.catalog.ceilingAllows(agent, operation.name))
+      throw new InvalidScope('operation not permitted for this agent').because('operation is not permitted for this agent');
   }
 
   consentUri(provider: string, agent?: string, operation?: string): string {
@@ -70,17 +71,20 @@ export class GrantPolicy {
     let grant: Grant | null | undefined = await reading;
     let firstRead = true;
     if (grantId !== undefined) {
-      assert(grant && grant.userId === userId && grant.provider === operation.provider, () => new AccessDenied('no such grant for this user'));
+      assert(grant && grant.userId === userId && grant.provider === operation.provider, () =>
+        new AccessDenied('no such grant for this user').because('no such grant for this user'),
+      );
     } else if (!(grant && grant.userId === userId && grant.provider === operation.provider && grant.status === 'active')) {
       // No hint, or a stale one: the user's index decides, and the grant it names is read again.
       firstRead = false;
       grant = await this.#fromIndex(userId, operation.provider);
-      if (!grant) throw new ConsentRequired(link(), 'no grant for this provider');
+      if (!grant) throw new ConsentRequired(link(), 'no grant for this provider').because('user has not linked this provider');
     }
     onOwnGrant?.(grant);
-    if (grant.status === 'revoked') throw new AccessDenied('grant revoked');
-    if (grant.status !== 'active') throw new ConsentRequired(link(), 'grant needs re-consent');
-    if (!grant.consent[agent]?.includes(operation.name)) throw new ConsentRequired(link(), 'operation not consented for this agent');
+    if (grant.status === 'revoked') throw new AccessDenied('grant revoked').because('grant is revoked');
+    if (grant.status !== 'active') throw new ConsentRequired(link(), 'grant needs re-consent').because('grant needs re-consent');
+    if (!grant.consent[agent]?.includes(operation.name))
+      throw new ConsentRequired(link(), 'operation not consented for this agent').because('operation is not consented for this agent');
     return early !== undefined && firstRead ? { grant, alongside: early } : { grant };
   }
 

@@ -2,7 +2,8 @@
  * The single error handler of both listeners. Anything thrown is classified
  * once (`toOAuthError`: the code table of errors.ts); a route that audits its
  * refusals has the record written first (audited-route.ts); then the answer is
- * an RFC 6749 §5.2 body with a static description and `no-store`, or, on a
+ * an RFC 6749 §5.2 body with a static description (for an mTLS caller, the
+ * static rule that failed) and `no-store`, or, on a
  * route whose plugin renders pages (`config: { errorPage }`), that plugin's
  * HTML page for the same classified error.
  */
@@ -96,5 +97,15 @@ function answer(refusal: OAuthError, request: FastifyRequest, reply: FastifyRepl
     .code(status)
     .headers({ 'cache-control': 'no-store', pragma: 'no-cache', ...refusal.headers })
     .type('application/json; charset=utf-8')
-    .send(refusal.toBody());
+    .send(refusal.toBody(describedTo(refusal, request)));
+}
+
+/**
+ * A caller on the internal listener has proven an allowlisted client certificate (`peer`, set by
+ * identity/mtls-plugin.ts): it is told which rule failed, a static sentence of errors.ts's closed list.
+ * Anyone else (the public listener, pages) gets the code's static description.
+ */
+function describedTo(refusal: OAuthError, request: FastifyRequest): string {
+  const peer = (request as { peer?: unknown }).peer;
+  return peer && refusal.rule !== undefined ? refusal.rule : refusal.description;
 }

@@ -11,7 +11,7 @@
  */
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config/schema.js';
-import { InvalidRequest } from '../errors.js';
+import { InvalidRequest, type RuleOf } from '../errors.js';
 import { loadJwks } from './jwks.js';
 import { userIdOf } from './user-id.js';
 import { VerifiedTokenCache } from './verified-cache.js';
@@ -67,6 +67,32 @@ function actorClaim(value: unknown): ActorClaim | undefined | null {
   return iss === undefined ? { sub } : { sub, iss };
 }
 
+/** The rule a jose refusal broke, by its code and claim: never the library's message. */
+function joseRule(kind: IdentityTokenKind, err: unknown): RuleOf<'TV_INVALID_REQUEST'> {
+  if (!(err instanceof joseErrors.JOSEError)) return `${kind} could not be verified`;
+  switch (err.code) {
+    case 'ERR_JWT_EXPIRED':
+      return `${kind} has expired`;
+    case 'ERR_JOSE_ALG_NOT_ALLOWED':
+      return `${kind} algorithm is not allowed for its issuer`;
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
+    case 'ERR_JWKS_NO_MATCHING_KEY':
+    case 'ERR_JWKS_MULTIPLE_MATCHING_KEYS':
+      return `${kind} signature does not verify with its issuer keys`;
+    case 'ERR_JWS_INVALID':
+    case 'ERR_JWT_INVALID':
+      return `${kind} is not a JWT`;
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED': {
+      const { claim, reason } = err as joseErrors.JWTClaimValidationFailed;
+      if (reason === 'missing') return `${kind} lacks a required claim (exp, sub)`;
+      if (claim === 'aud') return `${kind} audience is not this vault`;
+      if (claim === 'nbf') return `${kind} is not yet valid`;
+      if (claim === 'iat') return `${kind} is issued in the future`;
+    }
+  }
+  return `${kind} could not be verified`;
+}
+
 export class TokenVerifier {
   readonly #subject: Map<string, TrustedIssuer>;
   readonly #actor: Map<string, TrustedIssuer>;
@@ -109,12 +135,13 @@ export class TokenVerifier {
     if (cached) return cached;
     const { payload, typ } = await this.#verify('subject_token', token, this.#subject);
     const trusted = this.#subject.get(payload.iss!)!;
-    if (typ === ACTOR_TOKEN_TYP) throw new InvalidRequest('subject_token: typed as an actor token');
-    if (trusted.shared && typ !== undefined && typ !== 'jwt' && typ !== 'at+jwt') throw new InvalidRequest('subject_token: unexpected typ');
+    if (typ === ACTOR_TOKEN_TYP) throw new InvalidRequest('subject_token: typed as an actor token').because('subject_token is typed as an actor token');
+    if (trusted.shared && typ !== undefined && typ !== 'jwt' && typ !== 'at+jwt')
+      throw new InvalidRequest('subject_token: unexpected typ').because('subject_token has an unexpected typ');
     const act = actorClaim(payload.act);
     const mayAct = actorClaim(payload.may_act);
-    if (act === null) throw new InvalidRequest('subject_token: malformed act');
-    if (mayAct === null) throw new InvalidRequest('subject_token: malformed may_act');
+    if (act === null) throw new InvalidRequest('subject_token: malformed act').because('subject_token act claim is malformed');
+    if (mayAct === null) throw new InvalidRequest('subject_token: malformed may_act').because('subject_token may_act claim is malformed');
     const identity: SubjectIdentity = {
       userId: userIdOf(payload.iss!, payload.sub!),
       issuer: payload.iss!,
@@ -133,10 +160,14 @@ export class TokenVerifier {
     const { payload, typ } = await this.#verify('actor_token', token, this.#actor);
     const trusted = this.#actor.get(payload.iss!)!;
     if (trusted.shared && typ !== ACTOR_TOKEN_TYP)
-      throw new InvalidRequest('actor_token: issuer also issues subject tokens; actor tokens must be typed agent+jwt');
-    if (typ !== undefined && typ !== 'jwt' && typ !== ACTOR_TOKEN_TYP) throw new InvalidRequest('actor_token: unexpected typ');
+      throw new InvalidRequest('actor_token: issuer also issues subject tokens; actor tokens must be typed agent+jwt').because(
+        'actor_token must be typed agent+jwt by an issuer of both kinds',
+      );
+    if (typ !== undefined && typ !== 'jwt' && typ !== ACTOR_TOKEN_TYP)
+      throw new InvalidRequest('actor_token: unexpected typ').because('actor_token has an unexpected typ');
     // Delegation claims describe a user's token, never an agent's own assertion.
-    if (payload.act !== undefined || payload.may_act !== undefined) throw new InvalidRequest('actor_token: carries delegation claims');
+    if (payload.act !== undefined || payload.may_act !== undefined)
+      throw new InvalidRequest('actor_token: carries delegation claims').because('actor_token carries delegation claims');
     const identity: ActorIdentity = { agent: payload.sub!, issuer: payload.iss!, expiresAt: payload.exp! };
     this.#actorCache.set(key, identity, payload.exp! * 1000);
     return identity;
@@ -149,10 +180,10 @@ export class TokenVerifier {
       claimedIssuer = decodeJwt(token).iss;
       typ = normaliseTyp(decodeProtectedHeader(token).typ);
     } catch {
-      throw new InvalidRequest(`${kind}: not a JWT`);
+      throw new InvalidRequest(`${kind}: not a JWT`).because(`${kind} is not a JWT`);
     }
     const trusted = typeof claimedIssuer === 'string' ? issuers.get(claimedIssuer) : undefined;
-    if (!trusted) throw new InvalidRequest(`${kind}: issuer not trusted for this token kind`);
+    if (!trusted) throw new InvalidRequest(`${kind}: issuer not trusted for this token kind`).because(`${kind} issuer is not trusted`);
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, trusted.keys, {
@@ -165,10 +196,12 @@ export class TokenVerifier {
       }));
     } catch (err) {
       const code = err instanceof joseErrors.JOSEError ? err.code : 'ERR_UNKNOWN';
-      throw new InvalidRequest(`${kind}: ${code}`);
+      throw new InvalidRequest(`${kind}: ${code}`).because(joseRule(kind, err));
     }
-    if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw new InvalidRequest(`${kind}: empty sub`);
-    if (typeof payload.iat === 'number' && payload.iat > this.now() / 1000 + this.skewSeconds) throw new InvalidRequest(`${kind}: issued in the future`);
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0)
+      throw new InvalidRequest(`${kind}: empty sub`).because(`${kind} lacks a required claim (exp, sub)`);
+    if (typeof payload.iat === 'number' && payload.iat > this.now() / 1000 + this.skewSeconds)
+      throw new InvalidRequest(`${kind}: issued in the future`).because(`${kind} is issued in the future`);
     return { payload, typ };
   }
 }

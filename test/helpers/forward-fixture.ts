@@ -21,6 +21,8 @@ export const CRM_OPERATIONS = {
   'records.read': { description: 'Read one record', methods: ['GET', 'HEAD'], paths: ['/records/{id}'] },
   'records.write': { description: 'Create or replace records', methods: ['POST', 'PUT'], paths: ['/records', '/records/{id}'] },
   'records.browse': { description: 'Browse records', methods: ['GET'], paths: ['/records/**'], uses: 5 },
+  // The demo CRM's operation in dev mode (src/dev/dev.ts), which the README's examples use.
+  'contacts.read': { description: 'Read your CRM contacts', methods: ['GET'], paths: ['/contacts', '/contacts/**'] },
   'files.download': { description: 'Download an export', methods: ['GET'], paths: ['/big', '/slow'] },
   'debug.echo': {
     description: 'A broken endpoint that echoes credentials',

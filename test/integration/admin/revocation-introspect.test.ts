@@ -7,7 +7,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOAuthServer, type FakeOAuthServer } from '../../../src/dev/fake-oauth-server.js';
-import { ConsentRequired } from '../../../src/errors.js';
 import { openRefreshToken } from '../../../src/grants/secrets.js';
 import type { Grant } from '../../../src/store/grant-store.js';
 import type { OperationTokenRecord } from '../../../src/store/token-store.js';
@@ -40,7 +39,8 @@ const relinkRequired = (org: string) => ({
   status: 400,
   body: {
     error: 'consent_required',
-    error_description: new ConsentRequired('').description,
+    // The vault tells the gateway which rule failed (src/error-rules.ts).
+    error_description: 'user has not linked this provider',
     error_uri: `https://127.0.0.1:8443/connections/${org}?agent=${encodeURIComponent(AGENT_A)}&operation=${encodeURIComponent(`${org}:records.read`)}`,
   },
 });

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOAuthServer, type FakeOAuthServer } from '../../../src/dev/fake-oauth-server.js';
 import { openRefreshToken } from '../../../src/grants/secrets.js';
-import { ConsentRequired, TemporarilyUnavailable, UpstreamError } from '../../../src/errors.js';
+import { TemporarilyUnavailable, UpstreamError } from '../../../src/errors.js';
 import type { ExchangeVault } from '../../helpers/exchange-fixture.js';
 import { fakeClient } from '../../helpers/fake-providers/catalog.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
@@ -89,7 +89,7 @@ describe('refresh storm', () => {
     ).flat();
     const upstreamError = { error: 'upstream_error', error_description: new UpstreamError().description };
     const link = `https://127.0.0.1:8443/connections/slowforce?agent=${encodeURIComponent('spiffe://dev.local/agent/a')}&operation=slowforce%3Arecords.read`;
-    const consent = { error: 'consent_required', error_description: new ConsentRequired('').description, error_uri: link };
+    const consent = { error: 'consent_required', error_description: 'grant needs re-consent', error_uri: link };
     // Whoever held the lock lost the answer (502); everyone else saw the grant parked.
     for (const res of first) expect([upstreamError, consent]).toContainEqual(res.json());
     expect(first.filter((r) => r.status === 502).length).toBeGreaterThan(0);

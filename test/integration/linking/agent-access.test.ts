@@ -132,7 +132,7 @@ describe("a connection's agents and history", () => {
       status: 400,
       body: {
         error: 'consent_required',
-        error_description: 'The user must link the account or grant consent for this operation.',
+        error_description: 'operation is not consented for this agent',
         error_uri: `${lv.publicUrl}/connections/salesforce?agent=${encodeURIComponent(SUPPORT_AGENT)}&operation=${encodeURIComponent(READ)}`,
       },
     });
