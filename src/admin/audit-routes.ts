@@ -72,6 +72,8 @@ const verifyReport = z.object({
   head: head.optional(),
   firstBroken: z.object({ seq: z.number().int(), reason: z.string() }).optional(),
   checkpoint: checkpoint.nullable(),
+  /** Verified records after the checkpoint (all of them when there is none): what a truncation could still erase unnoticed. */
+  afterCheckpoint: z.number().int().min(0),
 });
 
 const EXPORT_PAGE = 1000;
@@ -108,7 +110,8 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, {
     '/audit/verify',
     {
       schema: {
-        summary: 'Walk the hash chain; report the first broken record (truncation checked against the latest checkpoint)',
+        summary:
+          'Walk the hash chain; report the first broken record (truncation checked against the latest checkpoint), the checkpoint and how many records follow it',
         tags: ['admin'],
         response: { 200: verifyReport, ...adminErrors },
       },
@@ -131,7 +134,7 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, {
           },
         })
         .catch((err: unknown) => request.log.error({ err: { type: err instanceof Error ? err.name : 'unknown' } }, 'audit of a chain verification failed'));
-      return { ...report, checkpoint: latest ?? null };
+      return { ...report, checkpoint: latest ?? null, afterCheckpoint: report.afterCheckpoint ?? report.records };
     },
   );
 

@@ -127,6 +127,19 @@ describe('audit chain verification', () => {
     expect(await verifyChain(rawStore(entries), hmacKey, { checkpoint })).toMatchObject({ ok: true, records: 20 });
   });
 
+  it('counts the records that follow the checkpoint (what a cut could still erase unnoticed)', async () => {
+    const entries = await writtenChain(25);
+    const checkpoint = signCheckpoint(hmacKey, { seq: 20, hash: at(entries, 20).hash }, new Date().toISOString());
+    expect(await verifyChain(rawStore(entries), hmacKey, { checkpoint, pageSize: 4 })).toStrictEqual({
+      ok: true,
+      records: 25,
+      head: { seq: 25, hash: at(entries, 25).hash },
+      afterCheckpoint: 5,
+    });
+    expect(await verifyChain(rawStore(entries.slice(0, 20)), hmacKey, { checkpoint })).toMatchObject({ ok: true, afterCheckpoint: 0 });
+    expect(await verifyChain(rawStore(entries.slice(0, 12)), hmacKey, { checkpoint })).toMatchObject({ ok: false, afterCheckpoint: 0 });
+  });
+
   it('refuses a checkpoint whose MAC does not verify', async () => {
     const entries = await writtenChain(3);
     const checkpoint = signCheckpoint(hmacKey, { seq: 3, hash: at(entries, 3).hash }, new Date().toISOString());
