@@ -117,7 +117,7 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, {
       },
     },
     async (request) => {
-      const latest = checkpointer.latest();
+      const latest = await checkpointer.newest();
       const report = await verifyChain(store, hmacKey, latest === undefined ? {} : { checkpoint: latest });
       // Best effort, unlike every other admin action: a chain tampered with can make appends fail
       // (e.g. an entry inserted at the head's next id), and that is exactly when the report is needed.

@@ -79,6 +79,11 @@ export interface CheckpointerOptions {
   everyRecords?: number;
   /** And at least this often while records are written (none while idle); default 1 s. 0 disables the timer. */
   everyMs?: number;
+  /**
+   * Reads back what the sink stored (readCheckpointFile): replicas sharing one checkpoint file each
+   * sign their own writes, so the newest checkpoint may be another replica's (`newest()`).
+   */
+  load?: () => Promise<AuditCheckpoint | null>;
   /** The newest checkpoint known at boot (readCheckpointFile), so a rollback across restarts is caught too. */
   initial?: AuditCheckpoint;
   now?: () => number;
@@ -92,6 +97,8 @@ export interface Checkpointer {
   /** Sign the current store head now (null while the chain is empty); rejects with AuditTamperError on rollback. */
   checkpointNow(): Promise<AuditCheckpoint | null>;
   latest(): AuditCheckpoint | undefined;
+  /** The newer of `latest()` and the one `load` reads back (an unreadable or forged one goes to `onError`). */
+  newest(): Promise<AuditCheckpoint | undefined>;
   stop(): void;
 }
 
@@ -175,6 +182,16 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
     },
     checkpointNow,
     latest: () => last,
+    async newest() {
+      let stored: AuditCheckpoint | undefined;
+      try {
+        const loaded = opts.load === undefined ? null : await opts.load();
+        stored = loaded === null ? undefined : verifyCheckpoint(keys, loaded);
+      } catch (err) {
+        onError(err);
+      }
+      return stored !== undefined && (last === undefined || stored.seq > last.seq) ? stored : last;
+    },
     stop: () => {
       stopped = true;
       clearTimeout(timer);

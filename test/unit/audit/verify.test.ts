@@ -187,6 +187,39 @@ describe('audit checkpointer', () => {
     expect(await readCheckpointFile(join(dir, 'absent.json'), hmacKey)).toBeNull();
   });
 
+  it("reports the newest checkpoint, another replica's from the shared file included", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tv-audit-'));
+    dirs.push(dir);
+    const path = join(dir, 'checkpoint.json');
+    const store = createMemoryStores().audit;
+    const errors: unknown[] = [];
+    const replica = () =>
+      createCheckpointer({
+        store,
+        hmacKey,
+        everyMs: 0,
+        sink: fileCheckpointSink(path),
+        load: () => readCheckpointFile(path, hmacKey),
+        onError: (e) => errors.push(e),
+      });
+    const [a, b] = [replica(), replica()];
+    const writer = createAuditWriter({ store, hmacKey });
+    for (let i = 0; i < 5; i++) await writer.record({ action: 'token.forward', decision: 'allow' });
+    const older = await b.checkpointNow();
+    for (let i = 0; i < 5; i++) await writer.record({ action: 'token.forward', decision: 'allow' });
+    const newer = await a.checkpointNow();
+    expect([older?.seq, newer?.seq]).toStrictEqual([5, 10]);
+    expect(await b.newest()).toStrictEqual(newer);
+    // A file holding an older (or no) checkpoint never hides the replica's own newer one.
+    await fileCheckpointSink(path)(older!);
+    expect(await a.newest()).toStrictEqual(newer);
+    // A forged file is reported, and the replica's own checkpoint is kept.
+    await fileCheckpointSink(path)({ ...newer!, seq: 99 });
+    expect(await b.newest()).toStrictEqual(older);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(InvalidCheckpointError);
+  });
+
   it('refuses to sign a head that went backwards or does not verify', async () => {
     const entries = await writtenChain(10);
     const live = [...entries];
