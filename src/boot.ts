@@ -107,6 +107,7 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
     store: stores.audit,
     hmacKey: keys.auditHmacKey,
     sink: fileCheckpointSink(checkpointPath(config)),
+    load: () => readCheckpointFile(checkpointPath(config), keys.auditHmacKey),
     ...(checkpoint !== null && { initial: checkpoint }),
     onError: (err) => process.stderr.write(`token-vault: audit checkpoint failed (${err instanceof Error ? err.name : 'unknown'})\n`),
   });

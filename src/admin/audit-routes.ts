@@ -72,6 +72,8 @@ const verifyReport = z.object({
   head: head.optional(),
   firstBroken: z.object({ seq: z.number().int(), reason: z.string() }).optional(),
   checkpoint: checkpoint.nullable(),
+  /** Verified records after the checkpoint (all of them when there is none): what a truncation could still erase unnoticed. */
+  afterCheckpoint: z.number().int().min(0),
 });
 
 const EXPORT_PAGE = 1000;
@@ -108,13 +110,14 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, {
     '/audit/verify',
     {
       schema: {
-        summary: 'Walk the hash chain; report the first broken record (truncation checked against the latest checkpoint)',
+        summary:
+          'Walk the hash chain; report the first broken record (truncation checked against the latest checkpoint), the checkpoint and how many records follow it',
         tags: ['admin'],
         response: { 200: verifyReport, ...adminErrors },
       },
     },
     async (request) => {
-      const latest = checkpointer.latest();
+      const latest = await checkpointer.newest();
       const report = await verifyChain(store, hmacKey, latest === undefined ? {} : { checkpoint: latest });
       // Best effort, unlike every other admin action: a chain tampered with can make appends fail
       // (e.g. an entry inserted at the head's next id), and that is exactly when the report is needed.
@@ -131,7 +134,7 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, {
           },
         })
         .catch((err: unknown) => request.log.error({ err: { type: err instanceof Error ? err.name : 'unknown' } }, 'audit of a chain verification failed'));
-      return { ...report, checkpoint: latest ?? null };
+      return { ...report, checkpoint: latest ?? null, afterCheckpoint: report.afterCheckpoint ?? report.records };
     },
   );
 

@@ -12,6 +12,12 @@
  * The MAC (under an HKDF subkey of the audit key) stops a forged checkpoint;
  * an old genuine checkpoint still verifies, so the newest one must be kept.
  *
+ * What can still be erased unnoticed is what was written after the newest
+ * checkpoint, so the checkpointer bounds that by time: while records are
+ * written it signs the head at least every `everyMs` (1 s), on a timer armed
+ * by the writer's group commits, never on the request path; when nothing is
+ * written no timer runs and nothing is signed.
+ *
  * A checkpointer also refuses to sign a head that went backwards from its
  * last checkpoint or whose entry does not verify, and reports that instead.
  */
@@ -71,8 +77,13 @@ export interface CheckpointerOptions {
   sink: CheckpointSink;
   /** Checkpoint after this many records were observed; default 1000. */
   everyRecords?: number;
-  /** And at least this often while the chain grows; default 60 s. 0 disables the timer. */
+  /** And at least this often while records are written (none while idle); default 1 s. 0 disables the timer. */
   everyMs?: number;
+  /**
+   * Reads back what the sink stored (readCheckpointFile): replicas sharing one checkpoint file each
+   * sign their own writes, so the newest checkpoint may be another replica's (`newest()`).
+   */
+  load?: () => Promise<AuditCheckpoint | null>;
   /** The newest checkpoint known at boot (readCheckpointFile), so a rollback across restarts is caught too. */
   initial?: AuditCheckpoint;
   now?: () => number;
@@ -81,11 +92,13 @@ export interface CheckpointerOptions {
 }
 
 export interface Checkpointer {
-  /** Pass as the writer's `onCommit`: counts records towards `everyRecords`. */
+  /** Pass as the writer's `onCommit`: counts records towards `everyRecords` and arms the `everyMs` timer. */
   observe(head: AuditHead, count: number): void;
   /** Sign the current store head now (null while the chain is empty); rejects with AuditTamperError on rollback. */
   checkpointNow(): Promise<AuditCheckpoint | null>;
   latest(): AuditCheckpoint | undefined;
+  /** The newer of `latest()` and the one `load` reads back (an unreadable or forged one goes to `onError`). */
+  newest(): Promise<AuditCheckpoint | undefined>;
   stop(): void;
 }
 
@@ -129,25 +142,61 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
     return next;
   }
 
+  const everyMs = opts.everyMs ?? 1000;
+  let timer: NodeJS.Timeout | undefined;
+  // Scheduling uses the monotonic clock: `now` only stamps checkpoints (and may be a test clock).
+  let lastStarted = -Infinity;
+  let stopped = false;
+
   function background(): void {
     if (backgroundQueued) return;
     backgroundQueued = true;
+    lastStarted = performance.now();
     checkpointNow()
       .catch(onError)
-      .finally(() => (backgroundQueued = false));
+      .finally(() => {
+        backgroundQueued = false;
+        // Records committed after this checkpoint read the head are not covered by it yet.
+        if (sinceLast > 0) arm();
+      });
   }
 
-  const timer = opts.everyMs === 0 ? undefined : setInterval(background, opts.everyMs ?? 60_000);
-  timer?.unref();
+  // Armed by commits only, so an idle chain costs nothing; due `everyMs` after the previous
+  // background checkpoint started, which bounds both the gap between checkpoints and how long
+  // a record stays unvouched for.
+  function arm(): void {
+    if (everyMs === 0 || stopped || timer !== undefined) return;
+    const delay = Math.max(0, lastStarted + everyMs - performance.now());
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (sinceLast > 0) background();
+    }, delay);
+    timer.unref();
+  }
 
   return {
     observe(_head, count) {
       sinceLast += count;
       if (sinceLast >= everyRecords) background();
+      arm();
     },
     checkpointNow,
     latest: () => last,
-    stop: () => clearInterval(timer),
+    async newest() {
+      let stored: AuditCheckpoint | undefined;
+      try {
+        const loaded = opts.load === undefined ? null : await opts.load();
+        stored = loaded === null ? undefined : verifyCheckpoint(keys, loaded);
+      } catch (err) {
+        onError(err);
+      }
+      return stored !== undefined && (last === undefined || stored.seq > last.seq) ? stored : last;
+    },
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+      timer = undefined;
+    },
   };
 }
 

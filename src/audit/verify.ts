@@ -28,6 +28,11 @@ export interface VerifyReport {
   /** Last verified entry; absent when none verified. */
   head?: AuditHead;
   firstBroken?: { seq: number; reason: BrokenReason };
+  /**
+   * With a checkpoint: how many verified entries follow it. These are the
+   * records a truncation could still erase unnoticed (checkpoint.ts).
+   */
+  afterCheckpoint?: number;
 }
 
 export interface VerifyOptions {
@@ -59,6 +64,7 @@ export async function verifyChain(store: AuditStore, hmacKey: Uint8Array, opts: 
     records,
     ...(last !== undefined && { head: { seq: last.seq, hash: last.hash } }),
     ...(reason !== undefined && { firstBroken: { seq: seq ?? expectSeq, reason } }),
+    ...(checkpoint !== undefined && { afterCheckpoint: Math.max(0, (last?.seq ?? 0) - checkpoint.seq) }),
   });
 
   for (;;) {

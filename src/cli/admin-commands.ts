@@ -173,12 +173,15 @@ interface VerifyReport {
   records: number;
   head?: { seq: number };
   firstBroken?: { seq: number; reason: string };
-  checkpoint: { seq: number; time: string } | null;
+  checkpoint: { seq: number; hash: string; time: string } | null;
+  afterCheckpoint: number;
 }
 
 async function auditVerify(ctx: Ctx): Promise<number> {
   const res = await callJson<VerifyReport>(ctx.conn, 'GET', '/admin/audit/verify');
-  const checkpoint = res.checkpoint ? `checkpoint seq ${res.checkpoint.seq} (${res.checkpoint.time})` : 'no checkpoint yet';
+  const checkpoint = res.checkpoint
+    ? `checkpoint seq ${res.checkpoint.seq} hash ${res.checkpoint.hash} (${res.checkpoint.time}), ${res.afterCheckpoint} records after it`
+    : `no checkpoint yet, ${res.afterCheckpoint} records unchecked`;
   print(ctx, res, () =>
     res.ok
       ? `audit chain OK: ${res.records} records verified; ${checkpoint}`

@@ -5,13 +5,17 @@
  * provider's answer back (docs/architecture.md#forward).
  *
  * Audit ("nothing released without a record"): a refused forward is recorded
- * before its error is answered; a forward that reached the provider is
- * recorded once the provider's status and headers are in and before the first
- * byte of its answer is relayed. If that write fails, the answer is dropped
- * and the gateway gets 503. The record therefore carries the request bytes,
- * the upstream status, the declared response length and the time to the
- * upstream's headers; the bytes actually relayed and the total duration are
- * known only after the stream ends and go to the log line that closes it.
+ * before its error is answered. A redeemed forward is recorded twice: an
+ * intent record (phase `intent`: operation, method, path template) before
+ * anything is sent upstream, so the trail holds every request a provider may
+ * have acted on even if no later write succeeds; a forward whose intent cannot
+ * be written is never sent (503). The outcome record (phase `outcome`) follows
+ * once the provider's status and headers are in, before the first byte of its
+ * answer is relayed; if that write fails, the answer is dropped and the
+ * gateway gets 503. It carries the request bytes, the upstream status, the
+ * declared response length, whether the request was retried and the time to
+ * the upstream's headers; the bytes actually relayed and the total duration
+ * are known only after the stream ends and go to the log line that closes it.
  */
 import type { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -41,17 +45,20 @@ interface Progress {
   outcome: ForwardOutcome;
   started: number;
   template?: string;
+  /** The intent record is written: every later record of this forward is its outcome. */
+  intent?: true;
 }
 
 const progress = new WeakMap<FastifyRequest, Progress>();
 
 function details(request: FastifyRequest, p: Progress, extra: Record<string, number | string | boolean> = {}): NonNullable<AuditEventInput['details']> {
   return {
+    ...(p.intent && { phase: 'outcome' }),
     method: request.method,
     ...(p.template !== undefined && { path: p.template }),
     ...(p.outcome.upstreamStatus !== undefined && { upstreamStatus: p.outcome.upstreamStatus }),
     ...(p.outcome.requestBytes !== undefined && { requestBytes: p.outcome.requestBytes }),
-    ...(p.outcome.retried && { retried: true }),
+    ...(p.intent && { retried: p.outcome.retried === true }),
     durationMs: Math.round(performance.now() - p.started),
     ...extra,
   };
@@ -118,6 +125,9 @@ export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app
         p.trail,
       );
       p.template = redeemed.template;
+      // Before anything leaves for the provider (token refresh included): no record, no request.
+      await record(request, { action: 'token.forward', decision: 'allow', ...p.trail, details: { phase: 'intent', method: request.method, path: p.template } });
+      p.intent = true;
       const body = hasBody(request.headers) ? (request.body as Readable) : null;
       const answer = await caller.send(redeemed, request.method, request.headers, body, p.outcome);
       try {

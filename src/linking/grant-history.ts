@@ -89,6 +89,8 @@ export async function recentUses(audit: AuditStore, catalog: ProviderCatalog, gr
   for (const entry of await audit.latestForGrant(grant.id, HISTORY_WINDOW)) {
     const record = parse(entry.body);
     if (!record || !USE_ACTIONS.has(record.action) || record.grant !== grant.id) continue;
+    // A forward's intent record is followed by its outcome (src/forward/routes.ts): one use, one row.
+    if (record.details?.phase === 'intent') continue;
     if (record.user !== undefined && record.user !== grant.userId) continue;
     const use = toUse(record, catalog);
     if (use) uses.push(use);

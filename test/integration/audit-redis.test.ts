@@ -206,6 +206,41 @@ describe('audit chain on Redis', () => {
     });
   });
 
+  it('checkpoints at least every second while records are written, and not at all while idle', async () => {
+    const { store, stats } = counted((await replica('cadence:')).audit);
+    const heads = { reads: 0 };
+    const watched: AuditStore = { ...store, head: () => (heads.reads++, store.head()) };
+    const signed: Array<{ at: number; seq: number }> = [];
+    // Default cadence, as the vault runs it (src/boot.ts passes no everyMs).
+    const checkpointer = createCheckpointer({ store: watched, hmacKey, sink: (cp) => void signed.push({ at: performance.now(), seq: cp.seq }) });
+    const writer = createAuditWriter({ store: watched, hmacKey, onCommit: checkpointer.observe });
+    try {
+      const started = performance.now();
+      let n = 0;
+      while (performance.now() - started < 3_000) {
+        await writer.record(event(n++, 'steady'));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const stopped = performance.now();
+      const written = stats.records;
+      // The writes' last second is signed within the next one.
+      await expect.poll(() => signed.at(-1)?.seq, { timeout: 2_000, interval: 50 }).toBe(written);
+      const gaps = signed.slice(1).map((s, i) => s.at - signed[i]!.at);
+      expect(signed.length).toBeGreaterThanOrEqual(3);
+      expect(signed[0]!.at - started).toBeLessThan(1_500);
+      // 1 s plus a generous margin for a loaded machine.
+      expect(Math.max(...gaps)).toBeLessThan(1_600);
+      expect(signed.at(-1)!.at - stopped).toBeLessThan(1_600);
+
+      // Idle: no timer reads the head, nothing is signed.
+      const [count, reads] = [signed.length, heads.reads];
+      await new Promise((r) => setTimeout(r, 2_500));
+      expect([signed.length, heads.reads]).toStrictEqual([count, reads]);
+    } finally {
+      checkpointer.stop();
+    }
+  }, 15_000);
+
   it('rejects record() in under a second when Redis is killed, and writes again once it is back', async () => {
     const stores = await replica('kill:');
     const writer = createAuditWriter({ store: stores.audit, hmacKey });

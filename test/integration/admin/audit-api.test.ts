@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEventInput } from '../../../src/audit/index.js';
+import { readCheckpointFile, type AuditEventInput } from '../../../src/audit/index.js';
 import type { AuditEntry } from '../../../src/store/audit-store.js';
 import { adminCall } from '../../helpers/admin-client.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
@@ -142,10 +142,12 @@ describe('audit API', () => {
   it('verifies the chain, reports a modified record, and reports a truncated tail against the checkpoint', async () => {
     const vault = await seeded('v:', 10);
     try {
+      // Checkpoints taken here only: the background one would sign each verification's own record.
+      vault.runtime.checkpointer.stop();
       const checkpoint = await vault.runtime.checkpointer.checkpointNow();
       const head = await vault.runtime.stores.audit.head();
       const clean = await adminCall(vault, '/admin/audit/verify');
-      expect(clean.json()).toStrictEqual({ ok: true, records: 10, head, checkpoint });
+      expect(clean.json()).toStrictEqual({ ok: true, records: 10, head, checkpoint, afterCheckpoint: 0 });
 
       const [e4] = await vault.runtime.stores.audit.range(4, 1);
       await rewriteStream('v:', (entries) => entries.map((e) => (e.seq === 5 ? { ...e, body: e.body.replace('agent-b', 'agent-x') } : e)));
@@ -156,6 +158,7 @@ describe('audit API', () => {
         head: { seq: 4, hash: e4!.hash },
         firstBroken: { seq: 5, reason: 'hash_mismatch' },
         checkpoint,
+        afterCheckpoint: 0,
       });
     } finally {
       await vault.close();
@@ -163,6 +166,7 @@ describe('audit API', () => {
 
     const truncated = await seeded('t:', 10);
     try {
+      truncated.runtime.checkpointer.stop();
       const checkpoint = await truncated.runtime.checkpointer.checkpointNow();
       const [e8] = await truncated.runtime.stores.audit.range(8, 1);
       // Drop the two newest records and move the head back: a valid, shorter chain.
@@ -175,9 +179,51 @@ describe('audit API', () => {
         head: { seq: 8, hash: e8!.hash },
         firstBroken: { seq: 9, reason: 'truncated' },
         checkpoint,
+        afterCheckpoint: 0,
       });
     } finally {
       await truncated.close();
+    }
+  });
+
+  it('signs the head outside Redis within a second of a write, so a tail cut after it is reported as truncated', async () => {
+    const path = join(pki.dir, 'checkpoint-a.json');
+    const vault = await seeded('a:', 10);
+    try {
+      // Nobody asks for it: the checkpointer follows the writes on its own.
+      await expect.poll(() => readCheckpointFile(path, vault.runtime.keys.auditHmacKey).then((cp) => cp?.seq), { timeout: 2_500, interval: 50 }).toBe(10);
+      const checkpoint = vault.runtime.checkpointer.latest();
+      expect(checkpoint).toStrictEqual(await readCheckpointFile(path, vault.runtime.keys.auditHmacKey));
+      const [e7] = await vault.runtime.stores.audit.range(7, 1);
+      // Records written before the checkpoint are deleted and the head moved back: a valid, shorter chain.
+      await rewriteStream('a:', (entries) => entries.filter((e) => e.seq <= 7));
+      await raw.hset('a:{audit}:head', 'seq', 7, 'hash', e7!.hash);
+      const res = await adminCall(vault, '/admin/audit/verify');
+      expect(res.json()).toStrictEqual({
+        ok: false,
+        records: 7,
+        head: { seq: 7, hash: e7!.hash },
+        firstBroken: { seq: 8, reason: 'truncated' },
+        checkpoint,
+        afterCheckpoint: 0,
+      });
+    } finally {
+      await vault.close();
+    }
+  });
+
+  it('reports the newest checkpoint and how many records follow it', async () => {
+    const vault = await seeded('n:', 10);
+    try {
+      const checkpoint = await vault.runtime.checkpointer.checkpointNow();
+      vault.runtime.checkpointer.stop();
+      for (let i = 0; i < 3; i++) await vault.runtime.audit.record({ action: 'token.exchange', decision: 'allow', agent: 'agent-a' });
+      const head = await vault.runtime.stores.audit.head();
+      const res = await adminCall(vault, '/admin/audit/verify');
+      expect(checkpoint).toMatchObject({ seq: 10 });
+      expect(res.json()).toStrictEqual({ ok: true, records: 13, head, checkpoint, afterCheckpoint: 3 });
+    } finally {
+      await vault.close();
     }
   });
 

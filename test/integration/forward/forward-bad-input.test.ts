@@ -2,7 +2,7 @@
  * Every refused /forward gets a clear 401/403/413 with a static body, and the
  * CRM API behind the vault receives nothing.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mintOperationToken } from '../../../src/tokens/operation-token.js';
 import { AGENT_A } from '../../helpers/exchange-fixture.js';
 import { rawForward, rawRequest, startForwardWorld, type RawResponse, type ForwardWorld } from '../../helpers/forward-fixture.js';
@@ -26,6 +26,8 @@ const INSUFFICIENT_SCOPE = { error: 'insufficient_scope', error_description: 'Th
 const ACCESS_DENIED = { error: 'access_denied', error_description: 'The request was denied.' };
 const UNAVAILABLE = { error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable. Retry later.' };
 const TOO_LARGE = { error: 'invalid_request', error_description: 'The request body is too large.' };
+
+const jtiOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
 
 function expectRefused(res: Response | RawResponse, status: number, body: Record<string, string>): void {
   expect(res.status).toBe(status);
@@ -243,19 +245,47 @@ describe('audit of refusals', () => {
     }
   });
 
-  it('a relayed answer whose audit record cannot be written is dropped: 503, no upstream byte reaches the gateway', async () => {
+  it('a forward whose intent record cannot be written is never sent: 503, the CRM API and the token endpoint receive nothing', async () => {
+    const refreshes = w.oauth.refreshes;
+    for (const [operation, init] of [
+      ['records.read', {}],
+      ['records.write', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"Ada"}' }],
+    ] as const) {
+      const token = await w.operationToken(operation);
+      w.vault.audit.failing = true;
+      let res: Response;
+      try {
+        res = await w.forward(operation === 'records.read' ? '/records/1' : '/records', token, init);
+      } finally {
+        w.vault.audit.failing = false;
+      }
+      expectRefused(res, 503, UNAVAILABLE);
+      expect((await w.vault.auditRecords()).filter((r) => r.action === 'token.forward' && r.jti === jtiOf(token))).toStrictEqual([]);
+    }
+    expect(w.oauth.refreshes).toBe(refreshes);
+  });
+
+  it('a relayed answer whose outcome record cannot be written is dropped: 503, and the intent record says the request was sent', async () => {
     const token = await w.operationToken();
-    w.vault.audit.failing = true;
+    const record = w.vault.audit.record.bind(w.vault.audit);
+    // The audit store fails between the two writes of one forward.
+    const outage = vi
+      .spyOn(w.vault.audit, 'record')
+      .mockImplementation((event) => (event.details?.phase === 'outcome' ? Promise.reject(new Error('audit store down')) : record(event)));
     let res: Response;
     try {
       res = await w.forward('/records/1', token);
     } finally {
-      w.vault.audit.failing = false;
+      outage.mockRestore();
     }
     expect(res.status).toBe(503);
     expect(res.json()).toStrictEqual(UNAVAILABLE);
-    // The record follows the upstream's status, so the provider did see the request (README: /forward audit).
     expect(w.crm.requests.slice(crmBefore).map((r) => r.url)).toStrictEqual(['/api/records/1']);
+    const records = (await w.vault.auditRecords()).filter((r) => r.action === 'token.forward' && r.jti === jtiOf(token));
+    expect(records).toMatchObject([
+      { action: 'token.forward', decision: 'allow', operation: 'crm:records.read', details: { phase: 'intent', method: 'GET', path: '/records/{id}' } },
+    ]);
+    expect(records).toHaveLength(1);
   });
 });
 

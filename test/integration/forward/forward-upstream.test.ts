@@ -67,8 +67,12 @@ describe('an upstream 401', () => {
     expect(seen[0]!.bearer).toBe(dead);
     expect(seen[1]!.bearer).not.toBe(dead);
     const jti = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string;
-    const record = (await w.vault.auditRecords()).find((r) => r.action === 'token.forward' && r.jti === jti);
-    expect(record).toMatchObject({ decision: 'allow', details: { upstreamStatus: 200, retried: true } });
+    const records = (await w.vault.auditRecords()).filter((r) => r.action === 'token.forward' && r.jti === jti);
+    expect(records.map((r) => r.details)).toMatchObject([
+      { phase: 'intent', method: 'GET', path: '/records/{id}' },
+      { phase: 'outcome', upstreamStatus: 200, retried: true },
+    ]);
+    expect(records.map((r) => r.decision)).toStrictEqual(['allow', 'allow']);
   });
 
   it('PUT with a small body: the body is kept and sent again with the refreshed token', async () => {
@@ -102,6 +106,17 @@ describe('an upstream 401', () => {
     expect(res.json()).toStrictEqual({ error: 'upstream_error', error_description: 'The upstream provider failed to answer correctly.' });
     expect(w.crm.requests.slice(before).map((r) => r.method)).toStrictEqual(['POST']);
     expect(w.oauth.refreshes).toBe(refreshes);
+    // The intent went on the trail before the POST left; the failure is its outcome.
+    const jti = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string;
+    const records = (await w.vault.auditRecords()).filter((r) => r.action === 'token.forward' && r.jti === jti);
+    expect(records.map(({ decision, reason, details }) => ({ decision, reason, details }))).toStrictEqual([
+      { decision: 'allow', reason: undefined, details: { phase: 'intent', method: 'POST', path: '/records' } },
+      {
+        decision: 'error',
+        reason: 'upstream refused the injected token; not retried (method not idempotent or body streamed)',
+        details: { phase: 'outcome', method: 'POST', path: '/records', upstreamStatus: 401, requestBytes: 14, retried: false, durationMs: expect.any(Number) },
+      },
+    ]);
   });
 });
 

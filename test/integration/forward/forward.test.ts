@@ -9,8 +9,9 @@ beforeAll(async () => {
 });
 afterAll(() => w?.close());
 
-async function forwardRecord(jti: string): Promise<AuditRecord | undefined> {
-  return (await w.vault.auditRecords()).find((r) => r.action === 'token.forward' && r.jti === jti);
+/** The forward's audit records, in chain order (intent, then outcome). */
+async function forwardRecords(jti: string): Promise<AuditRecord[]> {
+  return (await w.vault.auditRecords()).filter((r) => r.action === 'token.forward' && r.jti === jti);
 }
 
 const jtiOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
@@ -45,22 +46,45 @@ describe('/forward relays one operation with the upstream token injected', () =>
     expect(res.headers['x-upstream-hop']).toBeUndefined();
   });
 
-  it('writes one audit record per forward: operation, method, path template, upstream status, bytes, duration', async () => {
+  it('writes an intent record before sending (operation, method, path template) and an outcome record after: status, bytes, duration', async () => {
     const token = await w.operationToken('records.write');
     const res = await w.forward('/records', token, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Ada' }) });
     expect(res.status).toBe(200);
     expect(res.json()).toStrictEqual({ method: 'POST', path: '/api/records', sub: 'alice', bytes: 14 });
-    const record = await forwardRecord(jtiOf(token));
-    expect(record).toMatchObject({
+    const records = await forwardRecords(jtiOf(token));
+    const trail = {
       action: 'token.forward',
       decision: 'allow',
       gateway: 'spiffe://dev.local/gateway',
+      agent: expect.any(String),
+      user: expect.any(String),
       operation: 'crm:records.write',
       provider: 'crm',
       grant: w.grant.id,
-      details: { method: 'POST', path: '/records', upstreamStatus: 200, requestBytes: 14, responseBytes: expect.any(Number), durationMs: expect.any(Number) },
-    });
-    expect(JSON.stringify(record)).not.toContain('Ada');
+      jti: jtiOf(token),
+      requestId: expect.any(String),
+      seq: expect.any(Number),
+      time: expect.any(String),
+    };
+    expect(records).toStrictEqual([
+      { ...trail, details: { phase: 'intent', method: 'POST', path: '/records' } },
+      {
+        ...trail,
+        details: {
+          phase: 'outcome',
+          method: 'POST',
+          path: '/records',
+          upstreamStatus: 200,
+          requestBytes: 14,
+          retried: false,
+          responseBytes: expect.any(Number),
+          durationMs: expect.any(Number),
+        },
+      },
+    ]);
+    expect(records[1]!.seq).toBeGreaterThan(records[0]!.seq);
+    expect(records[0]!.requestId).toBe(records[1]!.requestId);
+    expect(JSON.stringify(records)).not.toContain('Ada');
   });
 
   it('spends one use per forward: a multi-use token works exactly its number of uses', async () => {

@@ -127,6 +127,19 @@ describe('audit chain verification', () => {
     expect(await verifyChain(rawStore(entries), hmacKey, { checkpoint })).toMatchObject({ ok: true, records: 20 });
   });
 
+  it('counts the records that follow the checkpoint (what a cut could still erase unnoticed)', async () => {
+    const entries = await writtenChain(25);
+    const checkpoint = signCheckpoint(hmacKey, { seq: 20, hash: at(entries, 20).hash }, new Date().toISOString());
+    expect(await verifyChain(rawStore(entries), hmacKey, { checkpoint, pageSize: 4 })).toStrictEqual({
+      ok: true,
+      records: 25,
+      head: { seq: 25, hash: at(entries, 25).hash },
+      afterCheckpoint: 5,
+    });
+    expect(await verifyChain(rawStore(entries.slice(0, 20)), hmacKey, { checkpoint })).toMatchObject({ ok: true, afterCheckpoint: 0 });
+    expect(await verifyChain(rawStore(entries.slice(0, 12)), hmacKey, { checkpoint })).toMatchObject({ ok: false, afterCheckpoint: 0 });
+  });
+
   it('refuses a checkpoint whose MAC does not verify', async () => {
     const entries = await writtenChain(3);
     const checkpoint = signCheckpoint(hmacKey, { seq: 3, hash: at(entries, 3).hash }, new Date().toISOString());
@@ -172,6 +185,39 @@ describe('audit checkpointer', () => {
     expect(fromFile).toStrictEqual(written.at(-1));
     expect(await verifyChain(store, hmacKey, { checkpoint: fromFile! })).toMatchObject({ ok: true, records: 25 });
     expect(await readCheckpointFile(join(dir, 'absent.json'), hmacKey)).toBeNull();
+  });
+
+  it("reports the newest checkpoint, another replica's from the shared file included", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tv-audit-'));
+    dirs.push(dir);
+    const path = join(dir, 'checkpoint.json');
+    const store = createMemoryStores().audit;
+    const errors: unknown[] = [];
+    const replica = () =>
+      createCheckpointer({
+        store,
+        hmacKey,
+        everyMs: 0,
+        sink: fileCheckpointSink(path),
+        load: () => readCheckpointFile(path, hmacKey),
+        onError: (e) => errors.push(e),
+      });
+    const [a, b] = [replica(), replica()];
+    const writer = createAuditWriter({ store, hmacKey });
+    for (let i = 0; i < 5; i++) await writer.record({ action: 'token.forward', decision: 'allow' });
+    const older = await b.checkpointNow();
+    for (let i = 0; i < 5; i++) await writer.record({ action: 'token.forward', decision: 'allow' });
+    const newer = await a.checkpointNow();
+    expect([older?.seq, newer?.seq]).toStrictEqual([5, 10]);
+    expect(await b.newest()).toStrictEqual(newer);
+    // A file holding an older (or no) checkpoint never hides the replica's own newer one.
+    await fileCheckpointSink(path)(older!);
+    expect(await a.newest()).toStrictEqual(newer);
+    // A forged file is reported, and the replica's own checkpoint is kept.
+    await fileCheckpointSink(path)({ ...newer!, seq: 99 });
+    expect(await b.newest()).toStrictEqual(older);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(InvalidCheckpointError);
   });
 
   it('refuses to sign a head that went backwards or does not verify', async () => {
