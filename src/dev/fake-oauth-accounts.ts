@@ -81,9 +81,10 @@ export function passwordLogin(provider: Provider, accounts: readonly FakeAccount
 }
 
 /**
- * `loadExistingGrant` that consents on the user's behalf (the organisation's
- * own IdP asks nobody whether the vault may sign them in). Without it the
- * dev consent page is shown and approved by clicking its submit button.
+ * `loadExistingGrant`. With `autoConsent` it consents on the user's behalf (the
+ * organisation's own IdP asks nobody whether the vault may sign them in).
+ * Without it the dev consent page is shown for every authorization and
+ * approved by clicking its submit button.
  */
 export function loadGrant(autoConsent: boolean) {
   return async (ctx: KoaContextWithOIDC): Promise<OidcGrant | undefined> => {
@@ -91,9 +92,13 @@ export function loadGrant(autoConsent: boolean) {
     const clientId = oidc.client?.clientId;
     const accountId = oidc.account?.accountId;
     if (!clientId || !accountId) return undefined;
-    const grantId = oidc.result?.consent?.grantId ?? oidc.session?.grantIdFor(clientId);
+    // A provider that asks for consent makes every approval its own grant, as Salesforce does
+    // (separate approvals, each revocable): never the session's earlier grant, which a re-link
+    // would otherwise share with the grant it replaces and then revoke along with it.
+    const consented = oidc.result?.consent?.grantId;
+    if (!autoConsent) return consented ? oidc.provider.Grant.find(consented) : undefined;
+    const grantId = consented ?? oidc.session?.grantIdFor(clientId);
     let grant = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
-    if (!autoConsent) return grant;
     grant ??= new oidc.provider.Grant({ accountId, clientId });
     grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
     grant.addOIDCClaims([...oidc.requestParamClaims]);

@@ -59,12 +59,38 @@ function lastAnswer(stdout: string): unknown {
   );
 }
 
+/**
+ * A consent change the grant's upstream scopes do not cover sends the browser to the CRM to link
+ * again with the larger scope set (incremental consent); the change is made when that link completes.
+ */
+async function throughRelink(page: Page, done: RegExp): Promise<void> {
+  await page.waitForURL((url) => !url.href.startsWith(base) || done.test(url.href));
+  if (!page.url().startsWith(base)) {
+    await page.waitForSelector('button[type=submit]');
+    await page.click('button[type=submit]');
+  }
+  await page.waitForURL(done);
+}
+
 async function consent(page: Page, label: RegExp): Promise<void> {
   const agent = page.getByRole('group', { name: /Demo agent/ });
   await agent.getByLabel(label).check();
   await page.getByRole('button', { name: 'Save choices' }).click();
-  await page.waitForURL(/result=consent_saved/);
+  await throughRelink(page, /result=(consent_saved|relinked_saved)/);
   expect(await agent.getByLabel(label).isChecked()).toBe(true);
+}
+
+/** The deep link shows the agent's request unticked; Approve consents exactly that operation. */
+async function approve(page: Page, deepLink: string, label: RegExp): Promise<void> {
+  await page.goto(deepLink);
+  await page.getByRole('button', { name: 'Approve' }).click();
+  await throughRelink(page, /result=(approved|relinked_approved)/);
+  expect(
+    await page
+      .getByRole('group', { name: /Demo agent/ })
+      .getByLabel(label)
+      .isChecked(),
+  ).toBe(true);
 }
 
 describe('npm run dev + npm run demo: the whole gateway path', () => {
@@ -108,14 +134,13 @@ describe('npm run dev + npm run demo: the whole gateway path', () => {
     const deepLink = `${base}/connections/crm?agent=${encodeURIComponent(DEMO_AGENT)}&operation=${encodeURIComponent('crm:contacts.write')}`;
     expect(lastAnswer(refused.stdout)).toStrictEqual({
       error: 'consent_required',
-      error_description: 'The user must link the account or grant consent for this operation.',
+      error_description: 'operation is not consented for this agent',
       error_uri: deepLink,
     });
     expect(refused.stdout).toContain(`Open this link in the browser`);
     expect(refused.stdout).toContain(`\n    ${deepLink}\n`);
 
-    await page.goto(deepLink);
-    await consent(page, /Create and change your CRM contacts/);
+    await approve(page, deepLink, /Create and change your CRM contacts/);
     await page.screenshot({ path: join(OUT, '02-write-consented.png'), fullPage: true });
 
     const data = JSON.stringify({ firstName: 'Test', lastName: 'Person', email: 'test.person@example.com', accountId: 'acc-102' });
