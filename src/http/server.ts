@@ -30,7 +30,9 @@ export function createListener({ config, tls, logStream, listener }: ListenerOpt
     // (http) typings; the timeouts Fastify would set on its own server are set here.
     serverFactory: (handler) => {
       // Node checks request/headers timeouts only every connectionsCheckingInterval (30 s by default).
-      const server = createHttpsServer({ ...tls, minVersion: 'TLSv1.2', connectionsCheckingInterval: 1000 }, handler);
+      // Cipher policy and lowest version from config (schema.ts: TLS 1.3, TLS 1.2 ECDHE + AEAD only); the server's order wins.
+      const { ciphers, minVersion } = config.tls;
+      const server = createHttpsServer({ ...tls, ciphers, minVersion, honorCipherOrder: true, connectionsCheckingInterval: 1000 }, handler);
       server.requestTimeout = limits.requestTimeoutMs;
       server.headersTimeout = Math.min(limits.requestTimeoutMs, 10_000);
       server.keepAliveTimeout = limits.keepAliveTimeoutMs;

@@ -67,6 +67,20 @@ describe('configuration', () => {
     expect(config.log.level).toBe('warn');
   });
 
+  it('defaults both listeners to TLS 1.3 and TLS 1.2 ECDHE with AEAD suites, and refuses a cipher list OpenSSL does not accept', async () => {
+    const config = loadConfig({ TOKEN_VAULT_CONFIG: await writeConfig('tls.yaml', valid()) });
+    expect(config.tls.minVersion).toBe('TLSv1.2');
+    expect(
+      config.tls.ciphers
+        .split(':')
+        .every((suite) => suite.startsWith('TLS_') || /^ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/.test(suite)),
+    ).toBe(true);
+    const path = await writeConfig('bad-tls.yaml', { ...valid(), tls: { ...valid().tls, ciphers: 'NO-SUCH-SUITE', minVersion: 'TLSv1' } });
+    const text = errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: path })).problems.join('\n');
+    expect(text).toContain('tls.ciphers');
+    expect(text).toContain('tls.minVersion');
+  });
+
   it('reports every bad value at once, each named', async () => {
     const bad = {
       ...valid(),
