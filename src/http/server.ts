@@ -12,7 +12,7 @@ import type { DestinationStream } from 'pino';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from '../config/schema.js';
 import { NotFound } from '../errors.js';
-import { errorHandler } from './error-handler.js';
+import { answerClientError, errorHandler } from './error-handler.js';
 import { loggerOptions } from './logging.js';
 
 export interface ListenerOptions {
@@ -48,6 +48,10 @@ export function createListener({ config, tls, logStream, listener }: ListenerOpt
     // Request ids are ours; a caller-supplied id would let it forge audit correlation.
     genReqId: () => randomUUID(),
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 256 },
+    // What Fastify would answer itself, echoing input (a bad URL encoding, an over-long parameter),
+    // and what Node's parser refuses before any request exists, go through the one error handler.
+    frameworkErrors: errorHandler,
+    clientErrorHandler: (err, socket) => answerClientError(err, socket, app.log),
   });
   app.log = app.log.child({ listener });
   app.setValidatorCompiler(validatorCompiler);
