@@ -187,6 +187,11 @@ export const configSchema = z
         actorIssuers: z.array(jwtIssuer).default([]),
         /** Tolerance for `exp`/`nbf`/`iat`; at most 60 s. */
         clockSkewSeconds: z.number().int().min(0).max(60).default(30),
+        /**
+         * Longest `exp − iat` a subject or actor token may have (RFC 8725 §3.10 asks for short-lived
+         * tokens); a token without `iat` is refused while a maximum is set. `null`: no maximum.
+         */
+        maxTokenLifetimeSeconds: z.number().int().min(60).max(2_592_000).nullable().default(3600),
       })
       .prefault({}),
     /** Consent pages: browser sessions, link state and the upstream revocation retry worker. */

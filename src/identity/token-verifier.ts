@@ -5,7 +5,8 @@
  * Each kind has its own trusted issuers, and the keys of an issuer come only
  * from its configured JWKS. Rules (RFC 8725): an explicit asymmetric algorithm
  * allowlist per issuer, `aud` = the vault, `exp` required, `nbf`/`iat` within
- * the configured skew, and explicit typing so one kind cannot pass as the
+ * the configured skew, `exp − iat` within the configured maximum lifetime (and
+ * then `iat` required: a lifetime that cannot be known is not short), and explicit typing so one kind cannot pass as the
  * other: a token typed `agent+jwt` is only ever an actor token, and an issuer
  * trusted for both kinds must type its actor tokens that way.
  */
@@ -78,6 +79,7 @@ export class TokenVerifier {
     actor: Map<string, TrustedIssuer>,
     private readonly audience: string,
     private readonly skewSeconds: number,
+    private readonly maxLifetimeSeconds: number | null,
     private readonly now: () => number,
   ) {
     this.#subject = subject;
@@ -99,6 +101,7 @@ export class TokenVerifier {
       await build(identity.actorIssuers, subjectNames),
       audience,
       identity.clockSkewSeconds,
+      identity.maxTokenLifetimeSeconds,
       now,
     );
   }
@@ -169,6 +172,10 @@ export class TokenVerifier {
     }
     if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw new InvalidRequest(`${kind}: empty sub`);
     if (typeof payload.iat === 'number' && payload.iat > this.now() / 1000 + this.skewSeconds) throw new InvalidRequest(`${kind}: issued in the future`);
+    if (this.maxLifetimeSeconds !== null) {
+      if (typeof payload.iat !== 'number') throw new InvalidRequest(`${kind}: no iat, so no known lifetime`);
+      if (payload.exp! - payload.iat > this.maxLifetimeSeconds) throw new InvalidRequest(`${kind}: lifetime over the maximum`);
+    }
     return { payload, typ };
   }
 }

@@ -81,6 +81,14 @@ describe('configuration', () => {
     expect(text).toContain('tls.minVersion');
   });
 
+  it('limits identity tokens to an hour by default; null lifts the limit, below a minute is refused', async () => {
+    expect(loadConfig({ TOKEN_VAULT_CONFIG: await writeConfig('life.yaml', valid()) }).identity.maxTokenLifetimeSeconds).toBe(3600);
+    const unlimited = await writeConfig('life-null.yaml', { ...valid(), identity: { maxTokenLifetimeSeconds: null } });
+    expect(loadConfig({ TOKEN_VAULT_CONFIG: unlimited }).identity.maxTokenLifetimeSeconds).toBeNull();
+    const tiny = await writeConfig('life-tiny.yaml', { ...valid(), identity: { maxTokenLifetimeSeconds: 5 } });
+    expect(errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: tiny })).problems.join('\n')).toContain('identity.maxTokenLifetimeSeconds');
+  });
+
   it('reports every bad value at once, each named', async () => {
     const bad = {
       ...valid(),
