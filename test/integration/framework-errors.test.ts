@@ -5,10 +5,14 @@
  * word of the input. Requests go over raw TLS sockets: a client library would refuse to send most
  * of them.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { createListener } from '../../src/http/server.js';
 import type { ClientCert } from '../helpers/https-client.js';
-import { startVault, type TestVault } from '../helpers/vault.js';
+import { startVault, testConfigDefaults, type TestVault } from '../helpers/vault.js';
 
 const CANARY = 'CANARY-5e0c-input';
 let vault: TestVault;
@@ -175,5 +179,48 @@ describe.each(listeners)('$name listener', ({ url, client, cases }) => {
     }
     expect(res.text).not.toContain(CANARY);
     expect(res.text).not.toContain('FST_');
+  });
+});
+
+describe.each(['public', 'internal'] as const)('%s listener while it closes', (listener) => {
+  it('answers a request arriving on a busy kept-alive connection with 503 through the error handler', async () => {
+    const app = createListener({
+      config: loadConfig({}, testConfigDefaults(vault.pki.dir)),
+      listener,
+      tls: { cert: await readFile(join(vault.pki.dir, 'server.crt'), 'utf8'), key: await readFile(join(vault.pki.dir, 'server.key'), 'utf8') },
+    });
+    let entered!: () => void;
+    const inSlowRoute = new Promise<void>((resolve) => (entered = resolve));
+    app.get('/slow', async () => {
+      entered();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return { ok: true };
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as { port: number };
+    const chunks: Buffer[] = [];
+    const socket = connect({ host: '127.0.0.1', port, ca: vault.pki.ca, servername: 'localhost' }, () =>
+      socket.write('GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n'),
+    );
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    await inSlowRoute;
+    const closing = app.close();
+    socket.write(`GET /${CANARY} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+    await Promise.all([closing, closed]);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const second = text.slice(text.indexOf('HTTP/1.1', 1));
+    expect(second).toMatch(/^HTTP\/1.1 503 /);
+    const headers = second.split('\r\n\r\n')[0]!.toLowerCase();
+    for (const header of [
+      'cache-control: no-store',
+      'x-content-type-options: nosniff',
+      "content-security-policy: default-src 'none'",
+      'retry-after: 1',
+      'connection: close',
+    ])
+      expect(headers).toContain(header);
+    expect(JSON.parse(second.split('\r\n\r\n')[1]!)).toStrictEqual(body('temporarily_unavailable', 'The service is temporarily unavailable. Retry later.'));
+    expect(text).not.toContain(CANARY);
   });
 });
