@@ -188,8 +188,8 @@ export const configSchema = z
         /** Tolerance for `exp`/`nbf`/`iat`; at most 60 s. */
         clockSkewSeconds: z.number().int().min(0).max(60).default(30),
         /**
-         * Longest `exp − iat` a subject or actor token may have (RFC 8725 §3.10 asks for short-lived
-         * tokens); a token without `iat` is refused while a maximum is set. `null`: no maximum.
+         * Longest `exp − iat` a subject or actor token may have, so a leaked one is useful only briefly;
+         * a token without `iat` is refused while a maximum is set. `null`: no maximum.
          */
         maxTokenLifetimeSeconds: z.number().int().min(60).max(2_592_000).nullable().default(3600),
       })
