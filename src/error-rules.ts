@@ -23,6 +23,8 @@ export const ERROR_RULES = {
     ...eachToken('is issued in the future'),
     ...eachToken('audience is not this vault'),
     ...eachToken('lacks a required claim (exp, sub)'),
+    ...eachToken('lacks iat, so its lifetime is unknown'),
+    ...eachToken('lifetime exceeds the maximum'),
     ...eachToken('could not be verified'),
     ...eachToken('has an unexpected typ'),
     'subject_token is typed as an actor token',

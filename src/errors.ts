@@ -54,6 +54,10 @@ export const ERROR_CODES = {
   TV_UNSUPPORTED_MEDIA_TYPE: { error: 'invalid_request', status: 415, description: 'The request content type is not supported.' },
   TV_NOT_FOUND: NOT_FOUND,
   TV_METHOD_NOT_ALLOWED: { error: 'invalid_request', status: 405, description: 'The request method is not allowed.' },
+  // What the HTTP layer refuses before a route runs (http/error-handler.ts, `clientError` and Fastify's framework errors).
+  TV_REQUEST_TIMEOUT: { error: 'invalid_request', status: 408, description: 'The request was not received in time.' },
+  TV_URI_TOO_LONG: { error: 'invalid_request', status: 414, description: 'The request URI is too long.' },
+  TV_HEADERS_TOO_LARGE: { error: 'invalid_request', status: 431, description: 'The request headers are too large.' },
   TV_TEMPORARILY_UNAVAILABLE: UNAVAILABLE,
   TV_UPSTREAM_ERROR: UPSTREAM,
   TV_UPSTREAM_TIMEOUT: { error: 'upstream_error', status: 504, description: 'The upstream provider did not answer in time.' },

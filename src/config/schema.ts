@@ -2,6 +2,7 @@
  * The one configuration schema. Parsed once at boot; every bad value is
  * reported in one error. Secrets never appear inline: only file paths.
  */
+import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import { agentSchema, providerId, providerSchema } from '../providers/schema.js';
 
@@ -9,6 +10,35 @@ const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
 /** A path to a file on disk (certificate, key, secret). */
 const filePath = z.string().min(1);
+
+/**
+ * TLS 1.3 suites (by their `TLS_` names: without one, Node turns TLS 1.3 off) and TLS 1.2 ECDHE with
+ * an AEAD only (RFC 9325 §4.2): no CBC-mode `…-SHA` suites, no CCM/CCM8, no ARIA, no static RSA or DHE.
+ */
+export const DEFAULT_TLS_CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+].join(':');
+
+/** An OpenSSL cipher list OpenSSL accepts (a typo fails at boot, not at the first handshake). */
+const cipherList = z
+  .string()
+  .min(1)
+  .refine((ciphers) => {
+    try {
+      createSecureContext({ ciphers });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'not a cipher list OpenSSL accepts');
 
 const listener = (defaultHost: string, defaultPort: number) =>
   z.strictObject({ host: host.default(defaultHost), port: port.default(defaultPort) }).prefault({});
@@ -61,6 +91,9 @@ export const configSchema = z
       gatewayCa: filePath,
       /** CA bundle for admin client certificates; defaults to gatewayCa. */
       adminCa: filePath.optional(),
+      /** Cipher suites of both listeners (OpenSSL list, TLS 1.3 suites included). */
+      ciphers: cipherList.default(DEFAULT_TLS_CIPHERS),
+      minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
     }),
     gateways: z.strictObject({ allow: z.array(identity).min(1) }),
     admins: z
@@ -154,6 +187,11 @@ export const configSchema = z
         actorIssuers: z.array(jwtIssuer).default([]),
         /** Tolerance for `exp`/`nbf`/`iat`; at most 60 s. */
         clockSkewSeconds: z.number().int().min(0).max(60).default(30),
+        /**
+         * Longest `exp − iat` a subject or actor token may have, so a leaked one is useful only briefly;
+         * a token without `iat` is refused while a maximum is set. `null`: no maximum.
+         */
+        maxTokenLifetimeSeconds: z.number().int().min(60).max(2_592_000).nullable().default(3600),
       })
       .prefault({}),
     /** Consent pages: browser sessions, link state and the upstream revocation retry worker. */

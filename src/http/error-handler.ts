@@ -7,7 +7,9 @@
  * route whose plugin renders pages (`config: { errorPage }`), that plugin's
  * HTML page for the same classified error.
  */
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { CodedError, InvalidRequest, isErrorCode, OAuthError, PayloadTooLarge, ServerError, UnsupportedMediaType, type ErrorCode } from '../errors.js';
 import { auditedRefusal } from './audited-route.js';
 
@@ -46,8 +48,18 @@ export function toOAuthError(err: unknown): OAuthError {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_TYPE':
+    case 'FST_ERR_BAD_URL':
       return new InvalidRequest(String(fe.code));
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new CodedError('TV_URI_TOO_LONG', fe.code);
+    // Node's `clientError`s (answerClientError): headers or body too slow, headers too large.
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new CodedError('TV_REQUEST_TIMEOUT', fe.code);
+    case 'HPE_HEADER_OVERFLOW':
+      return new CodedError('TV_HEADERS_TOO_LARGE', fe.code);
   }
+  // The rest of llhttp's parse errors (bad method, request line, header token, chunk...): a malformed request.
+  if (typeof fe.code === 'string' && fe.code.startsWith('HPE_')) return new InvalidRequest(fe.code);
   // @fastify/csrf-protection's codes: FST_CSRF_MISSING_SECRET, FST_CSRF_INVALID_TOKEN.
   if (typeof fe.code === 'string' && fe.code.startsWith('FST_CSRF_')) return new CodedError('TV_CSRF_REJECTED', fe.code);
   if (fe.statusCode === 400 || err instanceof SyntaxError) return new InvalidRequest('malformed request');
@@ -92,6 +104,9 @@ function answer(refusal: OAuthError, request: FastifyRequest, reply: FastifyRepl
   const logFields = { err: { type: refusal.name, errorCode: refusal.code, error: refusal.error, status, detail: refusal.detail } };
   if (status >= 500) request.log.error(logFields, 'request failed');
   else request.log.info(logFields, 'request refused');
+  // Framework errors answered before routing (frameworkErrors) run no onSend hook: the headers are set here.
+  reply.header('x-content-type-options', 'nosniff');
+  if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', ERROR_CSP);
   if (page) return reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(page.html);
   return reply
     .code(status)
@@ -108,4 +123,36 @@ function answer(refusal: OAuthError, request: FastifyRequest, reply: FastifyRepl
 function describedTo(refusal: OAuthError, request: FastifyRequest): string {
   const peer = (request as { peer?: unknown }).peer;
   return peer && refusal.rule !== undefined ? refusal.rule : refusal.description;
+}
+
+/** An error answer is data, never a document: nothing loads, nothing frames it (pages keep their own CSP). */
+const ERROR_CSP = "default-src 'none'; frame-ancestors 'none'";
+
+/**
+ * What Node's HTTP parser refuses before there is a request to route (`clientError`: a bad
+ * request line or header, headers too large, headers or body not received in time) gets the
+ * same classification, body and headers, written on the socket, which is then closed, as Node
+ * itself does. The error is never logged whole: llhttp's carries the raw bytes it refused.
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Duplex, log: FastifyBaseLogger): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const refusal = toOAuthError(err);
+  const { status } = refusal;
+  log.info({ err: { type: refusal.name, errorCode: refusal.code, error: refusal.error, status, detail: refusal.detail } }, 'request refused');
+  if (socket.writable) {
+    const body = JSON.stringify(refusal.toBody());
+    const headers = {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      'cache-control': 'no-store',
+      pragma: 'no-cache',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': ERROR_CSP,
+      connection: 'close',
+      ...refusal.headers,
+    };
+    const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${head.join('')}\r\n${body}`);
+  }
+  socket.destroy();
 }

@@ -11,8 +11,8 @@ import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import type { DestinationStream } from 'pino';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from '../config/schema.js';
-import { NotFound } from '../errors.js';
-import { errorHandler } from './error-handler.js';
+import { NotFound, TemporarilyUnavailable } from '../errors.js';
+import { answerClientError, errorHandler } from './error-handler.js';
 import { loggerOptions } from './logging.js';
 
 export interface ListenerOptions {
@@ -29,8 +29,10 @@ export function createListener({ config, tls, logStream, listener }: ListenerOpt
     // Our own factory so both listeners are HTTPS while keeping Fastify's default
     // (http) typings; the timeouts Fastify would set on its own server are set here.
     serverFactory: (handler) => {
+      // Cipher policy and lowest version from config (schema.ts: TLS 1.3, TLS 1.2 ECDHE + AEAD only); the server's order wins.
+      const { ciphers, minVersion } = config.tls;
       // Node checks request/headers timeouts only every connectionsCheckingInterval (30 s by default).
-      const server = createHttpsServer({ ...tls, minVersion: 'TLSv1.2', connectionsCheckingInterval: 1000 }, handler);
+      const server = createHttpsServer({ ...tls, ciphers, minVersion, honorCipherOrder: true, connectionsCheckingInterval: 1000 }, handler);
       server.requestTimeout = limits.requestTimeoutMs;
       server.headersTimeout = Math.min(limits.requestTimeoutMs, 10_000);
       server.keepAliveTimeout = limits.keepAliveTimeoutMs;
@@ -42,10 +44,15 @@ export function createListener({ config, tls, logStream, listener }: ListenerOpt
     requestTimeout: limits.requestTimeoutMs,
     connectionTimeout: limits.connectionTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
-    return503OnClosing: true,
+    // Fastify's own 503 while closing bypasses the error handler; the onRequest hook below answers it.
+    return503OnClosing: false,
     // Request ids are ours; a caller-supplied id would let it forge audit correlation.
     genReqId: () => randomUUID(),
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 256 },
+    // What Fastify would answer itself, echoing input (a bad URL encoding, an over-long parameter),
+    // and what Node's parser refuses before any request exists, go through the one error handler.
+    frameworkErrors: errorHandler,
+    clientErrorHandler: (err, socket) => answerClientError(err, socket, app.log),
   });
   app.log = app.log.child({ listener });
   // Fastify names the scheme in its "Server listening at" line after its own `https` option, which
@@ -59,6 +66,17 @@ export function createListener({ config, tls, logStream, listener }: ListenerOpt
   app.setNotFoundHandler((request, reply) => errorHandler(new NotFound(`no route ${request.method}`), request, reply));
   // Only JSON (and, where a route registers it, form bodies) are accepted; text/plain is not an API format.
   app.removeContentTypeParser('text/plain');
+  // Draining: a request still arriving on a busy kept-alive connection gets 503 + Retry-After, and the connection closes.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done();
+    reply.header('connection', 'close');
+    done(new TemporarilyUnavailable('listener closing'));
+  });
   // Callback style: an async hook costs a promise and a microtask on every response.
   app.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('x-content-type-options', 'nosniff');

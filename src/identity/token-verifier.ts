@@ -5,7 +5,8 @@
  * Each kind has its own trusted issuers, and the keys of an issuer come only
  * from its configured JWKS. Rules (RFC 8725): an explicit asymmetric algorithm
  * allowlist per issuer, `aud` = the vault, `exp` required, `nbf`/`iat` within
- * the configured skew, and explicit typing so one kind cannot pass as the
+ * the configured skew, `exp − iat` within the configured maximum lifetime (and
+ * then `iat` required: a lifetime that cannot be known is not short), and explicit typing so one kind cannot pass as the
  * other: a token typed `agent+jwt` is only ever an actor token, and an issuer
  * trusted for both kinds must type its actor tokens that way.
  */
@@ -104,6 +105,7 @@ export class TokenVerifier {
     actor: Map<string, TrustedIssuer>,
     private readonly audience: string,
     private readonly skewSeconds: number,
+    private readonly maxLifetimeSeconds: number | null,
     private readonly now: () => number,
   ) {
     this.#subject = subject;
@@ -125,6 +127,7 @@ export class TokenVerifier {
       await build(identity.actorIssuers, subjectNames),
       audience,
       identity.clockSkewSeconds,
+      identity.maxTokenLifetimeSeconds,
       now,
     );
   }
@@ -202,6 +205,12 @@ export class TokenVerifier {
       throw new InvalidRequest(`${kind}: empty sub`).because(`${kind} lacks a required claim (exp, sub)`);
     if (typeof payload.iat === 'number' && payload.iat > this.now() / 1000 + this.skewSeconds)
       throw new InvalidRequest(`${kind}: issued in the future`).because(`${kind} is issued in the future`);
+    if (this.maxLifetimeSeconds !== null) {
+      if (typeof payload.iat !== 'number')
+        throw new InvalidRequest(`${kind}: no iat, so no known lifetime`).because(`${kind} lacks iat, so its lifetime is unknown`);
+      if (payload.exp! - payload.iat > this.maxLifetimeSeconds)
+        throw new InvalidRequest(`${kind}: lifetime over the maximum`).because(`${kind} lifetime exceeds the maximum`);
+    }
     return { payload, typ };
   }
 }

@@ -104,6 +104,24 @@ describe('POST /exchange refuses bad identity tokens with invalid_request and th
     );
   });
 
+  it('a subject token living longer than the maximum lifetime (default 1 hour), however much of it is left', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await expectRefused(
+      await valid({ subject_token: await vault.ids.userToken('alice', { iat: now - 60, exp: now + 3600 }) }),
+      400,
+      INVALID_REQUEST,
+      'subject_token: lifetime over the maximum',
+    );
+  });
+
+  it('an actor token without iat (its lifetime cannot be known)', async () => {
+    const { agents } = vault.ids;
+    const noIat = await new SignJWT({ sub: AGENT_A, aud: vault.ids.audience, iss: agents.issuer, exp: Math.floor(Date.now() / 1000) + 300 })
+      .setProtectedHeader({ alg: agents.alg, kid: agents.kid, typ: 'JWT' })
+      .sign(agents.privateKey);
+    await expectRefused(await valid({ actor_token: noIat }), 400, INVALID_REQUEST, 'actor_token: no iat, so no known lifetime');
+  });
+
   it('an embedded jwk header with the attacker key', async () => {
     const attacker = await generateKeyPair('EdDSA');
     const jwk = await exportJWK(attacker.publicKey);

@@ -134,6 +134,33 @@ describe('off-origin return addresses', () => {
     expectErrorPage(answer, 400, 'not on this site');
     expect(answer.headers.location).toBeUndefined();
   });
+
+  // The URL parser removes dot segments: these become `//evil.example`, a protocol-relative Location.
+  const normalisingOffOrigin = ['/.//evil.example', '/%2e//evil.example', '/a/..//evil.example', '/connections/.././/evil.example'];
+
+  it.each(normalisingOffOrigin)('refuses returnTo=%j for a signed-in user', async (target) => {
+    const answer = await alice.get(`/login?returnTo=${encodeURIComponent(target)}`);
+    expectErrorPage(answer, 400, 'not on this site');
+    expect(answer.headers.location).toBeUndefined();
+  });
+
+  it.each(normalisingOffOrigin)('refuses returnTo=%j before a sign-in starts', async (target) => {
+    const browser = new BrowserClient(lv.publicUrl, lv.vault.pki.ca);
+    const answer = await browser.get(`/login?returnTo=${encodeURIComponent(target)}`);
+    expectErrorPage(answer, 400, 'not on this site');
+    expect(answer.headers.location).toBeUndefined();
+  });
+
+  it('sends the browser after a full sign-in to the normalised path it checked', async () => {
+    const browser = new BrowserClient(lv.publicUrl, lv.vault.pki.ca);
+    const start = await browser.get(`/login?returnTo=${encodeURIComponent('/connections/./salesforce')}`);
+    expect(start.status).toBe(303);
+    const { callbackUrl } = await runLoginFlow(new URL(start.location!), { login: 'alice', password: 'alice', redirectUri: `${lv.publicUrl}/auth/callback` });
+    const done = await browser.get(callbackUrl.pathname + callbackUrl.search);
+    expect(done.status).toBe(303);
+    expect(done.location).toBe('/connections/salesforce');
+    expect(new URL(done.location!, lv.publicUrl).origin).toBe(lv.publicUrl);
+  });
 });
 
 describe('state-changing POSTs', () => {

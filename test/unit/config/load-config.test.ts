@@ -67,6 +67,28 @@ describe('configuration', () => {
     expect(config.log.level).toBe('warn');
   });
 
+  it('defaults both listeners to TLS 1.3 and TLS 1.2 ECDHE with AEAD suites, and refuses a cipher list OpenSSL does not accept', async () => {
+    const config = loadConfig({ TOKEN_VAULT_CONFIG: await writeConfig('tls.yaml', valid()) });
+    expect(config.tls.minVersion).toBe('TLSv1.2');
+    expect(
+      config.tls.ciphers
+        .split(':')
+        .every((suite) => suite.startsWith('TLS_') || /^ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/.test(suite)),
+    ).toBe(true);
+    const path = await writeConfig('bad-tls.yaml', { ...valid(), tls: { ...valid().tls, ciphers: 'NO-SUCH-SUITE', minVersion: 'TLSv1' } });
+    const text = errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: path })).problems.join('\n');
+    expect(text).toContain('tls.ciphers');
+    expect(text).toContain('tls.minVersion');
+  });
+
+  it('limits identity tokens to an hour by default; null lifts the limit, below a minute is refused', async () => {
+    expect(loadConfig({ TOKEN_VAULT_CONFIG: await writeConfig('life.yaml', valid()) }).identity.maxTokenLifetimeSeconds).toBe(3600);
+    const unlimited = await writeConfig('life-null.yaml', { ...valid(), identity: { maxTokenLifetimeSeconds: null } });
+    expect(loadConfig({ TOKEN_VAULT_CONFIG: unlimited }).identity.maxTokenLifetimeSeconds).toBeNull();
+    const tiny = await writeConfig('life-tiny.yaml', { ...valid(), identity: { maxTokenLifetimeSeconds: 5 } });
+    expect(errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: tiny })).problems.join('\n')).toContain('identity.maxTokenLifetimeSeconds');
+  });
+
   it('reports every bad value at once, each named', async () => {
     const bad = {
       ...valid(),

@@ -52,6 +52,23 @@ describe('classifying what a request threw', () => {
     expect([refusal.name, refusal.detail]).toStrictEqual(['DecryptionError', 'DecryptionError (TV_DECRYPTION_FAILED): ciphertext failed authentication']);
   });
 
+  it('classifies what the HTTP layer refuses before a route by its code, never echoing the input', () => {
+    const framework = (code: string, statusCode?: number) => Object.assign(new Error(`'/${CANARY}%zz' is not a valid url component`), { code, statusCode });
+    const cases: [Error, string, number][] = [
+      [framework('FST_ERR_BAD_URL', 400), 'TV_INVALID_REQUEST', 400],
+      [framework('FST_ERR_MAX_PARAM_LENGTH', 414), 'TV_URI_TOO_LONG', 414],
+      [framework('ERR_HTTP_REQUEST_TIMEOUT'), 'TV_REQUEST_TIMEOUT', 408],
+      [framework('HPE_HEADER_OVERFLOW'), 'TV_HEADERS_TOO_LARGE', 431],
+      [framework('HPE_INVALID_METHOD'), 'TV_INVALID_REQUEST', 400],
+      [framework('HPE_UNEXPECTED_CONTENT_LENGTH'), 'TV_INVALID_REQUEST', 400],
+    ];
+    for (const [err, code, status] of cases) {
+      const refusal = toOAuthError(err);
+      expect([refusal.code, refusal.status]).toStrictEqual([code, status]);
+      expect(JSON.stringify({ ...refusal.toBody(), detail: refusal.detail })).not.toContain(CANARY);
+    }
+  });
+
   it('keeps an unknown error opaque: no message in the body or the detail', () => {
     const refusal = toOAuthError(new Error(`library failure quoting ${CANARY}`));
     expect(refusal.name).toBe('ServerError');
