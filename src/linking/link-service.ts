@@ -16,6 +16,7 @@ import type { Envelope } from '../crypto/envelope.js';
 import type { Actor, GrantRetirement } from '../grants/retire.js';
 import { sealAccessToken, sealRefreshToken } from '../grants/secrets.js';
 import type { Provider, ProviderCatalog } from '../providers/catalog.js';
+import { allowedInstanceUrl } from '../providers/instance-url.js';
 import { UpstreamFailure, UpstreamInvalidGrant, type UpstreamOAuth, type UpstreamTokens } from '../providers/upstream-oauth.js';
 import type { Grant } from '../store/grant-store.js';
 import type { Stores } from '../store/stores.js';
@@ -132,6 +133,12 @@ export class LinkService {
     if (!refreshToken) {
       await upstream.revoke(providerId, tokens.accessToken, 'access_token').catch(() => undefined);
       throw new LinkError('TV_LINK_NO_REFRESH_TOKEN');
+    }
+    if (tokens.instanceUrl !== undefined && !allowedInstanceUrl(provider, tokens.instanceUrl)) {
+      // The grant's token would later be sent there: refuse to store it, and leave no approval behind.
+      await upstream.revoke(providerId, refreshToken, 'refresh_token').catch(() => undefined);
+      await upstream.revoke(providerId, tokens.accessToken, 'access_token').catch(() => undefined);
+      throw new LinkError('TV_LINK_PROVIDER_FAILED', 'instance_url outside the provider hosts');
     }
     const subject = tokens.subject ?? (await this.subjectByIntrospection(providerId, tokens));
     if (!subject) {
