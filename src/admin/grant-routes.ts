@@ -9,7 +9,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuditWriter } from '../audit/events.js';
 import type { GrantRetirement } from '../grants/retire.js';
-import type { Grant, GrantFilter } from '../store/grant-store.js';
+import { GRANT_STATUSES, type Grant, type GrantFilter } from '../store/grant-store.js';
 import type { Stores } from '../store/stores.js';
 import { adminAuditFields } from './audit-context.js';
 import { adminErrors, targetId } from './schemas.js';
@@ -20,7 +20,7 @@ export interface GrantRoutesOptions {
   audit: AuditWriter;
 }
 
-const status = z.enum(['active', 'consent_required', 'revoked']);
+const status = z.enum(GRANT_STATUSES);
 const grantView = z.object({
   id: z.string(),
   user: z.string(),

@@ -28,7 +28,7 @@ interface BulkReport {
   upstream_failed: number;
 }
 
-const STATUSES = ['active', 'consent_required', 'revoked'] as const;
+const STATUSES = ['active', 'consent_required', 'integrity_error', 'revoked'] as const;
 const BULK_FILTERS = ['user', 'agent', 'provider'] as const;
 
 function reason(ctx: Ctx): string {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AuditWriter } from '../audit/events.js';
-import type { Envelope } from '../crypto/envelope.js';
+import { EnvelopeError, type Envelope } from '../crypto/envelope.js';
 import { UpstreamFailure, UpstreamInvalidGrant, type UpstreamOAuth } from '../providers/upstream-oauth.js';
 import type { Grant } from '../store/grant-store.js';
 import type { Stores } from '../store/stores.js';
@@ -63,7 +63,12 @@ export class GrantRetirement {
     } catch (err) {
       // RFC 7009 §2.2: an invalid token counts as revoked.
       if (err instanceof UpstreamInvalidGrant) outcome = 'revoked';
-      else if (err instanceof UpstreamFailure && err.reason === 'unsupported') outcome = 'unsupported';
+      // A quarantined grant (integrity_error): its refresh token cannot be opened, so it cannot be
+      // presented for revocation either, now or on retry. Only the user can remove the app upstream.
+      else if (err instanceof EnvelopeError) {
+        outcome = 'unsupported';
+        reason = 'refresh_token_cannot_open';
+      } else if (err instanceof UpstreamFailure && err.reason === 'unsupported') outcome = 'unsupported';
       else {
         outcome = 'pending';
         reason = err instanceof UpstreamFailure ? err.reason : 'error';
@@ -93,7 +98,7 @@ export class GrantRetirement {
         provider: grant.provider,
         grant: grant.id,
         requestId: actor.requestId,
-        reason: outcome === 'revoked' ? 'revoked' : outcome === 'unsupported' ? 'no_revocation_endpoint' : `queued_for_retry:${reason ?? 'error'}`,
+        reason: outcome === 'revoked' ? 'revoked' : outcome === 'unsupported' ? (reason ?? 'no_revocation_endpoint') : `queued_for_retry:${reason ?? 'error'}`,
       })
       // The revocation already happened (or is queued); a lost record must not undo it.
       .catch(() => undefined);

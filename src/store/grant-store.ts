@@ -6,7 +6,15 @@
  */
 import type { Page } from './page.js';
 
-export type GrantStatus = 'active' | 'consent_required' | 'revoked';
+/**
+ * `integrity_error`: a ciphertext of the grant failed to open (tampered, swapped onto another
+ * record, or under a key the vault no longer holds). Quarantined: never used or refreshed again,
+ * the user must link the account again.
+ */
+export const GRANT_STATUSES = ['active', 'consent_required', 'integrity_error', 'revoked'] as const;
+export type GrantStatus = (typeof GRANT_STATUSES)[number];
+
+export const isGrantStatus = (value: unknown): value is GrantStatus => (GRANT_STATUSES as readonly unknown[]).includes(value);
 
 /** One user's link to one provider account. */
 export interface Grant {

@@ -14,12 +14,13 @@ export interface Viewer {
   csrfToken: string;
 }
 
-export type ProviderStatus = 'not_linked' | 'active' | 'consent_required' | 'revoked';
+export type ProviderStatus = 'not_linked' | 'active' | 'consent_required' | 'integrity_error' | 'revoked';
 
 const STATUS_LABEL: Record<ProviderStatus, string> = {
   not_linked: 'Not linked',
   active: 'Active',
   consent_required: 'Needs re-consent',
+  integrity_error: 'Needs re-linking',
   revoked: 'Revoked',
 };
 
@@ -78,7 +79,7 @@ export function signedOutPage(): string {
 
 export function providerStatus(grants: Grant[]): ProviderStatus {
   if (grants.length === 0) return 'not_linked';
-  for (const status of ['active', 'consent_required'] as const) if (grants.some((g) => g.status === status)) return status;
+  for (const status of ['active', 'consent_required', 'integrity_error'] as const) if (grants.some((g) => g.status === status)) return status;
   return 'revoked';
 }
 
@@ -139,6 +140,12 @@ function consentForm(model: ProviderPageModel, grant: Grant): Html {
 <button type="submit">Save choices</button></form>`;
 }
 
+/** A quarantined grant (its stored secret failed an integrity check) is never used again: the user links again. */
+const integrityNotice = (model: ProviderPageModel, status: ProviderStatus) =>
+  status === 'integrity_error'
+    ? html`<p class="notice">This link needs re-linking: the vault could not verify its stored credentials, so no agent can use it. Link the account again.</p>${linkForm(model, 'Link again')}`
+    : '';
+
 function grantSection(model: ProviderPageModel, grant: Grant): Html {
   const { viewer, provider } = model;
   const activity = model.activity.get(grant.id);
@@ -154,6 +161,7 @@ function grantSection(model: ProviderPageModel, grant: Grant): Html {
 ${grant.instanceUrl ? html`<dt>Instance</dt><dd class="op">${grant.instanceUrl}</dd>` : ''}
 <dt>Linked</dt><dd>${new Date(grant.createdAt).toISOString().slice(0, 16).replace('T', ' ')} UTC</dd>
 </dl>
+${integrityNotice(model, status)}
 ${
   status === 'revoked'
     ? html`<p>This link is revoked. The vault is still confirming the revocation with the provider.</p>`

@@ -1,4 +1,4 @@
-import type { Grant, GrantStatus } from '../grant-store.js';
+import { isGrantStatus, type Grant, type GrantStatus } from '../grant-store.js';
 
 /** Hash field prefix for consent: `c:<agent>` holds that agent's operations as a JSON array. */
 export const CONSENT_FIELD_PREFIX = 'c:';
@@ -60,7 +60,7 @@ export function decodeGrant(hash: Record<string, string>): Grant | null {
     provider: hash['provider'] ?? '',
     upstreamSubject: hash['upstreamSubject'] ?? '',
     scopes: JSON.parse(hash['scopes'] ?? '[]') as string[],
-    status: (hash['status'] ?? 'revoked') as GrantStatus,
+    status: statusOf(hash['status']),
     refreshToken: hash['refreshToken'] ?? '',
     version: Number(hash['version']),
     consent,
@@ -71,4 +71,10 @@ export function decodeGrant(hash: Record<string, string>): Grant | null {
   if (instanceUrl !== undefined) grant.instanceUrl = instanceUrl;
   if (consentEpochs !== undefined) grant.consentEpochs = consentEpochs;
   return grant;
+}
+
+/** A status this vault never writes can only be a tampered record: quarantined, never trusted. */
+function statusOf(stored: string | undefined): GrantStatus {
+  if (stored === undefined) return 'revoked';
+  return isGrantStatus(stored) ? stored : 'integrity_error';
 }

@@ -153,7 +153,7 @@ describe('admin CLI grant commands against a running vault', () => {
     await usage(['revoke', '--user', 'u', '--agent', 'a', '--reason', 'r'], 'revoke needs a grant id or exactly one of --user, --agent, --provider');
     await usage(['revoke', 'g-1', '--provider', 'salesforce', '--reason', 'r'], 'give a grant id or one of --user, --agent, --provider, not both');
     await usage(['revoke', 'g-1', 'g-2', '--reason', 'r'], 'revoke takes one grant id');
-    await usage(['grants', '--status', 'gone'], '--status must be one of active, consent_required, revoked');
+    await usage(['grants', '--status', 'gone'], '--status must be one of active, consent_required, integrity_error, revoked');
     await usage(['grants', '--limit', 'ten'], '--limit must be a positive integer');
     await usage(['grants', 'extra'], 'grants takes no arguments');
 
