@@ -186,7 +186,7 @@ export class LinkService {
       const entry = { ciphertext: sealAccessToken(envelope, ref, tokens.accessToken), expiresAt: tokens.expiresAt, grantVersion: grant.version };
       await stores.tokens.cacheAccessToken(grant.id, entry, ttl).catch(() => undefined);
     }
-    for (const old of previous) await this.deps.retirement.retire(actor, old);
+    for (const old of previous) await this.deps.retirement.retire(actor, old, 'relinked');
     return previous.length > 0 ? 'relinked' : 'linked';
   }
 

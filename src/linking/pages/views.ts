@@ -4,7 +4,7 @@
  * and a stylesheet with AA contrast (see pages-css.ts).
  */
 import type { Agent, Operation, Provider } from '../../providers/catalog.js';
-import type { Grant } from '../../store/grant-store.js';
+import type { Grant, GrantTombstone } from '../../store/grant-store.js';
 import { HISTORY_LIMIT, type AgentAccess, type GrantUse } from '../grant-history.js';
 import { agentAccessTable, historyTable } from './history-view.js';
 import { html, type Html } from './html.js';
@@ -85,11 +85,23 @@ export function providerStatus(grants: Grant[]): ProviderStatus {
 
 const statusBadge = (status: ProviderStatus) => html`<span class="status status-${status}">${STATUS_LABEL[status]}</span>`;
 
-export function connectionsPage(viewer: Viewer, providers: Array<{ provider: Provider; grants: Grant[] }>): string {
+/**
+ * The security team revoked this connection (its latest tombstone, kept `grants.tombstoneRetentionDays`)
+ * and nothing active replaced it: say when, and offer to link again.
+ */
+function securityRevocation(grants: Grant[], tombstones: GrantTombstone[] | undefined, again: Html): Html | '' {
+  if (grants.some((g) => g.status === 'active')) return '';
+  const latest = (tombstones ?? []).filter((t) => t.revokedByRole === 'admin').sort((a, b) => b.revokedAt - a.revokedAt)[0];
+  if (!latest) return '';
+  return html`<div class="notice security-revoked" role="status"><p>This connection was revoked by your security team on ${new Date(latest.revokedAt).toISOString().slice(0, 10)}. You can link the account again.</p>${again}</div>`;
+}
+
+export function connectionsPage(viewer: Viewer, providers: Array<{ provider: Provider; grants: Grant[]; tombstones?: GrantTombstone[] }>): string {
   const items = providers.map(
-    ({ provider, grants }) => html`<li>
+    ({ provider, grants, tombstones }) => html`<li>
 <h2><a href="/connections/${encodeURIComponent(provider.id)}">${provider.displayName}</a></h2>
 <p>Status: ${statusBadge(providerStatus(grants))}</p>
+${securityRevocation(grants, tombstones, html`<p><a href="/connections/${encodeURIComponent(provider.id)}">Link again</a></p>`)}
 </li>`,
   );
   const body = providers.length
@@ -109,6 +121,8 @@ export interface ProviderPageModel {
   /** Per grant id: the agents holding consent and the recent uses (grant-history.ts). */
   activity: ReadonlyMap<string, { agents: AgentAccess[]; uses: GrantUse[] }>;
   result?: Result;
+  /** This user's tombstones of this provider (retired grants). */
+  tombstones?: GrantTombstone[];
 }
 
 const hidden = (name: string, value: string | undefined) => (value ? html`<input type="hidden" name="${name}" value="${value}">` : '');
@@ -179,6 +193,7 @@ export function providerPage(model: ProviderPageModel): string {
   const body = html`${result ? html`<p class="notice ok" role="status">${RESULTS[result]}</p>` : ''}
 ${request ? html`<p class="notice ask">${request.agent.displayName} asks to: <strong>${request.operation.description}</strong> <span class="op">${request.operation.name}</span></p>` : ''}
 <p>Status: ${statusBadge(status)}</p>
+${securityRevocation(grants, model.tombstones, grants.length === 0 ? html`` : linkForm(model, 'Link again'))}
 ${grants.map((g) => grantSection(model, g))}
 ${grants.length === 0 ? linkForm(model, `Link your ${provider.displayName} account`) : ''}
 <p><a href="/connections">All connections</a></p>`;
