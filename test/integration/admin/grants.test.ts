@@ -139,6 +139,16 @@ describe('admin grants API', () => {
     expect((await adminCall(lv.vault, '/admin/grants?status=revoked')).json()).toStrictEqual({ items: [tombstone] });
     expect((await adminCall(lv.vault, `/admin/grants?provider=servicenow`)).json()).toStrictEqual({ items: [tombstone] });
 
+    // The user is told, on the consent pages, and offered to link again.
+    const today = new Date().toISOString().slice(0, 10);
+    const browser = await lv.signIn('alice');
+    for (const path of ['/connections', '/connections/servicenow']) {
+      const page = await browser.get(path);
+      expect(page.text).toContain(`This connection was revoked by your security team on ${today}. You can link the account again.`);
+    }
+    expect((await browser.get('/connections/servicenow')).text).toContain('action="/connections/servicenow/link"');
+    expect((await browser.get('/connections/salesforce')).text).not.toContain('revoked by your security team');
+
     // Already revoked (now a tombstone): the same answer. Never existed: 404. Nothing else changes.
     const before = await lv.allGrants();
     const again = await adminCall(lv.vault, `/admin/grants/${aliceSn.id}/revoke`, { method: 'POST', body: { reason: 'again' } });
