@@ -79,7 +79,14 @@ export async function buildServices(config: Config, deps: ServiceDeps, logs: { p
   });
 
   const { baseDelayMs, maxDelayMs, intervalMs } = config.linking.revocationRetry;
-  const retirement = new GrantRetirement({ stores, envelope, upstream, audit, retry: { baseDelayMs } });
+  const retirement = new GrantRetirement({
+    stores,
+    envelope,
+    upstream,
+    audit,
+    retry: { baseDelayMs },
+    tombstoneRetentionMs: config.grants.tombstoneRetentionDays * 86_400_000,
+  });
   return {
     issuer,
     internalUrl,

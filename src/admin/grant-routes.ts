@@ -2,17 +2,20 @@
  * `/admin/grants`: list and search grants (never a secret field), revoke one,
  * revoke in bulk by user, agent or provider. Revocation reuses the
  * linking service's path: unusable at once, RFC 7009 upstream (retry queue on
- * failure), then deleted with its wrapped data key.
+ * failure), then deleted with its wrapped data key; its tombstone (who, when,
+ * why, by whom) stays listable for the retention window.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AuditWriter } from '../audit/events.js';
+import { NotFound } from '../errors.js';
+import { listGrantsAndTombstones, type ListedGrant } from '../grants/listing.js';
 import type { GrantRetirement } from '../grants/retire.js';
-import type { Grant, GrantFilter } from '../store/grant-store.js';
+import { GRANT_STATUSES, type Grant, type GrantFilter, type GrantTombstone } from '../store/grant-store.js';
 import type { Stores } from '../store/stores.js';
 import { adminAuditFields } from './audit-context.js';
-import { adminErrors, targetId } from './schemas.js';
+import { adminErrors, errorBody, targetId } from './schemas.js';
 
 export interface GrantRoutesOptions {
   stores: Stores;
@@ -20,7 +23,7 @@ export interface GrantRoutesOptions {
   audit: AuditWriter;
 }
 
-const status = z.enum(['active', 'consent_required', 'revoked']);
+const status = z.enum(GRANT_STATUSES);
 const grantView = z.object({
   id: z.string(),
   user: z.string(),
@@ -33,6 +36,19 @@ const grantView = z.object({
   version: z.number().int(),
   createdAt: z.number().int(),
   updatedAt: z.number().int(),
+});
+/** A retired grant, kept for the retention window (config `grants.tombstoneRetentionDays`). */
+const tombstoneView = z.object({
+  id: z.string(),
+  user: z.string(),
+  provider: z.string(),
+  upstreamSubject: z.string(),
+  status: z.literal('revoked'),
+  tombstone: z.literal(true),
+  revokedAt: z.number().int(),
+  reason: z.string(),
+  revokedBy: z.string(),
+  revokedByRole: z.enum(['user', 'admin']),
 });
 const listQuery = z.strictObject({
   user: targetId.optional(),
@@ -68,6 +84,23 @@ function view(grant: Grant): z.infer<typeof grantView> {
   };
 }
 
+function tombstoneOf(t: GrantTombstone): z.infer<typeof tombstoneView> {
+  return {
+    id: t.grantId,
+    user: t.userId,
+    provider: t.provider,
+    upstreamSubject: t.upstreamSubject,
+    status: 'revoked',
+    tombstone: true,
+    revokedAt: t.revokedAt,
+    reason: t.reason,
+    revokedBy: t.revokedBy,
+    revokedByRole: t.revokedByRole,
+  };
+}
+
+const listed = (entry: ListedGrant) => (entry.grant !== undefined ? view(entry.grant) : tombstoneOf(entry.tombstone));
+
 const PAGE = 100;
 
 export const grantRoutes: FastifyPluginAsync<GrantRoutesOptions> = async (app, { stores, retirement, audit }) => {
@@ -77,10 +110,10 @@ export const grantRoutes: FastifyPluginAsync<GrantRoutesOptions> = async (app, {
     '/grants',
     {
       schema: {
-        summary: 'List and search grants (no secret fields)',
+        summary: 'List and search grants and the tombstones of retired ones (no secret fields)',
         tags: ['admin'],
         querystring: listQuery,
-        response: { 200: z.object({ items: z.array(grantView), next: z.string().optional() }), ...adminErrors },
+        response: { 200: z.object({ items: z.array(z.union([grantView, tombstoneView])), next: z.string().optional() }), ...adminErrors },
       },
     },
     async (request) => {
@@ -91,8 +124,8 @@ export const grantRoutes: FastifyPluginAsync<GrantRoutesOptions> = async (app, {
         ...(provider !== undefined && { provider }),
         ...(st !== undefined && { status: st }),
       };
-      const page = await stores.grants.list(filter, limit, cursor);
-      return { items: page.items.map(view), ...(page.next !== undefined && { next: page.next }) };
+      const page = await listGrantsAndTombstones(stores.grants, filter, limit, cursor);
+      return { items: page.items.map(listed), ...(page.next !== undefined && { next: page.next }) };
     },
   );
 
@@ -100,28 +133,31 @@ export const grantRoutes: FastifyPluginAsync<GrantRoutesOptions> = async (app, {
     '/grants/:id/revoke',
     {
       schema: {
-        summary: 'Revoke one grant (RFC 7009 style: unknown or already revoked answers the same)',
+        summary: 'Revoke one grant (already revoked answers the same; an id neither live nor tombstoned is 404)',
         tags: ['admin'],
         params: z.strictObject({ id: targetId }),
         body: z.strictObject({ reason }),
-        response: { 200: z.object({ revoked: z.literal(true) }), ...adminErrors },
+        response: { 200: z.object({ revoked: z.literal(true) }), ...adminErrors, 404: errorBody },
       },
     },
     async (request) => {
       const { id } = request.params;
       const { reason: why } = request.body;
-      const grant = await stores.grants.get(id);
+      const [grant, tombstone] = await Promise.all([stores.grants.get(id), stores.grants.getTombstone(id)]);
       const live = grant !== null && grant.status !== 'revoked';
+      const known = grant ?? tombstone;
       await audit.record({
         action: 'grant.revoke',
-        decision: 'allow',
+        decision: known === null ? 'deny' : 'allow',
         reason: why,
         ...adminAuditFields(request),
         grant: id,
-        ...(grant !== null && { user: grant.userId, provider: grant.provider }),
+        ...(known !== null && { user: known.userId, provider: known.provider }),
         details: { found: live },
       });
-      if (live) await retirement.retire({ userId: request.admin.id, requestId: request.id }, grant);
+      // An incident responder must learn that an id matched nothing, not be told it is revoked.
+      if (known === null) throw new NotFound('no such grant');
+      if (live) await retirement.retire({ userId: request.admin.id, requestId: request.id, role: 'admin' }, grant, why);
       return { revoked: true as const };
     },
   );
@@ -164,7 +200,7 @@ export const grantRoutes: FastifyPluginAsync<GrantRoutesOptions> = async (app, {
         details: { bulk: true, grants: targets.length },
       });
       const report = { revoked: 0, upstream_revoked: 0, upstream_failed: 0 };
-      const actor = { userId: request.admin.id, requestId: request.id };
+      const actor = { userId: request.admin.id, requestId: request.id, role: 'admin' as const };
       for (const grant of targets) {
         await audit.record({
           action: 'grant.revoke',
@@ -176,7 +212,7 @@ export const grantRoutes: FastifyPluginAsync<GrantRoutesOptions> = async (app, {
           provider: grant.provider,
           details: { found: true },
         });
-        const outcome = await retirement.retire(actor, grant);
+        const outcome = await retirement.retire(actor, grant, why);
         report.revoked += 1;
         if (outcome === 'revoked') report.upstream_revoked += 1;
         else if (outcome === 'pending') report.upstream_failed += 1;

@@ -12,6 +12,8 @@ export const AUDIT_ACTIONS = [
   'grant.consent',
   'grant.status',
   'grant.revoke',
+  /** A grant quarantined because a ciphertext of it failed to open (integrity alert). */
+  'grant.integrity',
   'upstream.refresh',
   'upstream.revoke',
   'token.exchange',

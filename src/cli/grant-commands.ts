@@ -7,19 +7,22 @@ import { callJson } from './admin-http.js';
 import { positiveInt, print, UsageError, type Ctx } from './cli-context.js';
 import { table } from './table.js';
 
-/** The admin API's view of a grant (no refresh-token field exists in it). */
+/** The admin API's view of a grant (no refresh-token field exists in it), or of a retired grant's tombstone. */
 interface GrantView {
   id: string;
   user: string;
   provider: string;
   upstreamSubject: string;
   instanceUrl?: string;
-  scopes: string[];
+  scopes?: string[];
   status: string;
-  consent: Record<string, string[]>;
-  version: number;
-  createdAt: number;
-  updatedAt: number;
+  consent?: Record<string, string[]>;
+  version?: number;
+  createdAt?: number;
+  updatedAt?: number;
+  /** Tombstones: when and by whom the grant was revoked. */
+  revokedAt?: number;
+  revokedBy?: string;
 }
 
 interface BulkReport {
@@ -28,7 +31,7 @@ interface BulkReport {
   upstream_failed: number;
 }
 
-const STATUSES = ['active', 'consent_required', 'revoked'] as const;
+const STATUSES = ['active', 'consent_required', 'integrity_error', 'revoked'] as const;
 const BULK_FILTERS = ['user', 'agent', 'provider'] as const;
 
 function reason(ctx: Ctx): string {
@@ -55,8 +58,10 @@ export async function grants(ctx: Ctx): Promise<number> {
       g.user,
       g.provider,
       g.status,
-      Object.keys(g.consent).sort().join(',') || undefined,
-      new Date(g.updatedAt).toISOString(),
+      Object.keys(g.consent ?? {})
+        .sort()
+        .join(',') || (g.revokedBy !== undefined ? `revoked by ${g.revokedBy}` : undefined),
+      new Date(g.updatedAt ?? g.revokedAt ?? 0).toISOString(),
     ]);
     const body = table(['id', 'user', 'provider', 'status', 'agents', 'updated'], rows);
     return res.next === undefined ? body : `${body}\nmore: --cursor ${res.next}`;
@@ -72,8 +77,8 @@ export async function revoke(ctx: Ctx): Promise<number> {
     if (filters.length > 0) throw new UsageError('give a grant id or one of --user, --agent, --provider, not both');
     const why = reason(ctx);
     const res = await callJson<{ revoked: true }>(ctx.conn, 'POST', `/admin/grants/${encodeURIComponent(grantId)}/revoke`, { reason: why });
-    // RFC 7009 style: the API gives the same answer for unknown and already revoked grants.
-    return print(ctx, res, () => `revoked grant ${grantId} (an unknown or already revoked grant gets the same answer)`);
+    // An already revoked grant gets the same answer; an unknown id is the API's 404 (exit 1).
+    return print(ctx, res, () => `revoked grant ${grantId} (an already revoked grant gets the same answer)`);
   }
   if (filters.length !== 1) throw new UsageError('revoke needs a grant id or exactly one of --user, --agent, --provider');
   const filter = filters[0]!;

@@ -210,6 +210,12 @@ export const configSchema = z
           .prefault({}),
       })
       .prefault({}),
+    /** Grants: how long a retired (unlinked, re-linked or revoked) grant stays listable as a tombstone, without any secret. */
+    grants: z
+      .strictObject({
+        tombstoneRetentionDays: z.number().int().min(1).max(3_650).default(30),
+      })
+      .prefault({}),
     /** Provider catalog (see src/providers/schema.ts). */
     providers: z.record(providerId, providerSchema).default({}),
     /** Agent registry: the admin ceiling of which agents may ever do which operations. */

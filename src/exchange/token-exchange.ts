@@ -7,11 +7,12 @@
  * audited with whatever was known when it happened.
  */
 import type { AuditEventInput } from '../audit/events.js';
-import { ConsentRequired, InvalidRequest, TemporarilyUnavailable } from '../errors.js';
+import { ConsentRequired, InvalidRequest, TemporarilyUnavailable, UpstreamError, assert } from '../errors.js';
 import type { SigningKeys } from '../crypto/signing-keys.js';
 import type { PeerIdentity } from '../identity/peer-certificate.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
+import { allowedInstanceUrl } from '../providers/instance-url.js';
 import type { TokenStore } from '../store/token-store.js';
 import type { GrantPolicy } from '../grants/policy.js';
 import type { KillSwitchCache } from '../kill-switches/cache.js';
@@ -109,6 +110,9 @@ export class TokenExchange {
     const { grant, alongside: cachedEntry } = await selecting;
     trail.grant = grant.id;
     killSwitches.assertOpen({ grant: grant.id });
+    // The raw token goes out with the grant's instance_url, where the gateway will send it.
+    const releasable = (url: string | undefined) => url === undefined || allowedInstanceUrl(provider, url) !== null;
+    assert(!wantsUpstream || releasable(grant.instanceUrl), () => new UpstreamError('grant instance URL outside the provider hosts'));
 
     const upstream = await this.deps.upstream.get(grant, cachedEntry).catch((err: unknown) => {
       throw err instanceof GrantNeedsConsent
@@ -121,6 +125,7 @@ export class TokenExchange {
     if (upstreamLeft <= 0) throw new TemporarilyUnavailable('upstream token expired while exchanging');
 
     if (wantsUpstream) {
+      assert(releasable(upstream.instanceUrl), () => new UpstreamError('refreshed instance URL outside the provider hosts'));
       return {
         body: {
           access_token: upstream.accessToken,

@@ -21,7 +21,8 @@ import { overridesMethod } from './headers.js';
 import type { KillSwitchCache } from '../kill-switches/cache.js';
 import { grantHonours } from '../grants/liveness.js';
 import type { PeerIdentity } from '../identity/peer-certificate.js';
-import { hostAllowed, type Operation, type Provider, type ProviderCatalog } from '../providers/catalog.js';
+import type { Operation, Provider, ProviderCatalog } from '../providers/catalog.js';
+import { allowedInstanceUrl } from '../providers/instance-url.js';
 import type { CachedAccessToken, TokenStore } from '../store/token-store.js';
 import type { Grant, GrantStore } from '../store/grant-store.js';
 import { matchPattern, parseForwardTarget, type ForwardTarget } from './path-policy.js';
@@ -133,15 +134,15 @@ export class OperationTokenRedeemer {
 
 /** The provider's API base: configured, or the grant's `instance_url` (Salesforce). Never the request's Host. */
 function apiBaseOf(provider: Provider, grant: Grant): URL {
-  const raw = provider.apiBase.from === 'config' ? provider.apiBase.url : grant.instanceUrl;
-  assert(raw, () => new UpstreamError('grant has no instance URL'));
-  const url = new URL(raw);
+  if (provider.apiBase.from === 'grant') {
+    assert(grant.instanceUrl, () => new UpstreamError('grant has no instance URL'));
+    // An instance URL came from the provider's token response: only the provider's own hosts.
+    const url = allowedInstanceUrl(provider, grant.instanceUrl);
+    assert(url, () => new UpstreamError('instance URL outside the provider hosts'));
+    return url;
+  }
+  const url = new URL(provider.apiBase.url);
   const allowed = url.protocol === 'https:' || (url.protocol === 'http:' && provider.allowPrivateNetwork);
   assert(allowed && url.username === '' && url.password === '' && url.search === '', () => new UpstreamError('provider API base refused'));
-  // An instance URL came from the provider's token response: only the provider's own hosts.
-  assert(
-    provider.apiBase.from === 'config' || hostAllowed(url.hostname, provider.apiBase.hosts),
-    () => new UpstreamError('instance URL outside the provider hosts'),
-  );
   return url;
 }

@@ -8,7 +8,7 @@ import { consentLink } from './consent-link.js';
 import type { Operation, ProviderCatalog } from '../providers/catalog.js';
 import type { Grant, GrantStore } from '../store/grant-store.js';
 
-const STATUS_PREFERENCE = { active: 0, consent_required: 1, revoked: 2 } as const;
+const STATUS_PREFERENCE = { active: 0, consent_required: 1, integrity_error: 2, revoked: 3 } as const;
 
 /** How long the (user, provider) → grant id hint is trusted before the user's index is read again. */
 const HINT_TTL_MS = 10_000;

@@ -5,17 +5,22 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AuditWriter } from '../audit/events.js';
-import type { Envelope } from '../crypto/envelope.js';
+import { EnvelopeError, type Envelope } from '../crypto/envelope.js';
 import { UpstreamFailure, UpstreamInvalidGrant, type UpstreamOAuth } from '../providers/upstream-oauth.js';
 import type { Grant } from '../store/grant-store.js';
 import type { Stores } from '../store/stores.js';
 import { openRefreshToken } from './secrets.js';
 
-/** Who is acting, for audit. */
+/** Who is acting, for audit and the tombstone. */
 export interface Actor {
   userId: string;
   requestId: string;
+  /** The user on the consent pages (default), or the security team through the admin API. */
+  role?: 'user' | 'admin';
 }
+
+/** How long a retired grant's tombstone stays listable by default (config `grants.tombstoneRetentionDays`). */
+export const DEFAULT_TOMBSTONE_RETENTION_MS = 30 * 86_400_000;
 
 /** How an upstream revocation ended: confirmed, queued for retry, or impossible (no endpoint). */
 export type RevocationOutcome = 'revoked' | 'pending' | 'unsupported';
@@ -27,6 +32,8 @@ export interface GrantRetirementDeps {
   audit: AuditWriter;
   /** First delay of the revocation retry queue. */
   retry: { baseDelayMs: number };
+  /** How long a retired grant's tombstone is kept. */
+  tombstoneRetentionMs?: number;
   now?: () => number;
 }
 
@@ -43,9 +50,24 @@ export class GrantRetirement {
    * for retry), then delete it, or keep it revoked until the retry succeeds.
    * Shared by unlink, relink and the admin API; `actor.userId` is whoever acts.
    */
-  async retire(actor: Actor, grant: Grant): Promise<RevocationOutcome> {
+  async retire(actor: Actor, grant: Grant, reason = 'unlinked'): Promise<RevocationOutcome> {
     const { stores } = this.deps;
-    await stores.grants.setStatus(grant.id, 'revoked');
+    // Revoked and tombstoned in one step: the grant stays listable (no secret) after it is deleted.
+    await stores.grants.markRevoked(
+      grant.id,
+      {
+        grantId: grant.id,
+        userId: grant.userId,
+        provider: grant.provider,
+        upstreamSubject: grant.upstreamSubject,
+        status: 'revoked',
+        revokedAt: this.now(),
+        reason,
+        revokedBy: actor.userId,
+        revokedByRole: actor.role ?? 'user',
+      },
+      this.deps.tombstoneRetentionMs ?? DEFAULT_TOMBSTONE_RETENTION_MS,
+    );
     await stores.tokens.dropAccessToken(grant.id);
     const outcome = await this.revokeUpstream(actor, grant);
     if (outcome !== 'pending') await stores.grants.delete(grant.id);
@@ -63,7 +85,12 @@ export class GrantRetirement {
     } catch (err) {
       // RFC 7009 §2.2: an invalid token counts as revoked.
       if (err instanceof UpstreamInvalidGrant) outcome = 'revoked';
-      else if (err instanceof UpstreamFailure && err.reason === 'unsupported') outcome = 'unsupported';
+      // A quarantined grant (integrity_error): its refresh token cannot be opened, so it cannot be
+      // presented for revocation either, now or on retry. Only the user can remove the app upstream.
+      else if (err instanceof EnvelopeError) {
+        outcome = 'unsupported';
+        reason = 'refresh_token_cannot_open';
+      } else if (err instanceof UpstreamFailure && err.reason === 'unsupported') outcome = 'unsupported';
       else {
         outcome = 'pending';
         reason = err instanceof UpstreamFailure ? err.reason : 'error';
@@ -93,7 +120,7 @@ export class GrantRetirement {
         provider: grant.provider,
         grant: grant.id,
         requestId: actor.requestId,
-        reason: outcome === 'revoked' ? 'revoked' : outcome === 'unsupported' ? 'no_revocation_endpoint' : `queued_for_retry:${reason ?? 'error'}`,
+        reason: outcome === 'revoked' ? 'revoked' : outcome === 'unsupported' ? (reason ?? 'no_revocation_endpoint') : `queued_for_retry:${reason ?? 'error'}`,
       })
       // The revocation already happened (or is queued); a lost record must not undo it.
       .catch(() => undefined);

@@ -16,7 +16,7 @@
  */
 import { TemporarilyUnavailable, UpstreamError, AccessDenied } from '../errors.js';
 import type { AuditWriter } from '../audit/events.js';
-import type { Envelope } from '../crypto/envelope.js';
+import { EnvelopeError, type Envelope } from '../crypto/envelope.js';
 import { openAccessToken, openRefreshToken, sealAccessToken, sealRefreshToken } from './secrets.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
 import { UpstreamFailure, UpstreamInvalidGrant, type UpstreamOAuth } from '../providers/upstream-oauth.js';
@@ -51,12 +51,34 @@ export interface UpstreamAccessOptions {
   now?: () => number;
 }
 
-/** Reported for each upstream refresh attempt, for audit. Never carries token values. */
-export type RefreshOutcome = { grant: Grant; outcome: 'refreshed' | 'rotated' | 'invalid_grant' | 'failed' | 'lost_race'; reason?: string };
+/**
+ * Reported for each upstream refresh attempt, and once when a grant is quarantined because a
+ * ciphertext of it failed to open (`integrity_error`, reason = the envelope error's code). For audit;
+ * never carries token values.
+ */
+export type RefreshOutcome = {
+  grant: Grant;
+  outcome: 'refreshed' | 'rotated' | 'invalid_grant' | 'failed' | 'lost_race' | 'integrity_error';
+  reason?: string;
+};
 
-/** One `upstream.refresh` audit record per attempt, awaited before anything derived is returned. */
+/**
+ * One `upstream.refresh` audit record per attempt, awaited before anything derived is returned; a
+ * quarantine is one `grant.integrity` alert instead.
+ */
 export function auditRefresh(audit: AuditWriter): (event: RefreshOutcome) => Promise<void> {
   return async ({ grant, outcome, reason }) => {
+    if (outcome === 'integrity_error') {
+      await audit.record({
+        action: 'grant.integrity',
+        decision: 'error',
+        reason: `ciphertext failed to open: ${reason ?? 'unknown'}`,
+        user: grant.userId,
+        provider: grant.provider,
+        grant: grant.id,
+      });
+      return;
+    }
     await audit.record({
       action: 'upstream.refresh',
       decision: outcome === 'refreshed' || outcome === 'rotated' ? 'allow' : outcome === 'failed' ? 'error' : 'deny',
@@ -82,6 +104,11 @@ export class UpstreamAccessTokens {
    * per seal), which is most of the cost of a cache hit.
    */
   readonly #opened = new Map<string, { ciphertext: string; accessToken: string }>();
+  /**
+   * Per grant, the refresh-token ciphertext last opened successfully: a grant is checked on every
+   * use, also when its cached access token serves, at the cost of one open per ciphertext.
+   */
+  readonly #verified = new Map<string, string>();
   readonly #marginMs: number;
   readonly #pollMs: number;
   readonly #lockMarginMs: number;
@@ -115,6 +142,7 @@ export class UpstreamAccessTokens {
 
   /** A usable access token for an active grant; `prefetched`: prefetch(grant.id), read after the grant. */
   async get(grant: Grant, prefetched?: Promise<CachedAccessToken | null>): Promise<UpstreamAccess> {
+    if (this.#verified.get(grant.id) !== grant.refreshToken) await this.#verify(grant);
     const cached = await this.#cached(grant, prefetched);
     if (cached) return cached;
     let flight = this.#inflight.get(grant.id);
@@ -142,7 +170,9 @@ export class UpstreamAccessTokens {
   async forgetRejected(grant: Grant, rejected: string): Promise<void> {
     if (this.#opened.get(grant.id)?.accessToken === rejected) this.#opened.delete(grant.id);
     const entry = await this.stores.tokens.getAccessToken(grant.id);
-    if (entry && openAccessToken(this.envelope, grant, entry.ciphertext) === rejected) await this.stores.tokens.dropAccessToken(grant.id);
+    if (entry && (await this.#open(grant, () => openAccessToken(this.envelope, grant, entry.ciphertext))) === rejected) {
+      await this.stores.tokens.dropAccessToken(grant.id);
+    }
   }
 
   /** Worst case of one refresh: token call plus an introspection, each bounded by the provider timeout. */
@@ -157,7 +187,7 @@ export class UpstreamAccessTokens {
     if (!entry || entry.expiresAt - this.#marginMs <= this.#now()) return null;
     const opened = this.#opened.get(grant.id);
     if (opened?.ciphertext === entry.ciphertext) return this.#access(grant, opened.accessToken, entry.expiresAt);
-    const accessToken = openAccessToken(this.envelope, grant, entry.ciphertext);
+    const accessToken = await this.#open(grant, () => openAccessToken(this.envelope, grant, entry.ciphertext));
     if (this.#opened.size >= OPENED_MAX_ENTRIES) this.#opened.delete(this.#opened.keys().next().value!);
     this.#opened.set(grant.id, { ciphertext: entry.ciphertext, accessToken });
     return this.#access(grant, accessToken, entry.expiresAt);
@@ -204,7 +234,8 @@ export class UpstreamAccessTokens {
 
     let tokens;
     try {
-      tokens = await this.upstream.refresh(grant.provider, openRefreshToken(this.envelope, grant));
+      const refreshToken = await this.#open(grant, () => openRefreshToken(this.envelope, grant));
+      tokens = await this.upstream.refresh(grant.provider, refreshToken);
     } catch (err) {
       if (err instanceof UpstreamFailure) {
         await this.onRefresh({ grant, outcome: 'failed', reason: err.reason });
@@ -268,6 +299,36 @@ export class UpstreamAccessTokens {
       await sleep(COMMIT_BACKOFF_MS * attempt);
       const current = await this.stores.grants.get(grant.id).catch(() => null);
       if (current?.refreshToken === sealed) return current.version;
+    }
+  }
+
+  async #verify(grant: Grant): Promise<void> {
+    await this.#open(grant, () => openRefreshToken(this.envelope, grant));
+    if (this.#verified.size >= OPENED_MAX_ENTRIES) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(grant.id, grant.refreshToken);
+  }
+
+  /**
+   * Opens one of the grant's ciphertexts. One that fails to open (tampered, copied from another
+   * record, or under a key no longer held) quarantines the grant: status `integrity_error` through
+   * the version compare-and-set, so exactly one caller moves it and writes the one alert. It is
+   * never retried and nothing goes upstream; the user links the account again.
+   */
+  async #open(grant: Grant, open: () => string): Promise<string> {
+    try {
+      return open();
+    } catch (err) {
+      if (!(err instanceof EnvelopeError)) throw err;
+      if ((await this.stores.grants.setStatus(grant.id, 'integrity_error', grant.version)) !== null) {
+        this.#opened.delete(grant.id);
+        this.#verified.delete(grant.id);
+        await this.onRefresh({ grant, outcome: 'integrity_error', reason: err.name });
+        throw new GrantNeedsConsent('grant quarantined: a ciphertext failed to open');
+      }
+      // The version moved: a peer quarantined it, or committed a refresh we did not see.
+      const current = await this.stores.grants.get(grant.id);
+      if (current?.status === 'integrity_error') throw new GrantNeedsConsent('grant quarantined by a peer');
+      throw new TemporarilyUnavailable('grant changed while opening its ciphertext');
     }
   }
 

@@ -9,7 +9,7 @@
 import type { AuditWriter } from '../audit/events.js';
 import type { Actor, GrantRetirement, RevocationOutcome } from '../grants/retire.js';
 import type { Agent, Operation, Provider, ProviderCatalog } from '../providers/catalog.js';
-import type { Grant } from '../store/grant-store.js';
+import type { Grant, GrantTombstone } from '../store/grant-store.js';
 import type { Stores } from '../store/stores.js';
 import { agentsFor, askedFor, missingScopes } from './ceiling.js';
 import { LinkError } from './errors.js';
@@ -38,6 +38,8 @@ export interface ProviderView {
   activity: Map<string, { agents: AgentAccess[]; uses: GrantUse[] }>;
   /** The deep link's request, when it lies inside the admin ceiling. */
   request?: ConsentAsk;
+  /** This user's tombstones of this provider (retired grants, no secret). */
+  tombstones: GrantTombstone[];
 }
 
 /** A deep link's request as the page offers it for Approve or Deny. */
@@ -65,9 +67,13 @@ export class ConsentService {
   }
 
   /** Every configured provider with this user's grants of it. */
-  async connections(userId: string): Promise<Array<{ provider: Provider; grants: Grant[] }>> {
-    const grants = await this.deps.stores.grants.listByUser(userId);
-    return this.deps.catalog.list().map((provider) => ({ provider, grants: grants.filter((g) => g.provider === provider.id) }));
+  async connections(userId: string): Promise<Array<{ provider: Provider; grants: Grant[]; tombstones: GrantTombstone[] }>> {
+    const [grants, tombstones] = await Promise.all([this.deps.stores.grants.listByUser(userId), this.deps.stores.grants.tombstonesByUser(userId)]);
+    return this.deps.catalog.list().map((provider) => ({
+      provider,
+      grants: grants.filter((g) => g.provider === provider.id),
+      tombstones: tombstones.filter((t) => t.provider === provider.id),
+    }));
   }
 
   async providerView(userId: string, providerId: string, request: { agent?: string | undefined; operation?: string | undefined } = {}): Promise<ProviderView> {
@@ -86,7 +92,8 @@ export class ConsentService {
       granted: target?.consent[asked.agent.id]?.includes(asked.operation.name) ?? false,
       missingScopes: target ? missingScopes(target, [asked.operation]) : [],
     };
-    return { provider, grants, agents: agentsFor(catalog, provider.id), activity, ...(ask ? { request: ask } : {}) };
+    const tombstones = (await stores.grants.tombstonesByUser(userId)).filter((t) => t.provider === provider.id);
+    return { provider, grants, agents: agentsFor(catalog, provider.id), activity, tombstones, ...(ask ? { request: ask } : {}) };
   }
 
   /** A grant of this user and provider, for the unlink confirmation. */

@@ -16,6 +16,7 @@ import type { Envelope } from '../crypto/envelope.js';
 import type { Actor, GrantRetirement } from '../grants/retire.js';
 import { sealAccessToken, sealRefreshToken } from '../grants/secrets.js';
 import type { Operation, Provider, ProviderCatalog } from '../providers/catalog.js';
+import { allowedInstanceUrl } from '../providers/instance-url.js';
 import { UpstreamFailure, UpstreamInvalidGrant, type UpstreamOAuth, type UpstreamTokens } from '../providers/upstream-oauth.js';
 import type { Grant } from '../store/grant-store.js';
 import type { Stores } from '../store/stores.js';
@@ -177,6 +178,12 @@ export class LinkService {
       await upstream.revoke(providerId, tokens.accessToken, 'access_token').catch(() => undefined);
       throw new LinkError('TV_LINK_NO_REFRESH_TOKEN');
     }
+    if (tokens.instanceUrl !== undefined && !allowedInstanceUrl(provider, tokens.instanceUrl)) {
+      // The grant's token would later be sent there: refuse to store it, and leave no approval behind.
+      await upstream.revoke(providerId, refreshToken, 'refresh_token').catch(() => undefined);
+      await upstream.revoke(providerId, tokens.accessToken, 'access_token').catch(() => undefined);
+      throw new LinkError('TV_LINK_PROVIDER_FAILED', 'instance_url outside the provider hosts');
+    }
     const subject = tokens.subject ?? (await this.subjectByIntrospection(providerId, tokens));
     if (!subject) {
       await upstream.revoke(providerId, refreshToken, 'refresh_token').catch(() => undefined);
@@ -224,7 +231,7 @@ export class LinkService {
       const entry = { ciphertext: sealAccessToken(envelope, ref, tokens.accessToken), expiresAt: tokens.expiresAt, grantVersion: grant.version };
       await stores.tokens.cacheAccessToken(grant.id, entry, ttl).catch(() => undefined);
     }
-    for (const old of previous) await this.deps.retirement.retire(actor, old);
+    for (const old of previous) await this.deps.retirement.retire(actor, old, 'relinked');
     return { result: previous.length > 0 ? 'relinked' : 'linked', grantId: grant.id };
   }
 

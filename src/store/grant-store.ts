@@ -6,7 +6,15 @@
  */
 import type { Page } from './page.js';
 
-export type GrantStatus = 'active' | 'consent_required' | 'revoked';
+/**
+ * `integrity_error`: a ciphertext of the grant failed to open (tampered, swapped onto another
+ * record, or under a key the vault no longer holds). Quarantined: never used or refreshed again,
+ * the user must link the account again.
+ */
+export const GRANT_STATUSES = ['active', 'consent_required', 'integrity_error', 'revoked'] as const;
+export type GrantStatus = (typeof GRANT_STATUSES)[number];
+
+export const isGrantStatus = (value: unknown): value is GrantStatus => (GRANT_STATUSES as readonly unknown[]).includes(value);
 
 /** One user's link to one provider account. */
 export interface Grant {
@@ -36,6 +44,26 @@ export interface Grant {
   consentEpochs?: Record<string, number>;
   createdAt: number;
   updatedAt: number;
+}
+
+/**
+ * What stays of a retired grant (unlink, re-link, admin revocation) for a retention window: who
+ * held it, when and why it was revoked, and by whom. No secret field.
+ */
+export interface GrantTombstone {
+  grantId: string;
+  userId: string;
+  provider: string;
+  upstreamSubject: string;
+  status: 'revoked';
+  /** Epoch ms. */
+  revokedAt: number;
+  /** `unlinked`, `relinked`, or the security team's stated reason. */
+  reason: string;
+  /** The identity that acted: the user, or the admin. */
+  revokedBy: string;
+  /** Whether the user or the security team (admin API) revoked it. */
+  revokedByRole: 'user' | 'admin';
 }
 
 /** Filter for admin listing; every field optional and ANDed. */
@@ -70,6 +98,17 @@ export interface GrantStore {
   setStatus(id: string, status: GrantStatus, expectedVersion?: number): Promise<number | null>;
   /** Replace one agent's consented operations (empty list removes the agent). Returns false if no grant. */
   setConsent(id: string, agent: string, operations: string[]): Promise<boolean>;
-  /** Delete the grant and every key that hangs off it (cached access token). Returns false if absent. */
+  /** Delete the grant and every key that hangs off it (cached access token). Returns false if absent. Its tombstone stays. */
   delete(id: string): Promise<boolean>;
+  /**
+   * Retirement's first step, atomic: status `revoked` (version bumped) and the grant's tombstone,
+   * kept `ttlMs`. Returns the new version, or null (and nothing written) when the grant is gone.
+   */
+  markRevoked(id: string, tombstone: GrantTombstone, ttlMs: number): Promise<number | null>;
+  /** The tombstone of a grant id, while it is kept. */
+  getTombstone(id: string): Promise<GrantTombstone | null>;
+  /** One user's tombstones, by grant id (consent pages). */
+  tombstonesByUser(userId: string): Promise<GrantTombstone[]>;
+  /** Tombstones in grant id order, paged like list(); `status` and `agent` are not tombstone fields: callers decide. */
+  listTombstones(filter: Pick<GrantFilter, 'userId' | 'provider'>, limit: number, cursor?: string): Promise<Page<GrantTombstone>>;
 }

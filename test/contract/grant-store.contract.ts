@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StoreConflictError } from '../../src/store/errors.js';
-import type { Grant } from '../../src/store/grant-store.js';
+import type { Grant, GrantTombstone } from '../../src/store/grant-store.js';
 import type { Stores } from '../../src/store/stores.js';
 import { grantFixture } from './fixtures.js';
 
@@ -144,6 +144,70 @@ export function describeGrantStoreContract(stores: () => Stores): void {
       expect(await stores().grants.listByUser(grant.userId)).toStrictEqual([other]);
       expect((await stores().grants.list({}, 10)).items).toStrictEqual([other]);
       expect(await stores().grants.delete(grant.id)).toBe(false);
+    });
+
+    it('keeps an integrity_error status (a quarantined grant) as written', async () => {
+      const grant = grantFixture();
+      await stores().grants.create(grant);
+      expect(await stores().grants.setStatus(grant.id, 'integrity_error', 1)).toBe(2);
+      expect(await stores().grants.get(grant.id)).toMatchObject({ status: 'integrity_error', version: 2 });
+      expect((await stores().grants.list({ status: 'integrity_error' }, 10)).items.map((g) => g.id)).toStrictEqual([grant.id]);
+    });
+
+    const tombstoneOf = (grant: Grant, overrides: Partial<GrantTombstone> = {}): GrantTombstone => ({
+      grantId: grant.id,
+      userId: grant.userId,
+      provider: grant.provider,
+      upstreamSubject: grant.upstreamSubject,
+      status: 'revoked',
+      revokedAt: 1_763_776_600_000,
+      reason: 'incident-7',
+      revokedBy: 'spiffe://corp.example/admin',
+      revokedByRole: 'admin',
+      ...overrides,
+    });
+
+    it('marks a grant revoked and writes its tombstone in one step; the tombstone outlives the grant', async () => {
+      const grant = grantFixture();
+      await stores().grants.create(grant);
+      const tombstone = tombstoneOf(grant);
+      expect(await stores().grants.markRevoked(grant.id, tombstone, 60_000)).toBe(2);
+      expect(await stores().grants.get(grant.id)).toMatchObject({ status: 'revoked', version: 2 });
+      expect(await stores().grants.getTombstone(grant.id)).toStrictEqual(tombstone);
+      expect(await stores().grants.delete(grant.id)).toBe(true);
+      expect(await stores().grants.getTombstone(grant.id)).toStrictEqual(tombstone);
+      expect(await stores().grants.tombstonesByUser(grant.userId)).toStrictEqual([tombstone]);
+      expect(await stores().grants.tombstonesByUser('nobody')).toStrictEqual([]);
+      // A grant that is gone gets no tombstone.
+      expect(await stores().grants.markRevoked('missing', tombstoneOf({ ...grant, id: 'missing' }), 60_000)).toBeNull();
+      expect(await stores().grants.getTombstone('missing')).toBeNull();
+    });
+
+    it('drops a tombstone when its retention ends', async () => {
+      const grant = grantFixture();
+      await stores().grants.create(grant);
+      await stores().grants.markRevoked(grant.id, tombstoneOf(grant), 50);
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      expect(await stores().grants.getTombstone(grant.id)).toBeNull();
+      expect(await stores().grants.tombstonesByUser(grant.userId)).toStrictEqual([]);
+      expect((await stores().grants.listTombstones({}, 10)).items).toStrictEqual([]);
+    });
+
+    it('pages a filtered tombstone listing in grant id order with a cursor', async () => {
+      const expected: GrantTombstone[] = [];
+      for (let i = 0; i < 7; i++) {
+        const grant = grantFixture({ id: `t-${i}`, provider: i % 2 === 0 ? 'salesforce' : 'servicenow' });
+        await stores().grants.create(grant);
+        const tombstone = tombstoneOf(grant, { revokedByRole: 'user', revokedBy: grant.userId, reason: 'unlinked' });
+        await stores().grants.markRevoked(grant.id, tombstone, 60_000);
+        if (i % 2 === 0) expected.push(tombstone);
+      }
+      const p1 = await stores().grants.listTombstones({ provider: 'salesforce' }, 3);
+      expect(p1.items).toStrictEqual(expected.slice(0, 3));
+      expect(p1.next).toEqual(expect.any(String));
+      const p2 = await stores().grants.listTombstones({ provider: 'salesforce' }, 3, p1.next);
+      expect(p2).toStrictEqual({ items: expected.slice(3) });
+      expect((await stores().grants.listTombstones({ userId: 'nobody' }, 3)).items).toStrictEqual([]);
     });
 
     it('returns copies, so caller mutation does not reach the store', async () => {

@@ -43,8 +43,8 @@ export interface LinkingVault {
   allGrants(): Promise<Grant[]>;
   /** Stop a fake provider (its host stops answering). */
   stopFake(provider: string): Promise<void>;
-  /** Start a fresh fake on the same port (it remembers nothing). */
-  restartFake(provider: string): Promise<FakeOAuthServer>;
+  /** Start a fresh fake on the same port (it remembers nothing); `apiBaseUrl`: the Salesforce `instance_url` it answers with. */
+  restartFake(provider: string, options?: { apiBaseUrl?: string }): Promise<FakeOAuthServer>;
   /**
    * POST /exchange over mTLS with the gateway certificate: `login` (a user of the IdP, so the
    * same user id as the consent pages) by `agent` for `operation` (`provider:local`).
@@ -106,6 +106,8 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
           kind: 'salesforce',
           displayName: 'Salesforce',
           loginUrl: salesforce.origin,
+          // The fake org's instance_url is its own loopback origin.
+          instanceHosts: [new URL(salesforce.origin).hostname],
           scopes: options.salesforceScopes?.provider ?? ['api', 'refresh_token'],
           operations: {
             'records.read': { ...op('Read your Salesforce records'), scopes: options.salesforceScopes?.operations['records.read'] ?? [] },
@@ -175,12 +177,17 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
       await fakes[provider]?.stop();
       stopped.add(provider);
     },
-    async restartFake(provider) {
+    async restartFake(provider, options = {}) {
       const old = fakes[provider];
       const profile = profiles[provider as keyof typeof profiles];
       if (!old || !profile) throw new Error(`no fake ${provider}`);
       if (!stopped.has(provider)) await old.stop();
-      const fresh = await startFakeOAuthServer({ profile, port: Number(new URL(old.origin).port), clients: [client(`/connections/${provider}/callback`)] });
+      const fresh = await startFakeOAuthServer({
+        profile,
+        port: Number(new URL(old.origin).port),
+        clients: [client(`/connections/${provider}/callback`)],
+        ...options,
+      });
       fakes[provider] = fresh;
       stopped.delete(provider);
       return fresh;

@@ -15,7 +15,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOAuthServer, type FakeOAuthServer } from '../../src/dev/fake-oauth-server.js';
-import { ServerError } from '../../src/errors.js';
+import { ConsentRequired } from '../../src/errors.js';
 import { openRefreshToken } from '../../src/grants/secrets.js';
 import type { Grant } from '../../src/store/grant-store.js';
 import { adminCall } from '../helpers/admin-client.js';
@@ -97,17 +97,29 @@ describe('KEK rotation over 1,000 grants, end to end', () => {
     expect(batches.length).toBe(4);
     expect(batches.at(-1)).toMatchObject({ activeKeyId: '2', done: true, scanned: GRANTS, rewrapped: GRANTS - 2, alreadyActive: 0, raced: 0, failed });
 
-    // The swapped pair is never served: refused, and neither refresh token was presented upstream.
-    const refusal = { status: 500, body: { error: 'server_error', error_description: new ServerError('').description } };
+    // The swapped pair is never served: quarantined on first use (the user must link again), and
+    // neither refresh token was presented upstream.
+    const deepLink = `/connections/salesforce?agent=${encodeURIComponent(AGENT_A)}&operation=${encodeURIComponent('salesforce:records.read')}`;
+    const refusal = {
+      status: 400,
+      body: {
+        error: 'consent_required',
+        error_description: new ConsentRequired('').description,
+        error_uri: expect.stringMatching(new RegExp(`^https://[^/]+${deepLink.replace(/[?]/g, '\\?')}$`)),
+      },
+    };
     const refreshesBefore = salesforce.refreshes;
     for (const i of SWAPPED) expect(await exchangeAs(i)).toStrictEqual(refusal);
     expect(salesforce.refreshes).toBe(refreshesBefore);
     for (const i of SWAPPED) expect(await salesforce.isRefreshTokenActive(seeded[i]!.refreshToken)).toBe(true);
     const swappedIds = SWAPPED.map((i) => seeded[i]!.grant.id);
     const trail = (await vault.auditRecords()).filter((r) => r.action === 'token.exchange' && swappedIds.includes(r.grant ?? ''));
-    expect(trail.map((r) => [r.grant, r.decision, r.reason?.split(' ')[0], r.tokenHmac])).toStrictEqual(
-      swappedIds.map((id) => [id, 'error', 'DecryptionError', undefined]),
+    expect(trail.map((r) => [r.grant, r.decision, r.tokenHmac])).toStrictEqual(swappedIds.map((id) => [id, 'deny', undefined]));
+    const alerts = (await vault.auditRecords()).filter((r) => r.action === 'grant.integrity');
+    expect(alerts.map((r) => [r.grant, r.decision, r.reason])).toStrictEqual(
+      swappedIds.map((id) => [id, 'error', 'ciphertext failed to open: DecryptionError']),
     );
+    for (const id of swappedIds) expect((await vault.runtime.stores.grants.get(id))?.status).toBe('integrity_error');
 
     // Retire the old key: from here only kek-2 can open anything.
     await rm(join(vault.pki.dir, 'kek-1.key'));

@@ -5,7 +5,7 @@
  */
 import type { Agent, Operation, Provider } from '../../providers/catalog.js';
 import type { ConsentAsk } from '../consent-service.js';
-import type { Grant } from '../../store/grant-store.js';
+import type { Grant, GrantTombstone } from '../../store/grant-store.js';
 import { HISTORY_LIMIT, type AgentAccess, type GrantUse } from '../grant-history.js';
 import { agentAccessTable, historyTable } from './history-view.js';
 import { html, type Html } from './html.js';
@@ -16,12 +16,13 @@ export interface Viewer {
   csrfToken: string;
 }
 
-export type ProviderStatus = 'not_linked' | 'active' | 'consent_required' | 'revoked';
+export type ProviderStatus = 'not_linked' | 'active' | 'consent_required' | 'integrity_error' | 'revoked';
 
 const STATUS_LABEL: Record<ProviderStatus, string> = {
   not_linked: 'Not linked',
   active: 'Active',
   consent_required: 'Needs re-consent',
+  integrity_error: 'Needs re-linking',
   revoked: 'Revoked',
 };
 
@@ -85,17 +86,29 @@ export function signedOutPage(): string {
 
 export function providerStatus(grants: Grant[]): ProviderStatus {
   if (grants.length === 0) return 'not_linked';
-  for (const status of ['active', 'consent_required'] as const) if (grants.some((g) => g.status === status)) return status;
+  for (const status of ['active', 'consent_required', 'integrity_error'] as const) if (grants.some((g) => g.status === status)) return status;
   return 'revoked';
 }
 
 const statusBadge = (status: ProviderStatus) => html`<span class="status status-${status}">${STATUS_LABEL[status]}</span>`;
 
-export function connectionsPage(viewer: Viewer, providers: Array<{ provider: Provider; grants: Grant[] }>): string {
+/**
+ * The security team revoked this connection (its latest tombstone, kept `grants.tombstoneRetentionDays`)
+ * and nothing active replaced it: say when, and offer to link again.
+ */
+function securityRevocation(grants: Grant[], tombstones: GrantTombstone[] | undefined, again: Html): Html | '' {
+  if (grants.some((g) => g.status === 'active')) return '';
+  const latest = (tombstones ?? []).filter((t) => t.revokedByRole === 'admin').sort((a, b) => b.revokedAt - a.revokedAt)[0];
+  if (!latest) return '';
+  return html`<div class="notice security-revoked" role="status"><p>This connection was revoked by your security team on ${new Date(latest.revokedAt).toISOString().slice(0, 10)}. You can link the account again.</p>${again}</div>`;
+}
+
+export function connectionsPage(viewer: Viewer, providers: Array<{ provider: Provider; grants: Grant[]; tombstones?: GrantTombstone[] }>): string {
   const items = providers.map(
-    ({ provider, grants }) => html`<li>
+    ({ provider, grants, tombstones }) => html`<li>
 <h2><a href="/connections/${encodeURIComponent(provider.id)}">${provider.displayName}</a></h2>
 <p>Status: ${statusBadge(providerStatus(grants))}</p>
+${securityRevocation(grants, tombstones, html`<p><a href="/connections/${encodeURIComponent(provider.id)}">Link again</a></p>`)}
 </li>`,
   );
   const body = providers.length
@@ -115,6 +128,8 @@ export interface ProviderPageModel {
   /** Per grant id: the agents holding consent and the recent uses (grant-history.ts). */
   activity: ReadonlyMap<string, { agents: AgentAccess[]; uses: GrantUse[] }>;
   result?: Result;
+  /** This user's tombstones of this provider (retired grants). */
+  tombstones?: GrantTombstone[];
 }
 
 const hidden = (name: string, value: string | undefined) => (value ? html`<input type="hidden" name="${name}" value="${value}">` : '');
@@ -144,6 +159,12 @@ function consentForm(model: ProviderPageModel, grant: Grant): Html {
 <button type="submit">Save choices</button></form>`;
 }
 
+/** A quarantined grant (its stored secret failed an integrity check) is never used again: the user links again. */
+const integrityNotice = (model: ProviderPageModel, status: ProviderStatus) =>
+  status === 'integrity_error'
+    ? html`<p class="notice">This link needs re-linking: the vault could not verify its stored credentials, so no agent can use it. Link the account again.</p>${linkForm(model, 'Link again')}`
+    : '';
+
 function grantSection(model: ProviderPageModel, grant: Grant): Html {
   const { viewer, provider } = model;
   const activity = model.activity.get(grant.id);
@@ -158,6 +179,7 @@ function grantSection(model: ProviderPageModel, grant: Grant): Html {
 ${grant.instanceUrl ? html`<dt>Instance</dt><dd class="op">${grant.instanceUrl}</dd>` : ''}
 <dt>Linked</dt><dd>${new Date(grant.createdAt).toISOString().slice(0, 16).replace('T', ' ')} UTC</dd>
 </dl>
+${integrityNotice(model, status)}
 ${
   status === 'revoked'
     ? html`<p>This link is revoked. The vault is still confirming the revocation with the provider.</p>`
@@ -175,6 +197,7 @@ export function providerPage(model: ProviderPageModel): string {
   const body = html`${result ? html`<p class="notice ok" role="status">${RESULTS[result]}</p>` : ''}
 ${request ? requestBlock(provider, request, model.viewer.csrfToken) : ''}
 <p>Status: ${statusBadge(status)}</p>
+${securityRevocation(grants, model.tombstones, grants.length === 0 ? html`` : linkForm(model, 'Link again'))}
 ${grants.map((g) => grantSection(model, g))}
 ${grants.length === 0 ? linkForm(model, `Link your ${provider.displayName} account`) : ''}
 <p><a href="/connections">All connections</a></p>`;

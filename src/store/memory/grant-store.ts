@@ -1,6 +1,7 @@
 import { decodeCursor, encodeCursor, matchesGrantFilter } from '../grant-filter.js';
 import { StoreConflictError } from '../errors.js';
-import type { Grant, GrantFilter, GrantStatus, GrantStore } from '../grant-store.js';
+import { ttlToMs } from '../validation.js';
+import type { Grant, GrantFilter, GrantStatus, GrantStore, GrantTombstone } from '../grant-store.js';
 import type { Page } from '../page.js';
 
 /**
@@ -9,6 +10,7 @@ import type { Page } from '../page.js';
  */
 export class MemoryGrantStore implements GrantStore {
   readonly #grants = new Map<string, Grant>();
+  readonly #tombstones = new Map<string, { tombstone: GrantTombstone; until: number }>();
 
   /** @param onDelete drops what hangs off a deleted grant (its cached access token). */
   constructor(private readonly onDelete: (grantId: string) => void) {}
@@ -79,6 +81,46 @@ export class MemoryGrantStore implements GrantStore {
   async delete(id: string): Promise<boolean> {
     this.onDelete(id);
     return this.#grants.delete(id);
+  }
+
+  async markRevoked(id: string, tombstone: GrantTombstone, ttlMs: number): Promise<number | null> {
+    const grant = this.#grants.get(id);
+    if (grant === undefined) return null;
+    grant.status = 'revoked';
+    this.#tombstones.set(id, { tombstone: structuredClone(tombstone), until: Date.now() + ttlToMs(ttlMs) });
+    return this.#bump(grant);
+  }
+
+  async getTombstone(id: string): Promise<GrantTombstone | null> {
+    return this.#liveTombstones().find((t) => t.grantId === id) ?? null;
+  }
+
+  async tombstonesByUser(userId: string): Promise<GrantTombstone[]> {
+    return this.#liveTombstones().filter((t) => t.userId === userId);
+  }
+
+  async listTombstones(filter: Pick<GrantFilter, 'userId' | 'provider'>, limit: number, cursor?: string): Promise<Page<GrantTombstone>> {
+    const after = decodeCursor(cursor);
+    const matching = this.#liveTombstones().filter(
+      (t) =>
+        (after === undefined || t.grantId > after) &&
+        (filter.userId === undefined || t.userId === filter.userId) &&
+        (filter.provider === undefined || t.provider === filter.provider),
+    );
+    const items = matching.slice(0, Math.max(limit, 0));
+    const last = items[items.length - 1];
+    return matching.length > items.length && last !== undefined ? { items, next: encodeCursor(last.grantId) } : { items };
+  }
+
+  /** Unexpired tombstones by grant id (expired ones are dropped, like a Redis TTL). */
+  #liveTombstones(): GrantTombstone[] {
+    const now = Date.now();
+    const live: GrantTombstone[] = [];
+    for (const [id, { tombstone, until }] of this.#tombstones) {
+      if (until <= now) this.#tombstones.delete(id);
+      else live.push(structuredClone(tombstone));
+    }
+    return live.sort((a, b) => (a.grantId < b.grantId ? -1 : a.grantId > b.grantId ? 1 : 0));
   }
 
   #bump(grant: Grant): number {

@@ -1,4 +1,4 @@
-import type { Grant, GrantStatus } from '../grant-store.js';
+import { isGrantStatus, type Grant, type GrantStatus, type GrantTombstone } from '../grant-store.js';
 
 /** Hash field prefix for consent: `c:<agent>` holds that agent's operations as a JSON array. */
 export const CONSENT_FIELD_PREFIX = 'c:';
@@ -60,7 +60,7 @@ export function decodeGrant(hash: Record<string, string>): Grant | null {
     provider: hash['provider'] ?? '',
     upstreamSubject: hash['upstreamSubject'] ?? '',
     scopes: JSON.parse(hash['scopes'] ?? '[]') as string[],
-    status: (hash['status'] ?? 'revoked') as GrantStatus,
+    status: statusOf(hash['status']),
     refreshToken: hash['refreshToken'] ?? '',
     version: Number(hash['version']),
     consent,
@@ -71,4 +71,37 @@ export function decodeGrant(hash: Record<string, string>): Grant | null {
   if (instanceUrl !== undefined) grant.instanceUrl = instanceUrl;
   if (consentEpochs !== undefined) grant.consentEpochs = consentEpochs;
   return grant;
+}
+
+/** A status this vault never writes can only be a tampered record: quarantined, never trusted. */
+function statusOf(stored: string | undefined): GrantStatus {
+  if (stored === undefined) return 'revoked';
+  return isGrantStatus(stored) ? stored : 'integrity_error';
+}
+
+/** A stored tombstone, or null for a missing or malformed value (Redis is not trusted to hold only what the vault wrote). */
+export function decodeTombstone(json: string | null): GrantTombstone | null {
+  if (json === null) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const t = value as Record<string, unknown>;
+  const strings = ['grantId', 'userId', 'provider', 'upstreamSubject', 'reason', 'revokedBy'] as const;
+  if (strings.some((k) => typeof t[k] !== 'string') || typeof t['revokedAt'] !== 'number') return null;
+  if (t['status'] !== 'revoked' || (t['revokedByRole'] !== 'user' && t['revokedByRole'] !== 'admin')) return null;
+  return {
+    grantId: t['grantId'] as string,
+    userId: t['userId'] as string,
+    provider: t['provider'] as string,
+    upstreamSubject: t['upstreamSubject'] as string,
+    status: 'revoked',
+    revokedAt: t['revokedAt'],
+    reason: t['reason'] as string,
+    revokedBy: t['revokedBy'] as string,
+    revokedByRole: t['revokedByRole'],
+  };
 }

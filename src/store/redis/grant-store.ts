@@ -1,9 +1,10 @@
 import { decodeCursor, encodeCursor, matchesGrantFilter } from '../grant-filter.js';
 import { StoreConflictError } from '../errors.js';
-import type { Grant, GrantFilter, GrantStatus, GrantStore } from '../grant-store.js';
+import type { Grant, GrantFilter, GrantStatus, GrantStore, GrantTombstone } from '../grant-store.js';
 import type { Page } from '../page.js';
 import { throwFirstError } from './errors.js';
-import { CONSENT_EPOCH_FIELD_PREFIX, CONSENT_FIELD_PREFIX, decodeGrant, encodeGrant } from './grant-codec.js';
+import { CONSENT_EPOCH_FIELD_PREFIX, CONSENT_FIELD_PREFIX, decodeGrant, decodeTombstone, encodeGrant } from './grant-codec.js';
+import { ttlToMs } from '../validation.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
@@ -87,6 +88,61 @@ export class RedisGrantStore implements GrantStore {
     if (userId !== '') pipe.srem(this.keys.userIndex(userId), id);
     throwFirstError(await pipe.exec());
     return userId !== '';
+  }
+
+  /**
+   * The tombstone indexes (other slots) are scored by expiry and written first, trimming what has
+   * expired: an index may name a tombstone already gone (skipped on read), never miss a live one.
+   */
+  async markRevoked(id: string, tombstone: GrantTombstone, ttlMs: number): Promise<number | null> {
+    const ttl = ttlToMs(ttlMs);
+    const now = Date.now();
+    const until = now + ttl;
+    const pipe = this.redis.pipeline();
+    for (const index of [this.keys.tombstoneIndex(), this.keys.userTombstoneIndex(tombstone.userId)]) {
+      pipe.zremrangebyscore(index, '-inf', now);
+      pipe.zadd(index, until, id);
+    }
+    throwFirstError(await pipe.exec());
+    return await this.redis.tvMarkRevoked(this.keys.grant(id), this.keys.tombstone(id), now, JSON.stringify(tombstone), ttl);
+  }
+
+  async getTombstone(id: string): Promise<GrantTombstone | null> {
+    const tombstone = decodeTombstone(await this.redis.get(this.keys.tombstone(id)));
+    return tombstone?.grantId === id ? tombstone : null;
+  }
+
+  async tombstonesByUser(userId: string): Promise<GrantTombstone[]> {
+    const ids = (await this.redis.zrangebyscore(this.keys.userTombstoneIndex(userId), Date.now(), '+inf')).sort();
+    return (await this.#loadTombstones(ids)).filter((t) => t.userId === userId);
+  }
+
+  async listTombstones(filter: Pick<GrantFilter, 'userId' | 'provider'>, limit: number, cursor?: string): Promise<Page<GrantTombstone>> {
+    const after = decodeCursor(cursor);
+    if (limit <= 0) return { items: [] };
+    // Bounded by the retention window; read in id order, a batch at a time.
+    const ids = (await this.redis.zrangebyscore(this.keys.tombstoneIndex(), Date.now(), '+inf')).sort().filter((id) => after === undefined || id > after);
+    const items: GrantTombstone[] = [];
+    const batch = Math.max(limit + 1, 32);
+    for (let i = 0; i < ids.length; i += batch) {
+      for (const t of await this.#loadTombstones(ids.slice(i, i + batch))) {
+        if ((filter.userId !== undefined && t.userId !== filter.userId) || (filter.provider !== undefined && t.provider !== filter.provider)) continue;
+        if (items.length === limit) {
+          const last = items[limit - 1];
+          return last === undefined ? { items } : { items, next: encodeCursor(last.grantId) };
+        }
+        items.push(t);
+      }
+    }
+    return { items };
+  }
+
+  async #loadTombstones(ids: string[]): Promise<GrantTombstone[]> {
+    if (ids.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.get(this.keys.tombstone(id));
+    const replies = throwFirstError(await pipe.exec());
+    return replies.map((reply) => decodeTombstone(reply as string | null)).filter((t, i): t is GrantTombstone => t !== null && t.grantId === ids[i]);
   }
 
   async #load(ids: string[]): Promise<(Grant | null)[]> {

@@ -8,6 +8,9 @@ import { createHash } from 'node:crypto';
  * |------------------------------|--------|------------|-------------------------------------------|
  * | `{g:<grantId>}:grant`        | hash   | none       | grant fields, `c:<agent>` = consent ops, `e:<agent>` = consent epoch |
  * | `{g:<grantId>}:at`           | string | token life | cached upstream access token (JSON)        |
+ * | `{g:<grantId>}:tomb`         | string | retention  | tombstone of a retired grant (JSON, no secret) |
+ * | `tombstones`                 | zset   | none       | grant id → its tombstone's expiry (ms)     |
+ * | `user-tombs:<sha256(userId)>`| zset   | none       | one user's tombstoned grant ids → expiry   |
  * | `tok:<jti>`                  | string | token life | `<uses left>:<operation-token record JSON>` |
  * | `grants`                     | zset   | none       | every grant id (score 0, lex order)        |
  * | `user:<sha256(userId)>`      | set    | none       | grant ids of one user                      |
@@ -42,6 +45,19 @@ export class RedisKeys {
 
   accessToken(grantId: string): string {
     return `${this.prefix}{g:${grantId}}:at`;
+  }
+
+  /** Same hash tag as the grant: retirement writes status and tombstone in one step, also on Cluster. */
+  tombstone(grantId: string): string {
+    return `${this.prefix}{g:${grantId}}:tomb`;
+  }
+
+  tombstoneIndex(): string {
+    return `${this.prefix}tombstones`;
+  }
+
+  userTombstoneIndex(userId: string): string {
+    return `${this.prefix}user-tombs:${sha256(userId)}`;
   }
 
   token(jti: string): string {

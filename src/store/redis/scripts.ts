@@ -57,6 +57,15 @@ redis.call('HINCRBY', KEYS[1], ARGV[4], 1)
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[3])
 return 1`,
   },
+  /** KEYS: grant, tombstone. ARGV: now, tombstone JSON, TTL ms → new version, or nil (nothing written) when no grant. */
+  tvMarkRevoked: {
+    numberOfKeys: 2,
+    lua: `local v = tonumber(redis.call('HGET', KEYS[1], 'version'))
+if v == nil then return false end
+redis.call('HSET', KEYS[1], 'status', 'revoked', 'version', v + 1, 'updatedAt', ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return v + 1`,
+  },
   /** KEYS: grant, access token → userId, or '' when there was no grant. */
   tvDeleteGrant: {
     numberOfKeys: 2,
@@ -187,6 +196,7 @@ export interface ScriptCommands {
   tvSetStatus(key: string, status: string, expectedVersion: Arg, now: number): Promise<number | null>;
   tvSetConsent(key: string, field: string, operations: string, now: number, epochField: string): Promise<number>;
   tvDeleteGrant(grant: string, accessToken: string): Promise<string>;
+  tvMarkRevoked(grant: string, tombstone: string, now: number, json: string, ttlMs: number): Promise<number | null>;
   tvConsume(key: string): Promise<[string, number] | null>;
   tvReleaseLock(key: string, owner: string): Promise<number>;
   tvEngageSwitch(switches: string, epoch: string, field: string, json: string): Promise<number>;

@@ -86,10 +86,10 @@ describe('admin CLI grant commands against a running vault', () => {
     expect(second).toStrictEqual({ items: [expect.objectContaining({ id: expect.any(String) })] });
   });
 
-  it('revokes one grant: upstream revoked, record gone; unknown or repeated ids get the same answer', async () => {
+  it('revokes one grant: upstream revoked, record gone, listed as revoked; a repeated id gets the same answer, an unknown one 404', async () => {
     const upstreamGrant = await lv.servicenow.grantIdOf(lv.refreshTokenOf(aliceSn));
     expect(await lv.servicenow.grantExists(upstreamGrant!)).toBe(true);
-    const answer = (id: string) => ({ code: 0, stdout: `revoked grant ${id} (an unknown or already revoked grant gets the same answer)\n`, stderr: '' });
+    const answer = (id: string) => ({ code: 0, stdout: `revoked grant ${id} (an already revoked grant gets the same answer)\n`, stderr: '' });
     expect(await cli(['revoke', aliceSn.id, '--reason', 'incident 9'])).toStrictEqual(answer(aliceSn.id));
     expect(await lv.vault.runtime.stores.grants.get(aliceSn.id)).toBeNull();
     expect(await lv.servicenow.grantExists(upstreamGrant!)).toBe(false);
@@ -98,9 +98,24 @@ describe('admin CLI grant commands against a running vault', () => {
       expect.objectContaining({ action: 'grant.revoke', actor: 'spiffe://dev.local/admin', grant: aliceSn.id, reason: 'incident 9' }),
     );
 
+    // Listed as a tombstone (no secret) for the retention window.
+    const revoked = await cli(['grants', '--status', 'revoked']);
+    expect(revoked.code).toBe(0);
+    const lines = revoked.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]!.split(/\s{2,}/).slice(0, 5)).toStrictEqual([aliceSn.id, aliceSn.userId, 'servicenow', 'revoked', 'revoked by spiffe://dev.local/admin']);
+    expect(JSON.parse((await cli(['grants', '--status', 'revoked', '--json'])).stdout)).toStrictEqual({
+      items: [expect.objectContaining({ id: aliceSn.id, status: 'revoked', tombstone: true, reason: 'incident 9', revokedBy: 'spiffe://dev.local/admin' })],
+    });
+    expectNoSecret(revoked.stdout);
+
     const before = await lv.allGrants();
     expect(await cli(['revoke', aliceSn.id, '--reason', 'again'])).toStrictEqual(answer(aliceSn.id));
-    expect(await cli(['revoke', 'no-such-grant', '--reason', 'again', '--json'])).toStrictEqual({ code: 0, stdout: '{\n  "revoked": true\n}\n', stderr: '' });
+    expect(await cli(['revoke', 'no-such-grant', '--reason', 'again', '--json'])).toStrictEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: not_found (HTTP 404): The requested resource does not exist.\n',
+    });
     expect(await lv.allGrants()).toStrictEqual(before);
   });
 
@@ -153,7 +168,7 @@ describe('admin CLI grant commands against a running vault', () => {
     await usage(['revoke', '--user', 'u', '--agent', 'a', '--reason', 'r'], 'revoke needs a grant id or exactly one of --user, --agent, --provider');
     await usage(['revoke', 'g-1', '--provider', 'salesforce', '--reason', 'r'], 'give a grant id or one of --user, --agent, --provider, not both');
     await usage(['revoke', 'g-1', 'g-2', '--reason', 'r'], 'revoke takes one grant id');
-    await usage(['grants', '--status', 'gone'], '--status must be one of active, consent_required, revoked');
+    await usage(['grants', '--status', 'gone'], '--status must be one of active, consent_required, integrity_error, revoked');
     await usage(['grants', '--limit', 'ten'], '--limit must be a positive integer');
     await usage(['grants', 'extra'], 'grants takes no arguments');
 

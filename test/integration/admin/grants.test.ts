@@ -123,13 +123,43 @@ describe('admin grants API', () => {
     );
     expect(audit).toContainEqual(expect.objectContaining({ action: 'upstream.revoke', decision: 'allow', actor: ADMIN, grant: aliceSn.id, reason: 'revoked' }));
 
-    // Already revoked (now gone) and never existed: the same answer, nothing else changes.
-    const before = await lv.allGrants();
-    for (const id of [aliceSn.id, 'no-such-grant']) {
-      const again = await adminCall(lv.vault, `/admin/grants/${id}/revoke`, { method: 'POST', body: { reason: 'again' } });
-      expect({ status: again.status, body: again.json() }).toStrictEqual({ status: 200, body: { revoked: true } });
+    // Gone, but listable as a tombstone (no secret): who held it, when, why and by whom.
+    const tombstone = {
+      id: aliceSn.id,
+      user: aliceSn.userId,
+      provider: 'servicenow',
+      upstreamSubject: aliceSn.upstreamSubject,
+      status: 'revoked',
+      tombstone: true,
+      revokedAt: expect.any(Number),
+      reason: 'incident-7',
+      revokedBy: ADMIN,
+      revokedByRole: 'admin',
+    };
+    expect((await adminCall(lv.vault, '/admin/grants?status=revoked')).json()).toStrictEqual({ items: [tombstone] });
+    expect((await adminCall(lv.vault, `/admin/grants?provider=servicenow`)).json()).toStrictEqual({ items: [tombstone] });
+
+    // The user is told, on the consent pages, and offered to link again.
+    const today = new Date().toISOString().slice(0, 10);
+    const browser = await lv.signIn('alice');
+    for (const path of ['/connections', '/connections/servicenow']) {
+      const page = await browser.get(path);
+      expect(page.text).toContain(`This connection was revoked by your security team on ${today}. You can link the account again.`);
     }
+    expect((await browser.get('/connections/servicenow')).text).toContain('action="/connections/servicenow/link"');
+    expect((await browser.get('/connections/salesforce')).text).not.toContain('revoked by your security team');
+
+    // Already revoked (now a tombstone): the same answer. Never existed: 404. Nothing else changes.
+    const before = await lv.allGrants();
+    const again = await adminCall(lv.vault, `/admin/grants/${aliceSn.id}/revoke`, { method: 'POST', body: { reason: 'again' } });
+    expect({ status: again.status, body: again.json() }).toStrictEqual({ status: 200, body: { revoked: true } });
+    const unknown = await adminCall(lv.vault, '/admin/grants/no-such-grant/revoke', { method: 'POST', body: { reason: 'again' } });
+    expect({ status: unknown.status, body: unknown.json() }).toStrictEqual({
+      status: 404,
+      body: { error: 'not_found', error_description: 'The requested resource does not exist.' },
+    });
     expect(await lv.allGrants()).toStrictEqual(before);
+    expect((await auditBodies()).at(-1)).toMatchObject({ action: 'grant.revoke', decision: 'deny', grant: 'no-such-grant', details: { found: false } });
     for (const [id, body] of [
       [aliceSf.id, { reason: '' }],
       [aliceSf.id, {}],

@@ -3,10 +3,19 @@ import * as oidc from 'openid-client';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { x5tS256 } from '../../../src/crypto/thumbprint.js';
-import { TemporarilyUnavailable, AccessDenied } from '../../../src/errors.js';
+import { TemporarilyUnavailable, AccessDenied, UpstreamError } from '../../../src/errors.js';
 import { X509Certificate } from 'node:crypto';
 import { call } from '../../helpers/https-client.js';
-import { ACCESS_TOKEN_TYPE, AGENT_A, GRANT_TYPE, JWT_TYPE, exchangeParams, startExchangeVault, type ExchangeVault } from '../../helpers/exchange-fixture.js';
+import {
+  ACCESS_TOKEN_TYPE,
+  AGENT_A,
+  GRANT_TYPE,
+  JWT_TYPE,
+  crmProvider,
+  exchangeParams,
+  startExchangeVault,
+  type ExchangeVault,
+} from '../../helpers/exchange-fixture.js';
 
 let vault: ExchangeVault;
 let gatewayThumbprint: string;
@@ -226,5 +235,63 @@ describe('discovery', () => {
     const { keys } = await vaultJwks();
     expect(keys).toStrictEqual([{ ...vault.runtime.keys.signingKeys.active.publicJwk }]);
     expect(keys[0]).not.toHaveProperty('d');
+  });
+});
+
+describe("releasing the raw upstream token with the grant's instance_url", () => {
+  const raw = { requested_token_type: ACCESS_TOKEN_TYPE };
+  const sfRaw = { resource: 'sf', scope: 'sf:token.raw', ...raw };
+  let sfVault: ExchangeVault;
+  beforeAll(async () => {
+    sfVault = await startExchangeVault({
+      providers: {
+        crm: crmProvider,
+        sf: {
+          kind: 'salesforce',
+          displayName: 'Salesforce',
+          clientId: 'vault',
+          loginUrl: 'https://127.0.0.1:9',
+          allowPrivateNetwork: true,
+          instanceHosts: ['.my.salesforce.com'],
+          operations: { 'token.raw': { description: 'Raw token', methods: ['GET'], paths: ['/services/data/**'], releaseUpstreamToken: true } },
+        },
+      },
+      agents: { [AGENT_A]: { displayName: 'Agent A', operations: ['crm:token.raw', 'sf:token.raw'] } },
+    });
+  });
+  afterAll(() => sfVault?.close());
+
+  it('releases it with an instance_url on the provider hosts', async () => {
+    await sfVault.seedGrant(
+      'carol',
+      { provider: 'sf', instanceUrl: 'https://acme.my.salesforce.com', consent: { [AGENT_A]: ['sf:token.raw'] } },
+      { accessToken: { value: 'sf-token-for-carol', expiresInMs: 3_600_000 } },
+    );
+    const res = await sfVault.exchange(await exchangeParams(sfVault.ids, 'carol', AGENT_A, sfRaw));
+    expect(res.status).toBe(200);
+    expect(res.json()).toMatchObject({ access_token: 'sf-token-for-carol', instance_url: 'https://acme.my.salesforce.com' });
+  });
+
+  it('refuses it, with the grant untouched and the refusal audited, when the stored instance_url is off the provider hosts', async () => {
+    const refusal = { status: 502, body: { error: 'upstream_error', error_description: new UpstreamError().description } };
+    const cases = [
+      ['dave', 'sf', 'https://attacker.example', sfRaw],
+      ['erin', 'sf', 'https://acme.my.salesforce.com.attacker.example', sfRaw],
+      ['frank', 'sf', 'https://user:pw@acme.my.salesforce.com', sfRaw],
+      // A provider with a configured API base: only that base's host.
+      ['heidi', 'crm', 'https://attacker.example', { scope: 'crm:token.raw', ...raw }],
+    ] as const;
+    for (const [user, provider, instanceUrl, params] of cases) {
+      const grant = await sfVault.seedGrant(
+        user,
+        { provider, instanceUrl, consent: { [AGENT_A]: [`${provider}:token.raw`] } },
+        { accessToken: { value: `token-for-${user}`, expiresInMs: 3_600_000 } },
+      );
+      const res = await sfVault.exchange(await exchangeParams(sfVault.ids, user, AGENT_A, params));
+      expect({ instanceUrl, status: res.status, body: res.json() }).toStrictEqual({ instanceUrl, ...refusal });
+      expect(res.text).not.toContain(`token-for-${user}`);
+      expect(await sfVault.runtime.stores.grants.get(grant.id)).toStrictEqual(grant);
+      expect((await sfVault.auditRecords()).at(-1)).toMatchObject({ action: 'token.exchange', decision: 'error', grant: grant.id });
+    }
   });
 });

@@ -288,4 +288,21 @@ Every agent loses access at once, and the choices you made for them are deleted.
     expect(await stores.revocations.list()).toStrictEqual([]);
     expect(await stores.grants.get(grant.id)).toBeNull();
   });
+
+  it('refuses to store a grant whose instance_url is off the provider hosts, and revokes its tokens upstream', async () => {
+    const browser = await lv.signIn('alice');
+    const fake = await lv.restartFake('salesforce', { apiBaseUrl: 'https://acme.my.salesforce.com.attacker.example' });
+    try {
+      const before = { grants: await lv.allGrants(), audit: (await auditActions()).length };
+      const answer = await lv.link(browser, 'salesforce', 'alice');
+      expect(answer.status).toBe(502);
+      expect(answer.text).toContain('Provider error');
+      expect(answer.text).not.toContain('attacker.example');
+      expect({ grants: await lv.allGrants(), audit: (await auditActions()).length }).toStrictEqual(before);
+      // The upstream approval is gone (RFC 7009 revocation of the refresh token).
+      expect(fake.revokedGrants).toBe(1);
+    } finally {
+      await lv.restartFake('salesforce');
+    }
+  });
 });
