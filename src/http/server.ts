@@ -14,6 +14,7 @@ import type { Config } from '../config/schema.js';
 import { NotFound } from '../errors.js';
 import { errorHandler } from './error-handler.js';
 import { loggerOptions } from './logging.js';
+import { httpTracingPlugin } from '../tracing/setup.js';
 
 export interface ListenerOptions {
   config: Config;
@@ -48,6 +49,9 @@ export function createListener({ config, tls, logStream, listener }: ListenerOpt
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 256 },
   });
   app.log = app.log.child({ listener });
+  // Request spans (tracing on only); first, so every route registered after it is instrumented.
+  const tracing = httpTracingPlugin();
+  if (tracing) void app.register(tracing);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
