@@ -23,7 +23,7 @@ export async function benchTracing(): Promise<BenchTracing> {
   process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = `http://127.0.0.1:${port}/v1/traces`;
   if (!(await startTracing(process.env))) throw new Error('tracing did not start');
   return {
-    label: `tracing on (every span exported over OTLP/HTTP ${process.env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf'} to a discarding sink)`,
+    label: `tracing on (sampler ${process.env.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on'}, OTLP/HTTP ${process.env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf'} to a discarding sink)`,
     async stop() {
       await stopTracing();
       sink.kill();

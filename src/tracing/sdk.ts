@@ -18,6 +18,16 @@ export interface TracingSdk {
 }
 
 /**
+ * @fastify/otel puts a failed request's error message in the span status; an unexpected
+ * error's message can quote input verbatim (src/http/error-handler.ts logs none either),
+ * so its spans keep the status code only.
+ */
+function withoutStatusMessage(span: Span): void {
+  const setStatus = span.setStatus.bind(span);
+  span.setStatus = (status) => setStatus({ code: status.code });
+}
+
+/**
  * A request span names the route pattern, never the URL: a /forward URL carries the
  * provider path and query string, which may hold identifiers or signed parameters.
  * @fastify/otel records no headers and no bodies.
@@ -26,11 +36,13 @@ function requestHook(span: Span, request: FastifyRequest): void {
   const route = request.routeOptions.url ?? 'unmatched';
   span.setAttribute('url.path', route);
   span.updateName(`${request.method} ${route}`);
+  withoutStatusMessage(span);
 }
 
 export function startSdk(env: NodeJS.ProcessEnv): TracingSdk {
   const http = new FastifyOtelInstrumentation({
     requestHook,
+    lifecycleHook: withoutStatusMessage,
     // Hook spans would cost a span per hook per request for little insight; the handler span stays.
     instrumentHooks: false,
     // An exception event carries the error's stack and message; the span status names the failure.

@@ -48,6 +48,11 @@ beforeAll(async () => {
   const seen = w.crm.requests.at(-1)!;
   forwardTraceparent = String(seen.headers.traceparent);
 
+  // A malformed JSON body quoting a secret: the parser's message quotes its input.
+  const malformed = await w.vault.exchange('c4n4ry', { 'content-type': 'application/json' });
+  expect(malformed.status).toBe(400);
+  secrets.push('c4n4ry');
+
   secrets.push(params.subject_token!, params.actor_token!, operationToken, w.upstream.refreshToken, w.upstream.accessToken, FAKE_CLIENT_SECRET);
   for (const r of w.crm.requests) if (r.bearer) secrets.push(r.bearer);
   secrets.push('secret-query');
@@ -73,7 +78,7 @@ const parentOf = (s: OtlpSpan) => spans.find((p) => p.spanId === s.parentSpanId)
 
 describe('tracing on', () => {
   it('the exchange continues the gateway trace, with a child span per phase and the upstream refresh under it', () => {
-    const request = one('POST /exchange');
+    const request = one('POST /exchange', GATEWAY_TRACE);
     expect(request).toMatchObject({ traceId: GATEWAY_TRACE, parentSpanId: GATEWAY_SPAN });
     expect(attr(request, 'url.path')).toBe('/exchange');
     const exchange = one('exchange');
@@ -139,5 +144,8 @@ describe('tracing on', () => {
     const exported = receiver.bodies.join('\n');
     for (const secret of secrets) expect(exported.includes(secret), `exported a secret (${secret.slice(0, 6)}…)`).toBe(false);
     expect(exported).not.toMatch(/authorization|bearer/i);
+    // The malformed body's refusal: failed, with no error message (one may quote input).
+    const refused = spans.filter((s) => s.name === 'POST /exchange' && s.traceId !== GATEWAY_TRACE);
+    expect(refused.map((s) => [s.status?.code, s.status?.message ?? ''])).toStrictEqual([[2, '']]);
   });
 });
