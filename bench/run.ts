@@ -14,7 +14,8 @@
  *
  * Options (env): BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 32),
  * BENCH_ROUNDS (default 2), BENCH_STORE=memory to skip Redis, BENCH_ONLY=exchange
- * to skip the ceilings (for profiling with --cpu-prof), BENCH_ONLY=bare to skip the exchange.
+ * to skip the ceilings (for profiling with --cpu-prof), BENCH_ONLY=bare to skip the exchange,
+ * BENCH_TRACING=on to run the vault with tracing on (bench/tracing.ts).
  */
 import { cpus } from 'node:os';
 import { createServer } from 'node:https';
@@ -28,6 +29,7 @@ import { Redis } from 'ioredis';
 import { AGENT_A, exchangeParams, startExchangeVault } from '../test/helpers/exchange-fixture.js';
 import { startRedis, type RedisHandle } from '../test/helpers/redis-server.js';
 import { benchForward } from './forward.js';
+import { benchTracing } from './tracing.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -106,6 +108,8 @@ async function main(): Promise<void> {
     await redis?.stop();
     return;
   }
+  // Before the vault's listeners are built: they register the request-span plugin only if tracing is on.
+  const tracing = await benchTracing();
   const vault = await startExchangeVault({ ...(redis ? { redisUrl: redis.url } : {}), overrides: { log: { level: 'warn' } } });
   await vault.seedGrant('alice');
   const body = new URLSearchParams(await exchangeParams(vault.ids, 'alice', AGENT_A)).toString();
@@ -167,7 +171,7 @@ async function main(): Promise<void> {
   const cpu = cpus()[0]?.model ?? 'unknown';
   const lines = [
     `machine: ${cpus().length} CPUs (${cpu}); node ${process.version}; ${new Date().toISOString()}`,
-    `store: ${useRedis ? 'redis (private, AOF everysec)' : 'memory'}; ${connections} keep-alive mTLS connections; 3 s warm-up each, then ${seconds} s per run; autocannon in a child process`,
+    `store: ${useRedis ? 'redis (private, AOF everysec)' : 'memory'}; ${tracing.label}; ${connections} keep-alive mTLS connections; 3 s warm-up each, then ${seconds} s per run; autocannon in a child process`,
     '',
     '| round | bare GET req/s (p50/p99 ms, server CPU µs/req) | bare form POST req/s (same) | exchanges/s (same) | ratio to GET | ratio to form POST | exchange non-2xx/errors | redis-server per exchange (CPU, socket reads, commands) |',
     '|---|---|---|---|---|---|---|---|',
@@ -180,6 +184,7 @@ async function main(): Promise<void> {
 
   await bare.close();
   await vault.close();
+  await tracing.stop();
   if (only === undefined) process.stdout.write(`${(await forwardRows()).join('\n')}\n`);
   await redis?.stop();
 }

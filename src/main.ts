@@ -7,9 +7,12 @@ import closeWithGrace from 'close-with-grace';
 import { loadConfig, ConfigError } from './config/load.js';
 import { prepareRuntime, StartupError } from './boot.js';
 import { buildApp } from './app.js';
+import { startTracing, stopTracing } from './tracing/setup.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Before the listeners are built: they register the request-span plugin only if tracing is on.
+  await startTracing(process.env);
   const runtime = await prepareRuntime(config);
   const app = await buildApp(config, runtime);
   closeWithGrace({ delay: config.limits.shutdownGraceMs }, async ({ signal, err }) => {
@@ -17,6 +20,7 @@ async function main(): Promise<void> {
     else app.internal.log.info({ signal }, 'shutting down');
     await app.close();
     await runtime.stores.close();
+    await stopTracing();
   });
   const urls = await app.listen();
   app.internal.log.info({ ...urls, mode: config.mode }, 'token vault listening');

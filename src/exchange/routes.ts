@@ -10,8 +10,9 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AuditWriter } from '../audit/events.js';
 import { oauthErrorBody, UnsupportedGrantType } from '../errors.js';
 import { mustAudit } from '../http/audited-route.js';
-import { traceIdOf } from '../http/trace.js';
+import { auditTraceId } from '../http/trace.js';
 import { GRANT_TYPE_TOKEN_EXCHANGE } from '../tokens/token-types.js';
+import { span } from '../tracing/span.js';
 import { exchangeRequest, exchangeResponse } from './request.js';
 import type { ExchangeTrail, TokenExchange } from './token-exchange.js';
 
@@ -69,22 +70,24 @@ export const exchangeRoutes: FastifyPluginAsync<ExchangeRouteOptions> = async (a
       // token is sent only when both are durable. If only the record landed, the token was
       // never sent and the record is unreachable without the signed JWT (random jti); if only
       // the audit landed, the trail over-reports an issue that never left, never under-reports.
-      await Promise.all([
-        result.stored,
-        record(request, {
-          action: 'token.exchange',
-          decision: 'allow',
-          ...trail,
-          tokenHmac: audit.tokenHmac(result.released),
-          details: { issued_token_type: result.body.issued_token_type, expires_in: result.body.expires_in },
-        }),
-      ]);
+      await span('exchange.audit', () =>
+        Promise.all([
+          result.stored,
+          record(request, {
+            action: 'token.exchange',
+            decision: 'allow',
+            ...trail,
+            tokenHmac: audit.tokenHmac(result.released),
+            details: { issued_token_type: result.body.issued_token_type, expires_in: result.body.expires_in },
+          }),
+        ]),
+      );
       return reply.headers(NO_STORE).send(result.body);
     },
   );
 };
 
 function optionalTrace(request: FastifyRequest): { traceId?: string } {
-  const traceId = traceIdOf(request.headers.traceparent);
+  const traceId = auditTraceId(request);
   return traceId ? { traceId } : {};
 }

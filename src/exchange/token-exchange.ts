@@ -21,6 +21,8 @@ import { TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT } from '../tokens/token-types.j
 import type { ExchangeRequest } from './request.js';
 import { resolveTarget } from './target.js';
 import { GrantNeedsConsent, type UpstreamAccessTokens } from '../grants/upstream-access.js';
+import { span } from '../tracing/span.js';
+import type { Span } from '@opentelemetry/api';
 
 export type ExchangeTrail = Pick<AuditEventInput, 'gateway' | 'agent' | 'user' | 'provider' | 'grant' | 'operation' | 'jti'>;
 
@@ -62,19 +64,29 @@ export class TokenExchange {
     this.#now = deps.now ?? Date.now;
   }
 
-  async exchange(request: ExchangeRequest, peer: PeerIdentity, trail: ExchangeTrail): Promise<ExchangeResult> {
+  /** One span per exchange, with a child span per phase; its attributes are ids the audit record also carries. */
+  exchange(request: ExchangeRequest, peer: PeerIdentity, trail: ExchangeTrail): Promise<ExchangeResult> {
+    return span('exchange', (s) => this.#exchange(request, peer, trail, s));
+  }
+
+  async #exchange(request: ExchangeRequest, peer: PeerIdentity, trail: ExchangeTrail, s: Span): Promise<ExchangeResult> {
     const { catalog, verifier, killSwitches, policy } = this.deps;
     trail.gateway = peer.id;
     if (request.actor_token !== undefined && request.actor_token_type === undefined)
       throw new InvalidRequest('actor_token without actor_token_type').because('actor_token requires actor_token_type');
 
-    const subject = await verifier.verifySubject(request.subject_token);
-    trail.user = subject.userId;
-    const actor = request.actor_token === undefined ? undefined : await verifier.verifyActor(request.actor_token);
-    const agent = actor?.agent ?? subject.act?.sub;
-    if (!agent)
-      throw new InvalidRequest('no actor: neither actor_token nor act in the subject token').because('no actor: send actor_token or a subject_token act claim');
-    trail.agent = agent;
+    const { subject, actor, agent } = await span('exchange.identity', async () => {
+      const subject = await verifier.verifySubject(request.subject_token);
+      trail.user = subject.userId;
+      const actor = request.actor_token === undefined ? undefined : await verifier.verifyActor(request.actor_token);
+      const agent = actor?.agent ?? subject.act?.sub;
+      if (!agent)
+        throw new InvalidRequest('no actor: neither actor_token nor act in the subject token').because(
+          'no actor: send actor_token or a subject_token act claim',
+        );
+      trail.agent = agent;
+      return { subject, actor, agent };
+    });
     if (actor && subject.act && subject.act.sub !== actor.agent)
       throw new InvalidRequest('subject act names another agent than the actor token').because('subject_token act names another agent than actor_token');
     const { mayAct } = subject;
@@ -87,7 +99,10 @@ export class TokenExchange {
     const { provider, operation, detail } = resolveTarget(catalog, request);
     trail.provider = provider.id;
     trail.operation = operation.name;
-    policy.assertCeiling(agent, operation);
+    s.setAttributes({ 'vault.provider': provider.id, 'vault.operation': operation.name });
+    span('exchange.policy', () => policy.assertCeiling(agent, operation));
+    // Past the ceiling, the agent is one the configuration names.
+    s.setAttribute('vault.agent', agent);
     const wantsUpstream = request.requested_token_type === TOKEN_TYPE_ACCESS_TOKEN;
     if (wantsUpstream && !operation.releaseUpstreamToken)
       throw new InvalidRequest('operation does not allow releasing the upstream token').because('operation does not allow releasing the upstream token');
@@ -96,25 +111,30 @@ export class TokenExchange {
     // cached upstream token. The switches are decided first (docs/architecture.md#post-exchange), on a snapshot at
     // least as new as that epoch, so a switch durable before this request is enforced here.
     const switchesCurrent = killSwitches.confirmCurrent();
-    const selecting = policy.selectWith(
-      subject.userId,
-      agent,
-      operation,
-      detail?.identifier,
-      (id) => this.deps.upstream.prefetch(id),
-      (own) => (trail.grant = own.id),
+    const selecting = span('exchange.grant', () =>
+      policy.selectWith(
+        subject.userId,
+        agent,
+        operation,
+        detail?.identifier,
+        (id) => this.deps.upstream.prefetch(id),
+        (own) => (trail.grant = own.id),
+      ),
     );
     selecting.catch(() => {});
-    await switchesCurrent;
-    killSwitches.assertOpen({ gateway: peer.id, agent, user: subject.userId, provider: provider.id });
+    await span('exchange.kill-switches', async () => {
+      await switchesCurrent;
+      killSwitches.assertOpen({ gateway: peer.id, agent, user: subject.userId, provider: provider.id });
+    });
     const { grant, alongside: cachedEntry } = await selecting;
     trail.grant = grant.id;
-    killSwitches.assertOpen({ grant: grant.id });
+    s.setAttribute('vault.grant', grant.id);
+    span('exchange.kill-switches', () => killSwitches.assertOpen({ grant: grant.id }));
     // The raw token goes out with the grant's instance_url, where the gateway will send it.
     const releasable = (url: string | undefined) => url === undefined || allowedInstanceUrl(provider, url) !== null;
     assert(!wantsUpstream || releasable(grant.instanceUrl), () => new UpstreamError('grant instance URL outside the provider hosts'));
 
-    const upstream = await this.deps.upstream.get(grant, cachedEntry).catch((err: unknown) => {
+    const upstream = await span('exchange.upstream', () => this.deps.upstream.get(grant, cachedEntry)).catch((err: unknown) => {
       throw err instanceof GrantNeedsConsent
         ? new ConsentRequired(policy.consentUri(provider.id, agent, operation.name), err.message).because('grant needs re-consent')
         : err;
@@ -140,18 +160,20 @@ export class TokenExchange {
     }
 
     const ttl = Math.min(operation.maxTtlSeconds, upstreamLeft);
-    const minted = mintOperationToken(this.deps.signingKeys, {
-      issuer: this.deps.issuer,
-      userId: subject.userId,
-      agent,
-      provider: provider.id,
-      operation: operation.name,
-      ...(detail ? { detail } : {}),
-      gateway: peer.id,
-      certThumbprint: peer.thumbprint,
-      issuedAt: now,
-      expiresAt: now + ttl,
-    });
+    const minted = span('exchange.sign', () =>
+      mintOperationToken(this.deps.signingKeys, {
+        issuer: this.deps.issuer,
+        userId: subject.userId,
+        agent,
+        provider: provider.id,
+        operation: operation.name,
+        ...(detail ? { detail } : {}),
+        gateway: peer.id,
+        certThumbprint: peer.thumbprint,
+        issuedAt: now,
+        expiresAt: now + ttl,
+      }),
+    );
     trail.jti = minted.jti;
     const stored = this.deps.tokens.put(
       {

@@ -24,7 +24,7 @@ import { z } from 'zod';
 import type { AuditEventInput, AuditWriter } from '../audit/events.js';
 import { InvalidRequest, PayloadTooLarge, oauthErrorBody } from '../errors.js';
 import { mustAudit } from '../http/audited-route.js';
-import { traceIdOf } from '../http/trace.js';
+import { auditTraceId } from '../http/trace.js';
 import { declaredLength, hasBody, type ForwardOutcome, type ForwardLimits, type UpstreamCaller } from './upstream-call.js';
 import type { ForwardTrail, OperationTokenRedeemer, VaultAuthority } from './redeem.js';
 
@@ -71,7 +71,7 @@ export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
   const record = (request: FastifyRequest, event: AuditEventInput) => {
-    const traceId = traceIdOf(request.headers.traceparent);
+    const traceId = auditTraceId(request);
     return mustAudit(() => audit.record({ ...event, requestId: request.id, ...(traceId ? { traceId } : {}) }));
   };
 

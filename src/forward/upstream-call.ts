@@ -21,6 +21,7 @@ import { providerDispatcher } from '../net/outbound.js';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import { MeteredBody, relayInto } from './metered-body.js';
 import type { Redeemed } from './redeem.js';
+import { span, traceHeaders } from '../tracing/span.js';
 
 export interface ForwardLimits {
   requestBodyBytes: number;
@@ -153,7 +154,7 @@ export class UpstreamCaller {
     access: UpstreamAccess,
     outcome: ForwardOutcome,
   ): Promise<Dispatcher.ResponseData> {
-    const { apiBase, target, provider } = redeemed;
+    const { apiBase, target, provider, operation } = redeemed;
     const basePath = apiBase.pathname.replace(/\/+$/, '');
     const url = `${apiBase.origin}${basePath}${target.path}${target.query}`;
     const streamed = body !== null && !Buffer.isBuffer(body) ? body : null;
@@ -164,14 +165,28 @@ export class UpstreamCaller {
     if (streamed !== null && meter !== null) pipeline(streamed, meter, () => {});
     if (Buffer.isBuffer(body)) outcome.requestBytes = body.length;
     try {
-      return await undiciRequest(url, {
-        method: method as Dispatcher.HttpMethod,
-        headers: upstreamRequestHeaders(headers, access.accessToken, body === null ? null : Buffer.isBuffer(body) ? body.length : declaredLength(headers)),
-        body: Buffer.isBuffer(body) ? body : meter,
-        dispatcher: providerDispatcher(provider.allowPrivateNetwork),
-        headersTimeout: this.limits.headersTimeoutMs,
-        bodyTimeout: this.limits.bodyIdleTimeoutMs,
-      });
+      // The URL, headers and bodies stay out of the span: they carry the injected token and the gateway's query.
+      const ids = { 'vault.provider': provider.id, 'vault.operation': operation.name, 'vault.grant': redeemed.grant.id, 'http.request.method': method };
+      return await span(
+        'forward.upstream',
+        async (s) => {
+          const response = await undiciRequest(url, {
+            method: method as Dispatcher.HttpMethod,
+            headers: {
+              ...upstreamRequestHeaders(headers, access.accessToken, body === null ? null : Buffer.isBuffer(body) ? body.length : declaredLength(headers)),
+              // W3C Trace Context §3.2: with tracing on, the vault's span replaces a gateway's traceparent; off, nothing is added.
+              ...traceHeaders(),
+            },
+            body: Buffer.isBuffer(body) ? body : meter,
+            dispatcher: providerDispatcher(provider.allowPrivateNetwork),
+            headersTimeout: this.limits.headersTimeoutMs,
+            bodyTimeout: this.limits.bodyIdleTimeoutMs,
+          });
+          s.setAttribute('http.response.status_code', response.statusCode);
+          return response;
+        },
+        ids,
+      );
     } catch (err) {
       if (meter && meter.bytes > this.limits.requestBodyBytes) throw new PayloadTooLarge('streamed body above the forward limit');
       const code = (err as { code?: string; cause?: { code?: string } }).code ?? (err as { cause?: { code?: string } }).cause?.code;

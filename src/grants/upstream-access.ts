@@ -24,6 +24,7 @@ import { StoreUnavailableError } from '../store/errors.js';
 import { type CachedAccessToken } from '../store/token-store.js';
 import { type Grant } from '../store/grant-store.js';
 import { type Stores } from '../store/stores.js';
+import { span } from '../tracing/span.js';
 
 export interface UpstreamAccess {
   accessToken: string;
@@ -147,7 +148,8 @@ export class UpstreamAccessTokens {
     if (cached) return cached;
     let flight = this.#inflight.get(grant.id);
     if (!flight) {
-      flight = this.#refreshAcrossReplicas(grant).finally(() => this.#inflight.delete(grant.id));
+      const ids = { 'vault.provider': grant.provider, 'vault.grant': grant.id };
+      flight = span('upstream.refresh', () => this.#refreshAcrossReplicas(grant), ids).finally(() => this.#inflight.delete(grant.id));
       this.#inflight.set(grant.id, flight);
     }
     return flight;
@@ -235,7 +237,7 @@ export class UpstreamAccessTokens {
     let tokens;
     try {
       const refreshToken = await this.#open(grant, () => openRefreshToken(this.envelope, grant));
-      tokens = await this.upstream.refresh(grant.provider, refreshToken);
+      tokens = await span('upstream.token-request', () => this.upstream.refresh(grant.provider, refreshToken));
     } catch (err) {
       if (err instanceof UpstreamFailure) {
         await this.onRefresh({ grant, outcome: 'failed', reason: err.reason });

@@ -5,6 +5,8 @@
  */
 import type { FastifyServerOptions, FastifyRequest } from 'fastify';
 import type { DestinationStream } from 'pino';
+import { activeIds } from '../tracing/span.js';
+import { tracingOn } from '../tracing/setup.js';
 
 const REDACTED = '[redacted]';
 
@@ -67,10 +69,18 @@ export function pathOnly(url: string): string {
   return cut === -1 ? url : url.slice(0, cut);
 }
 
+/** `trace_id`/`span_id` of the active span, so a log line can be found from its trace and back. */
+export function traceMixin(): Record<string, string> {
+  const ids = activeIds();
+  return ids ? { trace_id: ids.traceId, span_id: ids.spanId } : {};
+}
+
 export function loggerOptions(level: string, stream?: DestinationStream): Exclude<FastifyServerOptions['logger'], undefined> {
   return {
     level,
     ...(stream ? { stream } : {}),
+    // Only while tracing is on: off, no per-line cost at all.
+    ...(tracingOn() ? { mixin: traceMixin } : {}),
     redact: { paths: redactPaths, censor: REDACTED },
     // Log-call objects only: pino does not pass child-logger bindings through formatters, so
     // bindings must carry ids alone (today: `listener` and Fastify's request id).

@@ -14,6 +14,7 @@ import type { Config } from '../config/schema.js';
 import { NotFound, TemporarilyUnavailable } from '../errors.js';
 import { answerClientError, errorHandler } from './error-handler.js';
 import { loggerOptions } from './logging.js';
+import { httpTracingPlugin } from '../tracing/setup.js';
 
 export interface ListenerOptions {
   config: Config;
@@ -55,6 +56,9 @@ export function createListener({ config, tls, logStream, listener }: ListenerOpt
     clientErrorHandler: (err, socket) => answerClientError(err, socket, app.log),
   });
   app.log = app.log.child({ listener });
+  // Request spans (tracing on only); first, so every route registered after it is instrumented.
+  const tracing = httpTracingPlugin();
+  if (tracing) void app.register(tracing);
   // Fastify names the scheme in its "Server listening at" line after its own `https` option, which
   // the server factory above stands in for: both listeners are HTTPS.
   const listen = app.listen.bind(app) as (options: FastifyListenOptions) => Promise<string>;

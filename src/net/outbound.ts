@@ -12,6 +12,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { traceHeaders } from '../tracing/span.js';
 
 export interface OutboundPolicy {
   allowPrivateNetwork: boolean;
@@ -124,6 +125,15 @@ export function providerDispatcher(allowPrivateNetwork: boolean): Agent {
 
 const DEFAULT_MAX_BYTES = 256 * 1024;
 
+/** The request's headers plus the active span's `traceparent` (W3C Trace Context §3.2), when tracing is on. */
+function withTraceContext(headers: Record<string, string> | Headers | undefined): Record<string, string> | Headers | undefined {
+  const trace = traceHeaders();
+  if (Object.keys(trace).length === 0) return headers;
+  const merged = new Headers(headers);
+  for (const [name, value] of Object.entries(trace)) merged.set(name, value);
+  return merged;
+}
+
 /**
  * A fetch for one provider's policy. Returns a global `Response` (what
  * openid-client expects) whose body was read within the size cap.
@@ -145,7 +155,7 @@ export function outboundFetch(policy: OutboundPolicy) {
     try {
       response = await undiciFetch(url, {
         method: init.method ?? 'GET',
-        headers: init.headers as Record<string, string>,
+        headers: withTraceContext(init.headers) as Record<string, string>,
         ...(init.body != null ? { body: init.body as string } : {}),
         redirect: 'manual',
         signal,
