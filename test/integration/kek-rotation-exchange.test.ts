@@ -15,7 +15,6 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOAuthServer, type FakeOAuthServer } from '../../src/dev/fake-oauth-server.js';
-import { ConsentRequired } from '../../src/errors.js';
 import { openRefreshToken } from '../../src/grants/secrets.js';
 import type { Grant } from '../../src/store/grant-store.js';
 import { adminCall } from '../helpers/admin-client.js';
@@ -104,7 +103,7 @@ describe('KEK rotation over 1,000 grants, end to end', () => {
       status: 400,
       body: {
         error: 'consent_required',
-        error_description: new ConsentRequired('').description,
+        error_description: 'grant needs re-consent',
         error_uri: expect.stringMatching(new RegExp(`^https://[^/]+${deepLink.replace(/[?]/g, '\\?')}$`)),
       },
     };

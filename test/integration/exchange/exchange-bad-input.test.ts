@@ -109,7 +109,7 @@ describe('POST /exchange refuses bad identity tokens with invalid_request and th
     await expectRefused(
       await valid({ subject_token: await vault.ids.userToken('alice', { iat: now - 60, exp: now + 3600 }) }),
       400,
-      INVALID_REQUEST,
+      invalidRequest('subject_token lifetime exceeds the maximum'),
       'subject_token: lifetime over the maximum',
     );
   });
@@ -119,7 +119,12 @@ describe('POST /exchange refuses bad identity tokens with invalid_request and th
     const noIat = await new SignJWT({ sub: AGENT_A, aud: vault.ids.audience, iss: agents.issuer, exp: Math.floor(Date.now() / 1000) + 300 })
       .setProtectedHeader({ alg: agents.alg, kid: agents.kid, typ: 'JWT' })
       .sign(agents.privateKey);
-    await expectRefused(await valid({ actor_token: noIat }), 400, INVALID_REQUEST, 'actor_token: no iat, so no known lifetime');
+    await expectRefused(
+      await valid({ actor_token: noIat }),
+      400,
+      invalidRequest('actor_token lacks iat, so its lifetime is unknown'),
+      'actor_token: no iat, so no known lifetime',
+    );
   });
 
   it('an embedded jwk header with the attacker key', async () => {

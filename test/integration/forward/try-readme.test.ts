@@ -81,7 +81,7 @@ describe('README: Try the whole path, with curl', () => {
     const before = w.crm.requests.length;
     const first = await rawRequest(w.vault, forward);
     expect(first.status).toBe(200);
-    expect(JSON.parse(first.body)).toStrictEqual({ method: 'GET', path: '/api/contacts/42', sub: 'alice', bytes: 0 });
+    expect(JSON.parse(first.body)).toStrictEqual({ method: 'GET', path: '/api/contacts/1', sub: 'alice', bytes: 0 });
     const again = await rawRequest(w.vault, forward);
     expect(again.status).toBe(401);
     expect(w.crm.requests.length - before).toBe(1);

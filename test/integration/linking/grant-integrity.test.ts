@@ -6,7 +6,6 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConsentRequired } from '../../../src/errors.js';
 import type { Grant } from '../../../src/store/grant-store.js';
 import { adminCall } from '../../helpers/admin-client.js';
 import { grantView, onlyGrant } from '../../helpers/admin-grants.js';
@@ -58,7 +57,7 @@ describe('grant integrity', () => {
       status: 400,
       body: {
         error: 'consent_required',
-        error_description: new ConsentRequired('').description,
+        error_description: 'grant needs re-consent',
         error_uri: `${lv.publicUrl}/connections/salesforce?agent=${encodeURIComponent(SALES_AGENT)}&operation=${encodeURIComponent(OPERATION)}`,
       },
     };
