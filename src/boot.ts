@@ -15,7 +15,7 @@ import { connectRedisStores, createRedisStores } from './store/redis/index.js';
 import type { Stores } from './store/stores.js';
 import { join } from 'node:path';
 import { createAuditWriter, createCheckpointer, fileCheckpointSink, InvalidCheckpointError, readCheckpointFile } from './audit/index.js';
-import type { AuditCheckpoint, AuditWriter, Checkpointer } from './audit/index.js';
+import type { AuditCheckpoint, AuditWriter, AuditWriterMetrics, Checkpointer } from './audit/index.js';
 
 export class StartupError extends Error {
   override name = 'StartupError';
@@ -38,6 +38,8 @@ export interface Runtime {
   checkpointer: Checkpointer;
   /** Client secret of the consent pages at the organisation's IdP, when it names one. */
   loginClientSecret?: string;
+  /** Where the audit writer reports appends: set by the app that uses it (its metrics). */
+  auditMetrics: { current?: AuditWriterMetrics | undefined };
 }
 
 /** Where the newest audit checkpoint is kept: configured, else next to the keys. */
@@ -112,8 +114,10 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
   });
   // Every durable audit record is also mirrored as one JSON line to the log, a copy outside Redis (docs/architecture.md#audit-trail).
   const auditLog = pino({ level: config.log.level, base: { component: 'audit' } }, options.logStream ?? pino.destination(1));
+  const auditMetrics: Runtime['auditMetrics'] = {};
   const audit = createAuditWriter({
     store: stores.audit,
+    metrics: () => auditMetrics.current,
     hmacKey: keys.auditHmacKey,
     log: (record) => auditLog.info({ audit: record }, 'audit record'),
     onCommit: (head, n) => checkpointer.observe(head, n),
@@ -127,6 +131,7 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
     upstream: new UpstreamOAuth(catalog, secrets),
     audit,
     checkpointer,
+    auditMetrics,
     ...(loginClientSecret !== undefined ? { loginClientSecret } : {}),
   };
 }

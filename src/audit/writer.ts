@@ -47,6 +47,18 @@ export interface AuditWriterOptions {
   maxQueue?: number;
   /** Re-chain attempts when another replica moved the head; default 60 (with the backoff below, ≈ 0.6 s in all at worst). */
   maxRetries?: number;
+  /**
+   * Who is told of each append (group commit) and of the queue behind it: the metrics of the app
+   * using this writer, which is built after it (boot.ts), hence a lookup.
+   */
+  metrics?: () => AuditWriterMetrics | undefined;
+}
+
+export interface AuditWriterMetrics {
+  /** One append attempt sequence of one batch: how long until durable (or failed), how many records. */
+  appended(seconds: number, records: number, ok: boolean): void;
+  /** Events waiting behind the append in flight. */
+  queued(depth: number): void;
 }
 
 interface Pending {
@@ -73,6 +85,7 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
   const maxBatch = opts.maxBatch ?? 256;
   const maxQueue = opts.maxQueue ?? 10_000;
   const maxRetries = opts.maxRetries ?? 60;
+  const metrics = opts.metrics ?? (() => undefined);
 
   const queue: Pending[] = [];
   let draining = false;
@@ -81,7 +94,11 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
 
   async function drain(): Promise<void> {
     try {
-      while (queue.length > 0) await commit(queue.splice(0, maxBatch));
+      while (queue.length > 0) {
+        const batch = queue.splice(0, maxBatch);
+        metrics()?.queued(queue.length);
+        await commit(batch);
+      }
     } finally {
       draining = false;
     }
@@ -90,6 +107,7 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
   async function commit(batch: Pending[]): Promise<void> {
     // The append turn, once this writer has lost a race and taken it (store.takeTurn).
     let turn: string | undefined;
+    const started = performance.now();
     try {
       for (let attempt = 0; ; attempt++) {
         if (head === undefined) head = await store.head();
@@ -102,6 +120,7 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
         if (result.ok) {
           const last = entries[entries.length - 1];
           if (last !== undefined) head = { seq: last.seq, hash: last.hash };
+          metrics()?.appended((performance.now() - started) / 1000, batch.length, true);
           settle(batch, stored);
           return;
         }
@@ -118,6 +137,7 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
       }
     } catch (err) {
       head = undefined;
+      metrics()?.appended((performance.now() - started) / 1000, batch.length, false);
       for (const p of batch) p.reject(err);
     }
   }
@@ -153,6 +173,7 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
       if (event.details !== undefined) input.details = { ...event.details };
       return new Promise<AuditRecord>((resolve, reject) => {
         queue.push({ input, resolve, reject });
+        metrics()?.queued(queue.length);
         if (draining) return;
         draining = true;
         // Deferred to the end of the current microtask so events recorded in one tick share one append.

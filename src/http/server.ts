@@ -1,7 +1,8 @@
 /**
  * One Fastify instance per listener, with the settings both share:
  * HTTPS, timeouts (Fastify's are off by default), body limit, request ids,
- * zod validation, the single error handler and a not-found handler.
+ * zod validation, the single error handler, a not-found handler and, when
+ * metrics are on, one timing per request.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpsServer } from 'node:https';
@@ -15,15 +16,32 @@ import { NotFound } from '../errors.js';
 import { errorHandler } from './error-handler.js';
 import { loggerOptions } from './logging.js';
 
+/** Told of every answered request (the app's metrics): `route` is the route pattern, undefined when none matched. */
+export interface HttpMetrics {
+  request(listener: string, route: string | undefined, status: number, seconds: number): void;
+}
+
+/**
+ * An `X-Request-Id` from the gateway is kept when it is well formed, so one id follows a call
+ * through the gateway's, the vault's and the audit trail's records. It only correlates: every
+ * identity in a record comes from verified credentials. Anything else gets a fresh UUID.
+ */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function requestIdOf(header: string | string[] | undefined): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
 export interface ListenerOptions {
   config: Config;
   tls: SecureContextOptions & Pick<TlsOptions, 'requestCert' | 'rejectUnauthorized'>;
   logStream?: DestinationStream | undefined;
   /** Name shown in logs. */
   listener: 'public' | 'internal';
+  metrics?: HttpMetrics | undefined;
 }
 
-export function createListener({ config, tls, logStream, listener }: ListenerOptions): FastifyInstance {
+export function createListener({ config, tls, logStream, listener, metrics }: ListenerOptions): FastifyInstance {
   const { limits } = config;
   const app = Fastify({
     // Our own factory so both listeners are HTTPS while keeping Fastify's default
@@ -43,8 +61,8 @@ export function createListener({ config, tls, logStream, listener }: ListenerOpt
     connectionTimeout: limits.connectionTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     return503OnClosing: true,
-    // Request ids are ours; a caller-supplied id would let it forge audit correlation.
-    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    genReqId: (req) => requestIdOf(req.headers['x-request-id']),
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 256 },
   });
   app.log = app.log.child({ listener });
@@ -57,7 +75,14 @@ export function createListener({ config, tls, logStream, listener }: ListenerOpt
   // Callback style: an async hook costs a promise and a microtask on every response.
   app.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-request-id', reply.request.id);
     done(null, payload);
   });
+  if (metrics) {
+    app.addHook('onResponse', (request, reply, done) => {
+      metrics.request(listener, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
+  }
   return app;
 }

@@ -55,7 +55,12 @@ async function startOn(cwd: string, ports: DevPorts): Promise<DevProcess> {
   let output = '';
   const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), devEntry], {
     cwd,
-    env: { PATH: process.env.PATH ?? '', TOKEN_VAULT_PUBLIC_PORT: String(ports.public), TOKEN_VAULT_INTERNAL_PORT: String(ports.internal) },
+    env: {
+      PATH: process.env.PATH ?? '',
+      TOKEN_VAULT_PUBLIC_PORT: String(ports.public),
+      TOKEN_VAULT_INTERNAL_PORT: String(ports.internal),
+      TOKEN_VAULT_METRICS_PORT: '0',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));

@@ -53,7 +53,7 @@ async function inPool<T>(count: number, fn: (i: number) => Promise<T>): Promise<
 
 const exchangeAs = async (i: number) => {
   const res = await vault.exchange(await exchangeParams(vault.ids, user(i), AGENT_A, { resource: 'salesforce', scope: 'salesforce:records.read' }));
-  return { status: res.status, body: res.json<Record<string, unknown>>() };
+  return { status: res.status, body: res.json<Record<string, unknown>>(), requestId: res.headers['x-request-id'] };
 };
 
 beforeAll(async () => {
@@ -98,9 +98,16 @@ describe('KEK rotation over 1,000 grants, end to end', () => {
     expect(batches.at(-1)).toMatchObject({ activeKeyId: '2', done: true, scanned: GRANTS, rewrapped: GRANTS - 2, alreadyActive: 0, raced: 0, failed });
 
     // The swapped pair is never served: refused, and neither refresh token was presented upstream.
-    const refusal = { status: 500, body: { error: 'server_error', error_description: new ServerError('').description } };
+    const refusal = (requestId: unknown) => ({
+      status: 500,
+      body: { error: 'server_error', error_description: new ServerError('').description, request_id: requestId },
+      requestId,
+    });
     const refreshesBefore = salesforce.refreshes;
-    for (const i of SWAPPED) expect(await exchangeAs(i)).toStrictEqual(refusal);
+    for (const i of SWAPPED) {
+      const answer = await exchangeAs(i);
+      expect(answer).toStrictEqual(refusal(answer.requestId));
+    }
     expect(salesforce.refreshes).toBe(refreshesBefore);
     for (const i of SWAPPED) expect(await salesforce.isRefreshTokenActive(seeded[i]!.refreshToken)).toBe(true);
     const swappedIds = SWAPPED.map((i) => seeded[i]!.grant.id);
@@ -129,7 +136,10 @@ describe('KEK rotation over 1,000 grants, end to end', () => {
         kek: '2',
       });
     }
-    for (const i of SWAPPED) expect(await exchangeAs(i)).toStrictEqual(refusal);
+    for (const i of SWAPPED) {
+      const answer = await exchangeAs(i);
+      expect(answer).toStrictEqual(refusal(answer.requestId));
+    }
     console.log(
       `KEK rotation over ${GRANTS} grants: ${batches.length} rewrap batches, ${GRANTS - 2} exchanges with an upstream refresh, ${Math.round(performance.now() - started)} ms`,
     );

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessDenied, ConsentRequired, InvalidRequest, InvalidScope, InvalidTarget, PayloadTooLarge, UnsupportedMediaType } from '../../../src/errors.js';
 import { AGENT_A, AGENT_B, exchangeParams, startExchangeVault, type ExchangeVault } from '../../helpers/exchange-fixture.js';
 import type { Grant } from '../../../src/store/grant-store.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 let vault: ExchangeVault;
 let aliceGrant: Grant;
@@ -28,7 +29,7 @@ const ACCESS_DENIED = body(new AccessDenied());
 /** Whole body and status, plus the internal reason the audit record gives (so each case fails for its own reason). */
 async function expectRefused(params: Record<string, string> | string, status: number, expected: unknown, reason: string, headers?: Record<string, string>) {
   const res = await vault.exchange(params, headers);
-  expect(res.json()).toStrictEqual(expected);
+  expect(res.json()).toStrictEqual(withRequestId(res, expected as object));
   expect(res.status).toBe(status);
   expect(res.headers['cache-control']).toBe('no-store');
   expect((await vault.auditRecords()).at(-1)?.reason).toBe(reason);

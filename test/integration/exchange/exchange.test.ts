@@ -7,6 +7,7 @@ import { TemporarilyUnavailable, AccessDenied } from '../../../src/errors.js';
 import { X509Certificate } from 'node:crypto';
 import { call } from '../../helpers/https-client.js';
 import { ACCESS_TOKEN_TYPE, AGENT_A, GRANT_TYPE, JWT_TYPE, exchangeParams, startExchangeVault, type ExchangeVault } from '../../helpers/exchange-fixture.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 let vault: ExchangeVault;
 let gatewayThumbprint: string;
@@ -138,7 +139,7 @@ describe('POST /exchange', () => {
       const res = await vault.exchange(await exchangeParams(vault.ids, 'alice', AGENT_A));
       expect(res.status).toBe(503);
       expect(res.headers['retry-after']).toBe('1');
-      expect(res.json()).toStrictEqual({ error: 'temporarily_unavailable', error_description: new TemporarilyUnavailable().description });
+      expect(res.json()).toStrictEqual(withRequestId(res, { error: 'temporarily_unavailable', error_description: new TemporarilyUnavailable().description }));
     } finally {
       vault.audit.failing = false;
     }
@@ -152,7 +153,7 @@ describe('POST /exchange', () => {
     for (let round = 0; round < 10; round++) {
       await killSwitches.engage({ scope: 'agent', target: AGENT_A, reason: 'test', engagedAt: Date.now(), engagedBy: 'test' });
       const res = await vault.exchange(params);
-      expect(res.json()).toStrictEqual({ error: 'access_denied', error_description: new AccessDenied().description });
+      expect(res.json()).toStrictEqual(withRequestId(res, { error: 'access_denied', error_description: new AccessDenied().description }));
       expect(res.status).toBe(403);
       await killSwitches.release('agent', AGENT_A);
       expect((await vault.exchange(params)).status).toBe(200);

@@ -9,6 +9,7 @@ import { rawForward, rawRequest, startForwardWorld, type RawResponse, type Forwa
 import { adminCall } from '../../helpers/admin-client.js';
 import type { Response } from '../../helpers/https-client.js';
 import { FAKE_CLIENT_ID } from '../../helpers/fake-providers/catalog.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 let w: ForwardWorld;
 let crmBefore: number;
@@ -29,7 +30,7 @@ const TOO_LARGE = { error: 'invalid_request', error_description: 'The request bo
 
 function expectRefused(res: Response | RawResponse, status: number, body: Record<string, string>): void {
   expect(res.status).toBe(status);
-  expect('json' in res ? res.json() : JSON.parse(res.body)).toStrictEqual(body);
+  expect('json' in res ? res.json() : JSON.parse(res.body)).toStrictEqual(withRequestId(res, body));
   expect(res.headers['cache-control']).toBe('no-store');
   expect(w.crm.requests.length, 'the CRM API received a request').toBe(crmBefore);
 }
@@ -213,7 +214,7 @@ describe('oversized bodies (413)', () => {
       `POST /forward/crm/records HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${body}`,
     );
     expect(res.status).toBe(413);
-    expect(res.text).toContain(JSON.stringify(TOO_LARGE));
+    expect(res.text).toContain(JSON.stringify(withRequestId(res, TOO_LARGE)));
     expect(w.crm.requests.length).toBe(crmBefore);
   });
 });
@@ -253,7 +254,7 @@ describe('audit of refusals', () => {
       w.vault.audit.failing = false;
     }
     expect(res.status).toBe(503);
-    expect(res.json()).toStrictEqual(UNAVAILABLE);
+    expect(res.json()).toStrictEqual(withRequestId(res, UNAVAILABLE));
     // The record follows the upstream's status, so the provider did see the request (README: /forward audit).
     expect(w.crm.requests.slice(crmBefore).map((r) => r.url)).toStrictEqual(['/api/records/1']);
   });
