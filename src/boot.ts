@@ -15,7 +15,7 @@ import { connectRedisStores, createRedisStores } from './store/redis/index.js';
 import type { Stores } from './store/stores.js';
 import { join } from 'node:path';
 import { createAuditWriter, createCheckpointer, fileCheckpointSink, InvalidCheckpointError, readCheckpointFile } from './audit/index.js';
-import type { AuditCheckpoint, AuditWriter, AuditWriterMetrics, Checkpointer } from './audit/index.js';
+import type { AuditCheckpoint, AuditWriterMetrics, Checkpointer, FlushableAuditWriter } from './audit/index.js';
 
 export class StartupError extends Error {
   override name = 'StartupError';
@@ -32,8 +32,8 @@ export interface Runtime {
   stores: Stores;
   catalog: ProviderCatalog;
   upstream: UpstreamOAuth;
-  /** The hash-chained, fail-closed audit writer (one per process). */
-  audit: AuditWriter;
+  /** The hash-chained, fail-closed audit writer (one per process); shutdown flushes it. */
+  audit: FlushableAuditWriter;
   /** Signs the chain head into `audit.checkpointFile` (outside Redis) as the chain grows. */
   checkpointer: Checkpointer;
   /** Client secret of the consent pages at the organisation's IdP, when it names one. */

@@ -77,7 +77,13 @@ const backoffMs = (attempt: number) => Math.random() * Math.min(2 ** attempt, 20
 /** How long a taken append turn blocks other writers at most (if its holder dies or stalls). */
 const TURN_TTL_MS = 250;
 
-export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
+/** The process's own writer: shutdown waits for its queue (main.ts). */
+export interface FlushableAuditWriter extends AuditWriter {
+  /** Resolves once every event recorded so far is durable or failed (the queue is empty and no append is in flight). */
+  flush(): Promise<void>;
+}
+
+export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWriter {
   const keys = deriveAuditKeys(opts.hmacKey);
   const { store } = opts;
   const log = opts.log ?? (() => {});
@@ -89,6 +95,8 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
 
   const queue: Pending[] = [];
   let draining = false;
+  /** The drain in flight, for flush(). */
+  let drained: Promise<void> = Promise.resolve();
   // undefined = unknown (start, or after a store error): read it before the next append.
   let head: AuditHead | null | undefined;
 
@@ -177,12 +185,16 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
         if (draining) return;
         draining = true;
         // Deferred to the end of the current microtask so events recorded in one tick share one append.
-        queueMicrotask(() => void drain());
+        drained = new Promise<void>((resolve) => queueMicrotask(() => void drain().finally(resolve)));
       });
     },
 
     tokenHmac(token: string): string {
       return createHmac('sha256', keys.tokenHmac).update(token).digest('base64url');
+    },
+
+    async flush(): Promise<void> {
+      while (draining || queue.length > 0) await drained;
     },
   };
 }

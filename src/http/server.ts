@@ -61,6 +61,8 @@ export function createListener({ config, tls, logStream, listener, metrics }: Li
     connectionTimeout: limits.connectionTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     return503OnClosing: true,
+    // On close, idle keep-alive connections are closed at once rather than held until keepAliveTimeout.
+    forceCloseConnections: 'idle',
     requestIdHeader: false,
     genReqId: (req) => requestIdOf(req.headers['x-request-id']),
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 256 },
@@ -72,10 +74,18 @@ export function createListener({ config, tls, logStream, listener, metrics }: Li
   app.setNotFoundHandler((request, reply) => errorHandler(new NotFound(`no route ${request.method}`), request, reply));
   // Only JSON (and, where a route registers it, form bodies) are accepted; text/plain is not an API format.
   app.removeContentTypeParser('text/plain');
+  // A request still in flight when close() starts is answered with `Connection: close`: its
+  // connection would otherwise go idle after the close-time sweep and hold the shutdown open.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   // Callback style: an async hook costs a promise and a microtask on every response.
   app.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-request-id', reply.request.id);
+    if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
   if (metrics) {
