@@ -16,6 +16,7 @@
  * BENCH_ROUNDS (default 2), BENCH_STORE=memory to skip Redis, BENCH_ONLY=exchange
  * to skip the ceilings (for profiling with --cpu-prof), BENCH_ONLY=bare to skip the exchange,
  * BENCH_TRACING=on to run the vault with tracing on (bench/tracing.ts).
+ * BENCH_ONLY=metrics for the exchange with metrics on and off (bench/metrics-cost.ts).
  */
 import { cpus } from 'node:os';
 import { createServer } from 'node:https';
@@ -30,6 +31,7 @@ import { AGENT_A, exchangeParams, startExchangeVault } from '../test/helpers/exc
 import { startRedis, type RedisHandle } from '../test/helpers/redis-server.js';
 import { benchForward } from './forward.js';
 import { benchTracing } from './tracing.js';
+import { benchMetricsCost } from './metrics-cost.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -103,6 +105,12 @@ async function main(): Promise<void> {
   if (useRedis) redis = await startRedis();
   // BENCH_ONLY=forward: only the /forward rows (bench/forward.ts); otherwise they follow the exchange rows.
   const forwardRows = () => benchForward(load, { ...(redis ? { redisUrl: redis.url } : {}), rounds, fig });
+  if (process.env.BENCH_ONLY === 'metrics') {
+    const rows = await benchMetricsCost(load, { ...(redis ? { redisUrl: redis.url } : {}), rounds, fig });
+    process.stdout.write(`${[machineLine(), ...rows].join('\n')}\n`);
+    await redis?.stop();
+    return;
+  }
   if (process.env.BENCH_ONLY === 'forward') {
     process.stdout.write(`${[machineLine(), ...(await forwardRows())].join('\n')}\n`);
     await redis?.stop();

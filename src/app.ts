@@ -21,6 +21,10 @@ import { OperationTokenRedeemer } from './forward/redeem.js';
 import { UpstreamCaller } from './forward/upstream-call.js';
 import { forwardRoutes } from './forward/routes.js';
 import { adminRoutes } from './admin/routes.js';
+import { VaultMetrics } from './metrics/metrics.js';
+import { createMetricsListener } from './metrics/listener.js';
+import { grantCensus } from './metrics/grant-census.js';
+import type { AuditWriterMetrics } from './audit/index.js';
 
 export interface AppDeps extends ServiceDeps {
   tls: TlsMaterial;
@@ -30,6 +34,8 @@ export interface AppDeps extends ServiceDeps {
   loginClientSecret?: string | undefined;
   /** Where logs go (tests capture them); default stdout. */
   logStream?: DestinationStream;
+  /** Where the runtime's audit writer reports its appends (boot.ts); this app's metrics go there. */
+  auditMetrics?: { current?: AuditWriterMetrics | undefined };
 }
 
 export interface VaultApp {
@@ -37,8 +43,10 @@ export interface VaultApp {
   internal: FastifyInstance;
   /** Retries failed upstream revocations; started by listen(). */
   revocations: RevocationWorker;
-  /** Bind both listeners; resolves with their base URLs. */
-  listen(): Promise<{ publicUrl: string; internalUrl: string }>;
+  /** The app's metrics (one registry per app), when `listeners.metrics.enabled`. */
+  metrics: VaultMetrics | undefined;
+  /** Bind the listeners; resolves with their base URLs (`metricsUrl` when metrics are on). */
+  listen(): Promise<{ publicUrl: string; internalUrl: string; metricsUrl?: string }>;
   /** Stop accepting, drain in-flight requests, close both listeners. Stores are the caller's. */
   close(): Promise<void>;
 }
@@ -47,11 +55,21 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   const { stores, keys, tls, logStream, audit, catalog } = deps;
   const keysLoaded = () => !keys.keyring.isSealed();
 
-  const pub = createListener({ config, listener: 'public', logStream, tls: { cert: tls.cert, key: tls.key } });
+  // Samples a scrape computes, from services built below.
+  let snapshotAgeMs = () => Infinity;
+  const metrics = config.listeners.metrics.enabled
+    ? new VaultMetrics(config, { killSwitchSnapshotAgeSeconds: () => snapshotAgeMs() / 1000, grantsByStatus: grantCensus(stores.grants) })
+    : undefined;
+  const metricsListener = metrics && createMetricsListener(metrics);
+  stores.observe?.(metrics?.store);
+  if (deps.auditMetrics) deps.auditMetrics.current = metrics?.audit;
+
+  const pub = createListener({ config, listener: 'public', logStream, metrics: metrics?.http, tls: { cert: tls.cert, key: tls.key } });
   const internal = createListener({
     config,
     listener: 'internal',
     logStream,
+    metrics: metrics?.http,
     tls: {
       cert: tls.cert,
       key: tls.key,
@@ -60,8 +78,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
       rejectUnauthorized: true,
     },
   });
-  const services = await buildServices(config, deps, { public: pub.log, internal: internal.log });
+  const services = await buildServices(config, deps, { public: pub.log, internal: internal.log }, metrics?.upstreamAccess);
   const { issuer, internalUrl, killSwitchCache, upstreamAccess, revocations, globalKill } = services;
+  snapshotAgeMs = () => killSwitchCache.snapshotAgeMs();
 
   await registerOpenApi(pub);
   await registerOpenApi(internal);
@@ -83,7 +102,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   // Internal listener: every request proves an allowlisted client certificate first.
   await internal.register(mtlsIdentity, { policy: trustPolicy(config, tls) });
   await internal.register(healthRoutes, { stores, keysLoaded });
-  await internal.register(exchangeRoutes, { exchange: services.exchange, audit });
+  await internal.register(exchangeRoutes, { exchange: services.exchange, audit, metrics: metrics?.exchange });
   await internal.register(forwardRoutes, {
     redeemer: new OperationTokenRedeemer({
       issuer,
@@ -100,6 +119,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     audit,
     limits: config.limits.forward,
     vaultHosts: [new URL(internalUrl).host],
+    metrics: metrics?.forward,
   });
   await internal.register(introspectionRoutes, {
     issuer,
@@ -137,18 +157,21 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     public: pub,
     internal,
     revocations,
+    metrics,
     async listen() {
       revocations.start();
-      await pub.listen({ host: config.listeners.public.host, port: config.listeners.public.port });
-      await internal.listen({ host: config.listeners.internal.host, port: config.listeners.internal.port });
-      return { publicUrl: url(pub), internalUrl: url(internal) };
+      const { public: publicAt, internal: internalAt, metrics: metricsAt } = config.listeners;
+      const metricsUrl = await metricsListener?.listen(metricsAt.host, metricsAt.port);
+      await pub.listen({ host: publicAt.host, port: publicAt.port });
+      await internal.listen({ host: internalAt.host, port: internalAt.port });
+      return { publicUrl: url(pub), internalUrl: url(internal), ...(metricsUrl !== undefined && { metricsUrl }) };
     },
     async close() {
       killSwitchCache.stop();
       await globalKill.stop();
       deps.checkpointer.stop();
       await revocations.stop();
-      await Promise.all([pub.close(), internal.close()]);
+      await Promise.all([pub.close(), internal.close(), metricsListener?.close()]);
     },
   };
 }

@@ -15,7 +15,7 @@ import { connectRedisStores, createRedisStores } from './store/redis/index.js';
 import type { Stores } from './store/stores.js';
 import { join } from 'node:path';
 import { createAuditWriter, createCheckpointer, fileCheckpointSink, InvalidCheckpointError, readCheckpointFile } from './audit/index.js';
-import type { AuditCheckpoint, AuditWriter, Checkpointer } from './audit/index.js';
+import type { AuditCheckpoint, AuditWriterMetrics, Checkpointer, FlushableAuditWriter } from './audit/index.js';
 
 export class StartupError extends Error {
   override name = 'StartupError';
@@ -32,12 +32,14 @@ export interface Runtime {
   stores: Stores;
   catalog: ProviderCatalog;
   upstream: UpstreamOAuth;
-  /** The hash-chained, fail-closed audit writer (one per process). */
-  audit: AuditWriter;
+  /** The hash-chained, fail-closed audit writer (one per process); shutdown flushes it. */
+  audit: FlushableAuditWriter;
   /** Signs the chain head into `audit.checkpointFile` (outside Redis) as the chain grows. */
   checkpointer: Checkpointer;
   /** Client secret of the consent pages at the organisation's IdP, when it names one. */
   loginClientSecret?: string;
+  /** Where the audit writer reports appends: set by the app that uses it (its metrics). */
+  auditMetrics: { current?: AuditWriterMetrics | undefined };
 }
 
 /** Where the newest audit checkpoint is kept: configured, else next to the keys. */
@@ -113,8 +115,10 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
   });
   // Every durable audit record is also mirrored as one JSON line to the log, a copy outside Redis (docs/architecture.md#audit-trail).
   const auditLog = pino({ level: config.log.level, base: { component: 'audit' } }, options.logStream ?? pino.destination(1));
+  const auditMetrics: Runtime['auditMetrics'] = {};
   const audit = createAuditWriter({
     store: stores.audit,
+    metrics: () => auditMetrics.current,
     hmacKey: keys.auditHmacKey,
     log: (record) => auditLog.info({ audit: record }, 'audit record'),
     onCommit: (head, n) => checkpointer.observe(head, n),
@@ -128,6 +132,7 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
     upstream: new UpstreamOAuth(catalog, secrets),
     audit,
     checkpointer,
+    auditMetrics,
     ...(loginClientSecret !== undefined ? { loginClientSecret } : {}),
   };
 }

@@ -20,6 +20,8 @@ export const oauthErrorBody = z.object({
   error: z.string(),
   error_description: z.string(),
   error_uri: z.string().optional(),
+  /** The request id, also sent as `x-request-id` (src/http/server.ts). */
+  request_id: z.string(),
 });
 
 /** What a code is answered with: the RFC 6749 §5.2 `error`, the HTTP status and a static `error_description`. */

@@ -16,10 +16,16 @@ async function main(): Promise<void> {
   const runtime = await prepareRuntime(config);
   const app = await buildApp(config, runtime);
   closeWithGrace({ delay: config.limits.shutdownGraceMs }, async ({ signal, err }) => {
+    const started = performance.now();
     if (err) app.internal.log.error({ err: { type: err.name } }, 'shutting down after an uncaught error');
     else app.internal.log.info({ signal }, 'shutting down');
+    // Stops accepting and closes idle keep-alive connections at once; resolves when the requests
+    // in flight have been answered. Then the records still queued (a request's own are already
+    // durable: audit before answer) reach the store before it closes.
     await app.close();
+    await runtime.audit.flush();
     await runtime.stores.close();
+    app.internal.log.info({ durationMs: Math.round(performance.now() - started) }, 'shut down');
     await stopTracing();
   });
   const urls = await app.listen();

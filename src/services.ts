@@ -19,7 +19,7 @@ import { KillSwitchControl } from './kill-switches/control.js';
 import { GlobalKillWatcher } from './kill-switches/watcher.js';
 import { GrantPolicy } from './grants/policy.js';
 import { GrantRetirement } from './grants/retire.js';
-import { UpstreamAccessTokens, auditRefresh } from './grants/upstream-access.js';
+import { UpstreamAccessTokens, auditRefresh, type UpstreamAccessMetrics } from './grants/upstream-access.js';
 import { createRevocationWorker, type RevocationWorker } from './grants/revocation-worker.js';
 import { TokenExchange } from './exchange/token-exchange.js';
 import { LinkService } from './linking/link-service.js';
@@ -53,8 +53,16 @@ export interface Services {
   adminJwt: AdminJwtVerifier | undefined;
 }
 
-/** `logs`: the listener loggers (the revocation worker logs with the pages, kill-switch faults with the internal API). */
-export async function buildServices(config: Config, deps: ServiceDeps, logs: { public: FastifyBaseLogger; internal: FastifyBaseLogger }): Promise<Services> {
+/**
+ * `logs`: the listener loggers (the revocation worker logs with the pages, kill-switch faults with the internal API);
+ * `metrics`: told of upstream token cache lookups and refreshes.
+ */
+export async function buildServices(
+  config: Config,
+  deps: ServiceDeps,
+  logs: { public: FastifyBaseLogger; internal: FastifyBaseLogger },
+  metrics?: UpstreamAccessMetrics,
+): Promise<Services> {
   const { stores, keys, audit, envelope, catalog, upstream } = deps;
   const { issuer, internalUrl, audience } = exchangeUrls(config);
   const custodian = new KeyCustodian({ keys, dir: config.keys.dir });
@@ -66,7 +74,7 @@ export async function buildServices(config: Config, deps: ServiceDeps, logs: { p
     onError: logError('kill-switch subscription failed'),
   });
   // One instance for /exchange and /forward: one in-process single flight per grant.
-  const upstreamAccess = new UpstreamAccessTokens(stores, envelope, catalog, upstream, {}, auditRefresh(audit));
+  const upstreamAccess = new UpstreamAccessTokens(stores, envelope, catalog, upstream, metrics ? { metrics } : {}, auditRefresh(audit));
   const exchange = new TokenExchange({
     issuer,
     catalog,

@@ -1,7 +1,8 @@
 /** Zod pieces shared by the admin routes (bodies, errors). */
 import { z } from 'zod';
 
-export const errorBody = z.object({ error: z.string(), error_description: z.string() });
+/** The RFC 6749 §5.2 body the error handler sends, with its request id (src/http/error-handler.ts). */
+export const errorBody = z.object({ error: z.string(), error_description: z.string(), request_id: z.string() });
 
 /** The error answers every admin route can give (authentication, validation, store). */
 export const adminErrors = { 400: errorBody, 401: errorBody, 403: errorBody, 503: errorBody } as const;

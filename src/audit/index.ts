@@ -1,5 +1,5 @@
 export type { AuditAction, AuditDecision, AuditEventInput, AuditRecord, AuditWriter } from './events.js';
-export { createAuditWriter, type AuditWriterOptions } from './writer.js';
+export { createAuditWriter, type AuditWriterMetrics, type AuditWriterOptions, type FlushableAuditWriter } from './writer.js';
 export { verifyChain, type BrokenReason, type VerifyOptions, type VerifyReport } from './verify.js';
 export {
   createCheckpointer,

@@ -47,6 +47,18 @@ export interface AuditWriterOptions {
   maxQueue?: number;
   /** Re-chain attempts when another replica moved the head; default 60 (with the backoff below, ≈ 0.6 s in all at worst). */
   maxRetries?: number;
+  /**
+   * Who is told of each append (group commit) and of the queue behind it: the metrics of the app
+   * using this writer, which is built after it (boot.ts), hence a lookup.
+   */
+  metrics?: () => AuditWriterMetrics | undefined;
+}
+
+export interface AuditWriterMetrics {
+  /** One append attempt sequence of one batch: how long until durable (or failed), how many records. */
+  appended(seconds: number, records: number, ok: boolean): void;
+  /** Events waiting behind the append in flight. */
+  queued(depth: number): void;
 }
 
 interface Pending {
@@ -65,7 +77,13 @@ const backoffMs = (attempt: number) => Math.random() * Math.min(2 ** attempt, 20
 /** How long a taken append turn blocks other writers at most (if its holder dies or stalls). */
 const TURN_TTL_MS = 250;
 
-export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
+/** The process's own writer: shutdown waits for its queue (main.ts). */
+export interface FlushableAuditWriter extends AuditWriter {
+  /** Resolves once every event recorded so far is durable or failed (the queue is empty and no append is in flight). */
+  flush(): Promise<void>;
+}
+
+export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWriter {
   const keys = deriveAuditKeys(opts.hmacKey);
   const { store } = opts;
   const log = opts.log ?? (() => {});
@@ -73,15 +91,22 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
   const maxBatch = opts.maxBatch ?? 256;
   const maxQueue = opts.maxQueue ?? 10_000;
   const maxRetries = opts.maxRetries ?? 60;
+  const metrics = opts.metrics ?? (() => undefined);
 
   const queue: Pending[] = [];
   let draining = false;
+  /** The drain in flight, for flush(). */
+  let drained: Promise<void> = Promise.resolve();
   // undefined = unknown (start, or after a store error): read it before the next append.
   let head: AuditHead | null | undefined;
 
   async function drain(): Promise<void> {
     try {
-      while (queue.length > 0) await commit(queue.splice(0, maxBatch));
+      while (queue.length > 0) {
+        const batch = queue.splice(0, maxBatch);
+        metrics()?.queued(queue.length);
+        await commit(batch);
+      }
     } finally {
       draining = false;
     }
@@ -90,6 +115,7 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
   async function commit(batch: Pending[]): Promise<void> {
     // The append turn, once this writer has lost a race and taken it (store.takeTurn).
     let turn: string | undefined;
+    const started = performance.now();
     try {
       for (let attempt = 0; ; attempt++) {
         if (head === undefined) head = await store.head();
@@ -102,6 +128,7 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
         if (result.ok) {
           const last = entries[entries.length - 1];
           if (last !== undefined) head = { seq: last.seq, hash: last.hash };
+          metrics()?.appended((performance.now() - started) / 1000, batch.length, true);
           settle(batch, stored);
           return;
         }
@@ -118,6 +145,7 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
       }
     } catch (err) {
       head = undefined;
+      metrics()?.appended((performance.now() - started) / 1000, batch.length, false);
       for (const p of batch) p.reject(err);
     }
   }
@@ -153,15 +181,20 @@ export function createAuditWriter(opts: AuditWriterOptions): AuditWriter {
       if (event.details !== undefined) input.details = { ...event.details };
       return new Promise<AuditRecord>((resolve, reject) => {
         queue.push({ input, resolve, reject });
+        metrics()?.queued(queue.length);
         if (draining) return;
         draining = true;
         // Deferred to the end of the current microtask so events recorded in one tick share one append.
-        queueMicrotask(() => void drain());
+        drained = new Promise<void>((resolve) => queueMicrotask(() => void drain().finally(resolve)));
       });
     },
 
     tokenHmac(token: string): string {
       return createHmac('sha256', keys.tokenHmac).update(token).digest('base64url');
+    },
+
+    async flush(): Promise<void> {
+      while (draining || queue.length > 0) await drained;
     },
   };
 }

@@ -28,6 +28,8 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string[], 'string' | 'int']> = [
   ['TOKEN_VAULT_PUBLIC_PORT', ['listeners', 'public', 'port'], 'int'],
   ['TOKEN_VAULT_INTERNAL_HOST', ['listeners', 'internal', 'host'], 'string'],
   ['TOKEN_VAULT_INTERNAL_PORT', ['listeners', 'internal', 'port'], 'int'],
+  ['TOKEN_VAULT_METRICS_HOST', ['listeners', 'metrics', 'host'], 'string'],
+  ['TOKEN_VAULT_METRICS_PORT', ['listeners', 'metrics', 'port'], 'int'],
   ['TOKEN_VAULT_KEYS_DIR', ['keys', 'dir'], 'string'],
   ['REDIS_URL', ['store', 'redis', 'url'], 'string'],
   ['LOG_LEVEL', ['log', 'level'], 'string'],

@@ -81,6 +81,8 @@ export const configSchema = z
       .strictObject({
         public: listener('0.0.0.0', 8443),
         internal: listener('0.0.0.0', 9443),
+        /** Prometheus `/metrics`, plain HTTP: loopback by default, nothing else is served there. */
+        metrics: z.strictObject({ enabled: z.boolean().default(true), host: host.default('127.0.0.1'), port: port.default(9464) }).prefault({}),
       })
       .prefault({}),
     tls: z.strictObject({

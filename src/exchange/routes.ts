@@ -10,22 +10,29 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AuditWriter } from '../audit/events.js';
 import { oauthErrorBody, UnsupportedGrantType } from '../errors.js';
 import { mustAudit } from '../http/audited-route.js';
+import { refusalOf } from '../http/error-handler.js';
 import { auditTraceId } from '../http/trace.js';
 import { GRANT_TYPE_TOKEN_EXCHANGE } from '../tokens/token-types.js';
 import { span } from '../tracing/span.js';
 import { exchangeRequest, exchangeResponse } from './request.js';
 import type { ExchangeTrail, TokenExchange } from './token-exchange.js';
 
+/** Told of every answered exchange (the app's metrics): `issued` or the refusal's TV_ code, with what the trail knew. */
+export interface ExchangeMetrics {
+  exchanged(outcome: string, trail: ExchangeTrail): void;
+}
+
 export interface ExchangeRouteOptions {
   exchange: TokenExchange;
   audit: AuditWriter;
+  metrics?: ExchangeMetrics | undefined;
 }
 
 const trails = new WeakMap<FastifyRequest, ExchangeTrail>();
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 
-export const exchangeRoutes: FastifyPluginAsync<ExchangeRouteOptions> = async (app, { exchange, audit }) => {
+export const exchangeRoutes: FastifyPluginAsync<ExchangeRouteOptions> = async (app, { exchange, audit, metrics }) => {
   // Encapsulated: only this plugin's routes accept form bodies. fast-querystring
   // turns a repeated key into an array, which the schema then refuses.
   await app.register(formbody);
@@ -33,6 +40,14 @@ export const exchangeRoutes: FastifyPluginAsync<ExchangeRouteOptions> = async (a
 
   const record = (request: FastifyRequest, event: Parameters<AuditWriter['record']>[0]) =>
     mustAudit(() => audit.record({ ...event, requestId: request.id, ...optionalTrace(request) }));
+
+  if (metrics) {
+    app.addHook('onResponse', (request, reply, done) => {
+      const refusal = refusalOf(request);
+      metrics.exchanged(refusal?.code ?? (reply.statusCode === 200 ? 'issued' : 'TV_SERVER_ERROR'), trails.get(request) ?? {});
+      done();
+    });
+  }
 
   routes.post(
     '/exchange',

@@ -28,6 +28,11 @@ import { auditTraceId } from '../http/trace.js';
 import { declaredLength, hasBody, type ForwardOutcome, type ForwardLimits, type UpstreamCaller } from './upstream-call.js';
 import type { ForwardTrail, OperationTokenRedeemer, VaultAuthority } from './redeem.js';
 
+/** Told of every upstream call (the app's metrics): its status, undefined when no answer came, and how long until the relay ended. */
+export interface ForwardMetrics {
+  upstream(provider: string | undefined, status: number | undefined, seconds: number): void;
+}
+
 export interface ForwardRouteOptions {
   redeemer: OperationTokenRedeemer;
   caller: UpstreamCaller;
@@ -35,6 +40,7 @@ export interface ForwardRouteOptions {
   limits: ForwardLimits;
   /** Host names (with port) gateways are told to use for the internal listener (`internalUrl`). */
   vaultHosts: readonly string[];
+  metrics?: ForwardMetrics | undefined;
 }
 
 /** The methods an operation can name (providers/schema.ts). */
@@ -64,7 +70,7 @@ function details(request: FastifyRequest, p: Progress, extra: Record<string, num
   };
 }
 
-export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app, { redeemer, caller, audit, limits, vaultHosts }) => {
+export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app, { redeemer, caller, audit, limits, vaultHosts, metrics }) => {
   // Bodies are relayed as they arrive, never parsed: whatever the content type.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
@@ -129,7 +135,11 @@ export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app
       await record(request, { action: 'token.forward', decision: 'allow', ...p.trail, details: { phase: 'intent', method: request.method, path: p.template } });
       p.intent = true;
       const body = hasBody(request.headers) ? (request.body as Readable) : null;
-      const answer = await caller.send(redeemed, request.method, request.headers, body, p.outcome);
+      const sent = performance.now();
+      const answer = await caller.send(redeemed, request.method, request.headers, body, p.outcome).catch((err: unknown) => {
+        metrics?.upstream(p.trail.provider, undefined, (performance.now() - sent) / 1000);
+        throw err;
+      });
       try {
         await record(request, {
           action: 'token.forward',
@@ -143,6 +153,7 @@ export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app
       }
       answer.body.once('close', () => {
         const complete = answer.body.readableEnded;
+        metrics?.upstream(p.trail.provider, answer.status, (performance.now() - sent) / 1000);
         request.log.info(
           {
             forward: {

@@ -50,6 +50,13 @@ export interface UpstreamAccessOptions {
   /** Extra lock life beyond the holder's worst-case refresh duration. */
   lockMarginMs?: number;
   now?: () => number;
+  /** Told of cache lookups and refresh attempts (the app's metrics); never of token values. */
+  metrics?: UpstreamAccessMetrics;
+}
+
+export interface UpstreamAccessMetrics {
+  cacheLookup(provider: string, hit: boolean): void;
+  refreshed(provider: string, outcome: RefreshOutcome['outcome'], seconds: number): void;
 }
 
 /**
@@ -114,6 +121,7 @@ export class UpstreamAccessTokens {
   readonly #pollMs: number;
   readonly #lockMarginMs: number;
   readonly #now: () => number;
+  readonly #metrics: UpstreamAccessMetrics | undefined;
 
   constructor(
     private readonly stores: Pick<Stores, 'grants' | 'tokens' | 'locks'>,
@@ -128,6 +136,7 @@ export class UpstreamAccessTokens {
     this.#pollMs = options.pollMs ?? 25;
     this.#lockMarginMs = options.lockMarginMs ?? 2_000;
     this.#now = options.now ?? Date.now;
+    this.#metrics = options.metrics;
   }
 
   /**
@@ -145,6 +154,7 @@ export class UpstreamAccessTokens {
   async get(grant: Grant, prefetched?: Promise<CachedAccessToken | null>): Promise<UpstreamAccess> {
     if (this.#verified.get(grant.id) !== grant.refreshToken) await this.#verify(grant);
     const cached = await this.#cached(grant, prefetched);
+    this.#metrics?.cacheLookup(grant.provider, cached !== null);
     if (cached) return cached;
     let flight = this.#inflight.get(grant.id);
     if (!flight) {
@@ -234,13 +244,18 @@ export class UpstreamAccessTokens {
     const cached = await this.#cached(grant);
     if (cached) return cached;
 
+    const started = performance.now();
+    const report = (event: RefreshOutcome) => {
+      this.#metrics?.refreshed(grant.provider, event.outcome, (performance.now() - started) / 1000);
+      return this.onRefresh(event);
+    };
     let tokens;
     try {
       const refreshToken = await this.#open(grant, () => openRefreshToken(this.envelope, grant));
       tokens = await span('upstream.token-request', () => this.upstream.refresh(grant.provider, refreshToken));
     } catch (err) {
       if (err instanceof UpstreamFailure) {
-        await this.onRefresh({ grant, outcome: 'failed', reason: err.reason });
+        await report({ grant, outcome: 'failed', reason: err.reason });
         if (err.reason === 'unavailable') throw new TemporarilyUnavailable('upstream token endpoint unavailable (5xx)');
         // Never connected: the refresh token was not presented, so it is still the current one.
         if (err.reason === 'unreachable') throw new TemporarilyUnavailable('upstream token endpoint unreachable');
@@ -256,10 +271,10 @@ export class UpstreamAccessTokens {
       if (!(err instanceof UpstreamInvalidGrant)) throw err;
       const now = await this.stores.grants.get(grantId);
       if (now && now.version !== grant.version) {
-        await this.onRefresh({ grant, outcome: 'lost_race' });
+        await report({ grant, outcome: 'lost_race' });
         return null;
       }
-      await this.onRefresh({ grant, outcome: 'invalid_grant' });
+      await report({ grant, outcome: 'invalid_grant' });
       await this.stores.grants.setStatus(grantId, 'consent_required', grant.version);
       throw new GrantNeedsConsent('upstream invalid_grant: grant needs re-linking');
     }
@@ -268,12 +283,12 @@ export class UpstreamAccessTokens {
     if (tokens.refreshToken) {
       const committed = await this.#commit(grant, sealRefreshToken(this.envelope, grant, tokens.refreshToken));
       if (committed === null) {
-        await this.onRefresh({ grant, outcome: 'lost_race' });
+        await report({ grant, outcome: 'lost_race' });
         return null;
       }
       version = committed;
     }
-    await this.onRefresh({ grant, outcome: tokens.refreshToken ? 'rotated' : 'refreshed' });
+    await report({ grant, outcome: tokens.refreshToken ? 'rotated' : 'refreshed' });
     const ttl = tokens.expiresAt - this.#marginMs - this.#now();
     if (ttl > 0) {
       await this.stores.tokens.cacheAccessToken(

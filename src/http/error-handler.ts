@@ -90,6 +90,13 @@ function describeUnknown(err: object): string {
   return [err.name, typeof code === 'string' ? `(${code})` : '', frame].filter(Boolean).join(' ');
 }
 
+const answered = new WeakMap<FastifyRequest, OAuthError>();
+
+/** The classified refusal a request was answered with, if it was refused (metrics label outcomes by its code). */
+export function refusalOf(request: FastifyRequest): OAuthError | undefined {
+  return answered.get(request);
+}
+
 /** The error handler of both listeners (and their not-found handler's answer). */
 export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply | Promise<FastifyReply> {
   const refusal = toOAuthError(err);
@@ -100,6 +107,7 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
 function answer(refusal: OAuthError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const page = request.routeOptions.config?.errorPage?.(refusal, request);
   const status = page?.status ?? refusal.status;
+  answered.set(request, refusal);
   // `errorCode`, not `code`: the log scrubber (logging.ts) redacts every field named `code` (OAuth codes).
   const logFields = { err: { type: refusal.name, errorCode: refusal.code, error: refusal.error, status, detail: refusal.detail } };
   if (status >= 500) request.log.error(logFields, 'request failed');
@@ -108,11 +116,14 @@ function answer(refusal: OAuthError, request: FastifyRequest, reply: FastifyRepl
   reply.header('x-content-type-options', 'nosniff');
   if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', ERROR_CSP);
   if (page) return reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(page.html);
-  return reply
-    .code(status)
-    .headers({ 'cache-control': 'no-store', pragma: 'no-cache', ...refusal.headers })
-    .type('application/json; charset=utf-8')
-    .send(refusal.toBody(describedTo(refusal, request)));
+  return (
+    reply
+      .code(status)
+      .headers({ 'cache-control': 'no-store', pragma: 'no-cache', ...refusal.headers })
+      .type('application/json; charset=utf-8')
+      // The request id (also the `x-request-id` header) ties a refusal to its log lines and audit record.
+      .send({ ...refusal.toBody(describedTo(refusal, request)), request_id: request.id })
+  );
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * One Fastify instance per listener, with the settings both share:
  * HTTPS, timeouts (Fastify's are off by default), body limit, request ids,
- * zod validation, the single error handler and a not-found handler.
+ * zod validation, the single error handler, a not-found handler and, when
+ * metrics are on, one timing per request.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpsServer } from 'node:https';
@@ -16,15 +17,32 @@ import { answerClientError, errorHandler } from './error-handler.js';
 import { loggerOptions } from './logging.js';
 import { httpTracingPlugin } from '../tracing/setup.js';
 
+/** Told of every answered request (the app's metrics): `route` is the route pattern, undefined when none matched. */
+export interface HttpMetrics {
+  request(listener: string, route: string | undefined, status: number, seconds: number): void;
+}
+
+/**
+ * An `X-Request-Id` from the gateway is kept when it is well formed, so one id follows a call
+ * through the gateway's, the vault's and the audit trail's records. It only correlates: every
+ * identity in a record comes from verified credentials. Anything else gets a fresh UUID.
+ */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function requestIdOf(header: string | string[] | undefined): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
+
 export interface ListenerOptions {
   config: Config;
   tls: SecureContextOptions & Pick<TlsOptions, 'requestCert' | 'rejectUnauthorized'>;
   logStream?: DestinationStream | undefined;
   /** Name shown in logs. */
   listener: 'public' | 'internal';
+  metrics?: HttpMetrics | undefined;
 }
 
-export function createListener({ config, tls, logStream, listener }: ListenerOptions): FastifyInstance {
+export function createListener({ config, tls, logStream, listener, metrics }: ListenerOptions): FastifyInstance {
   const { limits } = config;
   const app = Fastify({
     // Our own factory so both listeners are HTTPS while keeping Fastify's default
@@ -47,8 +65,10 @@ export function createListener({ config, tls, logStream, listener }: ListenerOpt
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     // Fastify's own 503 while closing bypasses the error handler; the onRequest hook below answers it.
     return503OnClosing: false,
-    // Request ids are ours; a caller-supplied id would let it forge audit correlation.
-    genReqId: () => randomUUID(),
+    // On close, idle keep-alive connections are closed at once rather than held until keepAliveTimeout.
+    forceCloseConnections: 'idle',
+    requestIdHeader: false,
+    genReqId: (req) => requestIdOf(req.headers['x-request-id']),
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 256 },
     // What Fastify would answer itself, echoing input (a bad URL encoding, an over-long parameter),
     // and what Node's parser refuses before any request exists, go through the one error handler.
@@ -70,7 +90,9 @@ export function createListener({ config, tls, logStream, listener }: ListenerOpt
   app.setNotFoundHandler((request, reply) => errorHandler(new NotFound(`no route ${request.method}`), request, reply));
   // Only JSON (and, where a route registers it, form bodies) are accepted; text/plain is not an API format.
   app.removeContentTypeParser('text/plain');
-  // Draining: a request still arriving on a busy kept-alive connection gets 503 + Retry-After, and the connection closes.
+  // Draining: a request still arriving on a busy kept-alive connection gets 503 + Retry-After, and one
+  // still in flight is answered with `Connection: close`: either connection would otherwise go idle
+  // after the close-time sweep and hold the shutdown open.
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
@@ -84,7 +106,15 @@ export function createListener({ config, tls, logStream, listener }: ListenerOpt
   // Callback style: an async hook costs a promise and a microtask on every response.
   app.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-request-id', reply.request.id);
+    if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
+  if (metrics) {
+    app.addHook('onResponse', (request, reply, done) => {
+      metrics.request(listener, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
+  }
   return app;
 }

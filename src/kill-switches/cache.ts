@@ -159,6 +159,11 @@ export class KillSwitchCache {
     this.#timer.unref();
   }
 
+  /** Milliseconds since the snapshot was last confirmed (Infinity before the first), for metrics. */
+  snapshotAgeMs(): number {
+    return this.#now() - this.#confirmedAt;
+  }
+
   /** Throws `access_denied` when any switch covers these subjects, 503 when the snapshot is stale. */
   assertOpen(subjects: KillSwitchSubjects): void {
     if (this.#now() - this.#confirmedAt > this.#maxStalenessMs) {

@@ -7,6 +7,12 @@ import type { RevocationQueue } from './revocation-queue.js';
 import type { OneShotStore, SessionStore } from './session-store.js';
 import type { TokenStore } from './token-store.js';
 
+/** Told of every store call on a networked backend (metrics): which store method, how long, whether it failed. */
+export interface StoreObserver {
+  /** `method` is `<store>.<method>` (e.g. `grants.get`), a name from the code, never an argument. */
+  command(method: string, seconds: number, ok: boolean): void;
+}
+
 /** Everything the app needs from storage, with one lifecycle. */
 export interface Stores {
   grants: GrantStore;
@@ -27,4 +33,6 @@ export interface Stores {
    */
   durabilityProblems(): Promise<string[]>;
   close(): Promise<void>;
+  /** Reports every later store call to `observer` (Redis only; undefined stops reporting). */
+  observe?(observer: StoreObserver | undefined): void;
 }

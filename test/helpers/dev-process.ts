@@ -80,6 +80,7 @@ const portsEnv = (ports: DevPorts) => ({
   PATH: process.env.PATH ?? '',
   TOKEN_VAULT_PUBLIC_PORT: String(ports.public),
   TOKEN_VAULT_INTERNAL_PORT: String(ports.internal),
+  TOKEN_VAULT_METRICS_PORT: '0',
 });
 
 export interface DemoRun {

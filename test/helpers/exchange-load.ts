@@ -15,6 +15,8 @@ export interface Shot {
   sentAt: number;
   status: number;
   body: unknown;
+  /** The answer's `x-request-id` header. */
+  requestId?: string;
 }
 
 export interface ExchangeLoad {
@@ -40,7 +42,7 @@ export function startExchangeLoad(internalUrl: string, pki: TestPki, body: strin
           headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
           body,
         });
-        shots.push({ sentAt, status: res.status, body: res.json() });
+        shots.push({ sentAt, status: res.status, body: res.json(), requestId: String(res.headers['x-request-id']) });
       } catch (err) {
         shots.push({ sentAt, status: 0, body: String(err) });
       }

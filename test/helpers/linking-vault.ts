@@ -91,7 +91,7 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
     ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
     overrides: {
       publicUrl,
-      listeners: { public: { host: '127.0.0.1', port }, internal: { host: '127.0.0.1', port: 0 } },
+      listeners: { public: { host: '127.0.0.1', port }, internal: { host: '127.0.0.1', port: 0 }, metrics: { host: '127.0.0.1', port: 0 } },
       identity: {
         login: { issuer: idp.issuer, clientId: CLIENT_ID, clientSecretFile: secretFile, allowPrivateNetwork: true },
         subjectIssuers: [{ issuer: subjects.issuer, jwksFile: subjects.jwksFile, algorithms: ['EdDSA'] }],

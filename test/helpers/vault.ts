@@ -48,6 +48,8 @@ export interface TestVault {
   logs: LogCapture;
   publicUrl: string;
   internalUrl: string;
+  /** Base URL of the plain-HTTP metrics listener (absent when `listeners.metrics.enabled` is false). */
+  metricsUrl?: string | undefined;
   close(): Promise<void>;
 }
 
@@ -64,7 +66,7 @@ export function testConfigDefaults(dir: string, redisUrl?: string): Record<strin
   return {
     mode: 'dev',
     publicUrl: 'https://127.0.0.1:8443',
-    listeners: { public: { host: '127.0.0.1', port: 0 }, internal: { host: '127.0.0.1', port: 0 } },
+    listeners: { public: { host: '127.0.0.1', port: 0 }, internal: { host: '127.0.0.1', port: 0 }, metrics: { host: '127.0.0.1', port: 0 } },
     tls: { cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), gatewayCa: join(dir, 'ca.crt') },
     gateways: { allow: ['spiffe://dev.local/gateway'] },
     admins: { allow: ['spiffe://dev.local/admin'] },
@@ -85,7 +87,7 @@ export async function startVault(options: StartOptions = {}): Promise<TestVault>
   // Dev mode connects to Redis in the background; tests start from a connected store.
   if (options.redisUrl) await waitForStore(runtime);
   const app = await buildApp(config, { ...runtime, logStream: logs, ...(options.audit ? { audit: options.audit(runtime) } : {}) });
-  const { publicUrl, internalUrl } = await app.listen();
+  const { publicUrl, internalUrl, metricsUrl } = await app.listen();
   return {
     app,
     config,
@@ -95,6 +97,7 @@ export async function startVault(options: StartOptions = {}): Promise<TestVault>
     logs,
     publicUrl,
     internalUrl,
+    metricsUrl,
     async close() {
       await app.close();
       await runtime.stores.close();

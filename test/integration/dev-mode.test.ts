@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../helpers/https-client.js';
 import { startDevProcess, type DevProcess } from '../helpers/dev-process.js';
+import { withRequestId } from '../helpers/request-id.js';
 
 let cwd: string;
 let dev: DevProcess;
@@ -43,6 +44,6 @@ describe('npm run dev on a fresh checkout', () => {
     await expect(call(`https://127.0.0.1:${ports.internal}/healthz`, { ca })).rejects.toThrow();
     const other = await call(`https://127.0.0.1:${ports.internal}/healthz`, { ca, client: await pair('other') });
     expect(other.status).toBe(401);
-    expect(other.json()).toStrictEqual({ error: 'invalid_client', error_description: 'Client authentication failed.' });
+    expect(other.json()).toStrictEqual(withRequestId(other, { error: 'invalid_client', error_description: 'Client authentication failed.' }));
   });
 });

@@ -8,6 +8,7 @@ import { AccessDenied, TemporarilyUnavailable } from '../../src/errors.js';
 import { StoreUnavailableError } from '../../src/store/errors.js';
 import { LogCapture } from '../helpers/log-capture.js';
 import { createTestPki, testConfigDefaults, type TestPki } from '../helpers/vault.js';
+import { withRequestId } from '../helpers/request-id.js';
 
 const CANARY = 'CANARY-7f3a-secret-value';
 let app: FastifyInstance;
@@ -50,10 +51,12 @@ describe('the single error handler', () => {
   it('answers malformed JSON with invalid_request', async () => {
     const res = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload: '{"name": ' });
     expect(res.statusCode).toBe(400);
-    expect(res.json()).toStrictEqual({
-      error: 'invalid_request',
-      error_description: 'The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.',
-    });
+    expect(res.json()).toStrictEqual(
+      withRequestId(res, {
+        error: 'invalid_request',
+        error_description: 'The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.',
+      }),
+    );
     expect(res.headers['cache-control']).toBe('no-store');
   });
 
@@ -72,21 +75,21 @@ describe('the single error handler', () => {
       payload: JSON.stringify({ name: 'x'.repeat(70_000) }),
     });
     expect(res.statusCode).toBe(413);
-    expect(res.json()).toStrictEqual({ error: 'invalid_request', error_description: 'The request body is too large.' });
+    expect(res.json()).toStrictEqual(withRequestId(res, { error: 'invalid_request', error_description: 'The request body is too large.' }));
   });
 
   it('answers an unsupported content type with 415', async () => {
     for (const type of ['text/plain', 'application/xml', 'multipart/form-data; boundary=x']) {
       const res = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': type }, payload: 'name=x' });
       expect(res.statusCode).toBe(415);
-      expect(res.json()).toStrictEqual({ error: 'invalid_request', error_description: 'The request content type is not supported.' });
+      expect(res.json()).toStrictEqual(withRequestId(res, { error: 'invalid_request', error_description: 'The request content type is not supported.' }));
     }
   });
 
   it('turns an unknown error into an opaque server_error, keeping its message out of the body and the logs', async () => {
     const res = await app.inject({ method: 'GET', url: '/boom' });
     expect(res.statusCode).toBe(500);
-    expect(res.json()).toStrictEqual({ error: 'server_error', error_description: 'The server encountered an unexpected condition.' });
+    expect(res.json()).toStrictEqual(withRequestId(res, { error: 'server_error', error_description: 'The server encountered an unexpected condition.' }));
     expect(logs.text()).not.toContain(CANARY);
     expect(logs.text()).toContain('"type":"ServerError"');
   });
@@ -94,14 +97,16 @@ describe('the single error handler', () => {
   it('sends the static description of an OAuth error, never its internal detail', async () => {
     const res = await app.inject({ method: 'GET', url: '/denied' });
     expect(res.statusCode).toBe(403);
-    expect(res.json()).toStrictEqual({ error: 'access_denied', error_description: 'The request was denied.' });
+    expect(res.json()).toStrictEqual(withRequestId(res, { error: 'access_denied', error_description: 'The request was denied.' }));
   });
 
   it('fails closed with 503 and Retry-After when the store is unavailable', async () => {
     const res = await app.inject({ method: 'GET', url: '/store-down' });
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('1');
-    expect(res.json()).toStrictEqual({ error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable. Retry later.' });
+    expect(res.json()).toStrictEqual(
+      withRequestId(res, { error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable. Retry later.' }),
+    );
     expect((await app.inject({ method: 'GET', url: '/retry' })).headers['retry-after']).toBe('2');
   });
 });

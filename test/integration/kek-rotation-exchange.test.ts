@@ -52,7 +52,7 @@ async function inPool<T>(count: number, fn: (i: number) => Promise<T>): Promise<
 
 const exchangeAs = async (i: number) => {
   const res = await vault.exchange(await exchangeParams(vault.ids, user(i), AGENT_A, { resource: 'salesforce', scope: 'salesforce:records.read' }));
-  return { status: res.status, body: res.json<Record<string, unknown>>() };
+  return { status: res.status, body: res.json<Record<string, unknown>>(), requestId: res.headers['x-request-id'] };
 };
 
 beforeAll(async () => {
@@ -99,16 +99,21 @@ describe('KEK rotation over 1,000 grants, end to end', () => {
     // The swapped pair is never served: quarantined on first use (the user must link again), and
     // neither refresh token was presented upstream.
     const deepLink = `/connections/salesforce?agent=${encodeURIComponent(AGENT_A)}&operation=${encodeURIComponent('salesforce:records.read')}`;
-    const refusal = {
+    const refusal = (requestId: unknown) => ({
       status: 400,
       body: {
         error: 'consent_required',
         error_description: 'grant needs re-consent',
         error_uri: expect.stringMatching(new RegExp(`^https://[^/]+${deepLink.replace(/[?]/g, '\\?')}$`)),
+        request_id: requestId,
       },
-    };
+      requestId,
+    });
     const refreshesBefore = salesforce.refreshes;
-    for (const i of SWAPPED) expect(await exchangeAs(i)).toStrictEqual(refusal);
+    for (const i of SWAPPED) {
+      const answer = await exchangeAs(i);
+      expect(answer).toStrictEqual(refusal(answer.requestId));
+    }
     expect(salesforce.refreshes).toBe(refreshesBefore);
     for (const i of SWAPPED) expect(await salesforce.isRefreshTokenActive(seeded[i]!.refreshToken)).toBe(true);
     const swappedIds = SWAPPED.map((i) => seeded[i]!.grant.id);
@@ -140,7 +145,10 @@ describe('KEK rotation over 1,000 grants, end to end', () => {
         kek: '2',
       });
     }
-    for (const i of SWAPPED) expect(await exchangeAs(i)).toStrictEqual(refusal);
+    for (const i of SWAPPED) {
+      const answer = await exchangeAs(i);
+      expect(answer).toStrictEqual(refusal(answer.requestId));
+    }
     console.log(
       `KEK rotation over ${GRANTS} grants: ${batches.length} rewrap batches, ${GRANTS - 2} exchanges with an upstream refresh, ${Math.round(performance.now() - started)} ms`,
     );

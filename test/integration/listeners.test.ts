@@ -2,6 +2,7 @@ import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../helpers/https-client.js';
 import { startVault, createTestPki, type TestVault } from '../helpers/vault.js';
+import { withRequestId } from '../helpers/request-id.js';
 
 let vault: TestVault;
 
@@ -30,7 +31,7 @@ describe('public listener', () => {
   it('answers unknown routes with the documented error body', async () => {
     const res = await call(`${vault.publicUrl}/nope?token=abc`, { ca: vault.pki.ca });
     expect(res.status).toBe(404);
-    expect(res.json()).toStrictEqual({ error: 'not_found', error_description: 'The requested resource does not exist.' });
+    expect(res.json()).toStrictEqual(withRequestId(res, { error: 'not_found', error_description: 'The requested resource does not exist.' }));
   });
 });
 
@@ -60,7 +61,7 @@ describe('internal listener (mTLS)', () => {
   it('answers 401 invalid_client to a valid certificate whose identity is not allowed', async () => {
     const res = await call(`${vault.internalUrl}/healthz`, { ca: vault.pki.ca, client: vault.pki.other });
     expect(res.status).toBe(401);
-    expect(res.json()).toStrictEqual(INVALID_CLIENT);
+    expect(res.json()).toStrictEqual(withRequestId(res, INVALID_CLIENT));
     expect(res.headers['cache-control']).toBe('no-store');
   });
 

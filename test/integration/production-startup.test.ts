@@ -58,7 +58,7 @@ async function productionConfig(name: string, keysDir: string, redisUrl = 'redis
     stringify({
       mode: 'production',
       publicUrl: 'https://vault.example.test',
-      listeners: { public: { host: '127.0.0.1', port: 0 }, internal: { host: '127.0.0.1', port: 0 } },
+      listeners: { public: { host: '127.0.0.1', port: 0 }, internal: { host: '127.0.0.1', port: 0 }, metrics: { host: '127.0.0.1', port: 0 } },
       tls: { cert: join(pki.dir, 'server.crt'), key: join(pki.dir, 'server.key'), gatewayCa: join(pki.dir, 'ca.crt') },
       gateways: { allow: ['spiffe://dev.local/gateway'] },
       keys: { dir: keysDir },

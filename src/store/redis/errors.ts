@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { StoreConflictError, StoreUnavailableError } from '../errors.js';
+import type { StoreObserver } from '../stores.js';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
@@ -48,8 +49,12 @@ export function toStoreError(err: unknown, client: ClientState): Error {
  * `toStoreError(err, client)`: the one place Redis failures are translated.
  * Accessors are left alone. Applied once when the stores are built; a call
  * costs one `catch` on the promise the method returns, no extra await.
+ *
+ * With `watch` (the store's name and where its observer is), each call is also
+ * timed and reported as `<name>.<method>`: ioredis has no command hooks, and
+ * this is the one place every store call passes.
  */
-export function guardStore<T extends object>(store: T, client: ClientState): T {
+export function guardStore<T extends object>(store: T, client: ClientState, watch?: { name: string; observer: () => StoreObserver | undefined }): T {
   const fail = (err: unknown): never => {
     throw toStoreError(err, client);
   };
@@ -60,7 +65,9 @@ export function guardStore<T extends object>(store: T, client: ClientState): T {
       done.add(name);
       const desc = Object.getOwnPropertyDescriptor(layer, name);
       if (typeof desc?.value !== 'function') continue;
-      Object.defineProperty(store, name, { ...desc, value: guarded(desc.value as (...args: unknown[]) => unknown, fail) });
+      const method = guarded(desc.value as (...args: unknown[]) => unknown, fail);
+      const value = watch && typeof name === 'string' ? timed(method, `${watch.name}.${name}`, watch.observer) : method;
+      Object.defineProperty(store, name, { ...desc, value });
     }
   }
   return store;
@@ -75,6 +82,36 @@ function guarded(method: (...args: unknown[]) => unknown, fail: (err: unknown) =
       return fail(err);
     }
     return result instanceof Promise ? result.catch(fail) : result;
+  };
+}
+
+function timed(method: (...args: unknown[]) => unknown, label: string, observer: () => StoreObserver | undefined) {
+  return function (this: unknown, ...args: unknown[]): unknown {
+    const watcher = observer();
+    if (watcher === undefined) return method.apply(this, args);
+    const started = performance.now();
+    const report = (ok: boolean) => watcher.command(label, (performance.now() - started) / 1000, ok);
+    let result: unknown;
+    try {
+      result = method.apply(this, args);
+    } catch (err) {
+      report(false);
+      throw err;
+    }
+    if (!(result instanceof Promise)) {
+      report(true);
+      return result;
+    }
+    return result.then(
+      (value: unknown) => {
+        report(true);
+        return value;
+      },
+      (err: unknown) => {
+        report(false);
+        throw err;
+      },
+    );
   };
 }
 

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
-import type { Stores } from '../stores.js';
+import type { StoreObserver, Stores } from '../stores.js';
 import { RedisAuditStore } from './audit-store.js';
 import { guardStore } from './errors.js';
 import { RedisGrantStore } from './grant-store.js';
@@ -31,20 +31,26 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
   // would print every reconnect error to stderr.
   redis.on('error', () => {});
   const keys = new RedisKeys(resolved.keyPrefix);
-  // Every store method fails as StoreUnavailableError (or passes StoreConflictError through): see errors.ts.
-  const guard = <T extends object>(store: T): T => guardStore(store, redis);
+  // Every store method fails as StoreUnavailableError (or passes StoreConflictError through), and
+  // is timed for the observer once one is set: see errors.ts.
+  let observer: StoreObserver | undefined;
+  const watch = (name: string) => ({ name, observer: () => observer });
+  const guard = <T extends object>(store: T, name?: string): T => guardStore(store, redis, name === undefined ? undefined : watch(name));
   const killSwitchEvents = guard(new RedisKillSwitchEvents(redis, keys.killEvents()));
   return guard({
-    grants: guard(new RedisGrantStore(redis, keys)),
-    tokens: guard(new RedisTokenStore(redis, keys)),
-    locks: guard(new RedisLockStore(redis, keys)),
-    killSwitches: guard(new RedisKillSwitchStore(redis, keys)),
+    grants: guard(new RedisGrantStore(redis, keys), 'grants'),
+    tokens: guard(new RedisTokenStore(redis, keys), 'tokens'),
+    locks: guard(new RedisLockStore(redis, keys), 'locks'),
+    killSwitches: guard(new RedisKillSwitchStore(redis, keys), 'killSwitches'),
     killSwitchEvents,
-    adminJobs: guard(new RedisAdminJobStore(redis, keys)),
-    audit: guard(new RedisAuditStore(redis, keys)),
-    sessions: guard(new RedisSessionStore(redis, keys)),
-    oneShot: guard(new RedisOneShotStore(redis, keys)),
-    revocations: guard(new RedisRevocationQueue(redis, keys)),
+    adminJobs: guard(new RedisAdminJobStore(redis, keys), 'adminJobs'),
+    audit: guard(new RedisAuditStore(redis, keys), 'audit'),
+    sessions: guard(new RedisSessionStore(redis, keys), 'sessions'),
+    oneShot: guard(new RedisOneShotStore(redis, keys), 'oneShot'),
+    revocations: guard(new RedisRevocationQueue(redis, keys), 'revocations'),
+    observe(next: StoreObserver | undefined) {
+      observer = next;
+    },
     async ping() {
       await redis.ping();
     },

@@ -5,6 +5,7 @@ import { sealRefreshToken } from '../../../src/grants/secrets.js';
 import type { Grant } from '../../../src/store/grant-store.js';
 import { adminCall, type AdminCallOptions } from '../../helpers/admin-client.js';
 import { startVault, type TestVault } from '../../helpers/vault.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 const AUDIENCE = 'token-vault-admin';
 const GROUP = 'token-vault-admins';
@@ -112,7 +113,7 @@ describe('admin authentication', () => {
           route: `${method} ${path}`,
           label,
           status: 401,
-          body,
+          body: withRequestId(res, body as object),
         });
       }
       // No client certificate at all: refused in the TLS handshake.
@@ -125,7 +126,7 @@ describe('admin authentication', () => {
   it('refuses a gateway certificate even with a valid admin JWT, and changes nothing', async () => {
     const res = await adminCall(vault, '/admin/kill-switches', { method: 'POST', body: engage, client: vault.pki.gateway, bearer: await adminJwt() });
     expect(res.status).toBe(401);
-    expect(res.json()).toStrictEqual(invalidClient);
+    expect(res.json()).toStrictEqual(withRequestId(res, invalidClient));
     expect((await adminCall(vault, '/admin/kill-switches', { client: vault.pki.gateway })).status).toBe(401);
     await nothingChanged();
   });
@@ -139,7 +140,7 @@ describe('admin authentication', () => {
     const res = await adminCall(vault, '/admin/kill-switches', { method: 'POST', body: engage, client: vault.pki.other });
     expect(res.status).toBe(401);
     expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
-    expect(res.json()).toStrictEqual(invalidToken);
+    expect(res.json()).toStrictEqual(withRequestId(res, invalidToken));
     await nothingChanged();
   });
 
@@ -156,7 +157,7 @@ describe('admin authentication', () => {
     ];
     for (const bearer of tokens) {
       const res = await adminCall(vault, '/admin/kill-switches', { method: 'POST', body: engage, client: vault.pki.other, bearer });
-      expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 401, body: invalidToken });
+      expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 401, body: withRequestId(res, invalidToken) });
     }
     await nothingChanged();
   });
@@ -181,7 +182,7 @@ describe('admin authentication without consoles configured', () => {
     const plain = await startVault();
     try {
       const res = await adminCall(plain, '/admin/kill-switches', { client: plain.pki.other });
-      expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 401, body: invalidClient });
+      expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 401, body: withRequestId(res, invalidClient) });
     } finally {
       await plain.close();
     }

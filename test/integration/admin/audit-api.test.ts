@@ -6,6 +6,7 @@ import type { AuditEntry } from '../../../src/store/audit-store.js';
 import { adminCall } from '../../helpers/admin-client.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
 import { createTestPki, startVault, type TestPki, type TestVault } from '../../helpers/vault.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 const ADMIN = 'spiffe://dev.local/admin';
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -132,7 +133,7 @@ describe('audit API', () => {
         'agent=has%20space',
       ]) {
         const res = await adminCall(vault, `/admin/audit?${qs}`);
-        expect({ qs, status: res.status, body: res.json() }).toStrictEqual({ qs, status: 400, body: invalid });
+        expect({ qs, status: res.status, body: res.json() }).toStrictEqual({ qs, status: 400, body: withRequestId(res, invalid) });
       }
     } finally {
       await vault.close();

@@ -9,6 +9,7 @@ import { adminCall } from '../../helpers/admin-client.js';
 import { grantView, onlyGrant } from '../../helpers/admin-grants.js';
 import { SALES_AGENT, linkAliceAndBob, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';
 import { consentedRecord, honoured } from '../../helpers/token-liveness.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 const ADMIN = 'spiffe://dev.local/admin';
 const invalid = {
@@ -77,7 +78,7 @@ describe('admin grants API', () => {
   it('refuses malformed filters with invalid_request', async () => {
     for (const query of ['status=gone', 'limit=0', 'limit=abc', 'limit=100000', 'cursor=not%20base64!', 'colour=red', 'user=has%20space']) {
       const res = await adminCall(lv.vault, `/admin/grants?${query}`);
-      expect({ query, status: res.status, body: res.json() }).toStrictEqual({ query, status: 400, body: invalid });
+      expect({ query, status: res.status, body: res.json() }).toStrictEqual({ query, status: 400, body: withRequestId(res, invalid) });
     }
   });
 
@@ -90,7 +91,7 @@ describe('admin grants API', () => {
       ['/admin/grants/revoke', { provider: 'salesforce', reason: 'x' }],
     ] as const) {
       const res = await adminCall(lv.vault, path, { client: lv.vault.pki.gateway, ...(body && { method: 'POST', body }) });
-      expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 401, body: invalidClient });
+      expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 401, body: withRequestId(res, invalidClient) });
     }
     expect(await lv.allGrants()).toStrictEqual(before);
     expect(await auditBodies()).toStrictEqual(auditBefore);
@@ -167,7 +168,7 @@ describe('admin grants API', () => {
       ['has%20space', { reason: 'r' }],
     ] as const) {
       const bad = await adminCall(lv.vault, `/admin/grants/${id}/revoke`, { method: 'POST', body });
-      expect({ id, status: bad.status, body: bad.json() }).toStrictEqual({ id, status: 400, body: invalid });
+      expect({ id, status: bad.status, body: bad.json() }).toStrictEqual({ id, status: 400, body: withRequestId(bad, invalid) });
     }
     expect(await stores.grants.get(aliceSf.id)).toStrictEqual(aliceSf);
   });
@@ -180,7 +181,7 @@ describe('admin grants API', () => {
       { provider: 'salesforce', reason: 'r', extra: 1 },
     ]) {
       const res = await adminCall(lv.vault, '/admin/grants/revoke', { method: 'POST', body });
-      expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 400, body: invalid });
+      expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 400, body: withRequestId(res, invalid) });
     }
     expect(await lv.allGrants()).toHaveLength(2);
   });

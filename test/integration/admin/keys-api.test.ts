@@ -6,6 +6,7 @@ import { openRefreshToken, sealRefreshToken } from '../../../src/grants/secrets.
 import type { Grant } from '../../../src/store/grant-store.js';
 import { adminCall } from '../../helpers/admin-client.js';
 import { startVault, type TestVault } from '../../helpers/vault.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 const GRANTS = 25;
 let vault: TestVault;
@@ -138,7 +139,7 @@ describe('keys API', () => {
       const res = await adminCall(vault, '/admin/keys/reload', { method: 'POST' });
       expect({ status: res.status, body: res.json() }).toStrictEqual({
         status: 500,
-        body: { error: 'server_error', error_description: 'The server encountered an unexpected condition.' },
+        body: withRequestId(res, { error: 'server_error', error_description: 'The server encountered an unexpected condition.' }),
       });
       expect(vault.logs.text()).not.toContain('too-short');
       expect(vault.runtime.keys.keyring.activeId).toBe('2');
@@ -157,7 +158,7 @@ describe('keys API', () => {
     const before = (await adminCall(vault, '/admin/keys')).json();
     for (const body of [{ pageSize: 0 }, { pageSize: 1001 }, { maxPages: 0 }, { pageSize: 'ten' }, { restart: 'yes' }, { extra: 1 }]) {
       const res = await adminCall(vault, '/admin/keys/rewrap', { method: 'POST', body });
-      expect({ body, status: res.status, answer: res.json() }).toStrictEqual({ body, status: 400, answer: invalid });
+      expect({ body, status: res.status, answer: res.json() }).toStrictEqual({ body, status: 400, answer: withRequestId(res, invalid) });
     }
     expect((await adminCall(vault, '/admin/keys')).json()).toStrictEqual(before);
   });
@@ -168,7 +169,7 @@ describe('keys API', () => {
       const res = await adminCall(vault, path, { method: 'POST' });
       expect({ status: res.status, body: res.json() }).toStrictEqual({
         status: 503,
-        body: { error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable. Retry later.' },
+        body: withRequestId(res, { error: 'temporarily_unavailable', error_description: 'The service is temporarily unavailable. Retry later.' }),
       });
     }
     expect((await adminCall(vault, '/admin/keys')).json<{ sealed: boolean; kek: unknown }>()).toMatchObject({ sealed: true, kek: { ids: [], active: null } });

@@ -4,6 +4,7 @@ import { adminCall } from '../../helpers/admin-client.js';
 import { call } from '../../helpers/https-client.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
 import { createTestPki, startVault, type TestPki, type TestVault } from '../../helpers/vault.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 const ADMIN = 'spiffe://dev.local/admin';
 const AGENT = 'spiffe://corp.example/agent/a';
@@ -114,11 +115,11 @@ describe('kill switches API', () => {
       { scope: 'agent', target: 'x', reason: 'r', extra: 1 },
     ]) {
       const res = await adminCall(a, '/admin/kill-switches', { method: 'POST', body });
-      expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 400, body: invalid });
+      expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 400, body: withRequestId(res, invalid) });
     }
     for (const path of ['planet/x', 'agent/has%20space', 'global/x', 'agent/*']) {
       const res = await adminCall(a, `/admin/kill-switches/${path}`, { method: 'DELETE' });
-      expect({ path, status: res.status, body: res.json() }).toStrictEqual({ path, status: 400, body: invalid });
+      expect({ path, status: res.status, body: res.json() }).toStrictEqual({ path, status: 400, body: withRequestId(res, invalid) });
     }
     expect(await a.runtime.stores.killSwitches.epoch()).toBe(epoch);
   });

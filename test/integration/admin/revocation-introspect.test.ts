@@ -16,6 +16,7 @@ import { fakeClient } from '../../helpers/fake-providers/catalog.js';
 import { call } from '../../helpers/https-client.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
 import { seedSalesforceGrant, startSalesforceVault } from '../../helpers/salesforce-vault.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 let redis: RedisHandle;
 /** Two orgs, so one user can hold two grants the bulk revoke must both reach. */
@@ -90,7 +91,7 @@ async function mintFor(user: string, org = 'salesforce'): Promise<Minted> {
 async function expectRevoked({ org, token, upstreamGrant }: Minted, user: string): Promise<void> {
   expect(await introspect(token)).toStrictEqual(INACTIVE);
   const again = await exchangeFor(user, org);
-  expect({ status: again.status, body: again.json() }).toStrictEqual(relinkRequired(org));
+  expect({ status: again.status, body: again.json() }).toStrictEqual({ ...relinkRequired(org), body: withRequestId(again, relinkRequired(org).body) });
   expect(await orgs[org]!.grantExists(upstreamGrant)).toBe(false);
   expect(orgs[org]!.revokedGrantIds).toContain(upstreamGrant);
 }

@@ -117,6 +117,7 @@ export function bootMain(env: Record<string, string>, redisUrl: string): Promise
       TOKEN_VAULT_PUBLIC_PORT: '0',
       TOKEN_VAULT_INTERNAL_HOST: '127.0.0.1',
       TOKEN_VAULT_INTERNAL_PORT: '0',
+      TOKEN_VAULT_METRICS_PORT: '0',
       REDIS_URL: redisUrl,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,7 +1,8 @@
 /**
  * Canary scan: drive exchanges through success, rotation, denial, upstream
  * failure and invalid_grant, then look for every secret value the vault has
- * handled in its logs, error bodies, audit records and every Redis value.
+ * handled in its logs, error bodies, audit records, every Redis value and its
+ * `/metrics` text.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { startFakeOAuthServer, type FakeOAuthServer } from '../../../src/dev/fak
 import { openAccessToken, openRefreshToken } from '../../../src/grants/secrets.js';
 import { AGENT_A, ACCESS_TOKEN_TYPE, exchangeParams, type ExchangeVault } from '../../helpers/exchange-fixture.js';
 import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, fakeClient } from '../../helpers/fake-providers/catalog.js';
+import { scrapeMetrics } from '../../helpers/metrics-scrape.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
 import { SF_SCOPE, startSalesforceVault } from '../../helpers/salesforce-vault.js';
 
@@ -63,7 +65,7 @@ async function redisValues(url: string): Promise<string> {
 }
 
 describe('canary scan', () => {
-  it('no refresh token, access token or client secret in logs, error bodies, audit records or Redis', async () => {
+  it('no refresh token, access token or client secret in logs, error bodies, audit records, Redis or metrics', async () => {
     const secrets = new Set<string>([FAKE_CLIENT_SECRET]);
     const errorBodies: string[] = [];
     const read = (user: string, extra: Record<string, string> = {}) =>
@@ -122,8 +124,10 @@ describe('canary scan', () => {
       errorBodies: errorBodies.join('\n'),
       audit: JSON.stringify(await vault.auditRecords()),
       redis: await redisValues(redis.url),
+      metrics: (await scrapeMetrics(vault.metricsUrl)).text,
     };
     expect(haystacks.logs.length).toBeGreaterThan(0);
+    expect(haystacks.metrics).toContain('tv_exchanges_total{outcome="issued"');
     expect(haystacks.audit).toContain('token.exchange');
     for (const [where, text] of Object.entries(haystacks)) {
       for (const secret of secrets) expect(text.includes(secret), `${where} contains a secret`).toBe(false);

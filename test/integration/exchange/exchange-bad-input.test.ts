@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidRequest, PayloadTooLarge, UnsupportedMediaType } from '../../../src/errors.js';
 import { AGENT_A, AGENT_B, exchangeParams, startExchangeVault, type ExchangeVault } from '../../helpers/exchange-fixture.js';
 import type { Grant } from '../../../src/store/grant-store.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 let vault: ExchangeVault;
 let aliceGrant: Grant;
@@ -32,7 +33,7 @@ const consentRequired = (rule: string, link: string) => ({ error: 'consent_requi
 /** Whole body and status, plus the internal reason the audit record gives (so each case fails for its own reason). */
 async function expectRefused(params: Record<string, string> | string, status: number, expected: unknown, reason: string, headers?: Record<string, string>) {
   const res = await vault.exchange(params, headers);
-  expect(res.json()).toStrictEqual(expected);
+  expect(res.json()).toStrictEqual(withRequestId(res, expected as object));
   expect(res.status).toBe(status);
   expect(res.headers['cache-control']).toBe('no-store');
   expect((await vault.auditRecords()).at(-1)?.reason).toBe(reason);
@@ -202,17 +203,21 @@ describe('POST /exchange refuses requests outside policy', () => {
     const details = (identifier: string) => JSON.stringify([{ type: 'crm', actions: ['records.read'], identifier }]);
     const base = await valid();
     delete base.scope;
+    // One request id for both, so any difference between the two answers is the vault's own.
+    const id = { 'x-request-id': 'same-answer' };
     const other = await expectRefused(
       { ...base, authorization_details: details(bobs.id) },
       403,
       accessDenied('no such grant for this user'),
       'no such grant for this user',
+      id,
     );
     const missing = await expectRefused(
       { ...base, authorization_details: details(`g-${randomUUID()}`) },
       403,
       accessDenied('no such grant for this user'),
       'no such grant for this user',
+      id,
     );
     expect(other.text).toBe(missing.text);
   });

@@ -16,6 +16,7 @@ import {
   startExchangeVault,
   type ExchangeVault,
 } from '../../helpers/exchange-fixture.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 let vault: ExchangeVault;
 let gatewayThumbprint: string;
@@ -147,7 +148,7 @@ describe('POST /exchange', () => {
       const res = await vault.exchange(await exchangeParams(vault.ids, 'alice', AGENT_A));
       expect(res.status).toBe(503);
       expect(res.headers['retry-after']).toBe('1');
-      expect(res.json()).toStrictEqual({ error: 'temporarily_unavailable', error_description: new TemporarilyUnavailable().description });
+      expect(res.json()).toStrictEqual(withRequestId(res, { error: 'temporarily_unavailable', error_description: new TemporarilyUnavailable().description }));
     } finally {
       vault.audit.failing = false;
     }
@@ -161,7 +162,7 @@ describe('POST /exchange', () => {
     for (let round = 0; round < 10; round++) {
       await killSwitches.engage({ scope: 'agent', target: AGENT_A, reason: 'test', engagedAt: Date.now(), engagedBy: 'test' });
       const res = await vault.exchange(params);
-      expect(res.json()).toStrictEqual({ error: 'access_denied', error_description: new AccessDenied().description });
+      expect(res.json()).toStrictEqual(withRequestId(res, { error: 'access_denied', error_description: new AccessDenied().description }));
       expect(res.status).toBe(403);
       await killSwitches.release('agent', AGENT_A);
       expect((await vault.exchange(params)).status).toBe(200);

@@ -13,6 +13,7 @@ import { fakeClient } from '../../helpers/fake-providers/catalog.js';
 import { call, type Response } from '../../helpers/https-client.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
 import { seedSalesforceGrant, startSalesforceVault } from '../../helpers/salesforce-vault.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 let redis: RedisHandle;
 let salesforce: FakeOAuthServer;
@@ -75,7 +76,7 @@ describe('Redis killed during load', () => {
     const refused = responses.filter((r) => r.status !== 200);
     for (const res of refused) {
       expect(res.status).toBe(503);
-      expect(res.json()).toStrictEqual(UNAVAILABLE);
+      expect(res.json()).toStrictEqual(withRequestId(res, UNAVAILABLE));
       expect(res.headers['retry-after']).toBe('1');
     }
     expect(refused.length).toBeGreaterThan(0);

@@ -14,6 +14,7 @@ import { fakeClient } from '../../helpers/fake-providers/catalog.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
 import { seedSalesforceGrant, startSalesforceVault, storm } from '../../helpers/salesforce-vault.js';
 import { startVaultChild, type VaultChild } from '../../helpers/vault-child.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 let redis: RedisHandle;
 let salesforce: FakeOAuthServer;
@@ -91,12 +92,12 @@ describe('refresh storm', () => {
     const link = `https://127.0.0.1:8443/connections/slowforce?agent=${encodeURIComponent('spiffe://dev.local/agent/a')}&operation=slowforce%3Arecords.read`;
     const consent = { error: 'consent_required', error_description: 'grant needs re-consent', error_uri: link };
     // Whoever held the lock lost the answer (502); everyone else saw the grant parked.
-    for (const res of first) expect([upstreamError, consent]).toContainEqual(res.json());
+    for (const res of first) expect([withRequestId(res, upstreamError), withRequestId(res, consent)]).toContainEqual(res.json());
     expect(first.filter((r) => r.status === 502).length).toBeGreaterThan(0);
     // Wait past the lock TTL and the slow answer: still no second refresh.
     await new Promise((r) => setTimeout(r, 3_200));
     const later = await storm(vault, second.internalUrl, 'slowforce', 'carol', 10);
-    for (const res of later) expect(res.json()).toStrictEqual(consent);
+    for (const res of later) expect(res.json()).toStrictEqual(withRequestId(res, consent));
     expect(slow.tokenRequests - requests).toBe(1);
     expect(slow.revokedGrants).toBe(0);
     expect((await vault.runtime.stores.grants.get(grant.id))?.status).toBe('consent_required');
@@ -111,7 +112,7 @@ describe('refresh storm', () => {
     for (const res of responses) {
       expect(res.status).toBe(503);
       expect(res.headers['retry-after']).toBe('1');
-      expect(res.json()).toStrictEqual({ error: 'temporarily_unavailable', error_description: new TemporarilyUnavailable().description });
+      expect(res.json()).toStrictEqual(withRequestId(res, { error: 'temporarily_unavailable', error_description: new TemporarilyUnavailable().description }));
     }
     // Connection refused: the refresh token never left, so it is still the current one.
     expect(await vault.runtime.stores.grants.get(grant.id)).toMatchObject({ status: 'active', version: 1 });

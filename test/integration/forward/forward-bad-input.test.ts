@@ -9,6 +9,7 @@ import { rawForward, rawRequest, startForwardWorld, type RawResponse, type Forwa
 import { adminCall } from '../../helpers/admin-client.js';
 import type { Response } from '../../helpers/https-client.js';
 import { FAKE_CLIENT_ID } from '../../helpers/fake-providers/catalog.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 let w: ForwardWorld;
 let crmBefore: number;
@@ -31,7 +32,7 @@ const jtiOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1]!, '
 
 function expectRefused(res: Response | RawResponse, status: number, body: Record<string, string>): void {
   expect(res.status).toBe(status);
-  expect('json' in res ? res.json() : JSON.parse(res.body)).toStrictEqual(body);
+  expect('json' in res ? res.json() : JSON.parse(res.body)).toStrictEqual(withRequestId(res, body));
   expect(res.headers['cache-control']).toBe('no-store');
   expect(w.crm.requests.length, 'the CRM API received a request').toBe(crmBefore);
 }
@@ -215,7 +216,7 @@ describe('oversized bodies (413)', () => {
       `POST /forward/crm/records HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${body}`,
     );
     expect(res.status).toBe(413);
-    expect(res.text).toContain(JSON.stringify(TOO_LARGE));
+    expect(res.text).toContain(JSON.stringify(withRequestId(res, TOO_LARGE)));
     expect(w.crm.requests.length).toBe(crmBefore);
   });
 });
@@ -279,7 +280,8 @@ describe('audit of refusals', () => {
       outage.mockRestore();
     }
     expect(res.status).toBe(503);
-    expect(res.json()).toStrictEqual(UNAVAILABLE);
+    expect(res.json()).toStrictEqual(withRequestId(res, UNAVAILABLE));
+    // The record follows the upstream's status, so the provider did see the request (README: /forward audit).
     expect(w.crm.requests.slice(crmBefore).map((r) => r.url)).toStrictEqual(['/api/records/1']);
     const records = (await w.vault.auditRecords()).filter((r) => r.action === 'token.forward' && r.jti === jtiOf(token));
     expect(records).toMatchObject([

@@ -3,12 +3,15 @@
  * with refresh rotation, a refused POST, refusals, and two broken upstream
  * endpoints that echo the injected Authorization (in the body, in a header);
  * then look for every upstream access and refresh token in every response
- * header and body the gateway saw and in every log line the vault wrote.
+ * header and body the gateway saw, in every log line the vault wrote and in
+ * its `/metrics` text.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAccessToken, openRefreshToken } from '../../../src/grants/secrets.js';
 import { rawForward, startForwardWorld, type ForwardWorld } from '../../helpers/forward-fixture.js';
 import type { Response } from '../../helpers/https-client.js';
+import { scrapeMetrics } from '../../helpers/metrics-scrape.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 let w: ForwardWorld;
 
@@ -18,7 +21,7 @@ beforeAll(async () => {
 afterAll(() => w?.close());
 
 describe('canary scan', () => {
-  it('no upstream access or refresh token in any response header, body or log line the gateway side sees', async () => {
+  it('no upstream access or refresh token in any response header, body, log line or metric the gateway side sees', async () => {
     const seen: string[] = [];
     const keep = (res: Response | null) => {
       if (res) seen.push(JSON.stringify(res.headers), res.text);
@@ -38,7 +41,9 @@ describe('canary scan', () => {
 
     const echoed = await forward('/echo-auth', await w.operationToken('debug.echo'));
     // Caught before the first byte was relayed: a clean 502 (a later chunk would cut the stream instead).
-    expect(echoed?.json()).toStrictEqual({ error: 'upstream_error', error_description: 'The upstream provider failed to answer correctly.' });
+    expect(echoed?.json()).toStrictEqual(
+      withRequestId(echoed!, { error: 'upstream_error', error_description: 'The upstream provider failed to answer correctly.' }),
+    );
     expect((await forward('/leak-header', await w.operationToken('debug.echo')))?.status).toBe(502);
 
     const refused = await rawForward(w.vault, '/forward/crm/records/%2e%2e', await w.operationToken());
@@ -59,8 +64,9 @@ describe('canary scan', () => {
     expect(secrets.size).toBeGreaterThanOrEqual(4);
     expect(w.crm.requests.some((r) => r.url === '/api/echo-auth')).toBe(true);
 
-    const haystacks = { responses: seen.join('\n'), logs: w.vault.logs.text() };
+    const haystacks = { responses: seen.join('\n'), logs: w.vault.logs.text(), metrics: (await scrapeMetrics(w.vault.metricsUrl)).text };
     expect(haystacks.logs).toContain('forward');
+    expect(haystacks.metrics).toContain('tv_forward_upstream_duration_seconds_count{provider="crm",status="200"}');
     for (const [where, text] of Object.entries(haystacks)) {
       for (const secret of secrets) expect(text.includes(secret), `${where} contains an upstream token`).toBe(false);
     }

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialForms } from '../../../src/forward/upstream-call.js';
 import { rawForward, rawRequest, startForwardWorld, type ForwardWorld } from '../../helpers/forward-fixture.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 let w: ForwardWorld;
 
@@ -51,7 +52,7 @@ describe('the method and path the vault checked are the ones the provider sees',
       const token = await w.operationToken('records.browse');
       const before = w.crm.requests.length;
       const res = await rawForward(w.vault, `/forward/crm/records/1${query}`, token);
-      expect({ status: res.status, body: JSON.parse(res.body) }).toStrictEqual({ status: 403, body: INSUFFICIENT_SCOPE });
+      expect({ status: res.status, body: JSON.parse(res.body) }).toStrictEqual({ status: 403, body: withRequestId(res, INSUFFICIENT_SCOPE) });
       expect(w.crm.requests.length).toBe(before);
     },
   );
@@ -82,7 +83,7 @@ describe('an upstream cannot hand the injected credential back in another form',
     ['inside a gzip-compressed body', '/gzip'],
   ])('refuses an answer carrying it %s (502), and relays none of it', async (_how, path) => {
     const res = await w.forward(path, await w.operationToken('debug.echo'));
-    expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 502, body: UPSTREAM_ERROR });
+    expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 502, body: withRequestId(res, UPSTREAM_ERROR) });
     for (const form of credentialForms(w.crm.requests.at(-1)!.bearer!)) {
       expect(res.text.includes(form)).toBe(false);
       expect(JSON.stringify(res.headers).includes(form)).toBe(false);

@@ -12,6 +12,7 @@ import { fakeClient } from '../../helpers/fake-providers/catalog.js';
 import { startForwardWorld, type ForwardWorld } from '../../helpers/forward-fixture.js';
 import { call } from '../../helpers/https-client.js';
 import { seedSalesforceGrant, startSalesforceVault } from '../../helpers/salesforce-vault.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 const RESPONSE_LIMIT = 6 * 1024 * 1024;
 let w: ForwardWorld;
@@ -103,7 +104,7 @@ describe('an upstream 401', () => {
     const token = await w.operationToken('records.write');
     const res = await w.forward('/records', token, { method: 'POST', body: '{"name":"Ada"}', headers: { 'content-type': 'application/json' } });
     expect(res.status).toBe(502);
-    expect(res.json()).toStrictEqual({ error: 'upstream_error', error_description: 'The upstream provider failed to answer correctly.' });
+    expect(res.json()).toStrictEqual(withRequestId(res, { error: 'upstream_error', error_description: 'The upstream provider failed to answer correctly.' }));
     expect(w.crm.requests.slice(before).map((r) => r.method)).toStrictEqual(['POST']);
     expect(w.oauth.refreshes).toBe(refreshes);
     // The intent went on the trail before the POST left; the failure is its outcome.
@@ -125,7 +126,7 @@ describe('an upstream that does not answer in time', () => {
     const started = performance.now();
     const res = await w.forward('/slow', await w.operationToken('files.download'));
     expect(res.status).toBe(504);
-    expect(res.json()).toStrictEqual({ error: 'upstream_error', error_description: 'The upstream provider did not answer in time.' });
+    expect(res.json()).toStrictEqual(withRequestId(res, { error: 'upstream_error', error_description: 'The upstream provider did not answer in time.' }));
     expect(performance.now() - started).toBeLessThan(1_900);
   });
 });
@@ -170,7 +171,7 @@ describe('the target host', () => {
       });
       expect({ status: refused.status, body: refused.json() }).toStrictEqual({
         status: 502,
-        body: { error: 'upstream_error', error_description: 'The upstream provider failed to answer correctly.' },
+        body: withRequestId(refused, { error: 'upstream_error', error_description: 'The upstream provider failed to answer correctly.' }),
       });
       expect(salesforce.apiCalls).toHaveLength(calls);
     } finally {
@@ -218,7 +219,7 @@ describe('streamed bodies', () => {
     setTimeout(() => w.crm.release(), 50);
     const res = await pending;
     expect(res.status).toBe(502);
-    expect(res.json()).toStrictEqual({ error: 'upstream_error', error_description: 'The upstream provider failed to answer correctly.' });
+    expect(res.json()).toStrictEqual(withRequestId(res, { error: 'upstream_error', error_description: 'The upstream provider failed to answer correctly.' }));
   });
 
   it('a streamed answer that grows past the response limit is cut off', async () => {

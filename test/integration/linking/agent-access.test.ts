@@ -13,6 +13,7 @@ import { BrowserClient } from '../../helpers/browser-client.js';
 import { call } from '../../helpers/https-client.js';
 import { SALES_AGENT, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';
 import { redisForTests, type RedisHandle } from '../../helpers/redis-server.js';
+import { withRequestId } from '../../helpers/request-id.js';
 
 const READ = 'salesforce:records.read';
 const WRITE = 'salesforce:records.write';
@@ -130,11 +131,11 @@ describe("a connection's agents and history", () => {
     const refused = await lv.exchange('alice', SUPPORT_AGENT, READ);
     expect({ status: refused.status, body: refused.json() }).toStrictEqual({
       status: 400,
-      body: {
+      body: withRequestId(refused, {
         error: 'consent_required',
         error_description: 'operation is not consented for this agent',
         error_uri: `${lv.publicUrl}/connections/salesforce?agent=${encodeURIComponent(SUPPORT_AGENT)}&operation=${encodeURIComponent(READ)}`,
-      },
+      }),
     });
     expect((await lv.exchange('alice', SALES_AGENT, READ)).status).toBe(200);
     expect((await lv.exchange('bob', SUPPORT_AGENT, READ)).status).toBe(200);

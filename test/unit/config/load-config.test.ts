@@ -44,7 +44,11 @@ describe('configuration', () => {
     const config = loadConfig({ TOKEN_VAULT_CONFIG: path });
     expect(config.tls.cert).toBe(join(dir, 'server.crt'));
     expect(config.keys.dir).toBe(join(dir, 'keys'));
-    expect(config.listeners).toStrictEqual({ public: { host: '0.0.0.0', port: 8443 }, internal: { host: '0.0.0.0', port: 9443 } });
+    expect(config.listeners).toStrictEqual({
+      public: { host: '0.0.0.0', port: 8443 },
+      internal: { host: '0.0.0.0', port: 9443 },
+      metrics: { enabled: true, host: '127.0.0.1', port: 9464 },
+    });
     expect(config.limits.bodyBytes).toBe(65_536);
     expect(config.store).toStrictEqual({
       kind: 'redis',
