@@ -43,12 +43,12 @@ async function appWith(peer: { id: string } | undefined): Promise<FastifyInstanc
 describe('error descriptions', () => {
   it('an mTLS caller is told the rule that failed', async () => {
     const res = await (await appWith({ id: 'spiffe://example.com/gateway' })).inject('/refuse');
-    expect(res.json()).toStrictEqual({ error: 'invalid_scope', error_description: 'scope names no operation of this provider' });
+    expect(res.json()).toStrictEqual({ error: 'invalid_scope', error_description: 'scope names no operation of this provider', request_id: 'req-1' });
   });
 
   it('any other caller gets the static description', async () => {
     const res = await (await appWith(undefined)).inject('/refuse');
-    expect(res.json()).toStrictEqual({ error: 'invalid_scope', error_description: ERROR_CODES.TV_INVALID_SCOPE.description });
+    expect(res.json()).toStrictEqual({ error: 'invalid_scope', error_description: ERROR_CODES.TV_INVALID_SCOPE.description, request_id: 'req-1' });
   });
 
   it('only names rules of its own code', () => {
