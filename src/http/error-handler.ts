@@ -114,6 +114,7 @@ function answer(refusal: OAuthError, request: FastifyRequest, reply: FastifyRepl
   else request.log.info(logFields, 'request refused');
   // Framework errors answered before routing (frameworkErrors) run no onSend hook: the headers are set here.
   reply.header('x-content-type-options', 'nosniff');
+  reply.header('x-request-id', request.id);
   if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', ERROR_CSP);
   if (page) return reply.code(status).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(page.html);
   return (

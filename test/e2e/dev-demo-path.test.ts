@@ -136,6 +136,8 @@ describe('npm run dev + npm run demo: the whole gateway path', () => {
       error: 'consent_required',
       error_description: 'operation is not consented for this agent',
       error_uri: deepLink,
+      // The vault's id for this request (also its x-request-id header, log lines and audit record).
+      request_id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
     });
     expect(refused.stdout).toContain(`Open this link in the browser`);
     expect(refused.stdout).toContain(`\n    ${deepLink}\n`);

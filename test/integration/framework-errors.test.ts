@@ -175,7 +175,9 @@ describe.each(listeners)('$name listener', ({ url, client, cases }) => {
       expect(res.body).toContain('role="alert"');
     } else {
       expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
-      expect(JSON.parse(res.body)).toStrictEqual(expected);
+      // Answers of the error handler carry the request id (body and header); the parser's own refusals have no request.
+      const id = res.headers['x-request-id'];
+      expect(JSON.parse(res.body)).toStrictEqual(typeof id === 'string' ? { ...expected, request_id: id } : expected);
     }
     expect(res.text).not.toContain(CANARY);
     expect(res.text).not.toContain('FST_');
@@ -183,7 +185,7 @@ describe.each(listeners)('$name listener', ({ url, client, cases }) => {
 });
 
 describe.each(['public', 'internal'] as const)('%s listener while it closes', (listener) => {
-  it('answers a request arriving on a busy kept-alive connection with 503 through the error handler', async () => {
+  it('finishes the request in flight with Connection: close and processes nothing more on that connection', async () => {
     const app = createListener({
       config: loadConfig({}, testConfigDefaults(vault.pki.dir)),
       listener,
@@ -209,18 +211,11 @@ describe.each(['public', 'internal'] as const)('%s listener while it closes', (l
     socket.write(`GET /${CANARY} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
     await Promise.all([closing, closed]);
     const text = Buffer.concat(chunks).toString('utf8');
-    const second = text.slice(text.indexOf('HTTP/1.1', 1));
-    expect(second).toMatch(/^HTTP\/1.1 503 /);
-    const headers = second.split('\r\n\r\n')[0]!.toLowerCase();
-    for (const header of [
-      'cache-control: no-store',
-      'x-content-type-options: nosniff',
-      "content-security-policy: default-src 'none'",
-      'retry-after: 1',
-      'connection: close',
-    ])
-      expect(headers).toContain(header);
-    expect(JSON.parse(second.split('\r\n\r\n')[1]!)).toStrictEqual(body('temporarily_unavailable', 'The service is temporarily unavailable. Retry later.'));
+    // The request in flight finishes with `Connection: close`, and the socket closes after it: a request
+    // sent on that connection after close() began is never processed (the client retries elsewhere).
+    expect(text).toMatch(/^HTTP\/1.1 200 /);
+    expect(text.split('\r\n\r\n')[0]!.toLowerCase()).toContain('connection: close');
+    expect(text.indexOf('HTTP/1.1', 1)).toBe(-1);
     expect(text).not.toContain(CANARY);
   });
 });

@@ -99,8 +99,8 @@ describe('request ids', () => {
       expect(id).toMatch(UUID);
       expect(res.json()).toStrictEqual(
         withRequestId(res, {
-          error: 'invalid_request',
-          error_description: 'The request is missing a required parameter, includes an invalid parameter value, or is otherwise malformed.',
+          error: 'unsupported_grant_type',
+          error_description: 'grant_type is not supported',
         }),
       );
       expect((await w.vault.auditRecords()).filter((r) => r.requestId === id).map((r) => r.decision)).toStrictEqual(['deny']);

@@ -157,7 +157,7 @@ describe('admin grants API', () => {
     const unknown = await adminCall(lv.vault, '/admin/grants/no-such-grant/revoke', { method: 'POST', body: { reason: 'again' } });
     expect({ status: unknown.status, body: unknown.json() }).toStrictEqual({
       status: 404,
-      body: { error: 'not_found', error_description: 'The requested resource does not exist.' },
+      body: withRequestId(unknown, { error: 'not_found', error_description: 'The requested resource does not exist.' }),
     });
     expect(await lv.allGrants()).toStrictEqual(before);
     expect((await auditBodies()).at(-1)).toMatchObject({ action: 'grant.revoke', decision: 'deny', grant: 'no-such-grant', details: { found: false } });

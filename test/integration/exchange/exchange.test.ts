@@ -289,7 +289,7 @@ describe("releasing the raw upstream token with the grant's instance_url", () =>
         { accessToken: { value: `token-for-${user}`, expiresInMs: 3_600_000 } },
       );
       const res = await sfVault.exchange(await exchangeParams(sfVault.ids, user, AGENT_A, params));
-      expect({ instanceUrl, status: res.status, body: res.json() }).toStrictEqual({ instanceUrl, ...refusal });
+      expect({ instanceUrl, status: res.status, body: res.json() }).toStrictEqual({ instanceUrl, ...refusal, body: withRequestId(res, refusal.body) });
       expect(res.text).not.toContain(`token-for-${user}`);
       expect(await sfVault.runtime.stores.grants.get(grant.id)).toStrictEqual(grant);
       expect((await sfVault.auditRecords()).at(-1)).toMatchObject({ action: 'token.exchange', decision: 'error', grant: grant.id });

@@ -4,6 +4,7 @@
  * with the deep link, no upstream call, one integrity alert, listed for the security team, shown
  * to the user as needing re-linking; re-linking replaces it.
  */
+import { withRequestId } from '../../helpers/request-id.js';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Grant } from '../../../src/store/grant-store.js';
@@ -64,7 +65,7 @@ describe('grant integrity', () => {
     for (let round = 0; round < 3; round++) {
       for (const login of ['alice', 'bob']) {
         const res = await lv.exchange(login, SALES_AGENT, OPERATION);
-        expect({ login, status: res.status, body: res.json() }).toStrictEqual({ login, ...refusal });
+        expect({ login, status: res.status, body: res.json() }).toStrictEqual({ login, ...refusal, body: withRequestId(res, refusal.body) });
       }
     }
     expect(lv.salesforce.tokenRequests).toBe(upstreamCalls);
