@@ -15,7 +15,6 @@
  * never retried: replaying a rotated refresh token revokes the upstream grant.
  */
 import { TemporarilyUnavailable, UpstreamError, AccessDenied } from '../errors.js';
-import type { AuditWriter } from '../audit/events.js';
 import { EnvelopeError, type Envelope } from '../crypto/envelope.js';
 import { openAccessToken, openRefreshToken, sealAccessToken, sealRefreshToken } from './secrets.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
@@ -25,78 +24,22 @@ import { type CachedAccessToken } from '../store/token-store.js';
 import { type Grant } from '../store/grant-store.js';
 import { type Stores } from '../store/stores.js';
 import { span } from '../tracing/span.js';
+import {
+  GrantNeedsConsent,
+  type RefreshOutcome,
+  type UpstreamAccess,
+  type UpstreamAccessMetrics,
+  type UpstreamAccessOptions,
+} from './upstream-access-types.js';
 
-export interface UpstreamAccess {
-  accessToken: string;
-  /** Epoch ms. */
-  expiresAt: number;
-  instanceUrl?: string;
-}
-
-/**
- * The grant can no longer be refreshed without the user (upstream invalid_grant, a lost
- * rotation, or parked by a peer). The caller answers consent_required with its own deep link.
- */
-export class GrantNeedsConsent extends Error {
-  override name = 'GrantNeedsConsent';
-  readonly code = 'TV_GRANT_NEEDS_CONSENT';
-}
-
-export interface UpstreamAccessOptions {
-  /** A cached token is used only while it has at least this much life left. */
-  marginMs?: number;
-  /** How often a replica waiting on another replica's refresh re-reads the cache. */
-  pollMs?: number;
-  /** Extra lock life beyond the holder's worst-case refresh duration. */
-  lockMarginMs?: number;
-  now?: () => number;
-  /** Told of cache lookups and refresh attempts (the app's metrics); never of token values. */
-  metrics?: UpstreamAccessMetrics;
-}
-
-export interface UpstreamAccessMetrics {
-  cacheLookup(provider: string, hit: boolean): void;
-  refreshed(provider: string, outcome: RefreshOutcome['outcome'], seconds: number): void;
-}
-
-/**
- * Reported for each upstream refresh attempt, and once when a grant is quarantined because a
- * ciphertext of it failed to open (`integrity_error`, reason = the envelope error's code). For audit;
- * never carries token values.
- */
-export type RefreshOutcome = {
-  grant: Grant;
-  outcome: 'refreshed' | 'rotated' | 'invalid_grant' | 'failed' | 'lost_race' | 'integrity_error';
-  reason?: string;
-};
-
-/**
- * One `upstream.refresh` audit record per attempt, awaited before anything derived is returned; a
- * quarantine is one `grant.integrity` alert instead.
- */
-export function auditRefresh(audit: AuditWriter): (event: RefreshOutcome) => Promise<void> {
-  return async ({ grant, outcome, reason }) => {
-    if (outcome === 'integrity_error') {
-      await audit.record({
-        action: 'grant.integrity',
-        decision: 'error',
-        reason: `ciphertext failed to open: ${reason ?? 'unknown'}`,
-        user: grant.userId,
-        provider: grant.provider,
-        grant: grant.id,
-      });
-      return;
-    }
-    await audit.record({
-      action: 'upstream.refresh',
-      decision: outcome === 'refreshed' || outcome === 'rotated' ? 'allow' : outcome === 'failed' ? 'error' : 'deny',
-      reason: reason ? `${outcome}: ${reason}` : outcome,
-      user: grant.userId,
-      provider: grant.provider,
-      grant: grant.id,
-    });
-  };
-}
+export {
+  auditRefresh,
+  GrantNeedsConsent,
+  type RefreshOutcome,
+  type UpstreamAccess,
+  type UpstreamAccessMetrics,
+  type UpstreamAccessOptions,
+} from './upstream-access-types.js';
 
 const OPENED_MAX_ENTRIES = 10_000;
 const COMMIT_ATTEMPTS = 4;
