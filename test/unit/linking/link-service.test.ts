@@ -5,6 +5,7 @@
  * scripted stand-in for UpstreamOAuth (the integration tests run the same flow
  * against oidc-provider).
  */
+import { expectLinkError } from '../../helpers/link-error.js';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createAuditWriter } from '../../../src/audit/writer.js';
@@ -12,7 +13,6 @@ import { createEnvelope } from '../../../src/crypto/envelope.js';
 import { Keyring } from '../../../src/crypto/keyring.js';
 import { GrantRetirement } from '../../../src/grants/retire.js';
 import { openRefreshToken } from '../../../src/grants/secrets.js';
-import { LinkError, type LinkErrorCode } from '../../../src/linking/errors.js';
 import { LinkService } from '../../../src/linking/link-service.js';
 import { ProviderCatalog } from '../../../src/providers/catalog.js';
 import { providerSchema } from '../../../src/providers/schema.js';
@@ -98,15 +98,6 @@ function callback(redirect: URL, provider = 'salesforce', extra: Record<string, 
   url.searchParams.set('state', redirect.searchParams.get('state')!);
   for (const [name, value] of Object.entries(extra)) url.searchParams.set(name, value);
   return url;
-}
-
-async function expectLinkError(promise: Promise<unknown>, code: LinkErrorCode): Promise<void> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(LinkError);
-  expect((err as LinkError).code).toBe(code);
 }
 
 describe('the link flow', () => {

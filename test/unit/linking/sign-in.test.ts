@@ -4,8 +4,8 @@
  * failed redemption starts no session. The IdP is a scripted stand-in for
  * IdpClient (the integration tests sign in at oidc-provider).
  */
+import { expectLinkError } from '../../helpers/link-error.js';
 import { describe, expect, it } from 'vitest';
-import { LinkError, type LinkErrorCode } from '../../../src/linking/errors.js';
 import type { IdpClient, SignInChecks } from '../../../src/linking/idp-client.js';
 import { SignIn } from '../../../src/linking/sign-in.js';
 import { createMemoryStores } from '../../../src/store/memory/index.js';
@@ -24,15 +24,6 @@ function setup(redeem: () => Promise<{ issuer: string; subject: string; displayN
 
 const alice = async () => ({ issuer: 'https://idp.example', subject: 'alice', displayName: 'Alice' });
 const callback = (query: string) => new URL(`/auth/callback?${query}`, 'https://vault.example');
-
-async function expectLinkError(promise: Promise<unknown>, code: LinkErrorCode): Promise<void> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(LinkError);
-  expect((err as LinkError).code).toBe(code);
-}
 
 describe('sign-in at the IdP', () => {
   it('signs in the user of the IdP’s answer and returns to where the browser was going, once', async () => {
