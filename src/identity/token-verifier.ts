@@ -87,8 +87,9 @@ function joseRule(kind: IdentityTokenKind, err: unknown): RuleOf<'TV_INVALID_REQ
       const { claim, reason } = err as joseErrors.JWTClaimValidationFailed;
       if (reason === 'missing') return `${kind} lacks a required claim (exp, sub)`;
       if (claim === 'aud') return `${kind} audience is not this vault`;
-      if (claim === 'nbf') return `${kind} is not yet valid`;
-      if (claim === 'iat') return `${kind} is issued in the future`;
+      // Only a value that failed its time check says so; a malformed one (`reason: 'invalid'`) is not "in the future".
+      if (claim === 'nbf' && reason === 'check_failed') return `${kind} is not yet valid`;
+      if (claim === 'iat' && reason === 'check_failed') return `${kind} is issued in the future`;
     }
   }
   return `${kind} could not be verified`;

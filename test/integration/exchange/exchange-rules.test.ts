@@ -96,6 +96,19 @@ describe('POST /exchange names the identity token rule that failed', () => {
     );
   });
 
+  it('a subject token whose iat is not a number is not told it was issued in the future', async () => {
+    const { idp } = vault.ids;
+    const claims: Record<string, unknown> = { sub: 'alice', aud: vault.ids.audience, iss: idp.issuer, iat: 'yesterday', exp: nowSeconds() + 300 };
+    const stringIat = await new SignJWT(claims).setProtectedHeader({ alg: idp.alg, kid: idp.kid, typ: 'JWT' }).sign(idp.privateKey);
+    await expectRefused(
+      vault,
+      await valid({ subject_token: stringIat }),
+      400,
+      invalidRequest('subject_token could not be verified'),
+      'subject_token: ERR_JWT_CLAIM_VALIDATION_FAILED',
+    );
+  });
+
   it('an actor token with a critical header extension the vault does not know (RFC 7515 §4.1.11)', async () => {
     const { agents } = vault.ids;
     const now = nowSeconds();
