@@ -6,7 +6,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
+import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_A, crmProvider, exchangeParams, startExchangeVault, type ExchangeVault } from '../../helpers/exchange-fixture.js';
 import { createTestPki } from '../../helpers/vault.js';
@@ -106,6 +106,88 @@ describe('POST /exchange names the identity token rule that failed', () => {
       400,
       invalidRequest('subject_token could not be verified'),
       'subject_token: ERR_JWT_CLAIM_VALIDATION_FAILED',
+    );
+  });
+
+  // The same rules for the other token of each pair (one template per rule in token-verifier.ts; each sentence still gets its own case).
+  it('an actor token that is not a JWT', async () => {
+    await expectRefused(vault, await valid({ actor_token: 'not-a-jwt' }), 400, invalidRequest('actor_token is not a JWT'), 'actor_token: not a JWT');
+  });
+
+  it('an actor token with alg none', async () => {
+    const none = new UnsecuredJWT({ sub: AGENT_A, aud: vault.ids.audience }).setIssuer(vault.ids.agents.issuer).setIssuedAt().setExpirationTime('5m').encode();
+    await expectRefused(
+      vault,
+      await valid({ actor_token: none }),
+      400,
+      invalidRequest('actor_token algorithm is not allowed for its issuer'),
+      'actor_token: ERR_JOSE_ALG_NOT_ALLOWED',
+    );
+  });
+
+  it('an expired actor token', async () => {
+    const now = nowSeconds();
+    await expectRefused(
+      vault,
+      await valid({ actor_token: await vault.ids.agentToken(AGENT_A, { iat: now - 600, exp: now - 61 }) }),
+      400,
+      invalidRequest('actor_token has expired'),
+      'actor_token: ERR_JWT_EXPIRED',
+    );
+  });
+
+  it('a subject token that is not yet valid', async () => {
+    await expectRefused(
+      vault,
+      await valid({ subject_token: await vault.ids.userToken('alice', { nbf: nowSeconds() + 120 }) }),
+      400,
+      invalidRequest('subject_token is not yet valid'),
+      'subject_token: ERR_JWT_CLAIM_VALIDATION_FAILED',
+    );
+  });
+
+  it('an actor token for another audience', async () => {
+    await expectRefused(
+      vault,
+      await valid({ actor_token: await vault.ids.agentToken(AGENT_A, { aud: 'https://other.test' }) }),
+      400,
+      invalidRequest('actor_token audience is not this vault'),
+      'actor_token: ERR_JWT_CLAIM_VALIDATION_FAILED',
+    );
+  });
+
+  it('a subject token without iat (its lifetime cannot be known)', async () => {
+    const { idp } = vault.ids;
+    const noIat = await new SignJWT({ sub: 'alice', aud: vault.ids.audience, iss: idp.issuer, exp: nowSeconds() + 300 })
+      .setProtectedHeader({ alg: idp.alg, kid: idp.kid, typ: 'JWT' })
+      .sign(idp.privateKey);
+    await expectRefused(
+      vault,
+      await valid({ subject_token: noIat }),
+      400,
+      invalidRequest('subject_token lacks iat, so its lifetime is unknown'),
+      'subject_token: no iat, so no known lifetime',
+    );
+  });
+
+  it('an actor token living longer than the maximum lifetime', async () => {
+    const now = nowSeconds();
+    await expectRefused(
+      vault,
+      await valid({ actor_token: await vault.ids.agentToken(AGENT_A, { iat: now - 60, exp: now + 3600 }) }),
+      400,
+      invalidRequest('actor_token lifetime exceeds the maximum'),
+      'actor_token: lifetime over the maximum',
+    );
+  });
+
+  it('a subject token whose act claim is malformed', async () => {
+    await expectRefused(
+      vault,
+      await valid({ subject_token: await vault.ids.userToken('alice', { act: 'agent-a' }) }),
+      400,
+      invalidRequest('subject_token act claim is malformed'),
+      'subject_token: malformed act',
     );
   });
 
