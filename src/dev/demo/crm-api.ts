@@ -9,7 +9,7 @@
  *   GET   /accounts                  GET /accounts/{id}   scope contacts.read
  */
 import type { KoaContextWithOIDC, OidcAccessToken } from 'oidc-provider';
-import type { ApiFactory } from '../fake-oauth-api.js';
+import { bearerToken, type ApiFactory } from '../fake-oauth-api.js';
 import { CrmBook, type ContactInput } from './crm-data.js';
 
 const BODY_LIMIT = 16 * 1024;
@@ -104,15 +104,8 @@ async function route(ctx: KoaContextWithOIDC, path: string, token: OidcAccessTok
 export function demoCrmApi(book = new CrmBook()): ApiFactory {
   return (provider, prefix, onCall) => async (ctx, next) => {
     if (!ctx.path.startsWith(prefix)) return next();
-    ctx.set('cache-control', 'no-store');
-    const match = /^Bearer ([^\s]+)$/.exec(ctx.get('authorization') ?? '');
-    const token = match?.[1] ? await provider.AccessToken.find(match[1]) : undefined;
-    if (!token?.isValid || !token.accountId) {
-      ctx.status = 401;
-      ctx.set('www-authenticate', 'Bearer error="invalid_token"');
-      ctx.body = { error: 'invalid_token', error_description: 'no valid access token of this CRM' };
-      return;
-    }
+    const token = await bearerToken(provider, ctx, { error_description: 'no valid access token of this CRM' });
+    if (!token) return;
     const scope = token.scope ?? '';
     onCall({ method: ctx.method, path: ctx.path, sub: token.accountId, scope });
     const authenticatedAs = { user: token.accountId, client: token.clientId ?? null, scope };
