@@ -11,6 +11,7 @@ import { adminCall } from '../../helpers/admin-client.js';
 import type { Response } from '../../helpers/https-client.js';
 import { withRequestId } from '../../helpers/request-id.js';
 import { approvalParams, poll, sha256, type Action } from '../../helpers/approval-fixture.js';
+import { runAdminCli } from '../../helpers/admin-cli.js';
 
 let w: ForwardWorld;
 
@@ -162,6 +163,21 @@ describe('an admin-approved operation', () => {
       ['approval.decide', 'deny', 'admin:spiffe://dev.local/admin'],
     ]);
     expect(JSON.stringify(await w.vault.auditRecords())).not.toContain(authReqId);
+  });
+
+  it('lists and decides from the admin CLI; a second decision fails', async () => {
+    const { authReqId, id } = await ask();
+    const listed = await runAdminCli(w.vault, ['approvals', 'list']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(`${id}  ${AGENT_A}`);
+    expect(listed.stdout).toContain('POST /records?mode=strict');
+    expect(listed.stdout).not.toContain(authReqId);
+    const approved = await runAdminCli(w.vault, ['approvals', 'approve', id]);
+    expect(approved).toStrictEqual({ code: 0, stdout: `${id} approved by admin:spiffe://dev.local/admin\n`, stderr: '' });
+    const again = await runAdminCli(w.vault, ['approvals', 'deny', id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('The approval request is no longer pending.');
+    expect((await runAdminCli(w.vault, ['approvals', 'deny'])).code).toBe(2);
   });
 
   it('refuses an exchange that does not name the action, or asks for the upstream token', async () => {
