@@ -34,9 +34,24 @@ export async function approvalParams(
   return { ...params, authorization_details: JSON.stringify([detail]) };
 }
 
+/** POST /exchange with `params` on the gateway certificate, at `internalUrl` (another vault process sharing the Redis). */
+export function exchangeAt(vault: ExchangeVault, internalUrl: string, params: Record<string, string>): Promise<Response> {
+  return call(`${internalUrl}/exchange`, {
+    method: 'POST',
+    ca: vault.pki.ca,
+    client: vault.pki.gateway,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: new URLSearchParams(params).toString(),
+  });
+}
+
 /** A CIBA poll (OpenID CIBA Core 1.0 §10.1) with the user's and agent's tokens, on `client` (default: the gateway). */
-export async function poll(vault: ExchangeVault, authReqId: string, options: { user?: string; agent?: string; client?: ClientCert } = {}): Promise<Response> {
-  const { user = 'alice', agent = AGENT_A, client = vault.pki.gateway } = options;
+export async function poll(
+  vault: ExchangeVault,
+  authReqId: string,
+  options: { user?: string; agent?: string; client?: ClientCert; internalUrl?: string } = {},
+): Promise<Response> {
+  const { user = 'alice', agent = AGENT_A, client = vault.pki.gateway, internalUrl = vault.internalUrl } = options;
   const body = new URLSearchParams({
     grant_type: GRANT_TYPE_CIBA,
     auth_req_id: authReqId,
@@ -45,7 +60,7 @@ export async function poll(vault: ExchangeVault, authReqId: string, options: { u
     actor_token: await vault.ids.agentToken(agent),
     actor_token_type: JWT_TYPE,
   }).toString();
-  return call(`${vault.internalUrl}/exchange`, {
+  return call(`${internalUrl}/exchange`, {
     method: 'POST',
     ca: vault.pki.ca,
     client,
