@@ -95,6 +95,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
       catalog,
       links: services.links,
       consents: services.consents,
+      approvals: services.approvals,
       loginClientSecret: deps.loginClientSecret,
     });
   }
