@@ -4,3 +4,4 @@ export { createArchivePool, monthOf, PgAuditArchive, type ArchivePoolOptions } f
 export { recordTime, singleChainSource, type ArchiveEntry, type ArchiveSource } from './source.js';
 export { tieredAuditStore } from './tiered-store.js';
 export { verifyArchive, type ArchiveVerifyReport } from './verify-archive.js';
+export { ArchiveOpenError, connectionRole, openArchive, type OpenArchiveOptions } from './open.js';
