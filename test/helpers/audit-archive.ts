@@ -13,8 +13,8 @@ export interface ArchiveDb {
   urls: { owner: string; runtime: string; superuser: string };
   /** The archive as the vault sees it (runtime role). */
   archive: PgAuditArchive;
-  /** A superuser connection to the same database. */
-  attacker: pg.Client;
+  /** Superuser connections to the same database (a pool: it reconnects after a restart of PostgreSQL). */
+  attacker: pg.Pool;
   close(): Promise<void>;
 }
 
@@ -31,8 +31,8 @@ export async function archiveDb(server: PostgresHandle): Promise<ArchiveDb> {
     await owner.end();
   }
   const pool = createArchivePool({ connectionString: db.runtimeUrl, poolSize: 4 });
-  const attacker = new pg.Client({ connectionString: db.superuserUrl });
-  await attacker.connect();
+  const attacker = new pg.Pool({ connectionString: db.superuserUrl, max: 2 });
+  attacker.on('error', () => {});
   return {
     name,
     urls: { owner: db.ownerUrl, runtime: db.runtimeUrl, superuser: db.superuserUrl },
