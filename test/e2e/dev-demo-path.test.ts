@@ -115,6 +115,29 @@ describe('npm run dev + npm run demo: the whole gateway path', () => {
     expect(again.code).toBe(0);
     expect((lastDemoAnswer(again.stdout) as { contact: { lastName: string } }).contact.lastName).toBe('Person');
 
+    // The approval round trip: the demo asks, binds the exact request, polls; alice approves it on /approvals.
+    const gated = 'crm:contacts.write.approved';
+    const gatedLink = `${base}/connections/crm?agent=${encodeURIComponent(DEMO_AGENT)}&operation=${encodeURIComponent(gated)}`;
+    expect(await approveDeepLink(page, base, gatedLink, /each one approved by you first/)).toBe(true);
+    const ada = JSON.stringify({ firstName: 'Ada', lastName: 'Lovelace' });
+    const asking = runDemo(cwd, dev.ports, ['call', gated, 'POST', '/contacts', '--data', ada]);
+    const waiting = page.locator('li.approval');
+    for (let i = 0; i < 120 && (await waiting.count()) === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await page.goto(`${base}/approvals`);
+    }
+    expect(await waiting.locator('.action').textContent()).toBe('POST /contacts');
+    await page.screenshot({ path: join(OUT, '03-approval-waiting.png'), fullPage: true });
+    await waiting.getByRole('button', { name: 'Approve' }).click();
+    await page.waitForURL(`${base}/approvals?result=approved`);
+    const approved = await asking;
+    await writeFile(join(OUT, `demo-${++runs}-approved-call.txt`), `${approved.stdout}${approved.stderr}`);
+    expect(approved.code).toBe(0);
+    expect(approved.stdout).toContain('"error": "authorization_pending"');
+    expect(approved.stdout).toContain(`${base}/approvals`);
+    expect(approved.stdout).toContain('< HTTP/1.1 201 Created');
+    expect((lastDemoAnswer(approved.stdout) as { contact: { lastName: string } }).contact.lastName).toBe('Lovelace');
+
     const tokens = await demo('tokens', '--user', 'bob');
     expect(tokens.code).toBe(0);
     expect(tokens.stdout).toMatch(/export USER_TOKEN=eyJ[\w-]+\.[\w-]+\.[\w-]+\n/);
