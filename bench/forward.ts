@@ -74,7 +74,7 @@ export async function benchForward<F extends Figures>(load: Load<F>, options: { 
       issuedAt: now,
       expiresAt: now + ttl,
     };
-    const { token, jti } = mintOperationToken(vault.runtime.keys.signingKeys, claims);
+    const { token, jti, proof } = mintOperationToken(vault.runtime.keys.signingKeys, claims);
     await vault.runtime.stores.tokens.put(
       {
         jti,
@@ -87,6 +87,7 @@ export async function benchForward<F extends Figures>(load: Load<F>, options: { 
         certThumbprint: thumbprint,
         usesLeft: 1_000_000_000,
         expiresAt: (now + ttl) * 1000,
+        proof,
       },
       ttl * 1000,
     );

@@ -188,6 +188,7 @@ export class TokenExchange {
         usesLeft: operation.uses,
         expiresAt: (now + ttl) * 1000,
         ...(grant.consentEpochs?.[agent] ? { consentEpoch: grant.consentEpochs[agent] } : {}),
+        proof: minted.proof,
       },
       ttl * 1000,
     );
