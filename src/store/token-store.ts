@@ -1,4 +1,13 @@
 /** Operation-token records and the encrypted upstream access-token cache. */
+
+/** The exact request a token is bound to at /forward (tokens/token-types.ts `boundAction`). */
+export interface BoundAction {
+  method: string;
+  /** Path and query under `/forward/<provider>`, byte for byte as sent. */
+  path: string;
+  /** base64url SHA-256 of the request body (RFC 4648 §5). */
+  bodySha256: string;
+}
 /** Record of an issued operation token, kept under its `jti` for exactly the token's lifetime. */
 export interface OperationTokenRecord {
   jti: string;
@@ -20,6 +29,8 @@ export interface OperationTokenRecord {
    * on records written before proofs existed: their tokens are checked by signature.
    */
   proof?: string;
+  /** The one exact request the token allows at /forward (an approved action, or one the exchange named). */
+  action?: BoundAction;
 }
 
 /** consume() with a proof the record does not hold (or holds none): nothing was spent. */
