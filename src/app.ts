@@ -148,6 +148,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     custodian: services.custodian,
     rewrap: services.rewrap,
     grants: { stores, retirement: services.retirement },
+    approvals: services.approvals,
   });
   await globalKill.start();
 

@@ -238,6 +238,15 @@ export const configSchema = z
         tombstoneRetentionDays: z.number().int().min(1).max(3_650).default(30),
       })
       .prefault({}),
+    /** Requests awaiting approval (operations with `approval: user | admin`, src/approvals/). */
+    approvals: z
+      .strictObject({
+        /** How long an approver has, and then the gateway to collect the token (OpenID CIBA Core 1.0 §7.3 `expires_in`). */
+        ttlSeconds: z.number().int().min(10).max(86_400).default(600),
+        /** The least time between two polls (CIBA §7.3 `interval`); a poll sooner is `slow_down`. */
+        pollIntervalSeconds: z.number().int().min(1).max(60).default(5),
+      })
+      .prefault({}),
     /** Provider catalog (see src/providers/schema.ts). */
     providers: z.record(providerId, providerSchema).default({}),
     /** Agent registry: the admin ceiling of which agents may ever do which operations. */
