@@ -33,6 +33,13 @@ module.exports = {
       to: { path: `^src/(?:${entryPoints})/` },
     },
     {
+      name: 'postgres-only-in-archive',
+      comment: 'PostgreSQL holds the audit archive only: node-postgres is used by src/audit/archive/ and nowhere else.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/audit/archive/' },
+      to: { path: 'node_modules/(?:pg|pg-[a-z-]+)/' },
+    },
+    {
       name: 'no-circular',
       comment: 'No import cycles, type-only imports included (tsPreCompilationDeps).',
       severity: 'error',

@@ -18,8 +18,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { launchChromium } from '../test/helpers/chromium.js';
 import { consentDemoAgent, signInAndLinkCrm } from '../test/helpers/dev-browser.js';
-import { devPorts, portsEnv } from '../test/helpers/dev-process.js';
+import { devPorts, portsEnv, type DevPorts } from '../test/helpers/dev-process.js';
 
+let dev: ReturnType<typeof spawn> | undefined;
 const { values } = parseArgs({ options: { cold: { type: 'boolean', default: false }, repo: { type: 'string' } } });
 const repo = values.repo ?? fileURLToPath(new URL('..', import.meta.url));
 
@@ -35,19 +36,36 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
   });
 }
 
+const devEnv = (ports: DevPorts) => ({ ...process.env, ...portsEnv(ports), TOKEN_VAULT_METRICS_PORT: '0' });
+
+/** `npm run dev` in its own process group (npm, its shell and dev mode stop together): 'ready' at its banner, else its output. */
+function startDev(cwd: string, ports: DevPorts): Promise<'ready' | string> {
+  dev = spawn('npm', ['run', 'dev'], { cwd, env: devEnv(ports), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve) => {
+    let output = '';
+    const seen = (c: Buffer) => {
+      output += c.toString();
+      if (output.includes('curl --cert')) resolve('ready');
+    };
+    dev!.stdout!.on('data', seen);
+    dev!.stderr!.on('data', seen);
+    dev!.on('exit', () => resolve(output));
+  });
+}
+
 const phases: [string, number][] = [];
 let mark = performance.now();
+/** Ends a phase and prints it at once (a later failure keeps what was measured). */
 function phase(name: string): void {
   const now = performance.now();
   phases.push([name, (now - mark) / 1000]);
+  process.stdout.write(`${((now - mark) / 1000).toFixed(1).padStart(7)} s  ${name}\n`);
   mark = now;
 }
 
 const work = await mkdtemp(join(tmpdir(), 'tv-newcomer-'));
 const clone = join(work, 'token-vault');
-const ports = await devPorts();
-const env = { ...process.env, ...portsEnv(ports), TOKEN_VAULT_METRICS_PORT: '0' };
-let dev: ReturnType<typeof spawn> | undefined;
+
 let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
 const load = loadavg().map((l) => l.toFixed(2));
 try {
@@ -56,18 +74,14 @@ try {
   await run('npm', ['install', ...(values.cold ? ['--cache', join(work, 'npm-cache')] : [])], clone);
   phase(`npm install (${values.cold ? 'empty npm cache' : 'npm cache as found'})`);
 
-  // The process group is ours: npm, its shell and dev mode stop together.
-  dev = spawn('npm', ['run', 'dev'], { cwd: clone, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const seen = (c: Buffer) => {
-      output += c.toString();
-      if (output.includes('curl --cert')) resolve();
-    };
-    dev!.stdout!.on('data', seen);
-    dev!.stderr!.on('data', seen);
-    dev!.on('exit', () => reject(new Error(`npm run dev exited:\n${output}`)));
-  });
+  // Free ports only now (npm install takes minutes), and new ones if another process took one meanwhile.
+  let ports = await devPorts();
+  for (let attempt = 1; ; attempt++) {
+    const started = await startDev(clone, ports);
+    if (started === 'ready') break;
+    if (attempt === 3 || !started.includes('EADDRINUSE')) throw new Error(`npm run dev exited:\n${started}`);
+    ports = await devPorts();
+  }
   phase('npm run dev until its banner (dev keys generated)');
 
   browser = await launchChromium();
@@ -77,7 +91,7 @@ try {
   if (!(await consentDemoAgent(page, base, /Read your CRM contacts/))) throw new Error('the consent did not stick');
   phase('browser: sign in, link Demo CRM, tick Read your CRM contacts');
 
-  const answer = await run('npm', ['run', 'demo', '--', 'call', 'crm:contacts.read', 'GET', '/contacts'], clone, env);
+  const answer = await run('npm', ['run', 'demo', '--', 'call', 'crm:contacts.read', 'GET', '/contacts'], clone, devEnv(ports));
   if (!answer.includes('"user": "alice"')) throw new Error(`the forwarded call did not answer as alice:\n${answer}`);
   phase('npm run demo -- call crm:contacts.read GET /contacts');
 } finally {
@@ -87,5 +101,4 @@ try {
 }
 
 const total = phases.reduce((sum, [, s]) => sum + s, 0);
-for (const [name, seconds] of phases) process.stdout.write(`${seconds.toFixed(1).padStart(7)} s  ${name}\n`);
 process.stdout.write(`${total.toFixed(1).padStart(7)} s  clone to first forwarded call (load average at start: ${load.join(' ')})\n`);
