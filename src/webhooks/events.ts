@@ -1,0 +1,50 @@
+/**
+ * The events the vault sends to configured webhook endpoints, and the one interface every
+ * domain uses to send them. Payloads carry ids and machine reasons only: grant, user, agent,
+ * provider, operation, approval ids (the same fields an audit record names), never a token, a
+ * ciphertext, a secret or free text an admin or user typed.
+ */
+
+/** Why a grant can no longer be used without the user linking the account again. */
+export type RelinkReason = 'invalid_grant' | 'refresh_answer_lost' | 'integrity_error';
+
+export interface ApprovalEventData {
+  approval: string;
+  user: string;
+  agent: string;
+  provider: string;
+  operation: string;
+  grant?: string;
+  /** Who must decide: the user on the consent pages or the security team. */
+  approver: 'user' | 'admin';
+}
+
+/** Every event, by its Standard Webhooks `type`. */
+export type WebhookEvent =
+  | { type: 'approval.requested'; data: ApprovalEventData & { expiresAt: number } }
+  | { type: 'approval.decided'; data: ApprovalEventData & { decision: 'approved' | 'denied' | 'expired' } }
+  | { type: 'grant.needs_relink'; data: { grant: string; user: string; provider: string; reason: RelinkReason } }
+  | { type: 'grant.revoked'; data: { grant: string; user: string; provider: string; reason: string; by: 'user' | 'admin' } }
+  | { type: 'kill_switch.changed'; data: { scope: string; target: string; engaged: boolean; epoch: number } };
+
+export type WebhookEventType = WebhookEvent['type'];
+
+export const WEBHOOK_EVENT_TYPES = [
+  'approval.requested',
+  'approval.decided',
+  'grant.needs_relink',
+  'grant.revoked',
+  'kill_switch.changed',
+] as const satisfies readonly WebhookEventType[];
+
+/**
+ * Queues an event for every endpoint subscribed to its type. Call it once the state change it
+ * reports is durable. It never rejects: a queue that cannot be written is logged and counted,
+ * and the caller's request goes on (webhooks report, they never decide).
+ */
+export interface WebhookEmitter {
+  emit(event: WebhookEvent): Promise<void>;
+}
+
+/** The emitter when no endpoint is configured. */
+export const noWebhooks: WebhookEmitter = { emit: async () => {} };
