@@ -12,6 +12,7 @@ import { describeLockStoreContract } from './lock-store.contract.js';
 import { describeTokenStoreContract } from './token-store.contract.js';
 import { describeSessionStoreContract } from './session-store.contract.js';
 import { describeRevocationQueueContract } from './revocation-queue.contract.js';
+import { describeWebhookQueueContract } from './webhook-queue.contract.js';
 
 export { auditEntry, grantFixture, tokenFixture } from './fixtures.js';
 
@@ -41,6 +42,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
     describeAdminStoresContract(stores);
     describeSessionStoreContract(stores);
     describeRevocationQueueContract(stores);
+    describeWebhookQueueContract(stores);
 
     it('answers ping', async () => {
       await expect(stores().ping()).resolves.toBeUndefined();

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { WEBHOOK_SCRIPTS, type WebhookScriptCommands } from './webhook-scripts.js';
 
 /**
  * Lua for every check-then-act step: never GET then DEL (docs/architecture.md#data-model-in-redis). Each script touches only
@@ -184,12 +185,13 @@ redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 return 1`,
   },
+  ...WEBHOOK_SCRIPTS,
 } as const;
 
 type Arg = string | number;
 
 /** The scripts as typed client methods (ioredis `defineCommand` runs EVALSHA with EVAL fallback). */
-export interface ScriptCommands {
+export interface ScriptCommands extends WebhookScriptCommands {
   tvCreateGrant(key: string, ...fieldValues: string[]): Promise<number>;
   tvCommitRefresh(key: string, expectedVersion: number, refreshToken: string, now: number): Promise<number | null>;
   tvRewrapRefresh(key: string, expected: string, rewrapped: string): Promise<number>;
