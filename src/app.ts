@@ -11,6 +11,7 @@ import { trustPolicy, type TlsMaterial } from './identity/tls-material.js';
 import { mtlsIdentity } from './identity/mtls-plugin.js';
 import type { Checkpointer } from './audit/index.js';
 import type { RevocationWorker } from './grants/revocation-worker.js';
+import type { DeliveryWorker } from './webhooks/delivery-worker.js';
 import { buildServices, type ServiceDeps } from './services.js';
 import { healthRoutes } from './health/routes.js';
 import { discoveryRoutes } from './discovery/routes.js';
@@ -43,6 +44,8 @@ export interface VaultApp {
   internal: FastifyInstance;
   /** Retries failed upstream revocations; started by listen(). */
   revocations: RevocationWorker;
+  /** Delivers queued webhook messages; started by listen(). */
+  webhookDelivery: DeliveryWorker;
   /** The app's metrics (one registry per app), when `listeners.metrics.enabled`. */
   metrics: VaultMetrics | undefined;
   /** Bind the listeners; resolves with their base URLs (`metricsUrl` when metrics are on). */
@@ -78,8 +81,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
       rejectUnauthorized: true,
     },
   });
-  const services = await buildServices(config, deps, { public: pub.log, internal: internal.log }, metrics?.upstreamAccess);
-  const { issuer, internalUrl, killSwitchCache, upstreamAccess, revocations, globalKill } = services;
+  const services = await buildServices(config, deps, { public: pub.log, internal: internal.log }, metrics?.upstreamAccess, metrics?.webhooks);
+  const { issuer, internalUrl, killSwitchCache, upstreamAccess, revocations, globalKill, webhookDelivery } = services;
   snapshotAgeMs = () => killSwitchCache.snapshotAgeMs();
 
   await registerOpenApi(pub);
@@ -141,6 +144,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     custodian: services.custodian,
     rewrap: services.rewrap,
     grants: { stores, retirement: services.retirement },
+    webhookQueue: stores.webhooks,
   });
   await globalKill.start();
 
@@ -157,9 +161,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     public: pub,
     internal,
     revocations,
+    webhookDelivery,
     metrics,
     async listen() {
       revocations.start();
+      webhookDelivery.start();
       const { public: publicAt, internal: internalAt, metrics: metricsAt } = config.listeners;
       const metricsUrl = await metricsListener?.listen(metricsAt.host, metricsAt.port);
       await pub.listen({ host: publicAt.host, port: publicAt.port });
@@ -171,6 +177,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
       await globalKill.stop();
       deps.checkpointer.stop();
       await revocations.stop();
+      await webhookDelivery.stop();
       await Promise.all([pub.close(), internal.close(), metricsListener?.close()]);
     },
   };

@@ -4,9 +4,13 @@
  * provider, operation, approval ids (the same fields an audit record names), never a token, a
  * ciphertext, a secret or free text an admin or user typed.
  */
+import type { WEBHOOK_EVENTS } from '../config/schema.js';
 
 /** Why a grant can no longer be used without the user linking the account again. */
 export type RelinkReason = 'invalid_grant' | 'refresh_answer_lost' | 'integrity_error';
+
+/** Why a grant was retired: the user unlinked it, linked the same account again, or the security team revoked it. */
+export type RevokeReason = 'unlinked' | 'relinked' | 'revoked_by_admin';
 
 export interface ApprovalEventData {
   approval: string;
@@ -24,18 +28,14 @@ export type WebhookEvent =
   | { type: 'approval.requested'; data: ApprovalEventData & { expiresAt: number } }
   | { type: 'approval.decided'; data: ApprovalEventData & { decision: 'approved' | 'denied' | 'expired' } }
   | { type: 'grant.needs_relink'; data: { grant: string; user: string; provider: string; reason: RelinkReason } }
-  | { type: 'grant.revoked'; data: { grant: string; user: string; provider: string; reason: string; by: 'user' | 'admin' } }
+  | { type: 'grant.revoked'; data: { grant: string; user: string; provider: string; reason: RevokeReason } }
   | { type: 'kill_switch.changed'; data: { scope: string; target: string; engaged: boolean; epoch: number } };
 
 export type WebhookEventType = WebhookEvent['type'];
 
-export const WEBHOOK_EVENT_TYPES = [
-  'approval.requested',
-  'approval.decided',
-  'grant.needs_relink',
-  'grant.revoked',
-  'kill_switch.changed',
-] as const satisfies readonly WebhookEventType[];
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Compile-time check: the event types endpoints may subscribe to (src/config/schema.ts) are exactly these. */
+export const CONFIG_NAMES_EVERY_EVENT: Same<WebhookEventType, (typeof WEBHOOK_EVENTS)[number]> = true;
 
 /**
  * Queues an event for every endpoint subscribed to its type. Call it once the state change it
