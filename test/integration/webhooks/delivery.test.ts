@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { adminCall } from '../../helpers/admin-client.js';
+import { runAdminCli } from '../../helpers/admin-cli.js';
 import { startExchangeVault, type ExchangeVault } from '../../helpers/exchange-fixture.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
 import { withRequestId } from '../../helpers/request-id.js';
@@ -135,11 +136,29 @@ describe('webhook delivery', () => {
 
   it('redelivers a dead message with the same webhook-id; an unknown id is 404', async () => {
     const dead = (await deliveryTo('down', 'kill_switch.changed'))!;
+    const slow = (await deliveryTo('slow', 'kill_switch.changed'))!;
     const res = await adminCall(vault, `/admin/webhooks/deliveries/${dead.id}/redeliver`, { method: 'POST' });
     expect({ status: res.status, body: res.json() }).toStrictEqual({ status: 200, body: { id: dead.id, status: 'pending' } });
     const again = await vault.runtime.stores.webhooks.get(dead.id);
     expect(again).toMatchObject({ status: 'pending', messageId: dead.messageId });
     await expect.poll(async () => (await vault.runtime.stores.webhooks.get(dead.id))?.status, { timeout: 10_000 }).toBe('dead');
+
+    // The same from the CLI: the dead delivery listed, then sent again.
+    const listed = await runAdminCli(vault, ['webhooks', '--status', 'dead', '--json']);
+    expect({ code: listed.code, ids: JSON.parse(listed.stdout).items.map((d: { id: string }) => d.id), stderr: listed.stderr }).toStrictEqual({
+      code: 0,
+      ids: [slow.id, dead.id],
+      stderr: '',
+    });
+    const table = await runAdminCli(vault, ['webhooks', '--status', 'dead']);
+    expect(table.stdout.split('\n')[0]).toBe(
+      'ID'.padEnd(dead.id.length) + '  ENDPOINT  EVENT                STATUS  ATTEMPTS  LAST ERROR   CREATED                   NEXT ATTEMPT',
+    );
+    expect(await runAdminCli(vault, ['webhooks', 'redeliver', dead.id])).toStrictEqual({
+      code: 0,
+      stdout: `delivery ${dead.id} is pending again (same webhook-id)\n`,
+      stderr: '',
+    });
 
     const unknown = await adminCall(vault, '/admin/webhooks/deliveries/msg_nothing.siem/redeliver', { method: 'POST' });
     expect({ status: unknown.status, body: unknown.json() }).toStrictEqual({
