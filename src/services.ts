@@ -24,10 +24,11 @@ import { createRevocationWorker, type RevocationWorker } from './grants/revocati
 import { TokenExchange } from './exchange/token-exchange.js';
 import { LinkService } from './linking/link-service.js';
 import { ConsentService } from './linking/consent-service.js';
-import { noWebhooks, type WebhookEmitter } from './webhooks/events.js';
+import { noWebhooks, type WebhookEmitter, type WebhookEvent } from './webhooks/events.js';
 import type { WebhookEndpoint } from './webhooks/endpoints.js';
 import { createWebhookEmitter, type WebhookMetrics } from './webhooks/emitter.js';
 import { createDeliveryWorker, type DeliveryWorker } from './webhooks/delivery-worker.js';
+import { Approvals, type ApprovalEventSink } from './approvals/approval-service.js';
 
 export interface ServiceDeps {
   stores: Stores;
@@ -51,6 +52,7 @@ export interface Services {
   globalKill: GlobalKillWatcher;
   upstreamAccess: UpstreamAccessTokens;
   exchange: TokenExchange;
+  approvals: Approvals;
   retirement: GrantRetirement;
   links: LinkService;
   consents: ConsentService;
@@ -91,6 +93,9 @@ export async function buildServices(
   });
   // One instance for /exchange and /forward: one in-process single flight per grant.
   const upstreamAccess = new UpstreamAccessTokens(stores, envelope, catalog, upstream, { webhooks, ...(metrics && { metrics }) }, auditRefresh(audit));
+  // The approvals service builds its events' data as src/webhooks/events.ts describes them.
+  const approvalEvents: ApprovalEventSink = { emit: (event) => webhooks.emit(event as unknown as WebhookEvent) };
+  const approvals = new Approvals({ store: stores.approvals, audit, events: approvalEvents, ...config.approvals });
   const exchange = new TokenExchange({
     issuer,
     catalog,
@@ -100,6 +105,7 @@ export async function buildServices(
     upstream: upstreamAccess,
     tokens: stores.tokens,
     signingKeys: keys.signingKeys,
+    approvals,
   });
 
   const { baseDelayMs, maxDelayMs, intervalMs } = config.linking.revocationRetry;
@@ -121,6 +127,7 @@ export async function buildServices(
     globalKill: new GlobalKillWatcher({ cache: killSwitchCache, custodian, onError: logError('global kill-switch check failed') }),
     upstreamAccess,
     exchange,
+    approvals,
     retirement,
     links: new LinkService({ stores, envelope, catalog, upstream, audit, retirement, publicUrl: issuer, stateTtlSeconds: config.linking.stateTtlSeconds }),
     consents: new ConsentService({ stores, catalog, audit, retirement }),

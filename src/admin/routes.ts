@@ -16,6 +16,8 @@ import { killSwitchRoutes } from './kill-switch-routes.js';
 import { grantRoutes, type GrantRoutesOptions } from './grant-routes.js';
 import type { WebhookQueue } from '../store/webhook-queue.js';
 import { webhookRoutes } from './webhook-routes.js';
+import { approvalRoutes } from './approval-routes.js';
+import type { Approvals } from '../approvals/approval-service.js';
 
 export interface AdminRoutesOptions {
   jwt: AdminJwtVerifier | undefined;
@@ -28,6 +30,7 @@ export interface AdminRoutesOptions {
   rewrap: RewrapRuns;
   grants: Omit<GrantRoutesOptions, 'audit'>;
   webhookQueue: WebhookQueue;
+  approvals: Approvals;
 }
 
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, opts) => {
@@ -37,4 +40,5 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   await app.register(grantRoutes, { ...opts.grants, audit: opts.audit });
   await app.register(keyRoutes, { custodian: opts.custodian, rewrap: opts.rewrap, audit: opts.audit });
   await app.register(webhookRoutes, { queue: opts.webhookQueue, audit: opts.audit });
+  await app.register(approvalRoutes, { approvals: opts.approvals });
 };

@@ -1,4 +1,5 @@
 import type { AdminJobStore } from './admin-job-store.js';
+import type { ApprovalStore } from './approval-store.js';
 import type { AuditStore } from './audit-store.js';
 import type { GrantStore } from './grant-store.js';
 import type { KillSwitchEvents, KillSwitchStore } from './kill-switch-store.js';
@@ -28,6 +29,7 @@ export interface Stores {
   revocations: RevocationQueue;
   /** Outgoing webhook deliveries. */
   webhooks: WebhookQueue;
+  approvals: ApprovalStore;
   /** Cheap round trip for /readyz; rejects when the backend is unreachable. */
   ping(): Promise<void>;
   /**

@@ -12,21 +12,21 @@ export type RelinkReason = 'invalid_grant' | 'refresh_answer_lost' | 'integrity_
 /** Why a grant was retired: the user unlinked it, linked the same account again, or the security team revoked it. */
 export type RevokeReason = 'unlinked' | 'relinked' | 'revoked_by_admin';
 
+/** What an approval event names (src/approvals/approval-service.ts builds it): never the bearer `auth_req_id`. */
 export interface ApprovalEventData {
+  /** The request's id: the SHA-256 of its `auth_req_id`. */
   approval: string;
-  user: string;
+  /** Who must decide: the user on the consent pages or the security team. */
+  approver: 'user' | 'admin';
   agent: string;
   provider: string;
   operation: string;
-  grant?: string;
-  /** Who must decide: the user on the consent pages or the security team. */
-  approver: 'user' | 'admin';
 }
 
 /** Every event, by its Standard Webhooks `type`. */
 export type WebhookEvent =
-  | { type: 'approval.requested'; data: ApprovalEventData & { expiresAt: number } }
-  | { type: 'approval.decided'; data: ApprovalEventData & { decision: 'approved' | 'denied' | 'expired' } }
+  | { type: 'approval.requested'; data: ApprovalEventData }
+  | { type: 'approval.decided'; data: ApprovalEventData & { decision: 'approved' | 'denied'; decidedBy: 'user' | 'admin' } }
   | { type: 'grant.needs_relink'; data: { grant: string; user: string; provider: string; reason: RelinkReason } }
   | { type: 'grant.revoked'; data: { grant: string; user: string; provider: string; reason: RevokeReason } }
   | { type: 'kill_switch.changed'; data: { scope: string; target: string; engaged: boolean; epoch: number } };

@@ -10,6 +10,7 @@ import { MemoryTokenStore } from './token-store.js';
 import { MemoryOneShotStore, MemorySessionStore } from './session-store.js';
 import { MemoryRevocationQueue } from './revocation-queue.js';
 import { MemoryWebhookQueue } from './webhook-queue.js';
+import { MemoryApprovalStore } from './approval-store.js';
 
 /**
  * In-process stores with the same semantics as the Redis implementation.
@@ -31,6 +32,7 @@ export function createMemoryStores(): Stores {
     oneShot: new MemoryOneShotStore(),
     revocations: new MemoryRevocationQueue(),
     webhooks: new MemoryWebhookQueue(),
+    approvals: new MemoryApprovalStore(),
     async ping() {
       if (closed) throw new StoreUnavailableError('store closed');
     },

@@ -27,6 +27,9 @@ import { createHash } from 'node:crypto';
  * | `{wh}:items`, `:status`, `:attempts`, `:lease`, `:meta` | hash | none | webhook deliveries by id (ids, no secret) |
  * | `{wh}:due:<endpoint>`        | zset   | none       | one endpoint's pending deliveries → next attempt (ms) |
  * | `{wh}:by:<status>`           | zset   | none       | deliveries by status (`all` too), lex order by creation |
+ * | `{apr:<id>}`                 | hash   | expiry + retention | one approval request: record JSON, state, last poll, decision |
+ * | `apr-user:<sha256(userId)>`  | zset   | none       | a user's approval request ids → expiry (ms) |
+ * | `apr-admin`                  | zset   | none       | admin-approved request ids → expiry (ms)   |
  *
  * All keys of one grant share the hash tag `{g:<id>}` so multi-key scripts stay
  * in one Cluster slot. Operation-token records live under their own `tok:<jti>`
@@ -160,5 +163,18 @@ export class RedisKeys {
   /** `status`: a delivery status, or `all`. */
   webhookIndex(status: string): string {
     return `${this.prefix}{wh}:by:${status}`;
+  }
+
+  /** `id` is already the SHA-256 of the bearer `auth_req_id` (store/approval-store.ts). */
+  approval(id: string): string {
+    return `${this.prefix}{apr:${id}}`;
+  }
+
+  userApprovals(userId: string): string {
+    return `${this.prefix}apr-user:${sha256(userId)}`;
+  }
+
+  adminApprovals(): string {
+    return `${this.prefix}apr-admin`;
   }
 }

@@ -29,7 +29,7 @@ describe('webhook emitter', () => {
     await emitter.emit(event);
     await emitter.emit({
       type: 'approval.decided',
-      data: { approval: 'a', user: 'u', agent: 'g', provider: 'p', operation: 'o', approver: 'user', decision: 'denied' },
+      data: { approval: 'a', agent: 'g', provider: 'p', operation: 'o', approver: 'user', decision: 'denied', decidedBy: 'user' },
     });
     const { items } = await queue.list({}, 10);
     const messageId = items[0]!.messageId;
