@@ -13,6 +13,7 @@ import { startExchangeVault, type ExchangeVault } from '../../helpers/exchange-f
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
 import { withRequestId } from '../../helpers/request-id.js';
 import { createTestPki, type TestPki } from '../../helpers/vault.js';
+import { startVaultChild } from '../../helpers/vault-child.js';
 import { startWebhookReceiver, writeWebhookSecret, type ReceivedWebhook, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
 import type { WebhookDelivery } from '../../../src/store/webhook-queue.js';
 
@@ -217,9 +218,10 @@ describe('webhook delivery', () => {
   }, 20_000);
 });
 
-describe('webhook delivery with two replicas on one Redis', () => {
-  it('delivers each event once to the healthy endpoint, whichever replica claims it', async () => {
-    const second = await startExchangeVault({ pki, redisUrl: redis.url, overrides: { webhooks: vault.rawConfig.webhooks } });
+describe('webhook delivery from two vault processes on one Redis', () => {
+  it('delivers each event once to the healthy endpoint, whichever process claims it', async () => {
+    const child = await startVaultChild(vault.rawConfig, pki.dir, 'webhook-replica');
+    const second = { internalUrl: child.internalUrl, pki };
     try {
       const before = new Set(at('/siem').map((r) => r.headers['webhook-id']));
       const targets = Array.from({ length: 10 }, (_, i) => `${AGENT}/${i}`);
@@ -242,7 +244,7 @@ describe('webhook delivery with two replicas on one Redis', () => {
         .poll(async () => (await siem()).map((d) => [d.status, d.attempts]), { timeout: 10_000 })
         .toStrictEqual(Array(targets.length).fill(['delivered', 1]));
     } finally {
-      await second.close();
+      await child.stop();
     }
-  }, 40_000);
+  }, 150_000);
 });
