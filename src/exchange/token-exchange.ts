@@ -277,6 +277,7 @@ export class TokenExchange {
         usesLeft: approved ? 1 : operation.uses,
         expiresAt: (now + ttl) * 1000,
         ...(grant.consentEpochs?.[agent] ? { consentEpoch: grant.consentEpochs[agent] } : {}),
+        proof: minted.proof,
         ...(action && { action }),
       },
       ttl * 1000,

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
  * | `{g:<grantId>}:tomb`         | string | retention  | tombstone of a retired grant (JSON, no secret) |
  * | `tombstones`                 | zset   | none       | grant id → its tombstone's expiry (ms)     |
  * | `user-tombs:<sha256(userId)>`| zset   | none       | one user's tombstoned grant ids → expiry   |
- * | `tok:<jti>`                  | string | token life | `<uses left>:<operation-token record JSON>` |
+ * | `tok:<jti>`                  | string | token life | `<uses left>:<proof>:<operation-token record JSON>` |
  * | `grants`                     | zset   | none       | every grant id (score 0, lex order)        |
  * | `user:<sha256(userId)>`      | set    | none       | grant ids of one user                      |
  * | `lock:<name>`                | string | lock life  | owner token                               |

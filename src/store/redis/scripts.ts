@@ -75,20 +75,26 @@ redis.call('DEL', KEYS[1], KEYS[2])
 return user`,
   },
   /**
-   * KEYS: token → {record JSON, uses before spending} or nil. The value is
-   * `<uses left>:<record JSON>` (RedisTokenStore); the last use deletes it,
-   * an earlier one rewrites the count and keeps the TTL.
+   * KEYS: token. ARGV: proof ('' = the caller checked the signature) → {record, uses before
+   * spending}, nil (unknown or spent) or 0 (a proof was given and the record holds another or
+   * none: nothing spent). The value is `<uses left>:[<proof>:]<record JSON>` (RedisTokenStore);
+   * the last use deletes it, an earlier one rewrites the count and keeps the TTL.
    */
   tvConsume: {
     numberOfKeys: 1,
-    lua: `local v = redis.call('GET', KEYS[1])
+    lua: `local key, proof = KEYS[1], ARGV[1]
+local v = redis.call('GET', key)
 if not v then return false end
 local sep = string.find(v, ':', 1, true)
 if not sep then return false end
 local u = tonumber(string.sub(v, 1, sep - 1))
 if u == nil or u <= 0 then return false end
 local record = string.sub(v, sep + 1)
-if u == 1 then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], (u - 1) .. ':' .. record, 'KEEPTTL') end
+if proof ~= '' then
+  local stop = string.find(record, ':', 1, true)
+  if string.sub(record, 1, 1) == '{' or not stop or string.sub(record, 1, stop - 1) ~= proof then return 0 end
+end
+if u == 1 then redis.call('DEL', key) else redis.call('SET', key, (u - 1) .. ':' .. record, 'KEEPTTL') end
 return {record, u}`,
   },
   /** KEYS: lock. ARGV: owner → 1 released, 0 not the owner. */
@@ -231,7 +237,7 @@ export interface ScriptCommands extends WebhookScriptCommands {
   tvSetConsent(key: string, field: string, operations: string, now: number, epochField: string): Promise<number>;
   tvDeleteGrant(grant: string, accessToken: string): Promise<string>;
   tvMarkRevoked(grant: string, tombstone: string, now: number, json: string, ttlMs: number): Promise<number | null>;
-  tvConsume(key: string): Promise<[string, number] | null>;
+  tvConsume(key: string, proof: string): Promise<[string, number] | 0 | null>;
   tvReleaseLock(key: string, owner: string): Promise<number>;
   tvEngageSwitch(switches: string, epoch: string, field: string, json: string): Promise<number>;
   tvReleaseSwitch(switches: string, epoch: string, field: string): Promise<number>;
