@@ -1,11 +1,11 @@
 // Layering of src/ (`npm run depcruise`, part of `npm test`).
 //   infrastructure: config crypto store identity providers net http metrics tracing + errors.ts; never imports a domain folder
-//   domain libraries: grants tokens kill-switches audit approvals; may use infrastructure, never an entry point
+//   domain libraries: grants tokens kill-switches audit approvals webhooks; may use infrastructure, never an entry point
 //   entry points: exchange forward linking admin discovery health cli; one folder per entry, never each other
 //   dev: the dev entry (src/dev/dev.ts) and what only it needs; tsconfig.build.json leaves it out of dist/
 // The composition roots (main.ts, boot.ts, app.ts, services.ts) may import anything but dev/.
 const infrastructure = '^src/(?:(?:config|crypto|store|identity|providers|net|http|metrics|tracing)/|errors\\.ts$)';
-const domainLibraries = 'grants|tokens|kill-switches|audit|approvals';
+const domainLibraries = 'grants|tokens|kill-switches|audit|approvals|webhooks';
 const entryPoints = 'exchange|forward|linking|admin|discovery|health|cli';
 
 /** @type {import('dependency-cruiser').IConfiguration} */

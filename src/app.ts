@@ -11,6 +11,7 @@ import { trustPolicy, type TlsMaterial } from './identity/tls-material.js';
 import { mtlsIdentity } from './identity/mtls-plugin.js';
 import type { Checkpointer } from './audit/index.js';
 import type { RevocationWorker } from './grants/revocation-worker.js';
+import type { DeliveryWorker } from './webhooks/delivery-worker.js';
 import { buildServices, type ServiceDeps } from './services.js';
 import { healthRoutes } from './health/routes.js';
 import { discoveryRoutes } from './discovery/routes.js';
@@ -46,6 +47,8 @@ export interface VaultApp {
   internal: FastifyInstance;
   /** Retries failed upstream revocations; started by listen(). */
   revocations: RevocationWorker;
+  /** Delivers queued webhook messages; started by listen(). */
+  webhookDelivery: DeliveryWorker;
   /** The app's metrics (one registry per app), when `listeners.metrics.enabled`. */
   metrics: VaultMetrics | undefined;
   /** Bind the listeners; resolves with their base URLs (`metricsUrl` when metrics are on). */
@@ -85,8 +88,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
       rejectUnauthorized: true,
     },
   });
-  const services = await buildServices(config, deps, { public: pub.log, internal: internal.log }, metrics?.upstreamAccess);
-  const { issuer, internalUrl, killSwitchCache, upstreamAccess, revocations, globalKill } = services;
+  const services = await buildServices(config, deps, { public: pub.log, internal: internal.log }, metrics?.upstreamAccess, metrics?.webhooks);
+  const { issuer, internalUrl, killSwitchCache, upstreamAccess, revocations, globalKill, webhookDelivery } = services;
   snapshotAgeMs = () => killSwitchCache.snapshotAgeMs();
 
   await registerOpenApi(pub);
@@ -149,6 +152,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     custodian: services.custodian,
     rewrap: services.rewrap,
     grants: { stores, retirement: services.retirement },
+    webhookQueue: stores.webhooks,
     approvals: services.approvals,
   });
   await globalKill.start();
@@ -166,9 +170,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     public: pub,
     internal,
     revocations,
+    webhookDelivery,
     metrics,
     async listen() {
       revocations.start();
+      webhookDelivery.start();
       deps.archive?.archiver.start();
       const { public: publicAt, internal: internalAt, metrics: metricsAt } = config.listeners;
       const metricsUrl = await metricsListener?.listen(metricsAt.host, metricsAt.port);
@@ -181,6 +187,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
       await globalKill.stop();
       deps.checkpointer.stop();
       await revocations.stop();
+      await webhookDelivery.stop();
       await deps.archive?.archiver.stop();
       await Promise.all([pub.close(), internal.close(), metricsListener?.close()]);
     },

@@ -16,6 +16,7 @@ import type { Stores } from './store/stores.js';
 import { join } from 'node:path';
 import { createAuditWriter, createCheckpointer, fileCheckpointSink, InvalidCheckpointError, readCheckpointFile } from './audit/index.js';
 import type { AuditCheckpoint, AuditWriterMetrics, Checkpointer, FlushableAuditWriter } from './audit/index.js';
+import { loadWebhookEndpoints, type WebhookEndpoint } from './webhooks/endpoints.js';
 import {
   ArchiveOpenError,
   createArchiver,
@@ -50,6 +51,8 @@ export interface Runtime {
   loginClientSecret?: string;
   /** Where the audit writer reports appends: set by the app that uses it (its metrics). */
   auditMetrics: { current?: AuditWriterMetrics | undefined };
+  /** Configured webhook endpoints with their signing keys (config `webhooks.endpoints`). */
+  webhookEndpoints: WebhookEndpoint[];
   /** The PostgreSQL audit archive (`audit.archive.postgres`): its archiver runs from listen() to close. */
   archive?: { archiver: Archiver; close(): Promise<void> };
 }
@@ -133,6 +136,7 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
   const archiveSecrets = await loadArchiveSecrets(config, problems);
   const loginFile = config.identity.login?.clientSecretFile;
   const loginClientSecret = loginFile ? await readSecret(loginFile, 'identity.login.clientSecretFile', problems) : undefined;
+  const webhookEndpoints = await loadWebhookEndpoints(config.webhooks, problems);
   if (!tls || !keys || problems.length > 0) throw new StartupError(problems);
   const catalog = new ProviderCatalog(config.providers, config.agents);
   const envelope = await createEnvelope(keys.keyring);
@@ -199,6 +203,7 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
     audit,
     checkpointer,
     auditMetrics,
+    webhookEndpoints,
     ...(archiver !== undefined && archive !== undefined && { archive: { archiver, close: () => archive.pool.end() } }),
     ...(loginClientSecret !== undefined ? { loginClientSecret } : {}),
   };

@@ -24,6 +24,10 @@ import { createRevocationWorker, type RevocationWorker } from './grants/revocati
 import { TokenExchange } from './exchange/token-exchange.js';
 import { LinkService } from './linking/link-service.js';
 import { ConsentService } from './linking/consent-service.js';
+import { noWebhooks, type WebhookEmitter, type WebhookEvent } from './webhooks/events.js';
+import type { WebhookEndpoint } from './webhooks/endpoints.js';
+import { createWebhookEmitter, type WebhookMetrics } from './webhooks/emitter.js';
+import { createDeliveryWorker, type DeliveryWorker } from './webhooks/delivery-worker.js';
 import { Approvals, type ApprovalEventSink } from './approvals/approval-service.js';
 
 export interface ServiceDeps {
@@ -35,8 +39,8 @@ export interface ServiceDeps {
   envelope: Envelope;
   catalog: ProviderCatalog;
   upstream: UpstreamOAuth;
-  /** Where approval events go (the webhook emitter, src/webhooks/, when configured). */
-  webhooks?: ApprovalEventSink | undefined;
+  /** Webhook endpoints with their signing keys (boot.ts); none: no event is queued. */
+  webhookEndpoints?: readonly WebhookEndpoint[];
 }
 
 export interface Services {
@@ -55,22 +59,32 @@ export interface Services {
   revocations: RevocationWorker;
   rewrap: RewrapRuns;
   adminJwt: AdminJwtVerifier | undefined;
+  /** Queues events for the configured webhook endpoints; never fails its caller. */
+  webhooks: WebhookEmitter;
+  /** Delivers queued webhook messages; started by listen(). */
+  webhookDelivery: DeliveryWorker;
 }
 
 /**
  * `logs`: the listener loggers (the revocation worker logs with the pages, kill-switch faults with the internal API);
- * `metrics`: told of upstream token cache lookups and refreshes.
+ * `metrics`: told of upstream token cache lookups and refreshes; `webhookMetrics`: of webhook deliveries.
  */
 export async function buildServices(
   config: Config,
   deps: ServiceDeps,
   logs: { public: FastifyBaseLogger; internal: FastifyBaseLogger },
   metrics?: UpstreamAccessMetrics,
+  webhookMetrics?: WebhookMetrics,
 ): Promise<Services> {
   const { stores, keys, audit, envelope, catalog, upstream } = deps;
   const { issuer, internalUrl, audience } = exchangeUrls(config);
   const custodian = new KeyCustodian({ keys, dir: config.keys.dir });
   const logError = (what: string) => (err: unknown) => logs.internal.error({ err: { type: err instanceof Error ? err.name : 'unknown' } }, what);
+
+  const { endpoints: _configured, ...delivery } = config.webhooks;
+  const endpoints = deps.webhookEndpoints ?? [];
+  const webhooks =
+    endpoints.length === 0 ? noWebhooks : createWebhookEmitter({ queue: stores.webhooks, endpoints, log: logs.internal, metrics: webhookMetrics });
 
   // Kill-switch enforcement on the exchange and forward paths (the admin API engages them).
   const killSwitchCache = new KillSwitchCache(stores.killSwitches, {
@@ -78,8 +92,10 @@ export async function buildServices(
     onError: logError('kill-switch subscription failed'),
   });
   // One instance for /exchange and /forward: one in-process single flight per grant.
-  const upstreamAccess = new UpstreamAccessTokens(stores, envelope, catalog, upstream, metrics ? { metrics } : {}, auditRefresh(audit));
-  const approvals = new Approvals({ store: stores.approvals, audit, events: deps.webhooks, ...config.approvals });
+  const upstreamAccess = new UpstreamAccessTokens(stores, envelope, catalog, upstream, { webhooks, ...(metrics && { metrics }) }, auditRefresh(audit));
+  // The approvals service builds its events' data as src/webhooks/events.ts describes them.
+  const approvalEvents: ApprovalEventSink = { emit: (event) => webhooks.emit(event as unknown as WebhookEvent) };
+  const approvals = new Approvals({ store: stores.approvals, audit, events: approvalEvents, ...config.approvals });
   const exchange = new TokenExchange({
     issuer,
     catalog,
@@ -100,13 +116,14 @@ export async function buildServices(
     audit,
     retry: { baseDelayMs },
     tombstoneRetentionMs: config.grants.tombstoneRetentionDays * 86_400_000,
+    webhooks,
   });
   return {
     issuer,
     internalUrl,
     custodian,
     killSwitchCache,
-    killSwitches: new KillSwitchControl(stores, custodian, logError('kill-switch announcement failed')),
+    killSwitches: new KillSwitchControl(stores, custodian, logError('kill-switch announcement failed'), webhooks),
     globalKill: new GlobalKillWatcher({ cache: killSwitchCache, custodian, onError: logError('global kill-switch check failed') }),
     upstreamAccess,
     exchange,
@@ -117,6 +134,8 @@ export async function buildServices(
     revocations: createRevocationWorker({ stores, envelope, upstream, audit, log: logs.public, intervalMs, baseDelayMs, maxDelayMs }),
     rewrap: new RewrapRuns(stores, envelope, keys.keyring),
     adminJwt: config.admins.jwt ? await createAdminJwtVerifier(config.admins.jwt) : undefined,
+    webhooks,
+    webhookDelivery: createDeliveryWorker({ queue: stores.webhooks, endpoints, log: logs.internal, metrics: webhookMetrics, ...delivery }),
   };
 }
 

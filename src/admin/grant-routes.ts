@@ -15,7 +15,7 @@ import type { GrantRetirement } from '../grants/retire.js';
 import { GRANT_STATUSES, type Grant, type GrantFilter, type GrantTombstone } from '../store/grant-store.js';
 import type { Stores } from '../store/stores.js';
 import { adminAuditFields } from './audit-context.js';
-import { adminErrors, errorBody, targetId } from './schemas.js';
+import { adminErrors, errorBody, pageCursor, targetId } from './schemas.js';
 
 export interface GrantRoutesOptions {
   stores: Stores;
@@ -56,11 +56,7 @@ const listQuery = z.strictObject({
   provider: targetId.optional(),
   status: status.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z
-    .string()
-    .max(1024)
-    .regex(/^[A-Za-z0-9_-]+$/, 'opaque cursor')
-    .optional(),
+  cursor: pageCursor.optional(),
 });
 const reason = z.string().trim().min(1).max(256);
 const bulkBody = z

@@ -14,6 +14,8 @@ import type { AdminJwtVerifier } from './admin-jwt.js';
 import type { KillSwitchControl } from '../kill-switches/control.js';
 import { killSwitchRoutes } from './kill-switch-routes.js';
 import { grantRoutes, type GrantRoutesOptions } from './grant-routes.js';
+import type { WebhookQueue } from '../store/webhook-queue.js';
+import { webhookRoutes } from './webhook-routes.js';
 import { approvalRoutes } from './approval-routes.js';
 import type { Approvals } from '../approvals/approval-service.js';
 
@@ -27,6 +29,7 @@ export interface AdminRoutesOptions {
   custodian: KeyCustodian;
   rewrap: RewrapRuns;
   grants: Omit<GrantRoutesOptions, 'audit'>;
+  webhookQueue: WebhookQueue;
   approvals: Approvals;
 }
 
@@ -36,5 +39,6 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   await app.register(auditRoutes, { store: opts.auditStore, audit: opts.audit, checkpointer: opts.checkpointer, hmacKey: opts.auditHmacKey });
   await app.register(grantRoutes, { ...opts.grants, audit: opts.audit });
   await app.register(keyRoutes, { custodian: opts.custodian, rewrap: opts.rewrap, audit: opts.audit });
+  await app.register(webhookRoutes, { queue: opts.webhookQueue, audit: opts.audit });
   await app.register(approvalRoutes, { approvals: opts.approvals });
 };

@@ -13,3 +13,9 @@ export const targetId = z
   .min(1)
   .max(512)
   .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+
+/** The opaque cursor of a listing's next page. */
+export const pageCursor = z
+  .string()
+  .max(1024)
+  .regex(/^[A-Za-z0-9_-]+$/, 'opaque cursor');

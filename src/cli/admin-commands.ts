@@ -9,6 +9,7 @@ import { ApiError, callAdmin, callJson, type Connection } from './admin-http.js'
 import { table } from './table.js';
 import { grants, revoke } from './grant-commands.js';
 import { approvals } from './approval-commands.js';
+import { webhooks } from './webhook-commands.js';
 import { OPTIONS, positiveInt, print, UsageError, type Ctx, type Io } from './cli-context.js';
 import type { RewrapState } from '../grants/rewrap-runs.js';
 
@@ -36,6 +37,9 @@ commands:
   keys reload                            load new kek-N / signing-N files from the keys directory
   approvals [list]                       requests awaiting an admin approval (exact method, path, body digest)
   approvals approve|deny <id>            decide one (decided or expired already: error)
+  webhooks [--status pending|delivered|dead] [--limit <n>] [--cursor <c>]
+                                         webhook deliveries, newest first
+  webhooks redeliver <delivery-id>       send a delivered or dead webhook message again (same webhook-id)
 
 options (environment variable, default):
   --url <url>       TOKEN_VAULT_ADMIN_URL     https://127.0.0.1:9443
@@ -113,6 +117,8 @@ async function dispatch(command: string, ctx: Ctx): Promise<number> {
       if (sub === 'reload') return keysShow(ctx, 'POST', '/admin/keys/reload');
       if (sub !== undefined) throw new UsageError(`unknown keys command ${sub}`);
       return keysShow(ctx, 'GET', '/admin/keys');
+    case 'webhooks':
+      return webhooks(ctx);
     default:
       throw new UsageError(`unknown command ${command}`);
   }

@@ -47,6 +47,19 @@ const PATH_FIELDS: ReadonlyArray<string[]> = [
   ['identity', 'login', 'clientSecretFile'],
 ];
 
+/** The files of each webhook endpoint (an array, so not in PATH_FIELDS), relative to `dir`. */
+function resolveWebhookFiles(raw: Record<string, unknown>, dir: string): void {
+  const endpoints = getPath(raw, ['webhooks', 'endpoints']);
+  if (!Array.isArray(endpoints)) return;
+  for (const endpoint of endpoints) {
+    if (!isRecord(endpoint)) continue;
+    for (const key of ['secretFile', 'caFile']) {
+      const value = endpoint[key];
+      if (typeof value === 'string' && !isAbsolute(value)) endpoint[key] = resolve(dir, value);
+    }
+  }
+}
+
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
   let node = target;
   for (const key of path.slice(0, -1)) {
@@ -151,6 +164,7 @@ export function loadConfig(env: Env = process.env, defaults: Record<string, unkn
           const value = getPath(raw, field);
           if (typeof value === 'string' && !isAbsolute(value)) setPath(raw, field, resolve(dirname(path), value));
         }
+        resolveWebhookFiles(raw, dirname(path));
       }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;

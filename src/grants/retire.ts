@@ -9,6 +9,7 @@ import { EnvelopeError, type Envelope } from '../crypto/envelope.js';
 import { UpstreamFailure, UpstreamInvalidGrant, type UpstreamOAuth } from '../providers/upstream-oauth.js';
 import type { Grant } from '../store/grant-store.js';
 import type { Stores } from '../store/stores.js';
+import { noWebhooks, type RevokeReason, type WebhookEmitter } from '../webhooks/events.js';
 import { openRefreshToken } from './secrets.js';
 
 /** Who is acting, for audit and the tombstone. */
@@ -34,6 +35,8 @@ export interface GrantRetirementDeps {
   retry: { baseDelayMs: number };
   /** How long a retired grant's tombstone is kept. */
   tombstoneRetentionMs?: number;
+  /** Told once a grant is revoked (`grant.revoked`). */
+  webhooks?: WebhookEmitter;
   now?: () => number;
 }
 
@@ -68,6 +71,12 @@ export class GrantRetirement {
       },
       this.deps.tombstoneRetentionMs ?? DEFAULT_TOMBSTONE_RETENTION_MS,
     );
+    // The event names who acted and a fixed reason, never the reason text an admin typed.
+    const why: RevokeReason = actor.role === 'admin' ? 'revoked_by_admin' : reason === 'relinked' ? 'relinked' : 'unlinked';
+    await (this.deps.webhooks ?? noWebhooks).emit({
+      type: 'grant.revoked',
+      data: { grant: grant.id, user: grant.userId, provider: grant.provider, reason: why },
+    });
     await stores.tokens.dropAccessToken(grant.id);
     const outcome = await this.revokeUpstream(actor, grant);
     if (outcome !== 'pending') await stores.grants.delete(grant.id);

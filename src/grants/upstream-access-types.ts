@@ -5,6 +5,7 @@
  */
 import type { AuditWriter } from '../audit/events.js';
 import type { Grant } from '../store/grant-store.js';
+import type { WebhookEmitter } from '../webhooks/events.js';
 
 export interface UpstreamAccess {
   accessToken: string;
@@ -32,6 +33,8 @@ export interface UpstreamAccessOptions {
   now?: () => number;
   /** Told of cache lookups and refresh attempts (the app's metrics); never of token values. */
   metrics?: UpstreamAccessMetrics;
+  /** Told when this service parks or quarantines a grant (`grant.needs_relink`). */
+  webhooks?: WebhookEmitter;
 }
 
 export interface UpstreamAccessMetrics {

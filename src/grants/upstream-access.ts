@@ -31,15 +31,10 @@ import {
   type UpstreamAccessMetrics,
   type UpstreamAccessOptions,
 } from './upstream-access-types.js';
+import { noWebhooks, type RelinkReason, type WebhookEmitter } from '../webhooks/events.js';
 
-export {
-  auditRefresh,
-  GrantNeedsConsent,
-  type RefreshOutcome,
-  type UpstreamAccess,
-  type UpstreamAccessMetrics,
-  type UpstreamAccessOptions,
-} from './upstream-access-types.js';
+export { auditRefresh, GrantNeedsConsent } from './upstream-access-types.js';
+export type { RefreshOutcome, UpstreamAccess, UpstreamAccessMetrics, UpstreamAccessOptions } from './upstream-access-types.js';
 
 const OPENED_MAX_ENTRIES = 10_000;
 const COMMIT_ATTEMPTS = 4;
@@ -65,6 +60,7 @@ export class UpstreamAccessTokens {
   readonly #lockMarginMs: number;
   readonly #now: () => number;
   readonly #metrics: UpstreamAccessMetrics | undefined;
+  readonly #webhooks: WebhookEmitter;
 
   constructor(
     private readonly stores: Pick<Stores, 'grants' | 'tokens' | 'locks'>,
@@ -80,6 +76,7 @@ export class UpstreamAccessTokens {
     this.#lockMarginMs = options.lockMarginMs ?? 2_000;
     this.#now = options.now ?? Date.now;
     this.#metrics = options.metrics;
+    this.#webhooks = options.webhooks ?? noWebhooks;
   }
 
   /**
@@ -206,7 +203,7 @@ export class UpstreamAccessTokens {
           // The provider may have processed the refresh and rotated the token whose answer we lost;
           // presenting the old one again would trip reuse detection and revoke the upstream grant.
           // Never retried: the grant needs the user to re-link.
-          await this.stores.grants.setStatus(grantId, 'consent_required', grant.version);
+          await this.#park(grant, 'refresh_answer_lost');
           throw new UpstreamError(`upstream refresh answer lost (${err.reason}); grant parked as consent_required`);
         }
         throw new UpstreamError(`upstream refresh failed: ${err.reason}`);
@@ -218,7 +215,7 @@ export class UpstreamAccessTokens {
         return null;
       }
       await report({ grant, outcome: 'invalid_grant' });
-      await this.stores.grants.setStatus(grantId, 'consent_required', grant.version);
+      await this.#park(grant, 'invalid_grant');
       throw new GrantNeedsConsent('upstream invalid_grant: grant needs re-linking');
     }
 
@@ -283,6 +280,7 @@ export class UpstreamAccessTokens {
         this.#opened.delete(grant.id);
         this.#verified.delete(grant.id);
         await this.onRefresh({ grant, outcome: 'integrity_error', reason: err.name });
+        await this.#relinkNeeded(grant, 'integrity_error');
         throw new GrantNeedsConsent('grant quarantined: a ciphertext failed to open');
       }
       // The version moved: a peer quarantined it, or committed a refresh we did not see.
@@ -290,6 +288,15 @@ export class UpstreamAccessTokens {
       if (current?.status === 'integrity_error') throw new GrantNeedsConsent('grant quarantined by a peer');
       throw new TemporarilyUnavailable('grant changed while opening its ciphertext');
     }
+  }
+
+  /** Parks the grant as consent_required; only the caller whose compare-and-set moved it reports it. */
+  async #park(grant: Grant, reason: RelinkReason): Promise<void> {
+    if ((await this.stores.grants.setStatus(grant.id, 'consent_required', grant.version)) !== null) await this.#relinkNeeded(grant, reason);
+  }
+
+  #relinkNeeded(grant: Grant, reason: RelinkReason): Promise<void> {
+    return this.#webhooks.emit({ type: 'grant.needs_relink', data: { grant: grant.id, user: grant.userId, provider: grant.provider, reason } });
   }
 
   #inactive(grant: Grant | null, gone: boolean): Error {

@@ -11,6 +11,7 @@
 import type { KillScope, KillSwitch, KillSwitchSnapshot } from '../store/kill-switch-store.js';
 import type { Stores } from '../store/stores.js';
 import type { KeyCustodian } from '../crypto/key-custodian.js';
+import { noWebhooks, type WebhookEmitter } from '../webhooks/events.js';
 
 export const GLOBAL_TARGET = '*';
 
@@ -19,12 +20,15 @@ export class KillSwitchControl {
     private readonly stores: Pick<Stores, 'killSwitches' | 'killSwitchEvents'>,
     private readonly custodian: KeyCustodian,
     private readonly onPublishError: (err: unknown) => void = () => {},
+    /** Told of every engage and every release that released a switch (`kill_switch.changed`). */
+    private readonly webhooks: WebhookEmitter = noWebhooks,
   ) {}
 
   async engage(sw: KillSwitch): Promise<number> {
     const epoch = await this.stores.killSwitches.engage(sw);
     if (sw.scope === 'global') await this.custodian.onGlobalKill(true);
     this.#announce(epoch);
+    await this.webhooks.emit({ type: 'kill_switch.changed', data: { scope: sw.scope, target: sw.target, engaged: true, epoch } });
     return epoch;
   }
 
@@ -38,7 +42,10 @@ export class KillSwitchControl {
       const after = await this.stores.killSwitches.snapshot();
       await this.custodian.onGlobalKill(after.switches.some((sw) => sw.scope === 'global'));
     }
-    if (released) this.#announce(epoch);
+    if (released) {
+      this.#announce(epoch);
+      await this.webhooks.emit({ type: 'kill_switch.changed', data: { scope, target, engaged: false, epoch } });
+    }
     return { epoch, released };
   }
 

@@ -3,13 +3,13 @@
  * process), the definitions, and the narrow recorders the listeners, stores and domain services
  * are handed. Nothing here imports a domain folder: each recorder method matches an interface
  * its caller declares (http/server.ts, store/store-observer.ts, grants/upstream-access.ts,
- * audit/writer.ts, exchange/routes.ts, forward/routes.ts), and samples computed at scrape time
+ * audit/writer.ts, exchange/routes.ts, forward/routes.ts, webhooks/emitter.ts), and samples computed at scrape time
  * come in as callbacks (app.ts).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { BucketHistogram, PlainCounter } from './own-series.js';
-import type { Config } from '../config/schema.js';
-import { LabelSets, statusLabel } from './labels.js';
+import { WEBHOOK_EVENTS, type Config } from '../config/schema.js';
+import { LabelSets, OTHER, statusLabel } from './labels.js';
 import { processMetricsText } from './process-metrics.js';
 import type { GrantCounts } from './grant-census.js';
 
@@ -58,9 +58,12 @@ export class VaultMetrics {
   #auditQueueDepth = 0;
   readonly #redis: (...v: string[]) => Child;
   readonly #redisErrors: (...v: string[]) => Inc;
+  readonly #webhooks: (...v: string[]) => Inc;
+  readonly #webhookLabels: { events: ReadonlySet<string>; endpoints: ReadonlySet<string> };
 
-  constructor(config: Pick<Config, 'agents' | 'providers'>, samples: MetricSamples = {}) {
+  constructor(config: Pick<Config, 'agents' | 'providers'> & Partial<Pick<Config, 'webhooks'>>, samples: MetricSamples = {}) {
     this.labels = new LabelSets(config);
+    this.#webhookLabels = { events: new Set(WEBHOOK_EVENTS), endpoints: new Set(config.webhooks?.endpoints.map((e) => e.name)) };
     const registers = [this.registry];
     // The histograms every request touches keep their own counters (own-series.ts).
     const http = new BucketHistogram(
@@ -134,6 +137,13 @@ export class VaultMetrics {
       registers,
     });
     this.#redisErrors = cached((...v) => redisErrors.labels(...v));
+    const webhooks = new Counter({
+      name: 'tv_webhook_deliveries_total',
+      help: 'Webhook messages by event type, endpoint name and outcome (queued, enqueue_failed, delivered, retried, dead).',
+      labelNames: ['event', 'endpoint', 'outcome'],
+      registers,
+    });
+    this.#webhooks = cached((...v) => webhooks.labels(...v));
 
     const { killSwitchSnapshotAgeSeconds: age, grantsByStatus, auditArchiveLag } = samples;
     if (auditArchiveLag) {
@@ -214,6 +224,13 @@ export class VaultMetrics {
     },
     queued: (depth: number): void => {
       this.#auditQueueDepth = depth;
+    },
+  };
+
+  readonly webhooks = {
+    delivery: (event: string, endpoint: string, outcome: string): void => {
+      const { events, endpoints } = this.#webhookLabels;
+      this.#webhooks(events.has(event) ? event : OTHER, endpoints.has(endpoint) ? endpoint : OTHER, outcome).inc();
     },
   };
 

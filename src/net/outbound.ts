@@ -11,6 +11,7 @@
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
+import { createSecureContext } from 'node:tls';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { traceHeaders } from '../tracing/span.js';
 
@@ -19,6 +20,8 @@ export interface OutboundPolicy {
   timeoutMs: number;
   /** Response bodies above this are refused (token responses are a few KB). */
   maxResponseBytes?: number;
+  /** The CA certificates (PEM) to trust instead of the system roots: a webhook endpoint's private CA. */
+  ca?: string;
 }
 
 export class OutboundError extends Error {
@@ -123,6 +126,25 @@ export function providerDispatcher(allowPrivateNetwork: boolean): Agent {
   return allowPrivateNetwork ? openAgent : guardedAgent;
 }
 
+/** Pools of policies with their own CA, by CA and network policy (a handful: one per configured endpoint). */
+const caAgents = new Map<string, Agent>();
+
+function dispatcherFor(policy: OutboundPolicy): Agent {
+  if (policy.ca === undefined) return providerDispatcher(policy.allowPrivateNetwork);
+  const key = `${policy.allowPrivateNetwork}\n${policy.ca}`;
+  let agent = caAgents.get(key);
+  if (!agent) {
+    // One TLS context per pool: building it per connection would parse the PEM on every handshake.
+    const secureContext = createSecureContext({ ca: policy.ca });
+    agent = new Agent({
+      connect: policy.allowPrivateNetwork ? { secureContext } : { secureContext, lookup: guardedLookup as never },
+      keepAliveTimeout: 10_000,
+    });
+    caAgents.set(key, agent);
+  }
+  return agent;
+}
+
 const DEFAULT_MAX_BYTES = 256 * 1024;
 
 /** The request's headers plus the active span's `traceparent` (W3C Trace Context §3.2), when tracing is on. */
@@ -159,7 +181,7 @@ export function outboundFetch(policy: OutboundPolicy) {
         ...(init.body != null ? { body: init.body as string } : {}),
         redirect: 'manual',
         signal,
-        dispatcher: policy.allowPrivateNetwork ? openAgent : guardedAgent,
+        dispatcher: dispatcherFor(policy),
       });
     } catch (err) {
       // openid-client aborts through its own `timeout` signal, which can fire first.

@@ -7,6 +7,7 @@ import type { LockStore } from './lock-store.js';
 import type { RevocationQueue } from './revocation-queue.js';
 import type { OneShotStore, SessionStore } from './session-store.js';
 import type { TokenStore } from './token-store.js';
+import type { WebhookQueue } from './webhook-queue.js';
 
 /** Told of every store call on a networked backend (metrics): which store method, how long, whether it failed. */
 export interface StoreObserver {
@@ -26,6 +27,8 @@ export interface Stores {
   sessions: SessionStore;
   oneShot: OneShotStore;
   revocations: RevocationQueue;
+  /** Outgoing webhook deliveries. */
+  webhooks: WebhookQueue;
   approvals: ApprovalStore;
   /** Cheap round trip for /readyz; rejects when the backend is unreachable. */
   ping(): Promise<void>;

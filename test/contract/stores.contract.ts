@@ -13,6 +13,7 @@ import { describeLockStoreContract } from './lock-store.contract.js';
 import { describeTokenStoreContract } from './token-store.contract.js';
 import { describeSessionStoreContract } from './session-store.contract.js';
 import { describeRevocationQueueContract } from './revocation-queue.contract.js';
+import { describeWebhookQueueContract } from './webhook-queue.contract.js';
 
 export { auditEntry, grantFixture, tokenFixture } from './fixtures.js';
 
@@ -42,6 +43,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
     describeAdminStoresContract(stores);
     describeSessionStoreContract(stores);
     describeRevocationQueueContract(stores);
+    describeWebhookQueueContract(stores);
     describeApprovalStoreContract(stores);
 
     it('answers ping', async () => {

@@ -34,6 +34,8 @@ export function salesforceProvider(server: FakeOAuthServer, clientSecretFile: st
 export async function startSalesforceVault(
   servers: Record<string, { server: FakeOAuthServer; extra?: Record<string, unknown> }>,
   redisUrl?: string,
+  /** Raw config values merged over the test defaults (webhooks, limits). */
+  overrides?: (pkiDir: string) => Promise<Record<string, unknown>>,
 ): Promise<ExchangeVault> {
   const pki = await createTestPki();
   const secretFile = join(pki.dir, 'salesforce-client-secret');
@@ -41,7 +43,7 @@ export async function startSalesforceVault(
   const providers = Object.fromEntries(Object.entries(servers).map(([id, { server, extra }]) => [id, salesforceProvider(server, secretFile, extra)]));
   const operations = Object.entries(providers).flatMap(([id, p]) => Object.keys(p.operations as object).map((op) => `${id}:${op}`));
   const agents = { [AGENT_A]: { displayName: 'Agent A', operations } };
-  return startExchangeVault({ pki, providers, agents, ...(redisUrl ? { redisUrl } : {}) });
+  return startExchangeVault({ pki, providers, agents, ...(redisUrl ? { redisUrl } : {}), ...(overrides && { overrides: await overrides(pki.dir) }) });
 }
 
 /** A grant whose refresh token is a real one at the fake, with no cached access token (so the next exchange refreshes). */

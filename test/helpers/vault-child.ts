@@ -38,10 +38,15 @@ export async function startVaultChild(
   const urls = await new Promise<{ publicUrl: string; internalUrl: string }>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     const timer = setTimeout(() => reject(new Error(`vault child did not start: ${stderr.slice(0, 2000)}`)), startTimeoutMs);
-    lines.once('line', (line) => {
+    // The runtime may log to stdout before listening (the audit mirror, archive warnings): the URLs are the line that names them.
+    const onLine = (line: string) => {
+      const parsed = JSON.parse(line) as { publicUrl?: string; internalUrl?: string };
+      if (parsed.internalUrl === undefined || parsed.publicUrl === undefined) return;
       clearTimeout(timer);
-      resolve(JSON.parse(line) as { publicUrl: string; internalUrl: string });
-    });
+      lines.off('line', onLine);
+      resolve(parsed as { publicUrl: string; internalUrl: string });
+    };
+    lines.on('line', onLine);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`vault child exited with ${code}: ${stderr.slice(0, 2000)}`));

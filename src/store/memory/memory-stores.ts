@@ -9,6 +9,7 @@ import { MemoryLockStore } from './lock-store.js';
 import { MemoryTokenStore } from './token-store.js';
 import { MemoryOneShotStore, MemorySessionStore } from './session-store.js';
 import { MemoryRevocationQueue } from './revocation-queue.js';
+import { MemoryWebhookQueue } from './webhook-queue.js';
 import { MemoryApprovalStore } from './approval-store.js';
 
 /**
@@ -30,6 +31,7 @@ export function createMemoryStores(): Stores {
     sessions: new MemorySessionStore(),
     oneShot: new MemoryOneShotStore(),
     revocations: new MemoryRevocationQueue(),
+    webhooks: new MemoryWebhookQueue(),
     approvals: new MemoryApprovalStore(),
     async ping() {
       if (closed) throw new StoreUnavailableError('store closed');

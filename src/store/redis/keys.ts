@@ -24,6 +24,9 @@ import { createHash } from 'node:crypto';
  * | `session:<sha256(id)>`       | string | session    | browser session JSON (no tokens)          |
  * | `once:<sha256(key)>`         | string | ≤ 10 min   | single-use OAuth state (PKCE verifier)     |
  * | `{revq}:items`, `:meta`, `:due` | hash, hash, zset | none | pending upstream revocations     |
+ * | `{wh}:items`, `:status`, `:attempts`, `:lease`, `:meta` | hash | none | webhook deliveries by id (ids, no secret) |
+ * | `{wh}:due:<endpoint>`        | zset   | none       | one endpoint's pending deliveries → next attempt (ms) |
+ * | `{wh}:by:<status>`           | zset   | none       | deliveries by status (`all` too), lex order by creation |
  * | `{apr:<id>}`                 | hash   | expiry + retention | one approval request: record JSON, state, last poll, decision |
  * | `apr-user:<sha256(userId)>`  | zset   | none       | a user's approval request ids → expiry (ms) |
  * | `apr-admin`                  | zset   | none       | admin-approved request ids → expiry (ms)   |
@@ -130,6 +133,36 @@ export class RedisKeys {
 
   revocationDue(): string {
     return `${this.prefix}{revq}:due`;
+  }
+
+  /** Every `{wh}` key shares one slot: claiming, finishing and trimming are single scripts, also on Cluster. */
+  webhookItems(): string {
+    return `${this.prefix}{wh}:items`;
+  }
+
+  webhookStatus(): string {
+    return `${this.prefix}{wh}:status`;
+  }
+
+  webhookAttempts(): string {
+    return `${this.prefix}{wh}:attempts`;
+  }
+
+  webhookLease(): string {
+    return `${this.prefix}{wh}:lease`;
+  }
+
+  webhookMeta(): string {
+    return `${this.prefix}{wh}:meta`;
+  }
+
+  webhookDue(endpoint: string): string {
+    return `${this.prefix}{wh}:due:${endpoint}`;
+  }
+
+  /** `status`: a delivery status, or `all`. */
+  webhookIndex(status: string): string {
+    return `${this.prefix}{wh}:by:${status}`;
   }
 
   /** `id` is already the SHA-256 of the bearer `auth_req_id` (store/approval-store.ts). */

@@ -15,6 +15,7 @@ import { defineScripts } from './scripts.js';
 import { RedisTokenStore } from './token-store.js';
 import { RedisOneShotStore, RedisSessionStore } from './session-store.js';
 import { RedisRevocationQueue } from './revocation-queue.js';
+import { RedisWebhookQueue } from './webhook-queue.js';
 import { RedisApprovalStore } from './approval-store.js';
 
 /** How long close() lets QUIT drain before dropping the socket. */
@@ -49,6 +50,7 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
     sessions: guard(new RedisSessionStore(redis, keys), 'sessions'),
     oneShot: guard(new RedisOneShotStore(redis, keys), 'oneShot'),
     revocations: guard(new RedisRevocationQueue(redis, keys), 'revocations'),
+    webhooks: guard(new RedisWebhookQueue(redis, keys), 'webhooks'),
     approvals: guard(new RedisApprovalStore(redis, keys), 'approvals'),
     observe(next: StoreObserver | undefined) {
       observer = next;

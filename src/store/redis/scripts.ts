@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { WEBHOOK_SCRIPTS, type WebhookScriptCommands } from './webhook-scripts.js';
 
 /**
  * Lua for every check-then-act step: never GET then DEL (docs/architecture.md#data-model-in-redis). Each script touches only
@@ -190,6 +191,7 @@ redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 return 1`,
   },
+  ...WEBHOOK_SCRIPTS,
   /**
    * KEYS: approval. ARGV: binding JSON, now → {outcome} or {'approved', record JSON}. A poll
    * from anyone but the bound gateway, agent and user is `unknown` and changes nothing; a
@@ -227,7 +229,7 @@ return 'decided'`,
 type Arg = string | number;
 
 /** The scripts as typed client methods (ioredis `defineCommand` runs EVALSHA with EVAL fallback). */
-export interface ScriptCommands {
+export interface ScriptCommands extends WebhookScriptCommands {
   tvCreateGrant(key: string, ...fieldValues: string[]): Promise<number>;
   tvCommitRefresh(key: string, expectedVersion: number, refreshToken: string, now: number): Promise<number | null>;
   tvRewrapRefresh(key: string, expected: string, rewrapped: string): Promise<number>;

@@ -13,10 +13,13 @@ import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, fakeClient } from '../../helpers/fa
 import { scrapeMetrics } from '../../helpers/metrics-scrape.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
 import { SF_SCOPE, startSalesforceVault } from '../../helpers/salesforce-vault.js';
+import { startWebhookReceiver, writeWebhookSecret, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
 
 let redis: RedisHandle;
 let salesforce: FakeOAuthServer;
 let vault: ExchangeVault;
+let receiver: WebhookReceiver | undefined;
+let webhookSecret = '';
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -34,11 +37,21 @@ beforeAll(async () => {
       },
     },
     redis.url,
+    async (dir) => {
+      receiver = await startWebhookReceiver(dir);
+      const { file, secret } = await writeWebhookSecret(dir, 'siem');
+      webhookSecret = secret;
+      const endpoints = [
+        { name: 'siem', url: `${receiver.url}/siem`, events: ['grant.needs_relink'], secretFile: file, caFile: `${dir}/ca.crt`, allowPrivateNetwork: true },
+      ];
+      return { webhooks: { endpoints, intervalMs: 50 } };
+    },
   );
 });
 
 afterAll(async () => {
   await vault?.close();
+  await receiver?.close();
   await salesforce?.stop();
   await redis?.stop();
 });
@@ -65,8 +78,8 @@ async function redisValues(url: string): Promise<string> {
 }
 
 describe('canary scan', () => {
-  it('no refresh token, access token or client secret in logs, error bodies, audit records, Redis or metrics', async () => {
-    const secrets = new Set<string>([FAKE_CLIENT_SECRET]);
+  it('no refresh token, access token or client secret in logs, error bodies, audit records, Redis, metrics or webhooks', async () => {
+    const secrets = new Set<string>([FAKE_CLIENT_SECRET, webhookSecret, webhookSecret.slice('whsec_'.length)]);
     const errorBodies: string[] = [];
     const read = (user: string, extra: Record<string, string> = {}) =>
       exchangeParams(vault.ids, user, AGENT_A, { resource: 'salesforce', scope: 'salesforce:records.read', ...extra });
@@ -119,12 +132,21 @@ describe('canary scan', () => {
     expect(revoked.json()).toMatchObject({ error: 'consent_required' });
     errorBodies.push(revoked.text);
 
+    // The parked grant was reported to the webhook endpoint, by ids and a fixed reason.
+    await expect.poll(() => receiver!.received.length, { timeout: 10_000 }).toBe(1);
+    expect(JSON.parse(receiver!.received[0]!.body)).toStrictEqual({
+      type: 'grant.needs_relink',
+      timestamp: expect.any(String),
+      data: { grant: grant.id, user: grant.userId, provider: 'salesforce', reason: 'invalid_grant' },
+    });
+
     const haystacks = {
       logs: vault.logs.text(),
       errorBodies: errorBodies.join('\n'),
       audit: JSON.stringify(await vault.auditRecords()),
       redis: await redisValues(redis.url),
       metrics: (await scrapeMetrics(vault.metricsUrl)).text,
+      webhooks: JSON.stringify(receiver!.received),
     };
     expect(haystacks.logs.length).toBeGreaterThan(0);
     expect(haystacks.metrics).toContain('tv_exchanges_total{outcome="issued"');

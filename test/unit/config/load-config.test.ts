@@ -182,4 +182,29 @@ describe('configuration', () => {
       jwt: { ...jwt, groupClaim: 'groups', algorithms: ['EdDSA', 'ES256', 'RS256'], allowPrivateNetwork: false },
     });
   });
+
+  it('resolves webhook endpoint files against the config file, and wants https and unique names in production', async () => {
+    const endpoint = { name: 'siem', url: 'https://siem.example.test/hooks', events: ['grant.revoked'], secretFile: 'siem.secret', caFile: 'siem-ca.pem' };
+    const good = await writeConfig('webhooks-ok.yaml', { ...valid(), webhooks: { endpoints: [endpoint] } });
+    expect(loadConfig({ TOKEN_VAULT_CONFIG: good }).webhooks).toStrictEqual({
+      endpoints: [{ ...endpoint, secretFile: join(dir, 'siem.secret'), caFile: join(dir, 'siem-ca.pem'), allowPrivateNetwork: false }],
+      timeoutMs: 10_000,
+      maxAttempts: 10,
+      baseDelayMs: 5_000,
+      maxDelayMs: 3_600_000,
+      concurrency: 4,
+      intervalMs: 1_000,
+    });
+    const bad = await writeConfig('webhooks-bad.yaml', {
+      ...valid(),
+      webhooks: { endpoints: [{ ...endpoint, events: ['grant.deleted'] }] },
+    });
+    expect(errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: bad })).problems).toStrictEqual([
+      'webhooks.endpoints.0.events.0: Invalid option: expected one of "approval.requested"|"approval.decided"|"grant.needs_relink"|"grant.revoked"|"kill_switch.changed"',
+    ]);
+    const twice = await writeConfig('webhooks-twice.yaml', { ...valid(), webhooks: { endpoints: [endpoint, endpoint] } });
+    expect(errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: twice })).problems).toStrictEqual(['webhooks.endpoints: endpoint names must be unique']);
+    const plain = await writeConfig('webhooks-http.yaml', { ...valid(), webhooks: { endpoints: [{ ...endpoint, url: 'http://siem.example.test/hooks' }] } });
+    expect(errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: plain })).problems).toStrictEqual(['webhooks.endpoints.0.url: must be https outside dev mode']);
+  });
 });
