@@ -81,6 +81,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   const services = await buildServices(config, deps, { public: pub.log, internal: internal.log }, metrics?.upstreamAccess);
   const { issuer, internalUrl, killSwitchCache, upstreamAccess, revocations, globalKill } = services;
   snapshotAgeMs = () => killSwitchCache.snapshotAgeMs();
+  // Before anything is served: a rotation spooled by an earlier process is pending here first, so
+  // no exchange presents the refresh token it replaced (src/grants/rotations.ts).
+  await upstreamAccess.rotations.replay();
 
   await registerOpenApi(pub);
   await registerOpenApi(internal);
@@ -172,6 +175,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
       deps.checkpointer.stop();
       await revocations.stop();
       await Promise.all([pub.close(), internal.close(), metricsListener?.close()]);
+      // A rotation still waiting for the store is on disk before the process may exit.
+      await upstreamAccess.rotations.close();
     },
   };
 }

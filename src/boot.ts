@@ -13,6 +13,7 @@ import { loadTlsMaterial, TlsMaterialError, type TlsMaterial } from './identity/
 import { createMemoryStores } from './store/memory/index.js';
 import { connectRedisStores, createRedisStores } from './store/redis/index.js';
 import type { Stores } from './store/stores.js';
+import { FileRotationSpool, type RotationSpool } from './store/rotation-spool.js';
 import { join } from 'node:path';
 import { createAuditWriter, createCheckpointer, fileCheckpointSink, InvalidCheckpointError, readCheckpointFile } from './audit/index.js';
 import type { AuditCheckpoint, AuditWriterMetrics, Checkpointer, FlushableAuditWriter } from './audit/index.js';
@@ -40,11 +41,18 @@ export interface Runtime {
   loginClientSecret?: string;
   /** Where the audit writer reports appends: set by the app that uses it (its metrics). */
   auditMetrics: { current?: AuditWriterMetrics | undefined };
+  /** Rotated refresh tokens waiting for the store, on local disk (`store.spoolDir`). */
+  spool: RotationSpool;
 }
 
 /** Where the newest audit checkpoint is kept: configured, else next to the keys. */
 export function checkpointPath(config: Config): string {
   return config.audit.checkpointFile ?? join(config.keys.dir, 'audit-checkpoint.json');
+}
+
+/** Where rotated refresh tokens wait for Redis: configured, else next to the keys. */
+export function spoolPath(config: Config): string {
+  return config.store.spoolDir ?? join(config.keys.dir, 'rotation-spool');
 }
 
 /** A secret file's content, or undefined with its problems recorded under `field`. */
@@ -133,6 +141,7 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
     audit,
     checkpointer,
     auditMetrics,
+    spool: new FileRotationSpool(spoolPath(config)),
     ...(loginClientSecret !== undefined ? { loginClientSecret } : {}),
   };
 }

@@ -10,6 +10,7 @@ import type { KeyMaterial } from './crypto/key-files.js';
 import type { ProviderCatalog } from './providers/catalog.js';
 import type { UpstreamOAuth } from './providers/upstream-oauth.js';
 import type { Stores } from './store/stores.js';
+import type { RotationSpool } from './store/rotation-spool.js';
 import { KeyCustodian } from './crypto/key-custodian.js';
 import { RewrapRuns } from './grants/rewrap-runs.js';
 import { createAdminJwtVerifier, type AdminJwtVerifier } from './admin/admin-jwt.js';
@@ -34,6 +35,8 @@ export interface ServiceDeps {
   envelope: Envelope;
   catalog: ProviderCatalog;
   upstream: UpstreamOAuth;
+  /** Where rotated refresh tokens wait for the store (boot.ts: `store.spoolDir`); default in memory only. */
+  spool?: RotationSpool | undefined;
 }
 
 export interface Services {
@@ -74,7 +77,15 @@ export async function buildServices(
     onError: logError('kill-switch subscription failed'),
   });
   // One instance for /exchange and /forward: one in-process single flight per grant.
-  const upstreamAccess = new UpstreamAccessTokens(stores, envelope, catalog, upstream, metrics ? { metrics } : {}, auditRefresh(audit));
+  const rotationProblem = (what: string, grantId?: string) => logs.internal.error({ grant: grantId }, what);
+  const upstreamAccess = new UpstreamAccessTokens(
+    stores,
+    envelope,
+    catalog,
+    upstream,
+    { ...(metrics ? { metrics } : {}), ...(deps.spool ? { spool: deps.spool } : {}), onRotationProblem: rotationProblem },
+    auditRefresh(audit),
+  );
   const exchange = new TokenExchange({
     issuer,
     catalog,

@@ -5,6 +5,7 @@
  */
 import type { AuditWriter } from '../audit/events.js';
 import type { Grant } from '../store/grant-store.js';
+import type { RotationSpool } from '../store/rotation-spool.js';
 
 export interface UpstreamAccess {
   accessToken: string;
@@ -32,6 +33,10 @@ export interface UpstreamAccessOptions {
   now?: () => number;
   /** Told of cache lookups and refresh attempts (the app's metrics); never of token values. */
   metrics?: UpstreamAccessMetrics;
+  /** Where rotated refresh tokens wait for the store (src/store/rotation-spool.ts); default in memory only. */
+  spool?: RotationSpool;
+  /** A rotation that could not be spooled, replayed or kept (ids only, never secrets). */
+  onRotationProblem?: (what: string, grantId?: string) => void;
 }
 
 export interface UpstreamAccessMetrics {
@@ -45,7 +50,7 @@ export interface UpstreamAccessMetrics {
  * never carries token values.
  */
 export type RefreshOutcome = {
-  grant: Grant;
+  grant: Pick<Grant, 'id' | 'userId' | 'provider'>;
   outcome: 'refreshed' | 'rotated' | 'invalid_grant' | 'failed' | 'lost_race' | 'integrity_error';
   reason?: string;
 };
