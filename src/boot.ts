@@ -159,6 +159,8 @@ async function createStores(config: Config): Promise<Stores> {
     keyPrefix: redis.keyPrefix,
     commandTimeoutMs: redis.commandTimeoutMs,
     connectTimeoutMs: redis.connectTimeoutMs,
+    minReplicasAck: redis.minReplicasAck,
+    replicaAckTimeoutMs: redis.replicaAckTimeoutMs,
   };
   if (config.mode !== 'production') return createRedisStores(options);
   let stores: Stores;

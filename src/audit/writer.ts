@@ -31,6 +31,7 @@ import { AuditContentionError, AuditOverloadError } from './errors.js';
 import { assertAuditEvent } from './event-guard.js';
 import type { AuditEventInput, AuditRecord, AuditWriter } from './events.js';
 import { deriveAuditKeys } from './keys.js';
+import { detached, withinBudget } from '../store/budget.js';
 
 export interface AuditWriterOptions {
   store: AuditStore;
@@ -179,14 +180,18 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
       // Copied now: the caller mutating its object later must not change what was validated.
       const input: Omit<AuditRecord, 'seq'> = { ...event, time: new Date(now()).toISOString() };
       if (event.details !== undefined) input.details = { ...event.details };
-      return new Promise<AuditRecord>((resolve, reject) => {
+      const durable = new Promise<AuditRecord>((resolve, reject) => {
         queue.push({ input, resolve, reject });
         metrics()?.queued(queue.length);
         if (draining) return;
         draining = true;
-        // Deferred to the end of the current microtask so events recorded in one tick share one append.
-        drained = new Promise<void>((resolve) => queueMicrotask(() => void drain().finally(resolve)));
+        // Deferred to the end of the current microtask so events recorded in one tick share one append;
+        // the append serves every request in the batch, so no one request's budget bounds it.
+        drained = new Promise<void>((resolve) => queueMicrotask(() => detached(() => void drain().finally(resolve))));
       });
+      // The caller waits no longer than its request's store budget (src/store/budget.ts); its
+      // record may still land later, which over-reports an answer never sent, never under-reports.
+      return withinBudget(durable);
     },
 
     tokenHmac(token: string): string {

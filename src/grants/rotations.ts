@@ -12,6 +12,7 @@
  * before it serves.
  */
 import type { Envelope } from '../crypto/envelope.js';
+import { detached } from '../store/budget.js';
 import { StoreUnavailableError } from '../store/errors.js';
 import type { Grant, GrantStore } from '../store/grant-store.js';
 import type { LockStore } from '../store/lock-store.js';
@@ -38,7 +39,7 @@ export interface RotationRequest {
 export type RotationResult = { state: 'committed'; version: number } | { state: 'lost_race' } | { state: 'pending' };
 
 export interface RotationsOptions {
-  grants: Pick<GrantStore, 'commitRefresh' | 'get'>;
+  grants: Pick<GrantStore, 'commitRefresh' | 'get' | 'replicated'>;
   locks: LockStore;
   envelope: Envelope;
   spool: RotationSpool;
@@ -95,7 +96,8 @@ export class Rotations {
     // On disk before the caller's 503 leaves: from here the process may be stopped at any time.
     // A failed spool write is reported (#track); the token is still kept and retried from memory.
     await entry.spooled.catch(() => {});
-    this.#track(this.#persist(entry));
+    // Retried for as long as it takes, not within the budget of the request that met the outage.
+    this.#track(detached(() => this.#persist(entry)));
     return { state: 'pending' };
   }
 
@@ -181,6 +183,13 @@ export class Rotations {
 
   /** The new version, or null when the compare-and-set refused and the grant does not hold this token. */
   async #tryCommit(entry: Pending): Promise<number | null> {
+    const version = await this.#findCommit(entry);
+    // Held by enough replicas (`store.redis.minReplicasAck`) before it counts: else a failover could lose it.
+    if (version !== null) await this.opts.grants.replicated(entry.grant.id);
+    return version;
+  }
+
+  async #findCommit(entry: Pending): Promise<number | null> {
     const { grant } = entry;
     const version = await this.opts.grants.commitRefresh(grant.id, grant.version, entry.sealed);
     if (version !== null) return version;
