@@ -17,6 +17,8 @@
  * to skip the ceilings (for profiling with --cpu-prof), BENCH_ONLY=bare to skip the exchange,
  * BENCH_TRACING=on to run the vault with tracing on (bench/tracing.ts).
  * BENCH_ONLY=metrics for the exchange with metrics on and off (bench/metrics-cost.ts).
+ * BENCH_ONLY=resilience for time to fail in a stall, time to recover, 503s in a burst and the cost of
+ * `minReplicasAck` (bench/resilience.ts).
  */
 import { cpus } from 'node:os';
 import { createServer } from 'node:https';
@@ -32,6 +34,7 @@ import { startRedis, type RedisHandle } from '../test/helpers/redis-server.js';
 import { benchForward } from './forward.js';
 import { benchTracing } from './tracing.js';
 import { benchMetricsCost } from './metrics-cost.js';
+import { benchResilience } from './resilience.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -109,6 +112,11 @@ async function main(): Promise<void> {
     const rows = await benchMetricsCost(load, { ...(redis ? { redisUrl: redis.url } : {}), rounds, fig });
     process.stdout.write(`${[machineLine(), ...rows].join('\n')}\n`);
     await redis?.stop();
+    return;
+  }
+  if (process.env.BENCH_ONLY === 'resilience') {
+    await redis?.stop();
+    process.stdout.write(`${[machineLine(), ...(await benchResilience(load, { rounds, fig }))].join('\n')}\n`);
     return;
   }
   if (process.env.BENCH_ONLY === 'forward') {

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config/schema.js';
 import { createListener } from './http/server.js';
+import { Admission } from './http/admission.js';
 import { registerOpenApi } from './http/openapi.js';
 import { trustPolicy, type TlsMaterial } from './identity/tls-material.js';
 import { mtlsIdentity } from './identity/mtls-plugin.js';
@@ -105,7 +106,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   // Internal listener: every request proves an allowlisted client certificate first.
   await internal.register(mtlsIdentity, { policy: trustPolicy(config, tls) });
   await internal.register(healthRoutes, { stores, keysLoaded });
-  await internal.register(exchangeRoutes, { exchange: services.exchange, audit, metrics: metrics?.exchange });
+  const admission = new Admission(config.limits.admission);
+  await internal.register(exchangeRoutes, { exchange: services.exchange, audit, metrics: metrics?.exchange, admission });
   await internal.register(forwardRoutes, {
     redeemer: new OperationTokenRedeemer({
       issuer,

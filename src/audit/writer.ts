@@ -100,6 +100,8 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
   let drained: Promise<void> = Promise.resolve();
   // undefined = unknown (start, or after a store error): read it before the next append.
   let head: AuditHead | null | undefined;
+  /** The last append failed: callers wait no longer than their request's store budget. */
+  let failing = false;
 
   async function drain(): Promise<void> {
     try {
@@ -130,6 +132,7 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
           const last = entries[entries.length - 1];
           if (last !== undefined) head = { seq: last.seq, hash: last.hash };
           metrics()?.appended((performance.now() - started) / 1000, batch.length, true);
+          failing = false;
           settle(batch, stored);
           return;
         }
@@ -146,6 +149,7 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
       }
     } catch (err) {
       head = undefined;
+      failing = true;
       metrics()?.appended((performance.now() - started) / 1000, batch.length, false);
       for (const p of batch) p.reject(err);
     }
@@ -189,9 +193,11 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
         // the append serves every request in the batch, so no one request's budget bounds it.
         drained = new Promise<void>((resolve) => queueMicrotask(() => detached(() => void drain().finally(resolve))));
       });
-      // The caller waits no longer than its request's store budget (src/store/budget.ts); its
-      // record may still land later, which over-reports an answer never sent, never under-reports.
-      return withinBudget(durable);
+      // While appends succeed, a slow one only means a busy process (each store call inside is
+      // bounded on its own); once the request's store or the last append failed, the caller waits
+      // no longer than its request's store budget (src/store/budget.ts). A record may still land
+      // later, which over-reports an answer never sent, never under-reports.
+      return withinBudget(durable, undefined, !failing);
     },
 
     tokenHmac(token: string): string {

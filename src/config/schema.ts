@@ -164,6 +164,14 @@ export const configSchema = z
         connectionTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
         keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(72_000),
         shutdownGraceMs: z.number().int().min(0).max(120_000).default(10_000),
+        /** /exchange: how many run at once, how many more may wait, and for how long (src/http/admission.ts). */
+        admission: z
+          .strictObject({
+            concurrency: z.number().int().min(1).max(10_000).default(64),
+            queue: z.number().int().min(0).max(100_000).default(2_000),
+            maxWaitMs: z.number().int().min(10).max(120_000).default(30_000),
+          })
+          .prefault({}),
         /** /forward: bodies are streamed, never buffered whole; these bound them and the upstream's answer. */
         forward: z
           .strictObject({

@@ -81,7 +81,7 @@ export class Rotations {
     const { grant, refreshToken } = request;
     const entry: Pending = { ...request, sealed: sealRefreshToken(this.opts.envelope, grant, refreshToken), spooled: Promise.resolve() };
     entry.spooled = this.#track(this.opts.spool.write(this.#spoolEntry(entry)));
-    this.#pending.set(grant.id, entry);
+    // Not yet `has()`: concurrent callers of this process are behind the same single flight.
     try {
       const version = await this.#tryCommit(entry);
       this.#forget(entry);
@@ -92,6 +92,7 @@ export class Rotations {
         throw err;
       }
     }
+    this.#pending.set(grant.id, entry);
     if (request.lock) request.lock.handedOver = true;
     // On disk before the caller's 503 leaves: from here the process may be stopped at any time.
     // A failed spool write is reported (#track); the token is still kept and retried from memory.

@@ -100,13 +100,13 @@ export class UpstreamAccessTokens {
 
   /** A usable access token for an active grant; `prefetched`: prefetch(grant.id), read after the grant. */
   async get(grant: Grant, prefetched?: Promise<CachedAccessToken | null>): Promise<UpstreamAccess> {
-    this.#assertNoPendingRotation(grant.id);
     if (this.#verified.get(grant.id) !== grant.refreshToken) await this.#verify(grant);
     const cached = await this.#cached(grant, prefetched);
     this.#metrics?.cacheLookup(grant.provider, cached !== null);
     if (cached) return cached;
     let flight = this.#inflight.get(grant.id);
     if (!flight) {
+      this.#assertNoPendingRotation(grant.id);
       const ids = { 'vault.provider': grant.provider, 'vault.grant': grant.id };
       flight = span('upstream.refresh', () => this.#refreshAcrossReplicas(grant), ids).finally(() => this.#inflight.delete(grant.id));
       this.#inflight.set(grant.id, flight);

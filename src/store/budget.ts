@@ -42,12 +42,16 @@ export function detached<T>(work: () => T): T {
 /**
  * `work`, or StoreUnavailableError once the request's budget (else `fallbackMs`, when given) is
  * spent. The work itself goes on: a write that missed its deadline may still land ("outcome unknown").
+ * `afterFailureOnly`: bounded only once the request's store has failed (a wait on shared work,
+ * such as a group-committed audit append, that is slow only because the process is busy).
  */
-export function withinBudget<T>(work: Promise<T>, fallbackMs?: number): Promise<T> {
+export function withinBudget<T>(work: Promise<T>, fallbackMs?: number, afterFailureOnly = false): Promise<T> {
   const budget = current.getStore();
   const now = performance.now();
   let limit: number | undefined;
-  if (budget) limit = budget.failedAt !== undefined ? budget.failedAt + budget.marginMs : now + budget.timeoutMs;
+  if (budget?.failedAt !== undefined) limit = budget.failedAt + budget.marginMs;
+  else if (afterFailureOnly) limit = undefined;
+  else if (budget) limit = now + budget.timeoutMs;
   else if (fallbackMs !== undefined) limit = now + fallbackMs;
   if (limit === undefined) return work;
   const spent = () => {
