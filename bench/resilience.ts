@@ -16,14 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AGENT_A, exchangeParams, startExchangeVault, type ExchangeVault } from '../test/helpers/exchange-fixture.js';
 import { call } from '../test/helpers/https-client.js';
 import { startRedis, type RedisHandle } from '../test/helpers/redis-server.js';
-
-type Figures = Record<'rps' | 'p50' | 'p99' | 'cpuUs' | 'non2xx' | 'errors', number>;
-type Load<F extends Figures> = (
-  url: string,
-  tls: { ca: string; cert: string; key: string },
-  request: { method: 'POST'; body: string; headers: Record<string, string> },
-  duration?: number,
-) => Promise<F>;
+import type { Figures, Load } from './metrics-cost.js';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
