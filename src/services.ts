@@ -25,6 +25,7 @@ import { createRevocationWorker, type RevocationWorker } from './grants/revocati
 import { TokenExchange } from './exchange/token-exchange.js';
 import { LinkService } from './linking/link-service.js';
 import { ConsentService } from './linking/consent-service.js';
+import { Approvals, type ApprovalEventSink } from './approvals/approval-service.js';
 
 export interface ServiceDeps {
   stores: Stores;
@@ -37,6 +38,8 @@ export interface ServiceDeps {
   upstream: UpstreamOAuth;
   /** Where rotated refresh tokens wait for the store (boot.ts: `store.spoolDir`); default in memory only. */
   spool?: RotationSpool | undefined;
+  /** Where approval events go (the webhook emitter, src/webhooks/, when configured). */
+  webhooks?: ApprovalEventSink | undefined;
 }
 
 export interface Services {
@@ -48,6 +51,7 @@ export interface Services {
   globalKill: GlobalKillWatcher;
   upstreamAccess: UpstreamAccessTokens;
   exchange: TokenExchange;
+  approvals: Approvals;
   retirement: GrantRetirement;
   links: LinkService;
   consents: ConsentService;
@@ -86,6 +90,7 @@ export async function buildServices(
     { ...(metrics ? { metrics } : {}), ...(deps.spool ? { spool: deps.spool } : {}), onRotationProblem: rotationProblem },
     auditRefresh(audit),
   );
+  const approvals = new Approvals({ store: stores.approvals, audit, events: deps.webhooks, ...config.approvals });
   const exchange = new TokenExchange({
     issuer,
     catalog,
@@ -95,6 +100,7 @@ export async function buildServices(
     upstream: upstreamAccess,
     tokens: stores.tokens,
     signingKeys: keys.signingKeys,
+    approvals,
   });
 
   const { baseDelayMs, maxDelayMs, intervalMs } = config.linking.revocationRetry;
@@ -115,6 +121,7 @@ export async function buildServices(
     globalKill: new GlobalKillWatcher({ cache: killSwitchCache, custodian, onError: logError('global kill-switch check failed') }),
     upstreamAccess,
     exchange,
+    approvals,
     retirement,
     links: new LinkService({ stores, envelope, catalog, upstream, audit, retirement, publicUrl: issuer, stateTtlSeconds: config.linking.stateTtlSeconds }),
     consents: new ConsentService({ stores, catalog, audit, retirement }),

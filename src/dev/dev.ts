@@ -92,6 +92,7 @@ async function main(): Promise<void> {
     await app.close();
     await runtime.audit.flush();
     await runtime.stores.close();
+    await runtime.archive?.close();
     await demo.stop();
     await stopTracing();
   });

@@ -27,6 +27,7 @@ import type { CachedAccessToken, TokenStore } from '../store/token-store.js';
 import type { Grant, GrantStore } from '../store/grant-store.js';
 import { matchPattern, parseForwardTarget, type ForwardTarget } from './path-policy.js';
 import { verifyOperationToken } from '../tokens/operation-token.js';
+import type { BoundAction } from '../tokens/token-types.js';
 
 export type ForwardTrail = Pick<AuditEventInput, 'gateway' | 'agent' | 'user' | 'provider' | 'grant' | 'operation' | 'jti'>;
 
@@ -41,6 +42,8 @@ export interface Redeemed {
   apiBase: URL;
   /** The grant's cached upstream token, read in the same round trip as the grant. */
   cachedAccess: Promise<CachedAccessToken | null>;
+  /** The one exact request the token allows: its body is checked before anything leaves (bound-body.ts). */
+  action?: BoundAction;
 }
 
 export interface VaultAuthority {
@@ -122,13 +125,19 @@ export class OperationTokenRedeemer {
     assert(template, () => new InsufficientScope('path outside the operation'));
     // The method matched above is the one the provider must act on.
     assert(!overridesMethod(target.query), () => new InsufficientScope('method override in the query'));
+    // A bound token (an approved action) allows one exact request: method, path and query as approved.
+    const { action } = record;
+    assert(
+      !action || (action.method === method && action.path === `${target.path}${target.query}`),
+      () => new InsufficientScope('request differs from the approved action'),
+    );
 
     // Issued together: on Redis both commands share one round trip (auto-pipelining).
     const cachedAccess = this.deps.prefetch(record.grantId);
     const grant = await grants.get(record.grantId);
     // The only thing that kills a revoked, unlinked or re-consented grant's outstanding tokens.
     assert(grantHonours(record, grant), () => new AccessDenied('grant no longer honours the token'));
-    return { grant, provider, operation, target, template, apiBase: apiBaseOf(provider, grant), cachedAccess };
+    return { grant, provider, operation, target, template, apiBase: apiBaseOf(provider, grant), cachedAccess, ...(action && { action }) };
   }
 }
 

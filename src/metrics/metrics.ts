@@ -25,6 +25,8 @@ export interface MetricSamples {
   killSwitchSnapshotAgeSeconds?: () => number;
   /** Grants by status, from a bounded sample (grant-census.ts). */
   grantsByStatus?: () => Promise<GrantCounts | null>;
+  /** Age in seconds of the oldest audit record not yet archived, per chain (src/audit/archive/). */
+  auditArchiveLag?: () => { chain: number; lagSeconds: number }[];
 }
 
 type Child = { observe(value: number): void };
@@ -122,7 +124,18 @@ export class VaultMetrics {
     });
     this.#redisErrors = cached((...v) => redisErrors.labels(...v));
 
-    const { killSwitchSnapshotAgeSeconds: age, grantsByStatus } = samples;
+    const { killSwitchSnapshotAgeSeconds: age, grantsByStatus, auditArchiveLag } = samples;
+    if (auditArchiveLag) {
+      new Gauge({
+        name: 'tv_audit_archive_lag_seconds',
+        help: 'Age of the oldest audit record not yet in the PostgreSQL archive, per chain (as of the last archiver pass).',
+        labelNames: ['chain'],
+        registers,
+        collect() {
+          for (const { chain, lagSeconds } of auditArchiveLag()) this.set({ chain: String(chain) }, lagSeconds);
+        },
+      });
+    }
     if (age) {
       new Gauge({
         name: 'tv_kill_switch_snapshot_age_seconds',

@@ -1,4 +1,13 @@
 /** Operation-token records and the encrypted upstream access-token cache. */
+
+/** The exact request a token is bound to at /forward (tokens/token-types.ts `boundAction`). */
+export interface BoundAction {
+  method: string;
+  /** Path and query under `/forward/<provider>`, byte for byte as sent. */
+  path: string;
+  /** base64url SHA-256 of the request body (RFC 4648 §5). */
+  bodySha256: string;
+}
 /** Record of an issued operation token, kept under its `jti` for exactly the token's lifetime. */
 export interface OperationTokenRecord {
   jti: string;
@@ -14,6 +23,8 @@ export interface OperationTokenRecord {
   expiresAt: number;
   /** The grant's consent epoch for this agent when the token was issued (absent = 0). */
   consentEpoch?: number;
+  /** The one exact request the token allows at /forward (an approved action, or one the exchange named). */
+  action?: BoundAction;
 }
 
 export interface TokenStore {

@@ -190,6 +190,38 @@ redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 return 1`,
   },
+  /**
+   * KEYS: approval. ARGV: binding JSON, now → {outcome} or {'approved', record JSON}. A poll
+   * from anyone but the bound gateway, agent and user is `unknown` and changes nothing; a
+   * poll sooner than the interval after the last one is `slow_down` (OpenID CIBA Core 1.0
+   * §11); the approved answer consumes the request in the same step.
+   */
+  tvApprovalPoll: {
+    numberOfKeys: 1,
+    lua: `local f = redis.call('HMGET', KEYS[1], 'b', 's', 'exp', 'iv', 'lp', 'r')
+if not f[1] or f[1] ~= ARGV[1] then return {'unknown'} end
+local now = tonumber(ARGV[2])
+if f[2] == 'consumed' then return {'consumed'} end
+if (f[2] == 'pending' or f[2] == 'approved') and now >= tonumber(f[3]) then return {'expired'} end
+redis.call('HSET', KEYS[1], 'lp', ARGV[2])
+if f[5] and now - tonumber(f[5]) < tonumber(f[4]) then return {'slow_down'} end
+if f[2] ~= 'approved' then return {f[2]} end
+redis.call('HSET', KEYS[1], 's', 'consumed')
+return {'approved', f[6]}`,
+  },
+  /**
+   * KEYS: approval. ARGV: decision, role, user id ('' for an admin), decided by, now →
+   * 'decided', 'unknown' (absent, or not this decider's), 'already_decided' or 'expired'.
+   */
+  tvApprovalDecide: {
+    numberOfKeys: 1,
+    lua: `local f = redis.call('HMGET', KEYS[1], 'ap', 'u', 's', 'exp')
+if not f[1] or f[1] ~= ARGV[2] or (ARGV[2] == 'user' and f[2] ~= ARGV[3]) then return 'unknown' end
+if f[3] ~= 'pending' then return 'already_decided' end
+if tonumber(ARGV[5]) >= tonumber(f[4]) then return 'expired' end
+redis.call('HSET', KEYS[1], 's', ARGV[1], 'by', ARGV[4], 'at', ARGV[5])
+return 'decided'`,
+  },
 } as const;
 
 type Arg = string | number;
@@ -213,6 +245,8 @@ export interface ScriptCommands {
   tvAuditByGrant(index: string, stream: string, count: number): Promise<string[][]>;
   tvClaimRevocations(due: string, items: string, meta: string, now: number, limit: number, leaseUntil: number): Promise<string[]>;
   tvRescheduleRevocation(due: string, items: string, metaKey: string, id: string, nextAttemptAt: number, metaJson: string): Promise<number>;
+  tvApprovalPoll(approval: string, binding: string, now: number): Promise<[string, string?]>;
+  tvApprovalDecide(approval: string, decision: string, role: string, userId: string, decidedBy: string, now: number): Promise<string>;
 }
 
 export type ScriptedRedis = Redis & ScriptCommands;
