@@ -40,10 +40,15 @@ export async function startVaultChild(
   const urls = await new Promise<{ publicUrl: string; internalUrl: string }>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     const timer = setTimeout(() => reject(new Error(`vault child did not start: ${stderr.slice(0, 2000)}`)), startTimeoutMs);
-    lines.once('line', (line) => {
+    // The URLs line; anything the child prints before it (its audit mirror's JSON lines) is skipped.
+    const onLine = (line: string) => {
+      const parsed = JSON.parse(line) as { publicUrl?: string; internalUrl?: string };
+      if (parsed.publicUrl === undefined || parsed.internalUrl === undefined) return;
       clearTimeout(timer);
-      resolve(JSON.parse(line) as { publicUrl: string; internalUrl: string });
-    });
+      lines.off('line', onLine);
+      resolve({ publicUrl: parsed.publicUrl, internalUrl: parsed.internalUrl });
+    };
+    lines.on('line', onLine);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`vault child exited with ${code}: ${stderr.slice(0, 2000)}`));
