@@ -10,8 +10,8 @@ import { request } from 'node:http';
 import { VaultMetrics } from '../src/metrics/metrics.js';
 import { AGENT_A, crmProvider, exchangeParams, startExchangeVault, testAgents } from '../test/helpers/exchange-fixture.js';
 
-type Figures = Record<'rps' | 'p50' | 'p99' | 'cpuUs' | 'non2xx' | 'errors', number>;
-type Load<F extends Figures> = (
+export type Figures = Record<'rps' | 'p50' | 'p99' | 'cpuUs' | 'non2xx' | 'errors', number>;
+export type Load<F extends Figures> = (
   url: string,
   tls: { ca: string; cert: string; key: string },
   request: { method: 'POST'; body: string; headers: Record<string, string> },

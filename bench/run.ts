@@ -17,6 +17,8 @@
  * to skip the ceilings (for profiling with --cpu-prof), BENCH_ONLY=bare to skip the exchange,
  * BENCH_TRACING=on to run the vault with tracing on (bench/tracing.ts).
  * BENCH_ONLY=metrics for the exchange with metrics on and off (bench/metrics-cost.ts).
+ * BENCH_ONLY=resilience for time to fail in a stall, time to recover, 503s in a burst and the cost of
+ * `minReplicasAck` (bench/resilience.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
@@ -35,6 +37,7 @@ import { benchForward } from './forward.js';
 import { benchTracing } from './tracing.js';
 import { benchMetricsCost } from './metrics-cost.js';
 import { measureFloor } from './floor.js';
+import { benchResilience } from './resilience.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -118,6 +121,11 @@ async function main(): Promise<void> {
     const rows = await benchMetricsCost(load, { ...(redis ? { redisUrl: redis.url } : {}), rounds, fig });
     report([machineLine(), ...rows]);
     await redis?.stop();
+    return;
+  }
+  if (process.env.BENCH_ONLY === 'resilience') {
+    await redis?.stop();
+    process.stdout.write(`${[machineLine(), ...(await benchResilience(load, { rounds, fig }))].join('\n')}\n`);
     return;
   }
   if (process.env.BENCH_ONLY === 'forward') {

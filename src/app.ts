@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config/schema.js';
 import { createListener } from './http/server.js';
+import { Admission } from './http/admission.js';
 import { registerOpenApi } from './http/openapi.js';
 import { trustPolicy, type TlsMaterial } from './identity/tls-material.js';
 import { mtlsIdentity } from './identity/mtls-plugin.js';
@@ -91,6 +92,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   const services = await buildServices(config, deps, { public: pub.log, internal: internal.log }, metrics?.upstreamAccess, metrics?.webhooks);
   const { issuer, internalUrl, killSwitchCache, upstreamAccess, revocations, globalKill, webhookDelivery } = services;
   snapshotAgeMs = () => killSwitchCache.snapshotAgeMs();
+  // Before anything is served: a rotation spooled by an earlier process is pending here first, so
+  // no exchange presents the refresh token it replaced (src/grants/rotations.ts).
+  await upstreamAccess.rotations.replay();
 
   await registerOpenApi(pub);
   await registerOpenApi(internal);
@@ -113,7 +117,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   // Internal listener: every request proves an allowlisted client certificate first.
   await internal.register(mtlsIdentity, { policy: trustPolicy(config, tls) });
   await internal.register(healthRoutes, { stores, keysLoaded, ...(deps.archive && { archiveLag: () => deps.archive!.archiver.lag() }) });
-  await internal.register(exchangeRoutes, { exchange: services.exchange, audit, metrics: metrics?.exchange });
+  const admission = new Admission(config.limits.admission);
+  await internal.register(exchangeRoutes, { exchange: services.exchange, audit, metrics: metrics?.exchange, admission });
   await internal.register(forwardRoutes, {
     redeemer: new OperationTokenRedeemer({
       issuer,
@@ -190,6 +195,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
       await webhookDelivery.stop();
       await deps.archive?.archiver.stop();
       await Promise.all([pub.close(), internal.close(), metricsListener?.close()]);
+      // A rotation still waiting for the store is on disk before the process may exit.
+      await upstreamAccess.rotations.close();
     },
   };
 }

@@ -13,6 +13,7 @@ import { loadTlsMaterial, TlsMaterialError, type TlsMaterial } from './identity/
 import { createMemoryStores } from './store/memory/index.js';
 import { connectRedisStores, createRedisStores } from './store/redis/index.js';
 import type { Stores } from './store/stores.js';
+import { FileRotationSpool, type RotationSpool } from './store/rotation-spool.js';
 import { join } from 'node:path';
 import { createAuditWriter, createCheckpointer, fileCheckpointSink, InvalidCheckpointError, readCheckpointFile } from './audit/index.js';
 import type { AuditCheckpoint, AuditWriterMetrics, Checkpointer, FlushableAuditWriter } from './audit/index.js';
@@ -53,6 +54,8 @@ export interface Runtime {
   auditMetrics: { current?: AuditWriterMetrics | undefined };
   /** Configured webhook endpoints with their signing keys (config `webhooks.endpoints`). */
   webhookEndpoints: WebhookEndpoint[];
+  /** Rotated refresh tokens waiting for the store, on local disk (`store.spoolDir`). */
+  spool: RotationSpool;
   /** The PostgreSQL audit archive (`audit.archive.postgres`): its archiver runs from listen() to close. */
   archive?: { archiver: Archiver; close(): Promise<void> };
 }
@@ -79,6 +82,11 @@ async function loadArchiveSecrets(config: Config, problems: string[]): Promise<A
 /** Where the newest audit checkpoint is kept: configured, else next to the keys. */
 export function checkpointPath(config: Config): string {
   return config.audit.checkpointFile ?? join(config.keys.dir, 'audit-checkpoint.json');
+}
+
+/** Where rotated refresh tokens wait for Redis: configured, else next to the keys. */
+export function spoolPath(config: Config): string {
+  return config.store.spoolDir ?? join(config.keys.dir, 'rotation-spool');
 }
 
 /** A secret file's content, or undefined with its problems recorded under `field`. */
@@ -204,6 +212,7 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
     checkpointer,
     auditMetrics,
     webhookEndpoints,
+    spool: new FileRotationSpool(spoolPath(config)),
     ...(archiver !== undefined && archive !== undefined && { archive: { archiver, close: () => archive.pool.end() } }),
     ...(loginClientSecret !== undefined ? { loginClientSecret } : {}),
   };
@@ -222,6 +231,8 @@ async function createStores(config: Config): Promise<Stores> {
     keyPrefix: redis.keyPrefix,
     commandTimeoutMs: redis.commandTimeoutMs,
     connectTimeoutMs: redis.connectTimeoutMs,
+    minReplicasAck: redis.minReplicasAck,
+    replicaAckTimeoutMs: redis.replicaAckTimeoutMs,
   };
   if (config.mode !== 'production') return createRedisStores(options);
   let stores: Stores;

@@ -10,6 +10,7 @@ import type { KeyMaterial } from './crypto/key-files.js';
 import type { ProviderCatalog } from './providers/catalog.js';
 import type { UpstreamOAuth } from './providers/upstream-oauth.js';
 import type { Stores } from './store/stores.js';
+import type { RotationSpool } from './store/rotation-spool.js';
 import { KeyCustodian } from './crypto/key-custodian.js';
 import { RewrapRuns } from './grants/rewrap-runs.js';
 import { createAdminJwtVerifier, type AdminJwtVerifier } from './admin/admin-jwt.js';
@@ -41,6 +42,8 @@ export interface ServiceDeps {
   upstream: UpstreamOAuth;
   /** Webhook endpoints with their signing keys (boot.ts); none: no event is queued. */
   webhookEndpoints?: readonly WebhookEndpoint[];
+  /** Where rotated refresh tokens wait for the store (boot.ts: `store.spoolDir`); default in memory only. */
+  spool?: RotationSpool | undefined;
 }
 
 export interface Services {
@@ -92,7 +95,15 @@ export async function buildServices(
     onError: logError('kill-switch subscription failed'),
   });
   // One instance for /exchange and /forward: one in-process single flight per grant.
-  const upstreamAccess = new UpstreamAccessTokens(stores, envelope, catalog, upstream, { webhooks, ...(metrics && { metrics }) }, auditRefresh(audit));
+  const rotationProblem = (what: string, grantId?: string) => logs.internal.error({ grant: grantId }, what);
+  const upstreamAccess = new UpstreamAccessTokens(
+    stores,
+    envelope,
+    catalog,
+    upstream,
+    { webhooks, ...(metrics && { metrics }), ...(deps.spool && { spool: deps.spool }), onRotationProblem: rotationProblem },
+    auditRefresh(audit),
+  );
   // The approvals service builds its events' data as src/webhooks/events.ts describes them.
   const approvalEvents: ApprovalEventSink = { emit: (event) => webhooks.emit(event as unknown as WebhookEvent) };
   const approvals = new Approvals({ store: stores.approvals, audit, events: approvalEvents, ...config.approvals });

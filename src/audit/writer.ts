@@ -31,6 +31,7 @@ import { AuditContentionError, AuditOverloadError } from './errors.js';
 import { assertAuditEvent } from './event-guard.js';
 import type { AuditEventInput, AuditRecord, AuditWriter } from './events.js';
 import { deriveAuditKeys } from './keys.js';
+import { detached, withinBudget } from '../store/budget.js';
 
 export interface AuditWriterOptions {
   store: AuditStore;
@@ -99,6 +100,8 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
   let drained: Promise<void> = Promise.resolve();
   // undefined = unknown (start, or after a store error): read it before the next append.
   let head: AuditHead | null | undefined;
+  /** The last append failed: callers wait no longer than their request's store budget. */
+  let failing = false;
 
   async function drain(): Promise<void> {
     try {
@@ -129,6 +132,7 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
           const last = entries[entries.length - 1];
           if (last !== undefined) head = { seq: last.seq, hash: last.hash };
           metrics()?.appended((performance.now() - started) / 1000, batch.length, true);
+          failing = false;
           settle(batch, stored);
           return;
         }
@@ -145,6 +149,7 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
       }
     } catch (err) {
       head = undefined;
+      failing = true;
       metrics()?.appended((performance.now() - started) / 1000, batch.length, false);
       for (const p of batch) p.reject(err);
     }
@@ -179,14 +184,20 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
       // Copied now: the caller mutating its object later must not change what was validated.
       const input: Omit<AuditRecord, 'seq'> = { ...event, time: new Date(now()).toISOString() };
       if (event.details !== undefined) input.details = { ...event.details };
-      return new Promise<AuditRecord>((resolve, reject) => {
+      const durable = new Promise<AuditRecord>((resolve, reject) => {
         queue.push({ input, resolve, reject });
         metrics()?.queued(queue.length);
         if (draining) return;
         draining = true;
-        // Deferred to the end of the current microtask so events recorded in one tick share one append.
-        drained = new Promise<void>((resolve) => queueMicrotask(() => void drain().finally(resolve)));
+        // Deferred to the end of the current microtask so events recorded in one tick share one append;
+        // the append serves every request in the batch, so no one request's budget bounds it.
+        drained = new Promise<void>((resolve) => queueMicrotask(() => detached(() => void drain().finally(resolve))));
       });
+      // While appends succeed, a slow one only means a busy process (each store call inside is
+      // bounded on its own); once the request's store or the last append failed, the caller waits
+      // no longer than its request's store budget (src/store/budget.ts). A record may still land
+      // later, which over-reports an answer never sent, never under-reports.
+      return withinBudget(durable, undefined, !failing);
     },
 
     tokenHmac(token: string): string {

@@ -5,6 +5,9 @@
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import { agentSchema, providerId, providerSchema } from '../providers/schema.js';
+import { webhooksSchema } from './webhooks.js';
+
+export { WEBHOOK_EVENTS } from './webhooks.js';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -64,44 +67,6 @@ const jwtIssuer = z
     allowPrivateNetwork: z.boolean().default(false),
   })
   .refine((i) => Boolean(i.jwksUri) !== Boolean(i.jwksFile), 'exactly one of jwksUri or jwksFile');
-
-/** Event types a webhook endpoint can subscribe to (the payloads: src/webhooks/events.ts). */
-export const WEBHOOK_EVENTS = ['approval.requested', 'approval.decided', 'grant.needs_relink', 'grant.revoked', 'kill_switch.changed'] as const;
-
-/** Outgoing events, signed per Standard Webhooks and delivered with retries (src/webhooks/). */
-const webhooksSchema = z
-  .strictObject({
-    endpoints: z
-      .array(
-        z.strictObject({
-          /** Names the endpoint in deliveries, logs and metric labels (never the URL). */
-          name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, - and _'),
-          /** https; plain http only in dev mode. */
-          url: z.url({ protocol: /^https?$/ }),
-          events: z.array(z.enum(WEBHOOK_EVENTS)).min(1),
-          /** File holding the signing secret `whsec_<base64 of 24 to 64 random bytes>`; never inline. */
-          secretFile: filePath,
-          /** CA bundle (PEM) the endpoint's certificate must chain to, instead of the system roots (a private CA). */
-          caFile: filePath.optional(),
-          /** Allow a loopback/private/link-local address (off: SSRF defence, src/net/outbound.ts). */
-          allowPrivateNetwork: z.boolean().default(false),
-        }),
-      )
-      .default([])
-      .refine((list) => new Set(list.map((e) => e.name)).size === list.length, 'endpoint names must be unique'),
-    /** Each attempt's deadline, connection to last byte of the answer. */
-    timeoutMs: z.number().int().min(100).max(60_000).default(10_000),
-    /** Attempts before a delivery is dead-lettered (visible in the admin API, redeliverable). */
-    maxAttempts: z.number().int().min(1).max(50).default(10),
-    /** First retry delay; doubles per attempt up to maxDelayMs, with jitter. */
-    baseDelayMs: z.number().int().min(10).max(3_600_000).default(5_000),
-    maxDelayMs: z.number().int().min(10).max(86_400_000).default(3_600_000),
-    /** Attempts in flight per endpoint and process: a slow endpoint holds only its own. */
-    concurrency: z.number().int().min(1).max(64).default(4),
-    /** How often each process looks for due deliveries. */
-    intervalMs: z.number().int().min(10).max(60_000).default(1_000),
-  })
-  .prefault({});
 
 export const configSchema = z
   .strictObject({
@@ -204,8 +169,14 @@ export const configSchema = z
             keyPrefix: z.string().max(64).default('tv:'),
             commandTimeoutMs: z.number().int().min(10).max(500).default(500),
             connectTimeoutMs: z.number().int().min(100).max(10_000).default(1000),
+            /** Replicas that must acknowledge (`WAIT`) a rotated refresh token and the audit of a release before it is released; 0: none. */
+            minReplicasAck: z.number().int().min(0).max(16).default(0),
+            /** How long `WAIT` may take before the write counts as failed (fail closed). */
+            replicaAckTimeoutMs: z.number().int().min(10).max(5_000).default(250),
           })
           .prefault({}),
+        /** Where rotated refresh tokens wait (encrypted) while Redis does not answer; default `<keys.dir>/rotation-spool`. */
+        spoolDir: filePath.optional(),
       })
       .prefault({}),
     limits: z
@@ -216,6 +187,14 @@ export const configSchema = z
         connectionTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
         keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(72_000),
         shutdownGraceMs: z.number().int().min(0).max(120_000).default(10_000),
+        /** /exchange: how many run at once, how many more may wait, and for how long (src/http/admission.ts). */
+        admission: z
+          .strictObject({
+            concurrency: z.number().int().min(1).max(10_000).default(64),
+            queue: z.number().int().min(0).max(100_000).default(2_000),
+            maxWaitMs: z.number().int().min(10).max(120_000).default(30_000),
+          })
+          .prefault({}),
         /** /forward: bodies are streamed, never buffered whole; these bound them and the upstream's answer. */
         forward: z
           .strictObject({

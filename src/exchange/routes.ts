@@ -10,6 +10,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AuditWriter } from '../audit/events.js';
 import { oauthErrorBody, UnsupportedGrantType } from '../errors.js';
 import { mustAudit } from '../http/audited-route.js';
+import type { Admission } from '../http/admission.js';
 import { refusalOf } from '../http/error-handler.js';
 import { auditTraceId } from '../http/trace.js';
 import { GRANT_TYPE_CIBA, GRANT_TYPE_TOKEN_EXCHANGE } from '../tokens/token-types.js';
@@ -26,13 +27,15 @@ export interface ExchangeRouteOptions {
   exchange: TokenExchange;
   audit: AuditWriter;
   metrics?: ExchangeMetrics | undefined;
+  /** Bounded concurrency and queueing in front of the exchange's store and audit work. */
+  admission?: Admission | undefined;
 }
 
 const trails = new WeakMap<FastifyRequest, ExchangeTrail>();
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 
-export const exchangeRoutes: FastifyPluginAsync<ExchangeRouteOptions> = async (app, { exchange, audit, metrics }) => {
+export const exchangeRoutes: FastifyPluginAsync<ExchangeRouteOptions> = async (app, { exchange, audit, metrics, admission }) => {
   // Encapsulated: only this plugin's routes accept form bodies. fast-querystring
   // turns a repeated key into an array, which the schema then refuses.
   await app.register(formbody);
@@ -84,29 +87,33 @@ export const exchangeRoutes: FastifyPluginAsync<ExchangeRouteOptions> = async (a
       const trail: ExchangeTrail = {};
       trails.set(request, trail);
       const { body } = request;
-      const result =
-        body.grant_type === GRANT_TYPE_CIBA ? await exchange.poll(body, request.peer, trail) : await exchange.exchange(body, request.peer, trail, request.id);
-      // The token's record and its audit record go out together (one Redis round trip); the
-      // token is sent only when both are durable. If only the record landed, the token was
-      // never sent and the record is unreachable without the signed JWT (random jti); if only
-      // the audit landed, the trail over-reports an issue that never left, never under-reports.
-      await span('exchange.audit', () =>
-        Promise.all([
-          result.stored,
-          record(request, {
-            action: 'token.exchange',
-            decision: 'allow',
-            ...trail,
-            tokenHmac: audit.tokenHmac(result.released),
-            details: {
-              issued_token_type: result.body.issued_token_type,
-              expires_in: result.body.expires_in,
-              ...(body.grant_type === GRANT_TYPE_CIBA && { approved: true }),
-            },
-          }),
-        ]),
-      );
-      return reply.headers(NO_STORE).send(result.body);
+      const issue = async () => {
+        const result =
+          body.grant_type === GRANT_TYPE_CIBA ? await exchange.poll(body, request.peer, trail) : await exchange.exchange(body, request.peer, trail, request.id);
+        // The token's record and its audit record go out together (one Redis round trip); the
+        // token is sent only when both are durable. If only the record landed, the token was
+        // never sent and the record is unreachable without the signed JWT (random jti); if only
+        // the audit landed, the trail over-reports an issue that never left, never under-reports.
+        await span('exchange.audit', () =>
+          Promise.all([
+            result.stored,
+            record(request, {
+              action: 'token.exchange',
+              decision: 'allow',
+              ...trail,
+              tokenHmac: audit.tokenHmac(result.released),
+              details: {
+                issued_token_type: result.body.issued_token_type,
+                expires_in: result.body.expires_in,
+                ...(body.grant_type === GRANT_TYPE_CIBA && { approved: true }),
+              },
+            }),
+          ]),
+        );
+        return result.body;
+      };
+      const answer = admission ? await admission.run(issue) : await issue();
+      return reply.headers(NO_STORE).send(answer);
     },
   );
 };

@@ -4,8 +4,10 @@
  * outcomes it audits (RFC 6749 §6) and counts.
  */
 import type { AuditWriter } from '../audit/events.js';
+import { AccessDenied } from '../errors.js';
 import type { Grant } from '../store/grant-store.js';
 import type { WebhookEmitter } from '../webhooks/events.js';
+import type { RotationSpool } from '../store/rotation-spool.js';
 
 export interface UpstreamAccess {
   accessToken: string;
@@ -23,6 +25,12 @@ export class GrantNeedsConsent extends Error {
   readonly code = 'TV_GRANT_NEEDS_CONSENT';
 }
 
+/** Why a grant that stopped being active during a refresh cannot serve: gone or revoked, else parked. */
+export function inactiveGrantError(grant: Grant | null, gone: boolean): Error {
+  if (gone || !grant || grant.status === 'revoked') return new AccessDenied('grant revoked or gone during refresh');
+  return new GrantNeedsConsent('grant parked as consent_required during refresh');
+}
+
 export interface UpstreamAccessOptions {
   /** A cached token is used only while it has at least this much life left. */
   marginMs?: number;
@@ -35,6 +43,10 @@ export interface UpstreamAccessOptions {
   metrics?: UpstreamAccessMetrics;
   /** Told when this service parks or quarantines a grant (`grant.needs_relink`). */
   webhooks?: WebhookEmitter;
+  /** Where rotated refresh tokens wait for the store (src/store/rotation-spool.ts); default in memory only. */
+  spool?: RotationSpool;
+  /** A rotation that could not be spooled, replayed or kept (ids only, never secrets). */
+  onRotationProblem?: (what: string, grantId?: string) => void;
 }
 
 export interface UpstreamAccessMetrics {
@@ -48,7 +60,7 @@ export interface UpstreamAccessMetrics {
  * never carries token values.
  */
 export type RefreshOutcome = {
-  grant: Grant;
+  grant: Pick<Grant, 'id' | 'userId' | 'provider'>;
   outcome: 'refreshed' | 'rotated' | 'invalid_grant' | 'failed' | 'lost_race' | 'integrity_error';
   reason?: string;
 };

@@ -11,21 +11,24 @@
  * the provider's timeout), so a live holder's call always ends first.
  *
  * A rotated refresh token is committed before anything derived from it is
- * cached or returned (RFC 6749 §6: a new refresh token replaces the old one). A refresh whose response was lost is
+ * cached or returned (RFC 6749 §6: a new refresh token replaces the old one), and never dropped
+ * when the store does not answer (rotations.ts). A refresh whose response was lost is
  * never retried: replaying a rotated refresh token revokes the upstream grant.
  */
-import { TemporarilyUnavailable, UpstreamError, AccessDenied } from '../errors.js';
+import { TemporarilyUnavailable, UpstreamError } from '../errors.js';
 import { EnvelopeError, type Envelope } from '../crypto/envelope.js';
-import { openAccessToken, openRefreshToken, sealAccessToken, sealRefreshToken } from './secrets.js';
+import { openAccessToken, openRefreshToken, sealAccessToken, type GrantRef } from './secrets.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
 import { UpstreamFailure, UpstreamInvalidGrant, type UpstreamOAuth } from '../providers/upstream-oauth.js';
-import { StoreUnavailableError } from '../store/errors.js';
+import { MemoryRotationSpool } from '../store/rotation-spool.js';
 import { type CachedAccessToken } from '../store/token-store.js';
 import { type Grant } from '../store/grant-store.js';
 import { type Stores } from '../store/stores.js';
 import { span } from '../tracing/span.js';
+import { Rotations, type LockHold } from './rotations.js';
 import {
   GrantNeedsConsent,
+  inactiveGrantError,
   type RefreshOutcome,
   type UpstreamAccess,
   type UpstreamAccessMetrics,
@@ -37,9 +40,6 @@ export { auditRefresh, GrantNeedsConsent } from './upstream-access-types.js';
 export type { RefreshOutcome, UpstreamAccess, UpstreamAccessMetrics, UpstreamAccessOptions } from './upstream-access-types.js';
 
 const OPENED_MAX_ENTRIES = 10_000;
-const COMMIT_ATTEMPTS = 4;
-const COMMIT_BACKOFF_MS = 100;
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class UpstreamAccessTokens {
@@ -61,6 +61,8 @@ export class UpstreamAccessTokens {
   readonly #now: () => number;
   readonly #metrics: UpstreamAccessMetrics | undefined;
   readonly #webhooks: WebhookEmitter;
+  /** Rotated refresh tokens until the store holds them: replayed at start, settled at shutdown (app.ts). */
+  readonly rotations: Rotations;
 
   constructor(
     private readonly stores: Pick<Stores, 'grants' | 'tokens' | 'locks'>,
@@ -77,6 +79,10 @@ export class UpstreamAccessTokens {
     this.#now = options.now ?? Date.now;
     this.#metrics = options.metrics;
     this.#webhooks = options.webhooks ?? noWebhooks;
+    const { grants, locks } = stores;
+    const replayed = (grant: GrantRef) => onRefresh({ grant, outcome: 'rotated', reason: 'replayed from the spool' });
+    const spool = options.spool ?? new MemoryRotationSpool();
+    this.rotations = new Rotations({ grants, locks, envelope, spool, replayed, ...(options.onRotationProblem && { problem: options.onRotationProblem }) });
   }
 
   /**
@@ -98,6 +104,7 @@ export class UpstreamAccessTokens {
     if (cached) return cached;
     let flight = this.#inflight.get(grant.id);
     if (!flight) {
+      this.#assertNoPendingRotation(grant.id);
       const ids = { 'vault.provider': grant.provider, 'vault.grant': grant.id };
       flight = span('upstream.refresh', () => this.#refreshAcrossReplicas(grant), ids).finally(() => this.#inflight.delete(grant.id));
       this.#inflight.set(grant.id, flight);
@@ -158,18 +165,19 @@ export class UpstreamAccessTokens {
     for (;;) {
       const owner = await this.stores.locks.acquire(lockName, ttl);
       if (owner) {
+        const lock: LockHold = { name: lockName, owner, ttlMs: ttl };
         try {
-          const result = await this.#refreshHoldingLock(grant.id);
+          const result = await this.#refreshHoldingLock(grant.id, lock);
           if (result) return result;
           // A peer committed first (we lost the version race): read its result.
         } finally {
-          await this.stores.locks.release(lockName, owner).catch(() => false);
+          if (!lock.handedOver) await this.stores.locks.release(lockName, owner).catch(() => false);
         }
       } else {
         await sleep(this.#pollMs);
       }
       const current = await this.stores.grants.get(grant.id);
-      if (!current || current.status !== 'active') throw this.#inactive(current ?? grant, current === null);
+      if (!current || current.status !== 'active') throw inactiveGrantError(current ?? grant, current === null);
       const cached = await this.#cached(current);
       if (cached) return cached;
       if (this.#now() > deadline) throw new TemporarilyUnavailable('upstream refresh held by another replica');
@@ -177,10 +185,11 @@ export class UpstreamAccessTokens {
   }
 
   /** Returns null when a peer's newer commit makes this attempt moot. */
-  async #refreshHoldingLock(grantId: string): Promise<UpstreamAccess | null> {
+  async #refreshHoldingLock(grantId: string, lock: LockHold): Promise<UpstreamAccess | null> {
+    this.#assertNoPendingRotation(grantId);
     // Re-read after acquiring: a peer may have refreshed while we waited.
     const grant = await this.stores.grants.get(grantId);
-    if (!grant || grant.status !== 'active') throw this.#inactive(grant, grant === null);
+    if (!grant || grant.status !== 'active') throw inactiveGrantError(grant, grant === null);
     const cached = await this.#cached(grant);
     if (cached) return cached;
 
@@ -219,44 +228,34 @@ export class UpstreamAccessTokens {
       throw new GrantNeedsConsent('upstream invalid_grant: grant needs re-linking');
     }
 
+    const cache = async (version: number) => {
+      const ttl = tokens.expiresAt - this.#marginMs - this.#now();
+      if (ttl <= 0) return;
+      const ciphertext = sealAccessToken(this.envelope, grant, tokens.accessToken);
+      await this.stores.tokens.cacheAccessToken(grantId, { ciphertext, expiresAt: tokens.expiresAt, grantVersion: version }, ttl);
+    };
     let version = grant.version;
     if (tokens.refreshToken) {
-      const committed = await this.#commit(grant, sealRefreshToken(this.envelope, grant, tokens.refreshToken));
-      if (committed === null) {
+      const afterPersist = async (committed: number) => {
+        await report({ grant, outcome: 'rotated' });
+        await cache(committed).catch(() => {});
+      };
+      const rotation = await this.rotations.commit({ grant, refreshToken: tokens.refreshToken, lock, afterPersist });
+      if (rotation.state === 'lost_race') {
         await report({ grant, outcome: 'lost_race' });
         return null;
       }
-      version = committed;
+      if (rotation.state === 'pending') throw new TemporarilyUnavailable('rotated refresh token kept until the store answers');
+      version = rotation.version;
     }
     await report({ grant, outcome: tokens.refreshToken ? 'rotated' : 'refreshed' });
-    const ttl = tokens.expiresAt - this.#marginMs - this.#now();
-    if (ttl > 0) {
-      await this.stores.tokens.cacheAccessToken(
-        grantId,
-        { ciphertext: sealAccessToken(this.envelope, grant, tokens.accessToken), expiresAt: tokens.expiresAt, grantVersion: version },
-        ttl,
-      );
-    }
+    await cache(version);
     return this.#access(grant, tokens.accessToken, tokens.expiresAt, tokens.instanceUrl);
   }
 
-  /**
-   * The rotated refresh token exists only in this process until committed: if the commit's
-   * answer is lost (Redis restarting), try again for a moment rather than lose it, which would
-   * cost the user the grant. A lost attempt may have applied; the CAS then refuses the retry,
-   * so a grant now holding exactly our ciphertext means our commit landed.
-   */
-  async #commit(grant: Grant, sealed: string): Promise<number | null> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.stores.grants.commitRefresh(grant.id, grant.version, sealed);
-      } catch (err) {
-        if (!(err instanceof StoreUnavailableError) || attempt >= COMMIT_ATTEMPTS) throw err;
-      }
-      await sleep(COMMIT_BACKOFF_MS * attempt);
-      const current = await this.stores.grants.get(grant.id).catch(() => null);
-      if (current?.refreshToken === sealed) return current.version;
-    }
+  /** A grant whose rotated refresh token is not yet persisted never presents the spent one: 503 until it is. */
+  #assertNoPendingRotation(grantId: string): void {
+    if (this.rotations.has(grantId)) throw new TemporarilyUnavailable('rotated refresh token not yet persisted');
   }
 
   async #verify(grant: Grant): Promise<void> {
@@ -297,10 +296,5 @@ export class UpstreamAccessTokens {
 
   #relinkNeeded(grant: Grant, reason: RelinkReason): Promise<void> {
     return this.#webhooks.emit({ type: 'grant.needs_relink', data: { grant: grant.id, user: grant.userId, provider: grant.provider, reason } });
-  }
-
-  #inactive(grant: Grant | null, gone: boolean): Error {
-    if (gone || !grant || grant.status === 'revoked') return new AccessDenied('grant revoked or gone during refresh');
-    return new GrantNeedsConsent('grant parked as consent_required during refresh');
   }
 }

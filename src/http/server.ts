@@ -16,6 +16,7 @@ import { NotFound, TemporarilyUnavailable } from '../errors.js';
 import { answerClientError, errorHandler } from './error-handler.js';
 import { loggerOptions } from './logging.js';
 import { httpTracingPlugin } from '../tracing/setup.js';
+import { enterStoreBudget } from '../store/budget.js';
 
 /** Told of every answered request (the app's metrics): `route` is the route pattern, undefined when none matched. */
 export interface HttpMetrics {
@@ -98,7 +99,10 @@ export function createListener({ config, tls, logStream, listener, metrics }: Li
     closing = true;
     done();
   });
+  // First hook: every store call and audit wait of the request shares one budget (src/store/budget.ts).
+  const storeTimeoutMs = config.store.redis.commandTimeoutMs;
   app.addHook('onRequest', (_request, reply, done) => {
+    enterStoreBudget(storeTimeoutMs);
     if (!closing) return done();
     reply.header('connection', 'close');
     done(new TemporarilyUnavailable('listener closing'));

@@ -89,6 +89,12 @@ export interface GrantStore {
    */
   commitRefresh(id: string, expectedVersion: number, refreshToken: string): Promise<number | null>;
   /**
+   * Resolves once the configured number of replicas hold every write made so far on this grant
+   * (Redis `WAIT`, src/store/redis/replicas.ts); rejects with StoreUnavailableError when they do
+   * not in time. A rotated refresh token is released to nothing before this resolves.
+   */
+  replicated(id: string): Promise<void>;
+  /**
    * Key rotation: swap the refresh-token ciphertext for a re-wrapped one iff it is still
    * exactly `expected`. Does NOT bump the version (the plaintext is unchanged), so an
    * in-flight refresh still commits. Returns false when the ciphertext changed or the grant is gone.

@@ -26,6 +26,16 @@ export function describeLockStoreContract(stores: () => Stores): void {
       expect(await stores().locks.acquire('refresh:g-x', 10_000)).toBeNull();
     });
 
+    it('extends a lock only for its owner, and an extended lock outlives its first TTL', async () => {
+      const owner = await stores().locks.acquire('refresh:g-ext', 150);
+      expect(await stores().locks.extend('refresh:g-ext', 'not-the-owner', 10_000)).toBe(false);
+      expect(await stores().locks.extend('refresh:g-ext', owner ?? '', 10_000)).toBe(true);
+      await sleep(300);
+      expect(await stores().locks.acquire('refresh:g-ext', 10_000)).toBeNull();
+      expect(await stores().locks.release('refresh:g-ext', owner ?? '')).toBe(true);
+      expect(await stores().locks.extend('refresh:g-ext', owner ?? '', 10_000)).toBe(false);
+    });
+
     it('grants a contended lock to exactly one of many callers', async () => {
       const owners = await Promise.all(Array.from({ length: 30 }, () => stores().locks.acquire('hot', 10_000)));
       expect(owners.filter((o) => o !== null)).toHaveLength(1);

@@ -34,11 +34,11 @@ export interface RedisHandle {
 }
 
 const READY_TIMEOUT_MS = 10_000;
-/** Starts a private redis-server (from PATH) and resolves once it answers PING. */
-export async function startRedis(): Promise<RedisHandle> {
+/** Starts a private redis-server (from PATH) and resolves once it answers PING; `extraArgs` e.g. `--replicaof`. */
+export async function startRedis(extraArgs: string[] = []): Promise<RedisHandle> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'tv-redis-'));
-  let child: ChildProcess | undefined = await spawnRedis(port, dir);
+  let child: ChildProcess | undefined = await spawnRedis(port, dir, extraArgs);
 
   const halt = async (signal: NodeJS.Signals): Promise<void> => {
     const current = child;
@@ -58,7 +58,7 @@ export async function startRedis(): Promise<RedisHandle> {
     kill: () => halt('SIGKILL'),
     async restart() {
       await halt('SIGTERM');
-      child = await spawnRedis(port, dir);
+      child = await spawnRedis(port, dir, extraArgs);
     },
     pause: () => child?.kill('SIGSTOP'),
     resume: () => child?.kill('SIGCONT'),
@@ -85,7 +85,7 @@ export async function redisForTests(): Promise<RedisHandle> {
   };
 }
 
-async function spawnRedis(port: number, dir: string): Promise<ChildProcess> {
+async function spawnRedis(port: number, dir: string, extraArgs: string[] = []): Promise<ChildProcess> {
   const args = [
     '--port',
     String(port),
@@ -103,6 +103,7 @@ async function spawnRedis(port: number, dir: string): Promise<ChildProcess> {
     'no',
     '--loglevel',
     'warning',
+    ...extraArgs,
   ];
   const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -12,6 +12,8 @@ export interface VaultChild {
   /** Everything the child logged (stderr). */
   logs(): string;
   stop(): Promise<void>;
+  /** Ends the child with `signal` (SIGKILL: no shutdown at all) and resolves once it has exited. */
+  kill(signal: NodeJS.Signals): Promise<void>;
 }
 
 const live = new Set<ChildProcess>();
@@ -56,14 +58,18 @@ export async function startVaultChild(
     pid: child.pid!,
     ...urls,
     logs: () => stderr,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => {
-          live.delete(child);
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
+    stop: () => end(child, 'SIGTERM'),
+    kill: (signal) => end(child, signal),
   };
+}
+
+function end(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => {
+      live.delete(child);
+      resolve();
+    });
+    child.kill(signal);
+  });
 }

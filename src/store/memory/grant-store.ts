@@ -46,6 +46,9 @@ export class MemoryGrantStore implements GrantStore {
     return { items };
   }
 
+  /** One process, no replicas: a write is as durable as it gets once applied. */
+  async replicated(): Promise<void> {}
+
   async commitRefresh(id: string, expectedVersion: number, refreshToken: string): Promise<number | null> {
     const grant = this.#grants.get(id);
     if (grant === undefined || grant.version !== expectedVersion) return null;

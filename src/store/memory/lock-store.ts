@@ -19,4 +19,11 @@ export class MemoryLockStore implements LockStore {
     if (this.#owners.get(name) !== owner) return false;
     return this.#owners.delete(name);
   }
+
+  async extend(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const ttl = ttlToMs(ttlMs);
+    if (this.#owners.get(name) !== owner) return false;
+    this.#owners.set(name, owner, ttl);
+    return true;
+  }
 }

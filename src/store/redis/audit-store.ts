@@ -3,6 +3,7 @@ import { assertAuditBatch, indexedGrantOf } from '../validation.js';
 import { AUDIT_GRANT_INDEX_CAP, type AppendResult, type AuditEntry, type AuditHead, type AuditStore } from '../audit-store.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
+import type { ReplicaWaiter } from './replicas.js';
 
 /**
  * Redis AuditStore: a stream whose ids are `<seq>-0` plus a head hash, both
@@ -20,6 +21,8 @@ export class RedisAuditStore implements AuditStore {
   constructor(
     private readonly redis: ScriptedRedis,
     private readonly keys: RedisKeys,
+    /** With `store.redis.minReplicasAck`: an append counts once that many replicas hold it (replicas.ts). */
+    private readonly replicas?: ReplicaWaiter,
   ) {}
 
   async head(): Promise<AuditHead | null> {
@@ -58,7 +61,10 @@ export class RedisAuditStore implements AuditStore {
       args[i++] = k;
     }
     const [ok, seq, hash, held] = await this.redis.tvAuditAppend(keys.length, ...keys, ...args);
-    if (ok === 1) return { ok: true };
+    if (ok === 1) {
+      await this.replicas?.replicated();
+      return { ok: true };
+    }
     const head = toHead(seq, hash);
     return held === 1 ? { ok: false, head, turnHeld: true } : { ok: false, head };
   }

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { StoreConflictError, StoreUnavailableError } from '../errors.js';
 import type { StoreObserver } from '../stores.js';
+import { withinBudget } from '../budget.js';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
@@ -54,7 +55,12 @@ export function toStoreError(err: unknown, client: ClientState): Error {
  * timed and reported as `<name>.<method>`: ioredis has no command hooks, and
  * this is the one place every store call passes.
  */
-export function guardStore<T extends object>(store: T, client: ClientState, watch?: { name: string; observer: () => StoreObserver | undefined }): T {
+export function guardStore<T extends object>(
+  store: T,
+  client: ClientState,
+  watch?: { name: string; observer: () => StoreObserver | undefined },
+  timeoutMs?: number,
+): T {
   const fail = (err: unknown): never => {
     throw toStoreError(err, client);
   };
@@ -65,7 +71,7 @@ export function guardStore<T extends object>(store: T, client: ClientState, watc
       done.add(name);
       const desc = Object.getOwnPropertyDescriptor(layer, name);
       if (typeof desc?.value !== 'function') continue;
-      const method = guarded(desc.value as (...args: unknown[]) => unknown, fail);
+      const method = guarded(desc.value as (...args: unknown[]) => unknown, fail, timeoutMs);
       const value = watch && typeof name === 'string' ? timed(method, `${watch.name}.${name}`, watch.observer) : method;
       Object.defineProperty(store, name, { ...desc, value });
     }
@@ -73,7 +79,8 @@ export function guardStore<T extends object>(store: T, client: ClientState, watc
   return store;
 }
 
-function guarded(method: (...args: unknown[]) => unknown, fail: (err: unknown) => never) {
+/** Bounded by the request's store budget (src/store/budget.ts), else by `timeoutMs` when given. */
+function guarded(method: (...args: unknown[]) => unknown, fail: (err: unknown) => never, timeoutMs?: number) {
   return function (this: unknown, ...args: unknown[]): unknown {
     let result: unknown;
     try {
@@ -81,7 +88,7 @@ function guarded(method: (...args: unknown[]) => unknown, fail: (err: unknown) =
     } catch (err) {
       return fail(err);
     }
-    return result instanceof Promise ? result.catch(fail) : result;
+    return result instanceof Promise ? withinBudget(result.catch(fail), timeoutMs) : result;
   };
 }
 

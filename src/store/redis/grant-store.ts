@@ -7,6 +7,7 @@ import { CONSENT_EPOCH_FIELD_PREFIX, CONSENT_FIELD_PREFIX, decodeGrant, decodeTo
 import { ttlToMs } from '../validation.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
+import type { ReplicaWaiter } from './replicas.js';
 
 /**
  * Redis GrantStore. The id and per-user indexes live in other slots than the
@@ -19,6 +20,8 @@ export class RedisGrantStore implements GrantStore {
   constructor(
     private readonly redis: ScriptedRedis,
     private readonly keys: RedisKeys,
+    /** With `store.redis.minReplicasAck` (replicas.ts); on one connection, so one WAIT covers the grant's writes. */
+    private readonly replicas?: ReplicaWaiter,
   ) {}
 
   async create(grant: Grant): Promise<void> {
@@ -65,6 +68,10 @@ export class RedisGrantStore implements GrantStore {
 
   async commitRefresh(id: string, expectedVersion: number, refreshToken: string): Promise<number | null> {
     return await this.redis.tvCommitRefresh(this.keys.grant(id), expectedVersion, refreshToken, Date.now());
+  }
+
+  async replicated(): Promise<void> {
+    await this.replicas?.replicated();
   }
 
   async rewrapRefreshToken(id: string, expected: string, rewrapped: string): Promise<boolean> {

@@ -25,4 +25,8 @@ export class RedisLockStore implements LockStore {
   async release(name: string, owner: string): Promise<boolean> {
     return (await this.redis.tvReleaseLock(this.keys.lock(name), owner)) === 1;
   }
+
+  async extend(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.tvExtendLock(this.keys.lock(name), owner, ttlToMs(ttlMs))) === 1;
+  }
 }

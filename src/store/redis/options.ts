@@ -10,6 +10,10 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
   /** TCP connect deadline per attempt; default 1000. */
   connectTimeoutMs?: number;
+  /** Replicas that must acknowledge (`WAIT`) a rotated refresh token and each audit append; default 0 (off). */
+  minReplicasAck?: number;
+  /** How long that `WAIT` may take; default 250. */
+  replicaAckTimeoutMs?: number;
 }
 
 export interface ResolvedRedisStoreOptions {
@@ -17,10 +21,13 @@ export interface ResolvedRedisStoreOptions {
   keyPrefix: string;
   commandTimeoutMs: number;
   connectTimeoutMs: number;
+  minReplicasAck: number;
+  replicaAckTimeoutMs: number;
 }
 
 const MAX_COMMAND_TIMEOUT_MS = 500;
-const MAX_RECONNECT_DELAY_MS = 1000;
+/** Every replica reconnects within this of Redis answering again (it serves within 500 ms). */
+const MAX_RECONNECT_DELAY_MS = 100;
 
 /** Applies defaults and rejects settings that would break the fail-fast promise (docs/architecture.md#security-properties: fail closed). */
 export function resolveRedisStoreOptions(opts: RedisStoreOptions): ResolvedRedisStoreOptions {
@@ -35,7 +42,11 @@ export function resolveRedisStoreOptions(opts: RedisStoreOptions): ResolvedRedis
   const keyPrefix = opts.keyPrefix ?? 'tv:';
   // A brace in the prefix would become the Cluster hash tag of every key and defeat per-grant tags.
   if (/[{}]/.test(keyPrefix)) throw new RangeError('keyPrefix must not contain { or }');
-  return { url: opts.url, keyPrefix, commandTimeoutMs, connectTimeoutMs };
+  const minReplicasAck = opts.minReplicasAck ?? 0;
+  const replicaAckTimeoutMs = opts.replicaAckTimeoutMs ?? 250;
+  if (!Number.isInteger(minReplicasAck) || minReplicasAck < 0) throw new RangeError('minReplicasAck must be a non-negative integer');
+  if (!Number.isInteger(replicaAckTimeoutMs) || replicaAckTimeoutMs <= 0) throw new RangeError('replicaAckTimeoutMs must be a positive integer');
+  return { url: opts.url, keyPrefix, commandTimeoutMs, connectTimeoutMs, minReplicasAck, replicaAckTimeoutMs };
 }
 
 /**
@@ -49,13 +60,16 @@ export function clientOptions(opts: ResolvedRedisStoreOptions) {
     // path a syscall per command cost more than the commands (bench/RESULTS.md).
     enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
-    commandTimeout: opts.commandTimeoutMs,
+    // The deadline callers see is the store budget (src/store/budget.ts: commandTimeoutMs, checked
+    // after ready I/O is read, so a busy process does not fail answers already in). This one only
+    // stops a command whose answer never comes from staying queued for ever.
+    commandTimeout: opts.commandTimeoutMs * 4,
     connectTimeout: opts.connectTimeoutMs,
     // No replay after reconnect: a write in flight when the socket dropped may or may not have run,
     // and its caller already got an error, so replaying it later (a second consume,
     // a late refresh commit) would change state behind the caller's back.
     autoResendUnfulfilledCommands: false,
     // Never give up: once Redis is back the same process serves again without a restart.
-    retryStrategy: (attempt: number) => Math.min(50 * attempt, MAX_RECONNECT_DELAY_MS),
+    retryStrategy: (attempt: number) => Math.min(20 * attempt, MAX_RECONNECT_DELAY_MS),
   } satisfies RedisOptions;
 }

@@ -9,6 +9,7 @@ import { RedisKillSwitchStore } from './kill-switch-store.js';
 import { RedisKillSwitchEvents } from './kill-switch-events.js';
 import { RedisAdminJobStore } from './admin-job-store.js';
 import { RedisLockStore } from './lock-store.js';
+import { ReplicaWaiter } from './replicas.js';
 import { clientOptions, resolveRedisStoreOptions } from './options.js';
 import type { RedisStoreOptions } from './options.js';
 import { defineScripts } from './scripts.js';
@@ -33,20 +34,22 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
   // would print every reconnect error to stderr.
   redis.on('error', () => {});
   const keys = new RedisKeys(resolved.keyPrefix);
+  const replicas = new ReplicaWaiter(redis, { replicas: resolved.minReplicasAck, timeoutMs: resolved.replicaAckTimeoutMs });
   // Every store method fails as StoreUnavailableError (or passes StoreConflictError through), and
   // is timed for the observer once one is set: see errors.ts.
   let observer: StoreObserver | undefined;
   const watch = (name: string) => ({ name, observer: () => observer });
-  const guard = <T extends object>(store: T, name?: string): T => guardStore(store, redis, name === undefined ? undefined : watch(name));
+  const guard = <T extends object>(store: T, name?: string): T =>
+    guardStore(store, redis, name === undefined ? undefined : watch(name), resolved.commandTimeoutMs);
   const killSwitchEvents = guard(new RedisKillSwitchEvents(redis, keys.killEvents()));
   return guard({
-    grants: guard(new RedisGrantStore(redis, keys), 'grants'),
+    grants: guard(new RedisGrantStore(redis, keys, replicas), 'grants'),
     tokens: guard(new RedisTokenStore(redis, keys), 'tokens'),
     locks: guard(new RedisLockStore(redis, keys), 'locks'),
     killSwitches: guard(new RedisKillSwitchStore(redis, keys), 'killSwitches'),
     killSwitchEvents,
     adminJobs: guard(new RedisAdminJobStore(redis, keys), 'adminJobs'),
-    audit: guard(new RedisAuditStore(redis, keys), 'audit'),
+    audit: guard(new RedisAuditStore(redis, keys, replicas), 'audit'),
     sessions: guard(new RedisSessionStore(redis, keys), 'sessions'),
     oneShot: guard(new RedisOneShotStore(redis, keys), 'oneShot'),
     revocations: guard(new RedisRevocationQueue(redis, keys), 'revocations'),

@@ -103,6 +103,12 @@ return {record, u}`,
     lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`,
   },
+  /** KEYS: lock. ARGV: owner, ttl ms → 1 extended, 0 not the owner (expired or taken). */
+  tvExtendLock: {
+    numberOfKeys: 1,
+    lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`,
+  },
   /** KEYS: switches, epoch. ARGV: field, switch JSON → new epoch. */
   tvEngageSwitch: {
     numberOfKeys: 2,
@@ -239,6 +245,7 @@ export interface ScriptCommands extends WebhookScriptCommands {
   tvMarkRevoked(grant: string, tombstone: string, now: number, json: string, ttlMs: number): Promise<number | null>;
   tvConsume(key: string, proof: string): Promise<[string, number] | 0 | null>;
   tvReleaseLock(key: string, owner: string): Promise<number>;
+  tvExtendLock(key: string, owner: string, ttlMs: number): Promise<number>;
   tvEngageSwitch(switches: string, epoch: string, field: string, json: string): Promise<number>;
   tvReleaseSwitch(switches: string, epoch: string, field: string): Promise<number>;
   /** Called with the number of keys first (stream, head, grant indexes), then the keys and ARGV. */

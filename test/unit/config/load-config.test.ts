@@ -52,7 +52,7 @@ describe('configuration', () => {
     expect(config.limits.bodyBytes).toBe(65_536);
     expect(config.store).toStrictEqual({
       kind: 'redis',
-      redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'tv:', commandTimeoutMs: 500, connectTimeoutMs: 1000 },
+      redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'tv:', commandTimeoutMs: 500, connectTimeoutMs: 1000, minReplicasAck: 0, replicaAckTimeoutMs: 250 },
     });
   });
 

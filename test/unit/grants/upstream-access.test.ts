@@ -14,6 +14,7 @@ import { openRefreshToken, sealAccessToken, sealRefreshToken } from '../../../sr
 import { ProviderCatalog } from '../../../src/providers/catalog.js';
 import { UpstreamInvalidGrant, type UpstreamOAuth, type UpstreamTokens } from '../../../src/providers/upstream-oauth.js';
 import { StoreUnavailableError } from '../../../src/store/errors.js';
+import { TemporarilyUnavailable } from '../../../src/errors.js';
 import { createMemoryStores } from '../../../src/store/memory/index.js';
 import { grantFixture } from '../../contract/fixtures.js';
 
@@ -66,11 +67,13 @@ describe('upstream access single-flight', () => {
       if (calls === 1) throw new StoreUnavailableError('connection lost');
       return result;
     };
-    const access = await tokens.get(grant);
-    expect(access.accessToken).toBe('at-2');
-    expect(calls).toBe(1);
+    // The caller is refused (nothing derived leaves before the commit is known); the token is kept and persisted.
+    await expect(tokens.get(grant)).rejects.toThrow(TemporarilyUnavailable);
+    await tokens.rotations.settled();
+    expect(calls).toBe(2);
     const stored = (await stores.grants.get(grant.id))!;
     expect(openRefreshToken(envelope, stored)).toBe('rt-2');
     expect(stored.version).toBe(grant.version + 1);
+    expect((await tokens.get(stored)).accessToken).toBe('at-2');
   });
 });
