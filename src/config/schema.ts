@@ -5,6 +5,7 @@
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import { agentSchema, providerId, providerSchema } from '../providers/schema.js';
+import { redisTopologyFields, redisTopologyIssues } from './redis-topology.js';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -146,7 +147,9 @@ export const configSchema = z
             keyPrefix: z.string().max(64).default('tv:'),
             commandTimeoutMs: z.number().int().min(10).max(500).default(500),
             connectTimeoutMs: z.number().int().min(100).max(10_000).default(1000),
+            ...redisTopologyFields,
           })
+          .superRefine(redisTopologyIssues)
           .prefault({}),
       })
       .prefault({}),

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { privateServerArgs } from './redis-server.js';
-import { hasOnlineReplica, infoField, redisCli, startNode, stopOnFailure, waitFor } from './redis-node.js';
+import { hasOnlineReplica, infoField, redisCli, redisCommand, redisText, startNode, stopOnFailure, waitFor } from './redis-node.js';
 import type { RedisNode } from './redis-node.js';
 
 export interface RedisClusterOptions {
@@ -60,7 +60,7 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
     redisCli(nodes[0]!.port, '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'),
   );
   const live = () => nodes.filter((n) => n.running);
-  const topology = async () => parseClusterNodes(await redisCli(live()[0]!.port, 'cluster', 'nodes'));
+  const topology = async () => parseClusterNodes(await redisText(live()[0]!.port, 'cluster', 'nodes'));
   const handle: RedisClusterHandle = {
     nodes,
     urls: nodes.map((n) => `redis://127.0.0.1:${n.port}`),
@@ -73,18 +73,18 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
       return (await topology()).filter((n) => n.master && !n.failed).map((n) => n.port);
     },
     async masterOf(key) {
-      const slot = Number(await redisCli(live()[0]!.port, 'cluster', 'keyslot', key));
+      const slot = Number(await redisCommand(live()[0]!.port, 'cluster', 'keyslot', key));
       const owner = (await topology()).find((n) => n.master && !n.failed && n.slots.some(([a, b]) => slot >= a && slot <= b));
       if (owner === undefined) throw new Error(`no master serves slot ${slot}`);
       return owner.port;
     },
     async flush() {
-      for (const port of await handle.masters()) await redisCli(port, 'flushall');
+      await Promise.all((await handle.masters()).map((port) => redisCommand(port, 'flushall')));
     },
     async waitHealthy(timeoutMs = 30_000) {
       await waitFor('a healthy cluster', timeoutMs, async () => {
         for (const n of live()) {
-          if (infoField(await redisCli(n.port, 'cluster', 'info'), 'cluster_state') !== 'ok') return false;
+          if (infoField(await redisText(n.port, 'cluster', 'info'), 'cluster_state') !== 'ok') return false;
         }
         const view = await topology();
         const masters = view.filter((n) => n.master && !n.failed);

@@ -6,6 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './free-port.js';
@@ -57,10 +58,74 @@ export async function startNode(parent: string, bin: string, args: (port: number
   };
 }
 
-/** `redis-cli -p <port> <args>`; stdout without the trailing newline. */
+/** `redis-cli -p <port> <args>`; stdout without the trailing newline (for `--cluster create`). */
 export async function redisCli(port: number, ...args: string[]): Promise<string> {
-  const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 10_000 });
+  const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 30_000 });
   return stdout.trimEnd();
+}
+
+type Reply = string | number | null | Reply[];
+
+/**
+ * One command over a fresh loopback connection, in raw RESP2: the harness's admin commands stay
+ * independent of the client under test, and cost no process spawn. Bulk and simple strings come
+ * back as strings, arrays as arrays; an error reply rejects.
+ */
+export function redisCommand(port: number, ...args: string[]): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    let buffer = Buffer.alloc(0);
+    socket.setTimeout(5_000, () => socket.destroy(new Error(`redis on ${port}: no answer to ${args[0]}`)));
+    socket.once('error', reject);
+    socket.once('connect', () => socket.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      const parsed = parseReply(buffer, 0);
+      if (parsed === undefined) return;
+      socket.destroy();
+      if (parsed.error !== undefined) reject(new Error(`redis on ${port}: ${parsed.error}`));
+      else resolve(parsed.value);
+    });
+  });
+}
+
+/** Parses one RESP2 reply at `at`; undefined while incomplete. */
+function parseReply(buf: Buffer, at: number): { value: Reply; end: number; error?: string } | undefined {
+  const eol = buf.indexOf('\r\n', at);
+  if (eol < 0) return undefined;
+  const line = buf.toString('utf8', at + 1, eol);
+  const next = eol + 2;
+  switch (String.fromCharCode(buf[at]!)) {
+    case '+':
+      return { value: line, end: next };
+    case '-':
+      return { value: null, end: next, error: line };
+    case ':':
+      return { value: Number(line), end: next };
+    case '$': {
+      const length = Number(line);
+      if (length < 0) return { value: null, end: next };
+      if (buf.length < next + length + 2) return undefined;
+      return { value: buf.toString('utf8', next, next + length), end: next + length + 2 };
+    }
+    default: {
+      const count = Number(line);
+      const items: Reply[] = [];
+      let end = next;
+      for (let i = 0; i < count; i++) {
+        const item = parseReply(buf, end);
+        if (item === undefined) return undefined;
+        items.push(item.value);
+        end = item.end;
+      }
+      return { value: count < 0 ? null : items, end };
+    }
+  }
+}
+
+/** A command whose answer is text (INFO, CLUSTER NODES, ...). */
+export async function redisText(port: number, ...args: string[]): Promise<string> {
+  return String(await redisCommand(port, ...args));
 }
 
 /** One `field:value` line of an INFO / CLUSTER INFO answer. */
@@ -80,7 +145,7 @@ export async function waitFor(what: string, timeoutMs: number, check: () => Prom
 
 /** Whether the server on `port` has a replica that is online (synced and streaming). */
 export async function hasOnlineReplica(port: number): Promise<boolean> {
-  return /slave0:.*state=online/.test(await redisCli(port, 'info', 'replication'));
+  return /slave0:.*state=online/.test(await redisText(port, 'info', 'replication'));
 }
 
 /** Runs `work`; if it fails, stops what was started (`stop`) before rethrowing. */

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { privateServerArgs } from './redis-server.js';
-import { hasOnlineReplica, infoField, redisCli, startNode, stopOnFailure, waitFor } from './redis-node.js';
+import { hasOnlineReplica, infoField, redisCommand, redisText, startNode, stopOnFailure, waitFor } from './redis-node.js';
 import type { RedisNode } from './redis-node.js';
 
 export const SENTINEL_MASTER_NAME = 'tv';
@@ -88,7 +88,8 @@ export async function startRedisSentinel(opts: RedisSentinelOptions = {}): Promi
   const ask = async () => {
     const live = sentinels.find((s) => s.running);
     if (live === undefined) throw new Error('no sentinel running');
-    return Number((await redisCli(live.port, 'sentinel', 'get-master-addr-by-name', SENTINEL_MASTER_NAME)).split('\n')[1]);
+    const [, port] = (await redisCommand(live.port, 'sentinel', 'get-master-addr-by-name', SENTINEL_MASTER_NAME)) as string[];
+    return Number(port);
   };
   const handle: RedisSentinelHandle = {
     name: SENTINEL_MASTER_NAME,
@@ -102,16 +103,16 @@ export async function startRedisSentinel(opts: RedisSentinelOptions = {}): Promi
     },
     master: ask,
     async flush() {
-      await redisCli(await ask(), 'flushall');
+      await redisCommand(await ask(), 'flushall');
     },
     async waitHealthy(timeoutMs = 30_000) {
       await waitFor('a healthy sentinel set', timeoutMs, async () => {
         const masterPort = await ask();
         if (!servers.some((s) => s.port === masterPort && s.running)) return false;
-        if (infoField(await redisCli(masterPort, 'info', 'replication'), 'role') !== 'master') return false;
+        if (infoField(await redisText(masterPort, 'info', 'replication'), 'role') !== 'master') return false;
         if (!(await hasOnlineReplica(masterPort))) return false;
         for (const s of sentinels.filter((n) => n.running)) {
-          const fields = (await redisCli(s.port, 'sentinel', 'master', SENTINEL_MASTER_NAME)).split('\n');
+          const fields = (await redisCommand(s.port, 'sentinel', 'master', SENTINEL_MASTER_NAME)) as string[];
           const value = (name: string) => fields[fields.indexOf(name) + 1];
           if (Number(value('port')) !== masterPort || value('flags') !== 'master') return false;
           if (Number(value('num-slaves')) < 1 || Number(value('num-other-sentinels')) < sentinels.filter((n) => n.running).length - 1) return false;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 
 /**
  * Lua for every check-then-act step: never GET then DEL (docs/architecture.md#data-model-in-redis). Each script touches only
@@ -208,10 +208,10 @@ export interface ScriptCommands {
   tvRescheduleRevocation(due: string, items: string, metaKey: string, id: string, nextAttemptAt: number, metaJson: string): Promise<number>;
 }
 
-export type ScriptedRedis = Redis & ScriptCommands;
+export type ScriptedRedis = RedisClient & ScriptCommands;
 
 /** Registers every script on a client. */
-export function defineScripts(redis: Redis): ScriptedRedis {
+export function defineScripts(redis: RedisClient): ScriptedRedis {
   for (const [name, def] of Object.entries(SCRIPTS)) {
     // A script without numberOfKeys takes its key count as the first argument of each call.
     redis.defineCommand(name, 'numberOfKeys' in def ? { numberOfKeys: def.numberOfKeys, lua: def.lua } : { lua: def.lua });

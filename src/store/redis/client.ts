@@ -1,0 +1,68 @@
+import { Cluster, Redis } from 'ioredis';
+import type { ClusterOptions, RedisOptions } from 'ioredis';
+import { clientOptions, reconnectDelay } from './options.js';
+import type { ResolvedRedisStoreOptions } from './options.js';
+
+/** One server or Sentinel-managed master (Redis), or a Cluster: the stores use either alike. */
+export type RedisClient = Redis | Cluster;
+
+/**
+ * The command connection of the stores, fail-fast in every mode (options.ts). Sentinel: ioredis
+ * asks the sentinels for the master, checks its role on connect, and asks again on every
+ * reconnect, so a failover costs one reconnect. Cluster: commands go to the master of their
+ * slot (never a replica: a read there could miss a write just made, e.g. a refresh commit).
+ */
+export function createClient(opts: ResolvedRedisStoreOptions): RedisClient {
+  const { topology } = opts;
+  if (topology.mode === 'standalone')
+    return new Redis(topology.url, { ...clientOptions(opts), ...auth(opts), ...tlsFor(topology.url.startsWith('rediss:'), opts) });
+  if (topology.mode === 'sentinel') {
+    const tls = tlsFor(topology.tls, opts);
+    return new Redis({
+      ...clientOptions(opts),
+      ...auth(opts),
+      ...tls,
+      sentinels: topology.sentinels,
+      name: topology.masterName,
+      role: 'master',
+      ...(opts.sentinelPassword !== undefined ? { sentinelPassword: opts.sentinelPassword } : {}),
+      ...(topology.tls ? { enableTLSForSentinelMode: true, sentinelTLS: tls.tls } : {}),
+      sentinelCommandTimeout: opts.connectTimeoutMs,
+      // Learns a failover from the sentinels' +switch-master at once instead of at the next error.
+      failoverDetector: true,
+    });
+  }
+  return new Cluster(topology.nodes, clusterOptions(opts));
+}
+
+/**
+ * Cluster settings: the same fail-fast node connections; a MOVED/ASK or a cluster that is
+ * failing over is retried within the command deadline, not queued behind it.
+ */
+export function clusterOptions(opts: ResolvedRedisStoreOptions) {
+  const { enableOfflineQueue, retryStrategy: _, enableAutoPipelining, ...node } = clientOptions(opts);
+  const tls = opts.topology.mode === 'cluster' ? tlsFor(opts.topology.tls, opts) : {};
+  return {
+    enableOfflineQueue,
+    enableAutoPipelining,
+    scaleReads: 'master',
+    maxRedirections: 4,
+    retryDelayOnFailover: 50,
+    retryDelayOnClusterDown: 50,
+    retryDelayOnTryAgain: 50,
+    slotsRefreshTimeout: opts.connectTimeoutMs,
+    clusterRetryStrategy: reconnectDelay,
+    // A node that dropped (a master being failed over) is tried again; MOVED then follows the slots.
+    clusterNodeRetryStrategy: reconnectDelay,
+    redisOptions: { ...node, ...auth(opts), ...tls },
+  } satisfies ClusterOptions;
+}
+
+function auth(opts: ResolvedRedisStoreOptions): Pick<RedisOptions, 'username' | 'password'> {
+  return { ...(opts.username !== undefined ? { username: opts.username } : {}), ...(opts.password !== undefined ? { password: opts.password } : {}) };
+}
+
+function tlsFor(enabled: boolean, opts: ResolvedRedisStoreOptions): { tls?: NonNullable<RedisOptions['tls']> } {
+  if (!enabled) return {};
+  return { tls: opts.tlsCa !== undefined ? { ca: opts.tlsCa } : {} };
+}
