@@ -15,6 +15,7 @@ import pretty from 'pino-pretty';
 import { loadConfig, ConfigError } from '../config/load.js';
 import { prepareRuntime, StartupError } from '../boot.js';
 import { buildApp } from '../app.js';
+import { startTracing, stopTracing } from '../tracing/setup.js';
 import { ensureDevKeys } from './keys.js';
 import { startDemoProviders, type DemoProviders } from './demo-providers.js';
 import { DEMO_AGENT, DEMO_ALG } from './demo/identities.js';
@@ -83,14 +84,18 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env, { ...devDefaults(DEV_DIR), publicUrl: vaultUrl, ...demoConfig(demo) });
   // Dev only: one human-readable line per event; production logs stay JSON lines (src/http/logging.ts).
   const logStream = pretty({ colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true });
+  // As in production (src/main.ts): the standard OTEL_* variables turn tracing on, before the listeners exist.
+  const tracing = await startTracing(process.env);
   const runtime = await prepareRuntime(config, { logStream });
   const app = await buildApp(config, { ...runtime, logStream });
   closeWithGrace({ delay: config.limits.shutdownGraceMs }, async () => {
     await app.close();
+    await runtime.audit.flush();
     await runtime.stores.close();
     await demo.stop();
+    await stopTracing();
   });
-  const { publicUrl, internalUrl } = await app.listen();
+  const { publicUrl, internalUrl, metricsUrl } = await app.listen();
   const rel = 'keys/dev';
   const internalPort = config.listeners.internal.port;
   // The demo CLI finds the vault by the same variables as dev mode.
@@ -104,6 +109,8 @@ async function main(): Promise<void> {
     `   store:     ${config.store.kind === 'redis' ? `redis (${config.store.redis.url})` : 'in-memory (data is lost on exit)'}`,
     `   public:    ${publicUrl}`,
     `   internal:  ${internalUrl}   (mTLS: client certificate required)`,
+    `   metrics:   ${metricsUrl ? `${metricsUrl}/metrics` : 'off'}`,
+    `   tracing:   ${tracing ? 'on (OTLP, from the OTEL_* variables)' : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT to export traces)'}`,
     '',
     `   Demo: open ${vaultUrl}/connections (accept the dev certificate), sign in at the`,
     `   demo IdP (${demo.idp.issuer}) as alice / alice, link "Demo CRM", tick what the`,
