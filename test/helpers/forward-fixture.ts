@@ -58,6 +58,8 @@ export interface ForwardWorldOptions {
   limits?: Record<string, number>;
   /** The internal URL gateways are told to use (its host is a name the vault answers to). */
   internalUrl?: string;
+  /** Raw `store` config for the vault instead of the private redis-server (a Cluster or Sentinel set the test started). */
+  store?: Record<string, unknown>;
 }
 
 export async function startForwardWorld(options: ForwardWorldOptions = {}): Promise<ForwardWorld> {
@@ -92,6 +94,7 @@ export async function startForwardWorld(options: ForwardWorldOptions = {}): Prom
       gateways: { allow: ['spiffe://dev.local/gateway', OTHER_GATEWAY] },
       ...(options.limits ? { limits: { forward: options.limits } } : {}),
       ...(options.internalUrl ? { internalUrl: options.internalUrl } : {}),
+      ...(options.store ? { store: options.store } : {}),
     },
   });
   const upstream = await oauth.issueRefreshTokenFor({ accountId: 'alice', clientId: FAKE_CLIENT_ID, scope: 'offline_access contacts.read' });

@@ -32,7 +32,14 @@ export function createClient(opts: ResolvedRedisStoreOptions): RedisClient {
       failoverDetector: true,
     });
   }
-  return new Cluster(topology.nodes, clusterOptions(opts));
+  const cluster = new Cluster(topology.nodes, clusterOptions(opts));
+  // ioredis opens a node's connection on its first command and, without an offline queue, fails
+  // every other command sent to that node while it connects: a burst reaching a new master (at
+  // start, after a failover) would be refused. Each node is connected as soon as it is known.
+  cluster.on('+node', (node: Redis) => {
+    if (node.status === 'wait') node.connect().catch(() => {});
+  });
+  return cluster;
 }
 
 /**
