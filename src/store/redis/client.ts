@@ -59,8 +59,8 @@ export function clusterOptions(opts: ResolvedRedisStoreOptions) {
     retryDelayOnTryAgain: 50,
     slotsRefreshTimeout: opts.connectTimeoutMs,
     clusterRetryStrategy: reconnectDelay,
-    // A node that dropped (a master being failed over) is tried again; MOVED then follows the slots.
-    clusterNodeRetryStrategy: reconnectDelay,
+    // A node whose connection drops leaves the pool and the slot map is fetched again (ioredis's
+    // default), so commands for its slots go to its promoted replica once the cluster agrees.
     redisOptions: { ...node, ...auth(opts), ...tls },
   } satisfies ClusterOptions;
 }
