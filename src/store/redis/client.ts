@@ -1,6 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { clientOptions, reconnectDelay } from './options.js';
+import { SCRIPT_NAMES } from './scripts.js';
 import type { ResolvedRedisStoreOptions } from './options.js';
 
 /** One server or Sentinel-managed master (Redis), or a Cluster: the stores use either alike. */
@@ -52,6 +53,11 @@ export function clusterOptions(opts: ResolvedRedisStoreOptions) {
   return {
     enableOfflineQueue,
     enableAutoPipelining,
+    // ioredis picks a command's auto-pipeline (its node) by its first argument, which for a script
+    // is the key count or the SHA, not a key: a script could join a pipeline bound for another
+    // node, and the whole pipeline would fail ("All keys in the pipeline should belong to the same
+    // slots allocation group", redis/ioredis#2109). Scripts go out on their own, to their key's node.
+    autoPipeliningIgnoredCommands: [...SCRIPT_NAMES, 'evalsha', 'eval'],
     scaleReads: 'master',
     maxRedirections: 4,
     retryDelayOnFailover: 50,

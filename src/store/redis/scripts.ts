@@ -1,4 +1,6 @@
-import type { RedisClient } from './client.js';
+import type { Cluster, Redis } from 'ioredis';
+
+type RedisClient = Redis | Cluster;
 
 /**
  * Lua for every check-then-act step: never GET then DEL (docs/architecture.md#data-model-in-redis). Each script touches only
@@ -209,6 +211,9 @@ export interface ScriptCommands {
 }
 
 export type ScriptedRedis = RedisClient & ScriptCommands;
+
+/** Every script's command name (Cluster keeps them out of auto-pipelining: client.ts). */
+export const SCRIPT_NAMES: readonly string[] = Object.keys(SCRIPTS);
 
 /** Registers every script on a client. */
 export function defineScripts(redis: RedisClient): ScriptedRedis {
