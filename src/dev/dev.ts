@@ -54,10 +54,18 @@ function demoConfig(demo: DemoProviders) {
             methods: ['POST', 'PATCH'],
             paths: ['/contacts', '/contacts/*'],
           },
+          // The approval round trip of `npm run demo` (src/approvals/): each use waits for the user on /approvals.
+          'contacts.write.approved': {
+            description: 'Create CRM contacts, each one approved by you first',
+            scopes: ['contacts.write'],
+            methods: ['POST'],
+            paths: ['/contacts'],
+            approval: 'user',
+          },
         },
       },
     },
-    agents: { [DEMO_AGENT]: { displayName: 'Demo agent', operations: ['crm:contacts.read', 'crm:contacts.write'] } },
+    agents: { [DEMO_AGENT]: { displayName: 'Demo agent', operations: ['crm:contacts.read', 'crm:contacts.write', 'crm:contacts.write.approved'] } },
   };
 }
 
@@ -92,6 +100,7 @@ async function main(): Promise<void> {
     await app.close();
     await runtime.audit.flush();
     await runtime.stores.close();
+    await runtime.archive?.close();
     await demo.stop();
     await stopTracing();
   });
@@ -122,6 +131,7 @@ async function main(): Promise<void> {
     '   npm run demo -- exchange crm:contacts.read',
     '   npm run demo -- call crm:contacts.read GET /contacts',
     `   npm run demo -- call crm:contacts.write POST /contacts --data '{"firstName":"Test","lastName":"Person"}'`,
+    `   npm run demo -- call crm:contacts.write.approved POST /contacts --data '{"firstName":"Ada","lastName":"Lovelace"}'   (you approve it on /approvals)`,
     '',
     '   Try it (dev gateway certificate):',
     `   curl --cert ${rel}/gateway.crt --key ${rel}/gateway.key --cacert ${rel}/ca.crt ${internalUrl}/healthz`,

@@ -44,6 +44,11 @@ export interface AuditStore {
    * is, instead of a scan of the stream. Only entries appended since the index existed are in it.
    */
   latestForGrant(grantId: string, count: number): Promise<AuditEntry[]>;
+  /**
+   * Drops the entries with seq <= `seq` (retention, once the archive holds them: src/audit/archive/).
+   * The head is kept, so appends go on; absent where nothing is ever trimmed (the in-memory store).
+   */
+  trimThrough?(seq: number): Promise<void>;
 }
 
 /** Entries kept per grant in the audit store's grant index (older ones stay in the chain, unindexed). */

@@ -60,6 +60,10 @@ export interface ForwardWorldOptions {
   internalUrl?: string;
   /** Raw `store` config for the vault instead of the private redis-server (a Cluster or Sentinel set the test started). */
   store?: Record<string, unknown>;
+  /** Operations added to the CRM's (consented for agent A like the others). */
+  extraOperations?: Record<string, unknown>;
+  /** Raw config values merged over the world's (e.g. `approvals`). */
+  overrides?: Record<string, unknown>;
 }
 
 export async function startForwardWorld(options: ForwardWorldOptions = {}): Promise<ForwardWorld> {
@@ -69,7 +73,8 @@ export async function startForwardWorld(options: ForwardWorldOptions = {}): Prom
   const pki = await createTestPki();
   const secretFile = join(pki.dir, 'crm-client-secret');
   await writeFile(secretFile, FAKE_CLIENT_SECRET, { mode: 0o600 });
-  const names = Object.keys(CRM_OPERATIONS).map((op) => `crm:${op}`);
+  const operations = { ...CRM_OPERATIONS, ...(options.extraOperations ?? {}) };
+  const names = Object.keys(operations).map((op) => `crm:${op}`);
   const vault = await startExchangeVault({
     pki,
     redisUrl: redis.url,
@@ -85,7 +90,7 @@ export async function startForwardWorld(options: ForwardWorldOptions = {}): Prom
         introspectionEndpoint: `${oauth.origin}/token/introspection`,
         apiBaseUrl: `${crm.origin}/api`,
         allowPrivateNetwork: true,
-        operations: CRM_OPERATIONS,
+        operations,
       },
     },
     agents: { [AGENT_A]: { displayName: 'Agent A', operations: names } },
@@ -95,6 +100,7 @@ export async function startForwardWorld(options: ForwardWorldOptions = {}): Prom
       ...(options.limits ? { limits: { forward: options.limits } } : {}),
       ...(options.internalUrl ? { internalUrl: options.internalUrl } : {}),
       ...(options.store ? { store: options.store } : {}),
+      ...(options.overrides ?? {}),
     },
   });
   const upstream = await oauth.issueRefreshTokenFor({ accountId: 'alice', clientId: FAKE_CLIENT_ID, scope: 'offline_access contacts.read' });

@@ -10,7 +10,8 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './free-port.js';
-import { spawnRedisProcess, terminate } from './redis-server.js';
+import { terminate } from './child-server.js';
+import { spawnRedisProcess } from './redis-server.js';
 
 const run = promisify(execFile);
 

@@ -9,6 +9,7 @@ import { MemoryLockStore } from './lock-store.js';
 import { MemoryTokenStore } from './token-store.js';
 import { MemoryOneShotStore, MemorySessionStore } from './session-store.js';
 import { MemoryRevocationQueue } from './revocation-queue.js';
+import { MemoryApprovalStore } from './approval-store.js';
 
 /**
  * In-process stores with the same semantics as the Redis implementation.
@@ -29,6 +30,7 @@ export function createMemoryStores(): Stores {
     sessions: new MemorySessionStore(),
     oneShot: new MemoryOneShotStore(),
     revocations: new MemoryRevocationQueue(),
+    approvals: new MemoryApprovalStore(),
     async ping() {
       if (closed) throw new StoreUnavailableError('store closed');
     },

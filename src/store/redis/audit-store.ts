@@ -76,6 +76,12 @@ export class RedisAuditStore implements AuditStore {
     return rows.map(toEntry);
   }
 
+  async trimThrough(seq: number): Promise<void> {
+    if (seq < 1) return;
+    // Exact MINID trim: entries below `<seq + 1>-0` go, the entry at the cut and the head stay.
+    await this.redis.xtrim(this.keys.auditLog(), 'MINID', `${Math.floor(seq) + 1}-0`);
+  }
+
   async reverseRange(toSeq: number, count: number): Promise<AuditEntry[]> {
     if (count <= 0 || toSeq < 1) return [];
     // `<seq>-<max>` so an entry slipped in as `<seq>-1` is still seen (verify reports those).
