@@ -19,7 +19,19 @@ export default defineConfig({
       {
         extends: true,
         // The Redis store contract starts its own redis-server, so it runs with the integration tests.
-        test: { name: 'integration', include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/contract/redis.test.ts'] },
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/contract/redis.test.ts'],
+          exclude: ['test/integration/cluster/**'],
+        },
+      },
+      {
+        extends: true,
+        // Redis Cluster and Sentinel: each file starts one topology (6 or 5 servers) and shares it.
+        test: {
+          name: 'topology',
+          include: ['test/contract/redis-cluster.test.ts', 'test/contract/redis-sentinel.test.ts', 'test/integration/cluster/**/*.test.ts'],
+        },
       },
     ],
   },

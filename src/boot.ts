@@ -12,6 +12,7 @@ import { UpstreamOAuth } from './providers/upstream-oauth.js';
 import { loadTlsMaterial, TlsMaterialError, type TlsMaterial } from './identity/tls-material.js';
 import { createMemoryStores } from './store/memory/index.js';
 import { connectRedisStores, createRedisStores } from './store/redis/index.js';
+import { readRedisSecrets, redisStoreOptions, type RedisSecrets } from './store/redis/config.js';
 import type { Stores } from './store/stores.js';
 import { FileRotationSpool, type RotationSpool } from './store/rotation-spool.js';
 import { join } from 'node:path';
@@ -145,10 +146,11 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
   const loginFile = config.identity.login?.clientSecretFile;
   const loginClientSecret = loginFile ? await readSecret(loginFile, 'identity.login.clientSecretFile', problems) : undefined;
   const webhookEndpoints = await loadWebhookEndpoints(config.webhooks, problems);
+  const redisSecrets = await readRedisSecrets(config, problems);
   if (!tls || !keys || problems.length > 0) throw new StartupError(problems);
   const catalog = new ProviderCatalog(config.providers, config.agents);
   const envelope = await createEnvelope(keys.keyring);
-  const redisStores = await createStores(config);
+  const redisStores = await createStores(config, redisSecrets);
   const archiveLog = pino({ level: config.log.level, base: { component: 'audit-archive' } }, options.logStream ?? pino.destination(1));
   let archive: PgAuditArchive | undefined;
   if (archiveSecrets !== undefined) {
@@ -222,24 +224,17 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
  * Production waits for Redis and refuses a Redis that would lose grants; dev
  * starts at once (readiness reports the store until it answers).
  */
-async function createStores(config: Config): Promise<Stores> {
+async function createStores(config: Config, secrets: RedisSecrets): Promise<Stores> {
   const { kind, redis } = config.store;
   if (kind === 'memory') return createMemoryStores();
-  if (!redis.url) throw new StartupError(['store.redis.url: required']);
-  const options = {
-    url: redis.url,
-    keyPrefix: redis.keyPrefix,
-    commandTimeoutMs: redis.commandTimeoutMs,
-    connectTimeoutMs: redis.connectTimeoutMs,
-    minReplicasAck: redis.minReplicasAck,
-    replicaAckTimeoutMs: redis.replicaAckTimeoutMs,
-  };
+  if (!redis.url && redis.mode === 'standalone') throw new StartupError(['store.redis.url: required']);
+  const options = redisStoreOptions(redis, secrets);
   if (config.mode !== 'production') return createRedisStores(options);
   let stores: Stores;
   try {
     stores = await connectRedisStores(options, 5_000);
   } catch {
-    throw new StartupError(['store.redis.url: Redis did not answer within 5 s']);
+    throw new StartupError([`store.redis.${redis.mode === 'standalone' ? 'url' : 'nodes'}: Redis did not answer within 5 s`]);
   }
   const problems = await stores.durabilityProblems();
   if (problems.length > 0) {

@@ -45,6 +45,9 @@ const PATH_FIELDS: ReadonlyArray<string[]> = [
   ['admins', 'jwt', 'jwksFile'],
   ['audit', 'checkpointFile'],
   ['identity', 'login', 'clientSecretFile'],
+  ['store', 'redis', 'passwordFile'],
+  ['store', 'redis', 'sentinelPasswordFile'],
+  ['store', 'redis', 'tlsCaFile'],
 ];
 
 /** The files of each webhook endpoint (an array, so not in PATH_FIELDS), relative to `dir`. */
@@ -104,6 +107,9 @@ function crossChecks(config: Config): string[] {
     ['tls.key', config.tls.key],
     ['tls.gatewayCa', config.tls.gatewayCa],
     ['tls.adminCa', config.tls.adminCa],
+    ['store.redis.passwordFile', config.store.redis.passwordFile],
+    ['store.redis.sentinelPasswordFile', config.store.redis.sentinelPasswordFile],
+    ['store.redis.tlsCaFile', config.store.redis.tlsCaFile],
   ];
   for (const [field, path] of files) {
     if (path === undefined) continue;
@@ -120,9 +126,9 @@ function crossChecks(config: Config): string[] {
   }
   if (config.mode === 'production') {
     if (config.store.kind !== 'redis') problems.push('store.kind: production mode requires "redis" (the memory store is for dev only)');
-    if (!config.store.redis.url) problems.push('store.redis.url: required in production mode (or set REDIS_URL)');
+    if (!config.store.redis.url && config.store.redis.mode === 'standalone') problems.push('store.redis.url: required in production mode (or set REDIS_URL)');
     if (!config.publicUrl) problems.push('publicUrl: required in production mode');
-  } else if (config.store.kind === 'redis' && !config.store.redis.url) {
+  } else if (config.store.kind === 'redis' && !config.store.redis.url && config.store.redis.mode === 'standalone') {
     problems.push('store.redis.url: required when store.kind is "redis" (or set REDIS_URL)');
   }
   if (config.identity.login && !config.publicUrl) problems.push('publicUrl: required when identity.login is set (OAuth redirect URIs)');

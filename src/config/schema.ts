@@ -8,6 +8,7 @@ import { agentSchema, providerId, providerSchema } from '../providers/schema.js'
 import { webhooksSchema } from './webhooks.js';
 
 export { WEBHOOK_EVENTS } from './webhooks.js';
+import { redisTopologyFields, redisTopologyIssues } from './redis-topology.js';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -173,7 +174,9 @@ export const configSchema = z
             minReplicasAck: z.number().int().min(0).max(16).default(0),
             /** How long `WAIT` may take before the write counts as failed (fail closed). */
             replicaAckTimeoutMs: z.number().int().min(10).max(5_000).default(250),
+            ...redisTopologyFields,
           })
+          .superRefine(redisTopologyIssues)
           .prefault({}),
         /** Where rotated refresh tokens wait (encrypted) while Redis does not answer; default `<keys.dir>/rotation-spool`. */
         spoolDir: filePath.optional(),

@@ -58,6 +58,8 @@ export interface ForwardWorldOptions {
   limits?: Record<string, number>;
   /** The internal URL gateways are told to use (its host is a name the vault answers to). */
   internalUrl?: string;
+  /** Raw `store` config for the vault instead of the private redis-server (a Cluster or Sentinel set the test started). */
+  store?: Record<string, unknown>;
   /** Operations added to the CRM's (consented for agent A like the others). */
   extraOperations?: Record<string, unknown>;
   /** Raw config values merged over the world's (e.g. `approvals`). */
@@ -97,6 +99,7 @@ export async function startForwardWorld(options: ForwardWorldOptions = {}): Prom
       gateways: { allow: ['spiffe://dev.local/gateway', OTHER_GATEWAY] },
       ...(options.limits ? { limits: { forward: options.limits } } : {}),
       ...(options.internalUrl ? { internalUrl: options.internalUrl } : {}),
+      ...(options.store ? { store: options.store } : {}),
       ...(options.overrides ?? {}),
     },
   });

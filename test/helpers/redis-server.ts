@@ -86,26 +86,20 @@ export async function redisForTests(): Promise<RedisHandle> {
 }
 
 async function spawnRedis(port: number, dir: string, extraArgs: string[] = []): Promise<ChildProcess> {
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--appendonly',
-    'yes',
-    '--appendfsync',
-    'everysec',
-    '--save',
-    '',
-    '--daemonize',
-    'no',
-    '--loglevel',
-    'warning',
-    ...extraArgs,
-  ];
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  return spawnRedisProcess('redis-server', [...privateServerArgs(port, dir), '--appendfsync', 'everysec', ...extraArgs], port, dir);
+}
+
+/** Arguments every private server gets: loopback port, its own dir, AOF on, no RDB snapshots. */
+export function privateServerArgs(port: number, dir: string): string[] {
+  return ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--daemonize', 'no', '--loglevel', 'warning'];
+}
+
+/**
+ * Spawns `bin args` (redis-server or redis-sentinel), watched like every private server (killed on
+ * exit and by the watchdog, which also removes `dir`), and resolves once `port` answers PING.
+ */
+export async function spawnRedisProcess(bin: string, args: string[], port: number, dir: string): Promise<ChildProcess> {
+  const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   supervise(child, dir);
@@ -113,7 +107,7 @@ async function spawnRedis(port: number, dir: string, extraArgs: string[] = []): 
     await waitForPing(port, child);
   } catch (err) {
     await terminate(child, 'SIGKILL');
-    throw new Error(`redis-server on port ${port} did not start: ${String(err)} ${stderr}`);
+    throw new Error(`${bin} on port ${port} did not start: ${String(err)} ${stderr}`);
   }
   return child;
 }

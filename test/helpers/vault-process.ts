@@ -9,7 +9,8 @@ import { prepareRuntime } from '../../src/boot.js';
 import { loadConfig } from '../../src/config/load.js';
 
 const config = loadConfig({ TOKEN_VAULT_CONFIG: process.argv[2] });
-const runtime = await prepareRuntime(config);
+// Logs (the archive warning at start included) go to stderr: stdout's first line is the URLs.
+const runtime = await prepareRuntime(config, { logStream: process.stderr });
 const app = await buildApp(config, { ...runtime, logStream: process.stderr });
 const urls = await app.listen();
 process.stdout.write(`${JSON.stringify(urls)}\n`);

@@ -85,7 +85,7 @@ export async function startVault(options: StartOptions = {}): Promise<TestVault>
   const logs = new LogCapture();
   const runtime = await prepareRuntime(config, { logStream: logs });
   // Dev mode connects to Redis in the background; tests start from a connected store.
-  if (options.redisUrl) await waitForStore(runtime);
+  if (config.store.kind === 'redis') await waitForStore(runtime);
   const app = await buildApp(config, { ...runtime, logStream: logs, ...(options.audit ? { audit: options.audit(runtime) } : {}) });
   const { publicUrl, internalUrl, metricsUrl } = await app.listen();
   return {

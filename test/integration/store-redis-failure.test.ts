@@ -124,7 +124,7 @@ describe.skipIf(Boolean(process.env['REDIS_URL']))('redis stores when Redis fail
         cursor = next;
       } while (cursor !== '0');
       const allowed = new RegExp(
-        '^tv:(\\{g:g-failure-1\\}:(grant|at|tokens)|tok:j-failure-1|grants|user:[A-Za-z0-9_-]{43}' +
+        '^tv:(\\{g:g-failure-1\\}:(grant|at|tokens)|tok:j-failure-1|grants|\\{u:[A-Za-z0-9_-]{43}\\}:grants' +
           '|lock:refresh:g-failure-1|\\{ks\\}:(switches|epoch)|\\{audit\\}:(log|head))$',
       );
       expect(keys.filter((k) => !allowed.test(k))).toStrictEqual([]);

@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import type { AdminJobStore } from '../admin-job-store.js';
 import type { RedisKeys } from './keys.js';
 
 /** Redis AdminJobStore: one string per job under `job:<name>`. */
 export class RedisAdminJobStore implements AdminJobStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: RedisKeys,
   ) {}
 

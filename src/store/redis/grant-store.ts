@@ -2,7 +2,6 @@ import { decodeCursor, encodeCursor, matchesGrantFilter } from '../grant-filter.
 import { StoreConflictError } from '../errors.js';
 import type { Grant, GrantFilter, GrantStatus, GrantStore, GrantTombstone } from '../grant-store.js';
 import type { Page } from '../page.js';
-import { throwFirstError } from './errors.js';
 import { CONSENT_EPOCH_FIELD_PREFIX, CONSENT_FIELD_PREFIX, decodeGrant, decodeTombstone, encodeGrant } from './grant-codec.js';
 import { ttlToMs } from '../validation.js';
 import type { RedisKeys } from './keys.js';
@@ -10,7 +9,7 @@ import type { ScriptedRedis } from './scripts.js';
 import type { ReplicaWaiter } from './replicas.js';
 
 /**
- * Redis GrantStore. The id and per-user indexes live in other slots than the
+ * Redis GrantStore. The id and per-user indexes (`{u:<sha>}`) live in other slots than the
  * grant, so they cannot join its atomic step on Cluster. They are written
  * before a grant appears and trimmed after it is gone: an index may briefly
  * name a missing grant (skipped on read) but never misses an existing one, so
@@ -90,10 +89,7 @@ export class RedisGrantStore implements GrantStore {
 
   async delete(id: string): Promise<boolean> {
     const userId = await this.redis.tvDeleteGrant(this.keys.grant(id), this.keys.accessToken(id));
-    const pipe = this.redis.pipeline();
-    pipe.zrem(this.keys.grantIndex(), id);
-    if (userId !== '') pipe.srem(this.keys.userIndex(userId), id);
-    throwFirstError(await pipe.exec());
+    await Promise.all([this.redis.zrem(this.keys.grantIndex(), id), ...(userId !== '' ? [this.redis.srem(this.keys.userIndex(userId), id)] : [])]);
     return userId !== '';
   }
 
@@ -105,12 +101,14 @@ export class RedisGrantStore implements GrantStore {
     const ttl = ttlToMs(ttlMs);
     const now = Date.now();
     const until = now + ttl;
-    const pipe = this.redis.pipeline();
-    for (const index of [this.keys.tombstoneIndex(), this.keys.userTombstoneIndex(tombstone.userId)]) {
-      pipe.zremrangebyscore(index, '-inf', now);
-      pipe.zadd(index, until, id);
-    }
-    throwFirstError(await pipe.exec());
+    // Two slots (the global and the user's index): separate commands, not one pipeline, which
+    // ioredis keeps to one Cluster node. Each index's trim and add leave in order on its connection.
+    await Promise.all(
+      [this.keys.tombstoneIndex(), this.keys.userTombstoneIndex(tombstone.userId)].flatMap((index) => [
+        this.redis.zremrangebyscore(index, '-inf', now),
+        this.redis.zadd(index, until, id),
+      ]),
+    );
     return await this.redis.tvMarkRevoked(this.keys.grant(id), this.keys.tombstone(id), now, JSON.stringify(tombstone), ttl);
   }
 
@@ -146,17 +144,15 @@ export class RedisGrantStore implements GrantStore {
 
   async #loadTombstones(ids: string[]): Promise<GrantTombstone[]> {
     if (ids.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.get(this.keys.tombstone(id));
-    const replies = throwFirstError(await pipe.exec());
-    return replies.map((reply) => decodeTombstone(reply as string | null)).filter((t, i): t is GrantTombstone => t !== null && t.grantId === ids[i]);
+    const replies = await Promise.all(ids.map((id) => this.redis.get(this.keys.tombstone(id))));
+    return replies.map((reply) => decodeTombstone(reply)).filter((t, i): t is GrantTombstone => t !== null && t.grantId === ids[i]);
   }
 
   async #load(ids: string[]): Promise<(Grant | null)[]> {
     if (ids.length === 0) return [];
-    const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.hgetall(this.keys.grant(id));
-    const replies = throwFirstError(await pipe.exec());
-    return replies.map((reply) => decodeGrant(reply as Record<string, string>));
+    // One grant per slot: auto-pipelined commands (one write per node), not a pipeline, which
+    // ioredis keeps to one Cluster node.
+    const replies = await Promise.all(ids.map((id) => this.redis.hgetall(this.keys.grant(id))));
+    return replies.map((reply) => decodeGrant(reply));
   }
 }

@@ -10,10 +10,10 @@ import { createHash } from 'node:crypto';
  * | `{g:<grantId>}:at`           | string | token life | cached upstream access token (JSON)        |
  * | `{g:<grantId>}:tomb`         | string | retention  | tombstone of a retired grant (JSON, no secret) |
  * | `tombstones`                 | zset   | none       | grant id → its tombstone's expiry (ms)     |
- * | `user-tombs:<sha256(userId)>`| zset   | none       | one user's tombstoned grant ids → expiry   |
+ * | `{u:<sha256(userId)>}:tombs` | zset   | none       | one user's tombstoned grant ids → expiry   |
  * | `tok:<jti>`                  | string | token life | `<uses left>:<proof>:<operation-token record JSON>` |
  * | `grants`                     | zset   | none       | every grant id (score 0, lex order)        |
- * | `user:<sha256(userId)>`      | set    | none       | grant ids of one user                      |
+ * | `{u:<sha256(userId)>}:grants`| set    | none       | grant ids of one user                      |
  * | `lock:<name>`                | string | lock life  | owner token                               |
  * | `{ks}:switches`, `{ks}:epoch`| hash, string | none | kill switches and their epoch            |
  * | `{audit}:log`, `{audit}:head`| stream, hash | none | hash-chained audit entries, chain head    |
@@ -32,7 +32,10 @@ import { createHash } from 'node:crypto';
  * | `apr-admin`                  | zset   | none       | admin-approved request ids → expiry (ms)   |
  *
  * All keys of one grant share the hash tag `{g:<id>}` so multi-key scripts stay
- * in one Cluster slot. Operation-token records live under their own `tok:<jti>`
+ * in one Cluster slot; a user's indexes share `{u:<sha>}`; kill switches `{ks}` (their own slot,
+ * so the epoch every exchange confirms is one small read on one shard); revocations `{revq}`.
+ * Keys without a tag (`tok:`, `lock:`, `session:`, `once:`, `job:`, the `grants` and
+ * `tombstones` indexes) are only ever used one key per command, so any slot will do. Operation-token records live under their own `tok:<jti>`
  * key because `consume(jti)` — the hot path of /forward — knows only the jti and
  * must be one round trip. No index links a grant to its tokens: a token is
  * honoured only together with its live grant (token-store.ts). The user index hashes the user id (`iss` + `sub`, unbounded and
@@ -41,6 +44,13 @@ import { createHash } from 'node:crypto';
  * replay them).
  */
 const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
+
+/**
+ * The hash tag of one user's keys (`{u:<sha256(userId)>}`): the consent pages read the user's
+ * grant and tombstone indexes together, and on Cluster they then come from one node. base64url
+ * never contains a brace, so the tag ends where it should.
+ */
+const userTag = (userId: string) => `{u:${sha256(userId)}}`;
 
 export class RedisKeys {
   constructor(private readonly prefix: string) {}
@@ -63,7 +73,7 @@ export class RedisKeys {
   }
 
   userTombstoneIndex(userId: string): string {
-    return `${this.prefix}user-tombs:${sha256(userId)}`;
+    return `${this.prefix}${userTag(userId)}:tombs`;
   }
 
   token(jti: string): string {
@@ -75,7 +85,7 @@ export class RedisKeys {
   }
 
   userIndex(userId: string): string {
-    return `${this.prefix}user:${sha256(userId)}`;
+    return `${this.prefix}${userTag(userId)}:grants`;
   }
 
   lock(name: string): string {

@@ -1,38 +1,44 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import type { KillSwitchEvents } from '../kill-switch-store.js';
 
 /**
  * Redis pub/sub for kill-switch changes. Subscribing needs a connection of its
  * own (a subscribed connection can run nothing else); it is opened on first
- * use and closed with the stores. Messages carry only the epoch.
+ * use (`openSubscriber`) and closed with the stores. Messages carry only the epoch.
+ *
+ * On Cluster the channel is sharded (`SPUBLISH`/`SSUBSCRIBE`, Redis 7): it lives in the slot of
+ * its `{ks}` tag, so an announcement travels only within the shard that holds the epoch instead
+ * of being broadcast over the whole cluster bus, and it follows that shard through a failover.
  */
 export class RedisKillSwitchEvents implements KillSwitchEvents {
-  #subscriber: Redis | undefined;
+  #subscriber: RedisClient | undefined;
   readonly #listeners = new Set<(epoch: number) => void>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly channel: string,
+    private readonly openSubscriber: () => RedisClient,
+    private readonly sharded: boolean,
   ) {}
 
   async publish(epoch: number): Promise<void> {
-    await this.redis.publish(this.channel, String(epoch));
+    if (this.sharded) await this.redis.spublish(this.channel, String(epoch));
+    else await this.redis.publish(this.channel, String(epoch));
   }
 
   async subscribe(listener: (epoch: number) => void): Promise<() => Promise<void>> {
     if (this.#subscriber === undefined) {
-      // Unlike commands, a subscription should come back by itself after a reconnect. The name
-      // tells operators (and tests) in CLIENT LIST which replica's subscriber a connection is.
-      const sub = this.redis.duplicate({ enableOfflineQueue: true, autoResubscribe: true, connectionName: subscriberName() });
+      const sub = this.openSubscriber();
       sub.on('error', () => {});
-      sub.on('message', (channel: string, message: string) => {
+      sub.on(this.sharded ? 'smessage' : 'message', (channel: string, message: string) => {
         if (channel !== this.channel) return;
         const epoch = Number(message);
         if (!Number.isSafeInteger(epoch)) return;
         for (const l of this.#listeners) l(epoch);
       });
       this.#subscriber = sub;
-      await sub.subscribe(this.channel);
+      if (this.sharded) await sub.ssubscribe(this.channel);
+      else await sub.subscribe(this.channel);
     }
     this.#listeners.add(listener);
     return async () => {
@@ -41,7 +47,7 @@ export class RedisKillSwitchEvents implements KillSwitchEvents {
   }
 
   /** The subscriber connection, for tests that cut the fast path. */
-  get subscriber(): Redis | undefined {
+  get subscriber(): RedisClient | undefined {
     return this.#subscriber;
   }
 

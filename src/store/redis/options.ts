@@ -1,9 +1,25 @@
 import type { RedisOptions } from 'ioredis';
 
+/** How the stores reach Redis: one server, a Sentinel set or a Cluster (docs/architecture.md#data-model-in-redis). */
+export type RedisMode = 'standalone' | 'sentinel' | 'cluster';
+
 /** Connection settings for the Redis-backed stores. */
 export interface RedisStoreOptions {
-  /** `redis://` or `rediss://` URL, credentials included if any. */
-  url: string;
+  /** Default `standalone`. */
+  mode?: RedisMode;
+  /** Standalone: `redis://` or `rediss://` URL, credentials included if any. */
+  url?: string;
+  /** Sentinel: the sentinels; cluster: startup nodes. Each `redis://host:port` or `rediss://host:port`. */
+  nodes?: readonly string[];
+  /** Sentinel: the name the sentinels monitor the master under. */
+  masterName?: string;
+  /** ACL user and password (read from a file by the caller). */
+  username?: string;
+  password?: string;
+  /** Sentinel: the sentinels' own password. */
+  sentinelPassword?: string;
+  /** PEM CA bundle a `rediss://` server certificate must chain to. */
+  tlsCa?: string;
   /** Prefix of every key; default `tv:`. Lets several deployments or tests share one Redis. */
   keyPrefix?: string;
   /** Per-command deadline; default 500, at most 500 so a dead Redis becomes a 503 in well under a second. */
@@ -16,13 +32,27 @@ export interface RedisStoreOptions {
   replicaAckTimeoutMs?: number;
 }
 
+export interface NodeAddress {
+  host: string;
+  port: number;
+}
+
+export type ResolvedTopology =
+  | { mode: 'standalone'; url: string }
+  | { mode: 'sentinel'; sentinels: NodeAddress[]; masterName: string; tls: boolean }
+  | { mode: 'cluster'; nodes: NodeAddress[]; tls: boolean };
+
 export interface ResolvedRedisStoreOptions {
-  url: string;
+  topology: ResolvedTopology;
   keyPrefix: string;
   commandTimeoutMs: number;
   connectTimeoutMs: number;
   minReplicasAck: number;
   replicaAckTimeoutMs: number;
+  username?: string;
+  password?: string;
+  sentinelPassword?: string;
+  tlsCa?: string;
 }
 
 const MAX_COMMAND_TIMEOUT_MS = 500;
@@ -46,14 +76,48 @@ export function resolveRedisStoreOptions(opts: RedisStoreOptions): ResolvedRedis
   const replicaAckTimeoutMs = opts.replicaAckTimeoutMs ?? 250;
   if (!Number.isInteger(minReplicasAck) || minReplicasAck < 0) throw new RangeError('minReplicasAck must be a non-negative integer');
   if (!Number.isInteger(replicaAckTimeoutMs) || replicaAckTimeoutMs <= 0) throw new RangeError('replicaAckTimeoutMs must be a positive integer');
-  return { url: opts.url, keyPrefix, commandTimeoutMs, connectTimeoutMs, minReplicasAck, replicaAckTimeoutMs };
+  const { username, password, sentinelPassword, tlsCa } = opts;
+  return {
+    topology: resolveTopology(opts),
+    keyPrefix,
+    commandTimeoutMs,
+    connectTimeoutMs,
+    minReplicasAck,
+    replicaAckTimeoutMs,
+    ...(username !== undefined ? { username } : {}),
+    ...(password !== undefined ? { password } : {}),
+    ...(sentinelPassword !== undefined ? { sentinelPassword } : {}),
+    ...(tlsCa !== undefined ? { tlsCa } : {}),
+  };
+}
+
+function resolveTopology(opts: RedisStoreOptions): ResolvedTopology {
+  const mode = opts.mode ?? 'standalone';
+  if (mode === 'standalone') {
+    if (opts.url === undefined) throw new RangeError('url is required in standalone mode');
+    return { mode, url: opts.url };
+  }
+  const nodes = (opts.nodes ?? []).map(parseNode);
+  if (nodes.length === 0) throw new RangeError(`nodes are required in ${mode} mode`);
+  const tls = nodes.some((n) => n.tls);
+  if (nodes.some((n) => n.tls !== tls)) throw new RangeError('nodes mix redis:// and rediss://');
+  const addresses = nodes.map(({ host, port }) => ({ host, port }));
+  if (mode === 'cluster') return { mode, nodes: addresses, tls };
+  if (opts.masterName === undefined) throw new RangeError('masterName is required in sentinel mode');
+  return { mode, sentinels: addresses, masterName: opts.masterName, tls };
+}
+
+function parseNode(address: string): NodeAddress & { tls: boolean } {
+  const url = new URL(address);
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new RangeError('a node must be a redis:// or rediss:// address');
+  return { host: url.hostname, port: Number(url.port || 6379), tls: url.protocol === 'rediss:' };
 }
 
 /**
  * ioredis settings for failing fast: its defaults queue
  * commands while disconnected and retry them for ≈ 10 s.
  */
-export function clientOptions(opts: ResolvedRedisStoreOptions) {
+export function clientOptions(opts: Pick<ResolvedRedisStoreOptions, 'commandTimeoutMs' | 'connectTimeoutMs'>) {
   return {
     enableOfflineQueue: false,
     // Commands issued in the same tick by concurrent requests leave in one write: on the exchange
@@ -70,6 +134,10 @@ export function clientOptions(opts: ResolvedRedisStoreOptions) {
     // a late refresh commit) would change state behind the caller's back.
     autoResendUnfulfilledCommands: false,
     // Never give up: once Redis is back the same process serves again without a restart.
-    retryStrategy: (attempt: number) => Math.min(20 * attempt, MAX_RECONNECT_DELAY_MS),
+    retryStrategy: reconnectDelay,
   } satisfies RedisOptions;
+}
+
+export function reconnectDelay(attempt: number): number {
+  return Math.min(50 * attempt, MAX_RECONNECT_DELAY_MS);
 }

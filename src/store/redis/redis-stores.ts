@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import type { StoreObserver, Stores } from '../stores.js';
 import { RedisAuditStore } from './audit-store.js';
@@ -6,12 +6,14 @@ import { guardStore } from './errors.js';
 import { RedisGrantStore } from './grant-store.js';
 import { RedisKeys } from './keys.js';
 import { RedisKillSwitchStore } from './kill-switch-store.js';
-import { RedisKillSwitchEvents } from './kill-switch-events.js';
+import { RedisKillSwitchEvents, subscriberName } from './kill-switch-events.js';
 import { RedisAdminJobStore } from './admin-job-store.js';
 import { RedisLockStore } from './lock-store.js';
 import { ReplicaWaiter } from './replicas.js';
-import { clientOptions, resolveRedisStoreOptions } from './options.js';
-import type { RedisStoreOptions } from './options.js';
+import { resolveRedisStoreOptions } from './options.js';
+import type { RedisStoreOptions, ResolvedRedisStoreOptions } from './options.js';
+import { clusterOptions, createClient } from './client.js';
+import type { RedisClient } from './client.js';
 import { defineScripts } from './scripts.js';
 import { RedisTokenStore } from './token-store.js';
 import { RedisOneShotStore, RedisSessionStore } from './session-store.js';
@@ -23,13 +25,13 @@ import { RedisApprovalStore } from './approval-store.js';
 const QUIT_GRACE_MS = 250;
 
 /**
- * Stores on one ioredis connection. Returns at once; the client connects in
+ * Stores on one ioredis client (one connection, or one per Cluster master). Returns at once; the client connects in
  * the background and commands fail with StoreUnavailableError until it is
  * ready (there is no offline queue), so use connectRedisStores at boot.
  */
 export function createRedisStores(opts: RedisStoreOptions): Stores {
   const resolved = resolveRedisStoreOptions(opts);
-  const redis = defineScripts(new Redis(resolved.url, clientOptions(resolved)));
+  const redis = defineScripts(createClient(resolved));
   // Failures reach callers as rejected commands; without a listener ioredis
   // would print every reconnect error to stderr.
   redis.on('error', () => {});
@@ -41,7 +43,7 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
   const watch = (name: string) => ({ name, observer: () => observer });
   const guard = <T extends object>(store: T, name?: string): T =>
     guardStore(store, redis, name === undefined ? undefined : watch(name), resolved.commandTimeoutMs);
-  const killSwitchEvents = guard(new RedisKillSwitchEvents(redis, keys.killEvents()));
+  const killSwitchEvents = guard(new RedisKillSwitchEvents(redis, keys.killEvents(), () => openSubscriber(redis, resolved), redis instanceof Cluster));
   return guard({
     grants: guard(new RedisGrantStore(redis, keys, replicas), 'grants'),
     tokens: guard(new RedisTokenStore(redis, keys), 'tokens'),
@@ -62,13 +64,9 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
       await redis.ping();
     },
     async durabilityProblems() {
-      const [persistence, memory] = await Promise.all([redis.info('persistence'), redis.info('memory')]);
-      const field = (text: string, name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(text)?.[1]?.trim();
-      const problems: string[] = [];
-      if (field(persistence, 'aof_enabled') !== '1') problems.push('redis: appendonly is off (grants would not survive a restart)');
-      const policy = field(memory, 'maxmemory_policy');
-      if (policy !== 'noeviction') problems.push(`redis: maxmemory-policy is ${policy ?? 'unknown'}, must be noeviction (grants must never be evicted)`);
-      return problems;
+      // Every master of a Cluster holds a share of the grants, so each must be durable.
+      const masters = redis instanceof Cluster ? redis.nodes('master') : [redis];
+      return [...new Set((await Promise.all(masters.map(durabilityProblemsOf))).flat())];
     },
     async close() {
       killSwitchEvents.close();
@@ -101,4 +99,35 @@ export async function connectRedisStores(opts: RedisStoreOptions, waitMs?: numbe
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }
+}
+
+/**
+ * The subscriber connection: unlike commands, a subscription should come back by itself after a
+ * reconnect or a failover. The name tells operators (and tests) in CLIENT LIST which replica's
+ * subscriber a connection is. On Cluster, a client of its own with sharded subscribers (one
+ * connection to the master of each subscribed channel's slot).
+ */
+function openSubscriber(redis: RedisClient, opts: ResolvedRedisStoreOptions): RedisClient {
+  if (!(redis instanceof Cluster)) return redis.duplicate({ enableOfflineQueue: true, autoResubscribe: true, connectionName: subscriberName() });
+  const base = clusterOptions(opts);
+  return new Cluster(startupNodes(opts), {
+    ...base,
+    enableOfflineQueue: true,
+    shardedSubscribers: true,
+    redisOptions: { ...base.redisOptions, autoResubscribe: true, connectionName: subscriberName() },
+  });
+}
+
+function startupNodes(opts: ResolvedRedisStoreOptions) {
+  return opts.topology.mode === 'cluster' ? opts.topology.nodes : [];
+}
+
+async function durabilityProblemsOf(redis: Pick<RedisClient, 'info'>): Promise<string[]> {
+  const [persistence, memory] = await Promise.all([redis.info('persistence'), redis.info('memory')]);
+  const field = (text: string, name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(text)?.[1]?.trim();
+  const problems: string[] = [];
+  if (field(persistence, 'aof_enabled') !== '1') problems.push('redis: appendonly is off (grants would not survive a restart)');
+  const policy = field(memory, 'maxmemory_policy');
+  if (policy !== 'noeviction') problems.push(`redis: maxmemory-policy is ${policy ?? 'unknown'}, must be noeviction (grants must never be evicted)`);
+  return problems;
 }

@@ -1,5 +1,7 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { WEBHOOK_SCRIPTS, type WebhookScriptCommands } from './webhook-scripts.js';
+
+type RedisClient = Redis | Cluster;
 
 /**
  * Lua for every check-then-act step: never GET then DEL (docs/architecture.md#data-model-in-redis). Each script touches only
@@ -257,10 +259,13 @@ export interface ScriptCommands extends WebhookScriptCommands {
   tvApprovalDecide(approval: string, decision: string, role: string, userId: string, decidedBy: string, now: number): Promise<string>;
 }
 
-export type ScriptedRedis = Redis & ScriptCommands;
+export type ScriptedRedis = RedisClient & ScriptCommands;
+
+/** Every script's command name (Cluster keeps them out of auto-pipelining: client.ts). */
+export const SCRIPT_NAMES: readonly string[] = Object.keys(SCRIPTS);
 
 /** Registers every script on a client. */
-export function defineScripts(redis: Redis): ScriptedRedis {
+export function defineScripts(redis: RedisClient): ScriptedRedis {
   for (const [name, def] of Object.entries(SCRIPTS)) {
     // A script without numberOfKeys takes its key count as the first argument of each call.
     redis.defineCommand(name, 'numberOfKeys' in def ? { numberOfKeys: def.numberOfKeys, lua: def.lua } : { lua: def.lua });

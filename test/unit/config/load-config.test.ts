@@ -52,8 +52,63 @@ describe('configuration', () => {
     expect(config.limits.bodyBytes).toBe(65_536);
     expect(config.store).toStrictEqual({
       kind: 'redis',
-      redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'tv:', commandTimeoutMs: 500, connectTimeoutMs: 1000, minReplicasAck: 0, replicaAckTimeoutMs: 250 },
+      redis: {
+        mode: 'standalone',
+        url: 'redis://127.0.0.1:6379',
+        keyPrefix: 'tv:',
+        commandTimeoutMs: 500,
+        connectTimeoutMs: 1000,
+        minReplicasAck: 0,
+        replicaAckTimeoutMs: 250,
+      },
     });
+  });
+
+  it('reaches a Cluster or a Sentinel set through nodes, with an ACL user and its password file next to the config', async () => {
+    await writeFile(join(dir, 'redis-password'), 'placeholder');
+    const cluster = { mode: 'cluster', nodes: ['rediss://10.0.0.1:6380', 'rediss://10.0.0.2:6380'], username: 'vault', passwordFile: 'redis-password' };
+    const config = loadConfig({ TOKEN_VAULT_CONFIG: await writeConfig('cluster.yaml', { ...valid(), store: { redis: cluster } }) });
+    expect(config.store.redis).toStrictEqual({
+      ...cluster,
+      passwordFile: join(dir, 'redis-password'),
+      keyPrefix: 'tv:',
+      commandTimeoutMs: 500,
+      connectTimeoutMs: 1000,
+      minReplicasAck: 0,
+      replicaAckTimeoutMs: 250,
+    });
+    const sentinel = { mode: 'sentinel', nodes: ['redis://10.0.0.1:26379'], masterName: 'vault' };
+    expect(loadConfig({ TOKEN_VAULT_CONFIG: await writeConfig('sentinel.yaml', { ...valid(), store: { redis: sentinel } }) }).store.redis.masterName).toBe(
+      'vault',
+    );
+  });
+
+  it('names what each Redis mode lacks or does not use, and refuses credentials in a node address', async () => {
+    const bad = async (name: string, redis: object) => {
+      const path = await writeConfig(name, { ...valid(), store: { redis } });
+      return errorOf(() => loadConfig({ TOKEN_VAULT_CONFIG: path })).problems;
+    };
+    expect(await bad('s1.yaml', { mode: 'sentinel', url: 'redis://10.0.0.1:6379' })).toStrictEqual([
+      'store.redis.url: not used in mode sentinel: list the sentinels in nodes',
+      'store.redis.nodes: required in mode sentinel',
+      'store.redis.masterName: required in mode sentinel',
+    ]);
+    expect(
+      await bad('c1.yaml', { mode: 'cluster', nodes: ['redis://10.0.0.1:6379', 'rediss://10.0.0.2:6379'], masterName: 'x', passwordFile: 'gone' }),
+    ).toStrictEqual(['store.redis.nodes: mixes redis:// and rediss://', 'store.redis.masterName: only for mode sentinel']);
+    expect(await bad('c2.yaml', { mode: 'cluster', nodes: ['redis://user:CANARY@10.0.0.1:6379'] })).toStrictEqual([
+      'store.redis.nodes.0: must be redis://host:port or rediss://host:port (no credentials: use username and passwordFile)',
+    ]);
+    expect(await bad('s2.yaml', { url: 'redis://10.0.0.1:6379', nodes: ['redis://10.0.0.1:6379'], masterName: 'x' })).toStrictEqual([
+      'store.redis.nodes: only for mode sentinel or cluster (standalone uses url)',
+      'store.redis.masterName: only for mode sentinel',
+    ]);
+    expect(await bad('c4.yaml', { mode: 'cluster', nodes: ['redis://10.0.0.1:6379'], minReplicasAck: 1 })).toStrictEqual([
+      'store.redis.minReplicasAck: not supported in mode cluster yet (use sentinel or standalone with replicas)',
+    ]);
+    expect(await bad('c3.yaml', { mode: 'cluster', nodes: ['redis://10.0.0.1:6379'], passwordFile: 'gone' })).toStrictEqual([
+      `store.redis.passwordFile: file not found or not readable: ${join(dir, 'gone')}`,
+    ]);
   });
 
   it('loads JSON and lets environment variables override the file', async () => {

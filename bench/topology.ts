@@ -1,0 +1,181 @@
+/**
+ * `BENCH_ONLY=topology npm run bench` (or `npx tsx bench/topology.ts`): what one /exchange and one
+ * /forward cost Redis, on a standalone server and on a 3-master Cluster (1 replica each), for
+ * docs/scaling.md. Real vault, real mTLS, the CRM provider of test/helpers/forward-fixture.ts.
+ *
+ * Per operation, summed over every master: commands by name (`INFO commandstats`), client bytes
+ * in and out (`total_net_input_bytes`, `total_net_output_bytes`), replication bytes
+ * (`total_net_repl_output_bytes`), redis-server CPU (`used_cpu_sys + used_cpu_user`, an upper
+ * bound: it includes background work). Then `MEMORY USAGE` of a grant, a token record and the
+ * audit stream per record. Sequential requests in BENCH_CONCURRENCY loops (default 8).
+ */
+import { call } from '../test/helpers/https-client.js';
+import { AGENT_A, exchangeParams } from '../test/helpers/exchange-fixture.js';
+import { startForwardWorld, type ForwardWorld } from '../test/helpers/forward-fixture.js';
+import { redisCommand, redisText } from '../test/helpers/redis-node.js';
+import { startRedisCluster } from '../test/helpers/redis-cluster.js';
+
+const N = Number(process.env.BENCH_OPS ?? 2000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
+
+interface Counters {
+  commands: Map<string, number>;
+  netIn: number;
+  netOut: number;
+  repl: number;
+  cpuUs: number;
+}
+
+async function counters(ports: number[]): Promise<Counters> {
+  const total: Counters = { commands: new Map(), netIn: 0, netOut: 0, repl: 0, cpuUs: 0 };
+  for (const port of ports) {
+    const info = await redisText(port, 'info', 'all');
+    const num = (name: string) => Number(new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1] ?? 0);
+    total.netIn += num('total_net_input_bytes');
+    total.netOut += num('total_net_output_bytes');
+    total.repl += num('total_net_repl_output_bytes');
+    total.cpuUs += (num('used_cpu_sys') + num('used_cpu_user')) * 1e6;
+    for (const [, name, calls] of info.matchAll(/^cmdstat_([a-z|_]+):calls=(\d+)/gm)) {
+      total.commands.set(name!, (total.commands.get(name!) ?? 0) + Number(calls));
+    }
+  }
+  return total;
+}
+
+function perOp(before: Counters, after: Counters, ops: number) {
+  const commands: Record<string, number> = {};
+  for (const [name, calls] of after.commands) {
+    const d = (calls - (before.commands.get(name) ?? 0)) / ops;
+    // The stats connection's own INFO calls are noise below 0.01 per operation.
+    if (d >= 0.01 && name !== 'info') commands[name] = Number(d.toFixed(2));
+  }
+  const total = Object.values(commands).reduce((a, b) => a + b, 0);
+  return {
+    commands,
+    commandsTotal: Number(total.toFixed(2)),
+    bytesIn: Math.round((after.netIn - before.netIn) / ops),
+    bytesOut: Math.round((after.netOut - before.netOut) / ops),
+    replBytes: Math.round((after.repl - before.repl) / ops),
+    redisCpuUs: Math.round((after.cpuUs - before.cpuUs) / ops),
+  };
+}
+
+async function inLoops<T>(count: number, op: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = new Array<T>(count);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < count) {
+        const i = next++;
+        out[i] = await op(i);
+      }
+    }),
+  );
+  return out;
+}
+
+async function measure(label: string, w: ForwardWorld, masters: () => Promise<number[]>, keyPort: (key: string) => Promise<number>) {
+  const freshBody = async () => new URLSearchParams(await exchangeParams(w.vault.ids, 'alice', AGENT_A, { scope: 'crm:records.read' })).toString();
+  let body = await freshBody();
+  let refused = 0;
+  // On a loaded machine a command can miss its 500 ms deadline (503): retried and counted.
+  const exchange = async (): Promise<string> => {
+    for (;;) {
+      const token = await exchangeOnce();
+      if (token !== null) return token;
+      refused++;
+    }
+  };
+  const exchangeOnce = async (): Promise<string | null> => {
+    const res = await call(`${w.vault.internalUrl}/exchange`, {
+      method: 'POST',
+      ca: w.vault.pki.ca,
+      client: w.vault.pki.gateway,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body,
+    });
+    if (res.status === 503) return null;
+    // A slow run outlives the identity tokens: new ones, and the request again.
+    if (res.status === 400 && res.text.includes('expired')) {
+      body = await freshBody();
+      return exchangeOnce();
+    }
+    if (res.status !== 200) throw new Error(`exchange: ${res.status} ${res.text}`);
+    return res.json<{ access_token: string }>().access_token;
+  };
+  await inLoops(200, exchange);
+  let before = await counters(await masters());
+  let started = performance.now();
+  const tokens = await inLoops(N, exchange);
+  const exchangeMs = performance.now() - started;
+  let after = await counters(await masters());
+  const ex = perOp(before, after, N);
+  before = after;
+  started = performance.now();
+  await inLoops(N, async (i) => {
+    const res = await call(`${w.vault.internalUrl}/forward/crm/records/${i}`, {
+      ca: w.vault.pki.ca,
+      client: w.vault.pki.gateway,
+      headers: { authorization: `Bearer ${tokens[i]}` },
+    });
+    if (res.status !== 200) refused++;
+  });
+  const forwardMs = performance.now() - started;
+  after = await counters(await masters());
+  const fw = perOp(before, after, N);
+  // Memory: one grant hash, one live token record, the audit stream per entry.
+  const [fresh] = await inLoops(1, exchange);
+  const jti = (JSON.parse(Buffer.from(fresh!.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
+  const usage = async (key: string) => Number(await redisCommand(await keyPort(key), 'memory', 'usage', key, 'samples', '0'));
+  const stream = 'tv:{audit}:log';
+  const records = Number(await redisCommand(await keyPort(stream), 'xlen', stream));
+  const memory = {
+    grantBytes: await usage(`tv:{g:${w.grant.id}}:grant`),
+    cachedAccessTokenBytes: await usage(`tv:{g:${w.grant.id}}:at`),
+    tokenRecordBytes: await usage(`tv:tok:${jti}`),
+    auditBytesPerRecord: Math.round((await usage(stream)) / records),
+  };
+  return {
+    label,
+    ops: N,
+    refused503: refused,
+    exchangePerSecond: Math.round(N / (exchangeMs / 1000)),
+    forwardPerSecond: Math.round(N / (forwardMs / 1000)),
+    exchange: ex,
+    forward: fw,
+    memory,
+  };
+}
+
+async function main() {
+  const results = [];
+  {
+    const w = await startForwardWorld();
+    results.push(
+      await measure(
+        'standalone',
+        w,
+        async () => [w.redis.port],
+        async () => w.redis.port,
+      ),
+    );
+    await w.close();
+  }
+  {
+    const cluster = await startRedisCluster();
+    const w = await startForwardWorld({ store: { kind: 'redis', redis: { mode: 'cluster', nodes: cluster.urls } } });
+    results.push(
+      await measure(
+        'cluster (3 masters)',
+        w,
+        () => cluster.masters(),
+        (key) => cluster.masterOf(key),
+      ),
+    );
+    await w.close();
+    await cluster.stop();
+  }
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+}
+
+await main();
