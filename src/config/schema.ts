@@ -131,6 +131,12 @@ export const configSchema = z
       .strictObject({
         /** Where the newest signed audit checkpoint is kept (outside Redis); default `<keys.dir>/audit-checkpoint.json`. */
         checkpointFile: filePath.optional(),
+        /**
+         * Independent hash chains of the trail (each its own Redis stream, head and checkpoint, spread
+         * over Cluster slots). Fixed for the life of a trail: the vault refuses to start on a trail
+         * written under another count.
+         */
+        chains: z.number().int().min(1).max(1024).default(16),
       })
       .prefault({}),
     keys: z.strictObject({ dir: filePath }),

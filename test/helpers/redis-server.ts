@@ -39,11 +39,14 @@ process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-/** Starts a private redis-server (from PATH) and resolves once it answers PING. */
-export async function startRedis(): Promise<RedisHandle> {
+/**
+ * Starts a private redis-server (from PATH) and resolves once it answers PING. `extraArgs` are
+ * appended to its command line (e.g. `--cluster-enabled yes` for CLUSTER KEYSLOT).
+ */
+export async function startRedis(extraArgs: readonly string[] = []): Promise<RedisHandle> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'tv-redis-'));
-  let child: ChildProcess | undefined = await spawnRedis(port, dir);
+  let child: ChildProcess | undefined = await spawnRedis(port, dir, extraArgs);
 
   const halt = async (signal: NodeJS.Signals): Promise<void> => {
     const current = child;
@@ -63,7 +66,7 @@ export async function startRedis(): Promise<RedisHandle> {
     kill: () => halt('SIGKILL'),
     async restart() {
       await halt('SIGTERM');
-      child = await spawnRedis(port, dir);
+      child = await spawnRedis(port, dir, extraArgs);
     },
     pause: () => child?.kill('SIGSTOP'),
     resume: () => child?.kill('SIGCONT'),
@@ -90,7 +93,7 @@ export async function redisForTests(): Promise<RedisHandle> {
   };
 }
 
-async function spawnRedis(port: number, dir: string): Promise<ChildProcess> {
+async function spawnRedis(port: number, dir: string, extraArgs: readonly string[]): Promise<ChildProcess> {
   const args = [
     '--port',
     String(port),
@@ -108,6 +111,7 @@ async function spawnRedis(port: number, dir: string): Promise<ChildProcess> {
     'no',
     '--loglevel',
     'warning',
+    ...extraArgs,
   ];
   const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

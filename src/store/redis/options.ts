@@ -1,4 +1,5 @@
 import type { RedisOptions } from 'ioredis';
+import { AUDIT_CHAINS_DEFAULT, AUDIT_CHAINS_MAX } from '../audit-store.js';
 
 /** Connection settings for the Redis-backed stores. */
 export interface RedisStoreOptions {
@@ -10,6 +11,8 @@ export interface RedisStoreOptions {
   commandTimeoutMs?: number;
   /** TCP connect deadline per attempt; default 1000. */
   connectTimeoutMs?: number;
+  /** Audit chains (config `audit.chains`); default 16. */
+  auditChains?: number;
 }
 
 export interface ResolvedRedisStoreOptions {
@@ -17,6 +20,7 @@ export interface ResolvedRedisStoreOptions {
   keyPrefix: string;
   commandTimeoutMs: number;
   connectTimeoutMs: number;
+  auditChains: number;
 }
 
 const MAX_COMMAND_TIMEOUT_MS = 500;
@@ -35,7 +39,10 @@ export function resolveRedisStoreOptions(opts: RedisStoreOptions): ResolvedRedis
   const keyPrefix = opts.keyPrefix ?? 'tv:';
   // A brace in the prefix would become the Cluster hash tag of every key and defeat per-grant tags.
   if (/[{}]/.test(keyPrefix)) throw new RangeError('keyPrefix must not contain { or }');
-  return { url: opts.url, keyPrefix, commandTimeoutMs, connectTimeoutMs };
+  const auditChains = opts.auditChains ?? AUDIT_CHAINS_DEFAULT;
+  if (!Number.isInteger(auditChains) || auditChains < 1 || auditChains > AUDIT_CHAINS_MAX)
+    throw new RangeError(`auditChains must be an integer in 1..${AUDIT_CHAINS_MAX}`);
+  return { url: opts.url, keyPrefix, commandTimeoutMs, connectTimeoutMs, auditChains };
 }
 
 /**

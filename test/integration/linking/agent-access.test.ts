@@ -14,6 +14,7 @@ import { call } from '../../helpers/https-client.js';
 import { SALES_AGENT, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';
 import { redisForTests, type RedisHandle } from '../../helpers/redis-server.js';
 import { withRequestId } from '../../helpers/request-id.js';
+import { trailRecords } from '../../helpers/audit-trail.js';
 
 const READ = 'salesforce:records.read';
 const WRITE = 'salesforce:records.write';
@@ -73,7 +74,7 @@ function rows(page: string, cls: string): string[][] {
 const timeCell = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/;
 
 async function auditBodies(): Promise<Array<Record<string, unknown>>> {
-  return (await lv.vault.runtime.stores.audit.range(1, 10_000)).map((e) => JSON.parse(e.body) as Record<string, unknown>);
+  return await trailRecords(lv.vault.runtime.stores.audit);
 }
 
 beforeAll(async () => {
@@ -182,7 +183,7 @@ describe("a connection's agents and history", () => {
   });
 
   it('refuses a revocation without CSRF, of a foreign grant or with an oversized agent id; an agent without consent changes nothing', async () => {
-    const head = await lv.vault.runtime.stores.audit.head();
+    const head = await lv.vault.runtime.stores.audit.heads();
     const snapshot = await lv.allGrants();
     const noCsrf = await alice.postForm('/connections/salesforce/revoke-agent', { grant: aliceGrant.id, agent: SALES_AGENT });
     expect(noCsrf.status).toBe(403);
@@ -208,7 +209,7 @@ describe("a connection's agents and history", () => {
     });
     expect({ status: none.status, location: none.location }).toStrictEqual({ status: 303, location: '/connections/salesforce?result=agent_revoked' });
     expect(await lv.allGrants()).toStrictEqual(snapshot);
-    expect(await lv.vault.runtime.stores.audit.head()).toStrictEqual(head);
+    expect(await lv.vault.runtime.stores.audit.heads()).toStrictEqual(head);
   });
 
   it("never shows another user's history, even when the grant index in Redis is edited to point at it", async () => {
