@@ -94,7 +94,9 @@ export class RedisAuditStore implements AuditStore {
     if (count <= 0) return [];
     const chain = auditChainOfGrant(grantId, this.chains);
     const rows = await this.redis.tvAuditByGrant(this.keys.auditGrantIndex(chain, grantId), this.keys.auditLog(chain), Math.floor(count));
-    return rows.map((fields) => toEntry(chain, fields));
+    // The index is in Redis (untrusted): a seq pushed onto it twice names one entry once.
+    const seen = new Set<number>();
+    return rows.map((fields) => toEntry(chain, fields)).filter((e) => !seen.has(e.seq) && seen.add(e.seq));
   }
 
   async reverseRange(chain: number, toSeq: number, count: number): Promise<AuditEntry[]> {

@@ -29,7 +29,8 @@ afterAll(async () => {
 
 const auditBodies = async (vault: TestVault) =>
   (await trailEntries(vault.runtime.stores.audit)).map((e) => {
-    const { time, requestId, ...rest } = JSON.parse(e.body) as Record<string, unknown>;
+    const { time, requestId, chain, ...rest } = JSON.parse(e.body) as Record<string, unknown>;
+    expect(chain).toBe(e.chain);
     expect(typeof time).toBe('string');
     expect(typeof requestId).toBe('string');
     return rest;

@@ -15,6 +15,7 @@ import { SALES_AGENT, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from
 import { redisForTests, type RedisHandle } from '../../helpers/redis-server.js';
 import { withRequestId } from '../../helpers/request-id.js';
 import { trailRecords } from '../../helpers/audit-trail.js';
+import { auditChainOfGrant } from '../../../src/store/audit-store.js';
 
 const READ = 'salesforce:records.read';
 const WRITE = 'salesforce:records.write';
@@ -228,7 +229,8 @@ describe("a connection's agents and history", () => {
     expect(aliceSeqs.length).toBeGreaterThan(0);
     const raw = new Redis(redis.url);
     try {
-      const key = `${String(lv.vault.config.store.redis.keyPrefix)}{audit}:grant:${bobGrant.id}`;
+      // Bob's index lives in the chain of bob's grant; the seqs are looked up there.
+      const key = `${String(lv.vault.config.store.redis.keyPrefix)}{audit:${auditChainOfGrant(bobGrant.id, 16)}}:grant:${bobGrant.id}`;
       expect(await raw.exists(key)).toBe(1);
       await raw.lpush(key, ...aliceSeqs.map(String));
     } finally {
