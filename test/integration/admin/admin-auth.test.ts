@@ -50,7 +50,7 @@ const forgedJwt = async () => {
 
 async function nothingChanged(): Promise<void> {
   expect(await vault.runtime.stores.killSwitches.snapshot()).toStrictEqual({ epoch: 0, switches: [] });
-  expect(await vault.runtime.stores.audit.heads()).toBeNull();
+  expect((await vault.runtime.stores.audit.heads()).every((h) => h === null)).toBe(true);
 }
 
 /** Everything an admin route could change, to compare before and after refused calls. */
