@@ -1,11 +1,11 @@
 // Layering of src/ (`npm run depcruise`, part of `npm test`).
 //   infrastructure: config crypto store identity providers net http metrics tracing + errors.ts; never imports a domain folder
-//   domain libraries: grants tokens kill-switches audit; may use infrastructure, never an entry point
+//   domain libraries: grants tokens kill-switches audit approvals; may use infrastructure, never an entry point
 //   entry points: exchange forward linking admin discovery health cli; one folder per entry, never each other
 //   dev: the dev entry (src/dev/dev.ts) and what only it needs; tsconfig.build.json leaves it out of dist/
 // The composition roots (main.ts, boot.ts, app.ts, services.ts) may import anything but dev/.
 const infrastructure = '^src/(?:(?:config|crypto|store|identity|providers|net|http|metrics|tracing)/|errors\\.ts$)';
-const domainLibraries = 'grants|tokens|kill-switches|audit';
+const domainLibraries = 'grants|tokens|kill-switches|audit|approvals';
 const entryPoints = 'exchange|forward|linking|admin|discovery|health|cli';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -31,6 +31,13 @@ module.exports = {
       severity: 'error',
       from: { path: `^src/(?:${domainLibraries})/` },
       to: { path: `^src/(?:${entryPoints})/` },
+    },
+    {
+      name: 'postgres-only-in-archive',
+      comment: 'PostgreSQL holds the audit archive only: node-postgres is used by src/audit/archive/ and nowhere else.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/audit/archive/' },
+      to: { path: 'node_modules/(?:pg|pg-[a-z-]+)/' },
     },
     {
       name: 'no-circular',

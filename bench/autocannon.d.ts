@@ -5,7 +5,11 @@ declare module 'autocannon' {
       url: string;
       connections?: number;
       duration?: number;
+      /** Requests to send in all, instead of a duration. */
+      amount?: number;
       workers?: number;
+      /** Requests per second over all connections (a fixed rate instead of as fast as possible). */
+      overallRate?: number;
       method?: string;
       body?: string;
       headers?: Record<string, string>;

@@ -18,7 +18,9 @@
  * BENCH_TRACING=on to run the vault with tracing on (bench/tracing.ts).
  * BENCH_ONLY=metrics for the exchange with metrics on and off (bench/metrics-cost.ts).
  */
-import { cpus } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { createServer } from 'node:https';
 import type { Server as HttpServer } from 'node:http';
 import { fork } from 'node:child_process';
@@ -32,11 +34,13 @@ import { startRedis, type RedisHandle } from '../test/helpers/redis-server.js';
 import { benchForward } from './forward.js';
 import { benchTracing } from './tracing.js';
 import { benchMetricsCost } from './metrics-cost.js';
+import { measureFloor } from './floor.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const useRedis = process.env.BENCH_STORE !== 'memory';
+const requestsPerRun = Number(process.env.BENCH_REQUESTS ?? 0);
 
 interface Figures {
   rps: number;
@@ -54,6 +58,8 @@ async function load(
   tls: { ca: string; cert: string; key: string },
   request: { method: 'GET' | 'POST'; body?: string; headers?: Record<string, string> },
   duration = seconds,
+  /** A fixed rate (req/s over all connections) instead of as fast as possible. */
+  rate?: number,
 ): Promise<Figures> {
   const child = fork(fileURLToPath(new URL('./load.ts', import.meta.url)), { execArgv: ['--import', 'tsx'] });
   await new Promise<void>((resolve) => child.once('spawn', resolve));
@@ -61,11 +67,14 @@ async function load(
   const options: autocannon.Options = {
     url,
     connections,
-    duration,
+    // BENCH_REQUESTS: a fixed number of requests per run instead of a duration, so CPU per request
+    // does not depend on how much of the machine other work leaves (fixed-rate runs keep the duration).
+    ...(requestsPerRun && !rate && duration === seconds ? { amount: requestsPerRun } : { duration }),
     tlsOptions: tls,
     method: request.method,
     ...(request.body ? { body: request.body } : {}),
     headers: request.headers ?? {},
+    ...(rate ? { overallRate: rate } : {}),
   };
   const result = await new Promise<{ rps: number; total: number; p50: number; p99: number; non2xx: number; errors: number }>((resolve, reject) => {
     child.once('message', resolve as (message: unknown) => void);
@@ -104,15 +113,15 @@ async function main(): Promise<void> {
   let redis: RedisHandle | undefined;
   if (useRedis) redis = await startRedis();
   // BENCH_ONLY=forward: only the /forward rows (bench/forward.ts); otherwise they follow the exchange rows.
-  const forwardRows = () => benchForward(load, { ...(redis ? { redisUrl: redis.url } : {}), rounds, fig });
+  const forwardRows = async () => (await benchForward(load, { ...(redis ? { redisUrl: redis.url } : {}), rounds, fig })).lines;
   if (process.env.BENCH_ONLY === 'metrics') {
     const rows = await benchMetricsCost(load, { ...(redis ? { redisUrl: redis.url } : {}), rounds, fig });
-    process.stdout.write(`${[machineLine(), ...rows].join('\n')}\n`);
+    report([machineLine(), ...rows]);
     await redis?.stop();
     return;
   }
   if (process.env.BENCH_ONLY === 'forward') {
-    process.stdout.write(`${[machineLine(), ...(await forwardRows())].join('\n')}\n`);
+    report([machineLine(), ...(await forwardRows())]);
     await redis?.stop();
     return;
   }
@@ -176,6 +185,36 @@ async function main(): Promise<void> {
   }
   stats?.disconnect();
 
+  const done = results.filter((r) => r.exchange.total > 0);
+  const meanOf = (pick: (r: (typeof results)[number]) => number) => done.reduce((sum, r) => sum + pick(r), 0) / Math.max(1, done.length);
+  const tail: string[] = [];
+  if (only !== 'bare' && done.length > 0) {
+    const maxRps = meanOf((r) => r.exchange.rps);
+    const half = await load(`${vault.internalUrl}/exchange`, tls, exchange, seconds, Math.max(1, Math.round(maxRps / 2)));
+    tail.push(
+      '',
+      `/exchange at 50 % of its maximum rate (${(maxRps / 2).toFixed(0)} req/s asked): ${half.rps.toFixed(0)} req/s, p50 ${half.p50} ms, p99 ${half.p99} ms (goal < 10 ms), ${half.cpuUs.toFixed(0)} µs vault CPU/req, ${half.non2xx}/${half.errors} non-2xx/errors`,
+    );
+    if (only !== 'exchange') {
+      const params = new URLSearchParams(body);
+      const floor = await measureFloor({
+        barePostUs: meanOf((r) => r.bareForm.cpuUs),
+        signingKey: vault.runtime.keys.signingKeys.active,
+        tokens: [params.get('subject_token') ?? '', params.get('actor_token') ?? ''],
+        ...(redis ? { redisUrl: redis.url } : {}),
+      });
+      const exchangeUs = meanOf((r) => r.exchange.cpuUs);
+      tail.push(
+        '',
+        `exchange component floor (CPU µs per exchange, measured in this run): ${Object.entries(floor.components)
+          .map(([name, us]) => `${name} ${us.toFixed(1)}`)
+          .join(
+            ' + ',
+          )} = ${floor.total.toFixed(0)} µs; the vault's mean ${exchangeUs.toFixed(0)} µs is ${(exchangeUs / floor.total).toFixed(2)}× it (goal ≤ 1.5)`,
+      );
+    }
+  }
+
   const cpu = cpus()[0]?.model ?? 'unknown';
   const lines = [
     `machine: ${cpus().length} CPUs (${cpu}); node ${process.version}; ${new Date().toISOString()}`,
@@ -188,14 +227,28 @@ async function main(): Promise<void> {
         `| ${r.round} | ${fig(r.bare)} | ${fig(r.bareForm)} | ${fig(r.exchange)} | ${(r.exchange.rps / r.bare.rps).toFixed(2)} | ${(r.exchange.rps / r.bareForm.rps).toFixed(2)} | ${r.exchange.non2xx}/${r.exchange.errors} | ${r.redis} |`,
     ),
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
-
   await bare.close();
   await vault.close();
   await tracing.stop();
-  if (only === undefined) process.stdout.write(`${(await forwardRows()).join('\n')}\n`);
+  report([...lines, ...tail, ...(only === undefined ? await forwardRows() : [])]);
   await redis?.stop();
 }
+
+/** Prints the run's tables and appends them to bench/RESULTS.md with the commit, Node version and load average. */
+function report(lines: string[]): void {
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (process.env.BENCH_RESULTS === 'off') return;
+  const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim();
+  const dirty = git('status', '--porcelain', '--untracked-files=no') === '' ? '' : ' (uncommitted changes)';
+  const header = `\n## \`npm run bench\`, ${new Date().toISOString()}: commit ${git('rev-parse', '--short', 'HEAD')}${dirty}, node ${process.version}, load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} at the end (${startLoad} at the start)\n\n`;
+  appendFileSync(new URL('./RESULTS.md', import.meta.url), `${header}${lines.join('\n')}\n`);
+}
+
+const startLoad = loadavg()
+  .map((l) => l.toFixed(2))
+  .join(' ');
 
 function machineLine(): string {
   return `machine: ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}); node ${process.version}; ${new Date().toISOString()}; ${connections} keep-alive connections, ${seconds} s per run`;

@@ -25,6 +25,7 @@ import { VaultMetrics } from './metrics/metrics.js';
 import { createMetricsListener } from './metrics/listener.js';
 import { grantCensus } from './metrics/grant-census.js';
 import type { AuditWriterMetrics } from './audit/index.js';
+import type { Archiver } from './audit/archive/index.js';
 
 export interface AppDeps extends ServiceDeps {
   tls: TlsMaterial;
@@ -36,6 +37,8 @@ export interface AppDeps extends ServiceDeps {
   logStream?: DestinationStream;
   /** Where the runtime's audit writer reports its appends (boot.ts); this app's metrics go there. */
   auditMetrics?: { current?: AuditWriterMetrics | undefined };
+  /** The PostgreSQL audit archive's archiver (boot.ts): runs from listen() to close(). */
+  archive?: { archiver: Archiver } | undefined;
 }
 
 export interface VaultApp {
@@ -58,7 +61,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
   // Samples a scrape computes, from services built below.
   let snapshotAgeMs = () => Infinity;
   const metrics = config.listeners.metrics.enabled
-    ? new VaultMetrics(config, { killSwitchSnapshotAgeSeconds: () => snapshotAgeMs() / 1000, grantsByStatus: grantCensus(stores.grants) })
+    ? new VaultMetrics(config, {
+        killSwitchSnapshotAgeSeconds: () => snapshotAgeMs() / 1000,
+        grantsByStatus: grantCensus(stores.grants),
+        ...(deps.archive && { auditArchiveLag: () => deps.archive!.archiver.lag() }),
+      })
     : undefined;
   const metricsListener = metrics && createMetricsListener(metrics);
   stores.observe?.(metrics?.store);
@@ -95,13 +102,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
       catalog,
       links: services.links,
       consents: services.consents,
+      approvals: services.approvals,
       loginClientSecret: deps.loginClientSecret,
     });
   }
 
   // Internal listener: every request proves an allowlisted client certificate first.
   await internal.register(mtlsIdentity, { policy: trustPolicy(config, tls) });
-  await internal.register(healthRoutes, { stores, keysLoaded });
+  await internal.register(healthRoutes, { stores, keysLoaded, ...(deps.archive && { archiveLag: () => deps.archive!.archiver.lag() }) });
   await internal.register(exchangeRoutes, { exchange: services.exchange, audit, metrics: metrics?.exchange });
   await internal.register(forwardRoutes, {
     redeemer: new OperationTokenRedeemer({
@@ -141,6 +149,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     custodian: services.custodian,
     rewrap: services.rewrap,
     grants: { stores, retirement: services.retirement },
+    approvals: services.approvals,
   });
   await globalKill.start();
 
@@ -160,6 +169,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     metrics,
     async listen() {
       revocations.start();
+      deps.archive?.archiver.start();
       const { public: publicAt, internal: internalAt, metrics: metricsAt } = config.listeners;
       const metricsUrl = await metricsListener?.listen(metricsAt.host, metricsAt.port);
       await pub.listen({ host: publicAt.host, port: publicAt.port });
@@ -171,6 +181,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
       await globalKill.stop();
       deps.checkpointer.stop();
       await revocations.stop();
+      await deps.archive?.archiver.stop();
       await Promise.all([pub.close(), internal.close(), metricsListener?.close()]);
     },
   };

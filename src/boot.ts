@@ -16,6 +16,16 @@ import type { Stores } from './store/stores.js';
 import { join } from 'node:path';
 import { createAuditWriter, createCheckpointer, fileCheckpointSink, InvalidCheckpointError, readCheckpointFile } from './audit/index.js';
 import type { AuditCheckpoint, AuditWriterMetrics, Checkpointer, FlushableAuditWriter } from './audit/index.js';
+import {
+  ArchiveOpenError,
+  createArchiver,
+  openArchive,
+  auditStoreSource,
+  tieredAuditStore,
+  type Archiver,
+  type PgAuditArchive,
+} from './audit/archive/index.js';
+import { readFile } from 'node:fs/promises';
 
 export class StartupError extends Error {
   override name = 'StartupError';
@@ -40,6 +50,27 @@ export interface Runtime {
   loginClientSecret?: string;
   /** Where the audit writer reports appends: set by the app that uses it (its metrics). */
   auditMetrics: { current?: AuditWriterMetrics | undefined };
+  /** The PostgreSQL audit archive (`audit.archive.postgres`): its archiver runs from listen() to close. */
+  archive?: { archiver: Archiver; close(): Promise<void> };
+}
+
+interface ArchiveSecrets {
+  connectionString: string;
+  migrationConnectionString: string | undefined;
+  ca: string | undefined;
+}
+
+/** The archive's connection strings and CA, or undefined with its problems recorded. */
+async function loadArchiveSecrets(config: Config, problems: string[]): Promise<ArchiveSecrets | undefined> {
+  const pg = config.audit.archive.postgres;
+  if (pg === undefined) return undefined;
+  if (config.store.kind === 'memory') problems.push('audit.archive.postgres: needs store.kind redis (the archive trims Redis)');
+  const connectionString = await readSecret(pg.connectionFile, 'audit.archive.postgres.connectionFile', problems);
+  const migration = pg.migrationConnectionFile;
+  const migrationConnectionString = migration ? await readSecret(migration, 'audit.archive.postgres.migrationConnectionFile', problems) : undefined;
+  let ca: string | undefined;
+  if (pg.ssl) ca = await readFile(pg.ssl.caFile, 'utf8').catch(() => void problems.push(`audit.archive.postgres.ssl.caFile: ${pg.ssl?.caFile}: unreadable`));
+  return connectionString === undefined ? undefined : { connectionString, migrationConnectionString, ca };
 }
 
 /** Where the newest audit checkpoint is kept: configured, else next to the keys. */
@@ -99,12 +130,32 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
       problems.push(`audit.checkpointFile: ${err instanceof InvalidCheckpointError ? err.message : 'unreadable'}`);
     }
   }
+  const archiveSecrets = await loadArchiveSecrets(config, problems);
   const loginFile = config.identity.login?.clientSecretFile;
   const loginClientSecret = loginFile ? await readSecret(loginFile, 'identity.login.clientSecretFile', problems) : undefined;
   if (!tls || !keys || problems.length > 0) throw new StartupError(problems);
   const catalog = new ProviderCatalog(config.providers, config.agents);
   const envelope = await createEnvelope(keys.keyring);
-  const stores = await createStores(config);
+  const redisStores = await createStores(config);
+  const archiveLog = pino({ level: config.log.level, base: { component: 'audit-archive' } }, options.logStream ?? pino.destination(1));
+  let archive: PgAuditArchive | undefined;
+  if (archiveSecrets !== undefined) {
+    try {
+      archive = await openArchive({
+        ...archiveSecrets,
+        poolSize: config.audit.archive.postgres?.poolSize ?? 4,
+        onIdleError: (err) => archiveLog.warn({ err: { type: err.name } }, 'audit archive connection lost'),
+      });
+    } catch (err) {
+      await redisStores.close();
+      if (err instanceof ArchiveOpenError) throw new StartupError([`audit.archive.postgres: ${err.message}`]);
+      throw err;
+    }
+  } else if (config.store.kind === 'redis') {
+    archiveLog.warn('audit.archive.postgres is not set: Redis holds the only copy of the audit trail, and nothing is trimmed from it');
+  }
+  // Reads span both tiers (queries, export, verify, history); writes go to Redis alone.
+  const stores = archive === undefined ? redisStores : { ...redisStores, audit: tieredAuditStore(redisStores.audit, archive) };
   const checkpointer = createCheckpointer({
     store: stores.audit,
     hmacKey: keys.auditHmacKey,
@@ -123,6 +174,21 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
     log: (record) => auditLog.info({ audit: record }, 'audit record'),
     onCommit: (chain, head, n) => checkpointer.observe(chain, head, n),
   });
+  const archiveConfig = config.audit.archive.postgres;
+  const archiver =
+    archive === undefined || archiveConfig === undefined
+      ? undefined
+      : createArchiver({
+          source: auditStoreSource(redisStores.audit),
+          archive,
+          locks: redisStores.locks,
+          retentionMs: config.audit.retention.windowSeconds * 1000,
+          lagWarnSeconds: archiveConfig.lagWarnSeconds,
+          intervalMs: archiveConfig.intervalMs,
+          batchSize: archiveConfig.batchSize,
+          checkpoint: () => checkpointer.newest(),
+          log: { warn: (obj, msg) => archiveLog.warn(obj, msg), error: (obj, msg) => archiveLog.error(obj, msg) },
+        });
   return {
     tls,
     keys,
@@ -133,6 +199,7 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
     audit,
     checkpointer,
     auditMetrics,
+    ...(archiver !== undefined && archive !== undefined && { archive: { archiver, close: () => archive.pool.end() } }),
     ...(loginClientSecret !== undefined ? { loginClientSecret } : {}),
   };
 }

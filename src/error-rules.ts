@@ -43,6 +43,8 @@ export const ERROR_RULES = {
     'authorization_details must hold exactly one entry',
     'authorization_details entry is malformed',
     'operation does not allow releasing the upstream token',
+    'approval needs authorization_details with method, path and body_sha256',
+    'operation needs approval: only an operation token is issued',
   ],
   TV_INVALID_TARGET: [
     'resource or audience names no provider',
@@ -57,5 +59,6 @@ export const ERROR_RULES = {
     'operation is not permitted for this agent',
   ],
   TV_ACCESS_DENIED: ['no such grant for this user', 'grant is revoked'],
+  TV_INVALID_GRANT: ['auth_req_id is unknown, spent or not issued to this caller'],
   TV_CONSENT_REQUIRED: ['user has not linked this provider', 'grant needs re-consent', 'operation is not consented for this agent'],
 } as const satisfies Record<`TV_${string}`, readonly string[]>;

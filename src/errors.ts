@@ -20,6 +20,10 @@ export const oauthErrorBody = z.object({
   error: z.string(),
   error_description: z.string(),
   error_uri: z.string().optional(),
+  /** OpenID CIBA Core 1.0 §7.3, with `authorization_pending` from /exchange: the request awaiting approval. */
+  auth_req_id: z.string().optional(),
+  expires_in: z.number().int().optional(),
+  interval: z.number().int().optional(),
   /** The request id, also sent as `x-request-id` (src/http/server.ts). */
   request_id: z.string(),
 });
@@ -56,6 +60,13 @@ export const ERROR_CODES = {
   TV_UNSUPPORTED_MEDIA_TYPE: { error: 'invalid_request', status: 415, description: 'The request content type is not supported.' },
   TV_NOT_FOUND: NOT_FOUND,
   TV_METHOD_NOT_ALLOWED: { error: 'invalid_request', status: 405, description: 'The request method is not allowed.' },
+  // Operations that need approval (src/approvals/): OpenID CIBA Core 1.0 §11 token error responses.
+  TV_AUTHORIZATION_PENDING: { error: 'authorization_pending', status: 400, description: 'The request awaits approval. Poll no sooner than the interval.' },
+  TV_SLOW_DOWN: { error: 'slow_down', status: 400, description: 'Polling too fast: wait at least the interval between polls.' },
+  TV_APPROVAL_DENIED: { error: 'access_denied', status: 400, description: 'The approver denied the request.' },
+  TV_EXPIRED_TOKEN: { error: 'expired_token', status: 400, description: 'The auth_req_id has expired. Ask again.' },
+  TV_INVALID_GRANT: { error: 'invalid_grant', status: 400, description: 'The auth_req_id is invalid, already used, or not issued to this client.' },
+  TV_APPROVAL_NOT_PENDING: { error: 'invalid_request', status: 409, description: 'The approval request is no longer pending.' },
   // What the HTTP layer refuses before a route runs (http/error-handler.ts, `clientError` and Fastify's framework errors).
   TV_REQUEST_TIMEOUT: { error: 'invalid_request', status: 408, description: 'The request was not received in time.' },
   TV_URI_TOO_LONG: { error: 'invalid_request', status: 414, description: 'The request URI is too long.' },
@@ -125,7 +136,7 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export abstract class OAuthError extends Error {
   abstract readonly code: ErrorCode;
   /** Extra response fields (e.g. `error_uri`). */
-  extra: Record<string, string> = {};
+  extra: Record<string, string | number> = {};
   /** Extra response headers (e.g. `Retry-After`, `WWW-Authenticate`). */
   headers: Record<string, string> = {};
   /** The rule that failed (ERROR_RULES), the description mTLS callers get instead of the static one. */
@@ -164,7 +175,7 @@ export abstract class OAuthError extends Error {
   }
 
   /** @param description the static description unless the caller may be told the rule (http/error-handler.ts). */
-  toBody(description = this.description): Record<string, string> {
+  toBody(description = this.description): Record<string, string | number> {
     return { error: this.error, error_description: description, ...this.extra };
   }
 }

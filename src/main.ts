@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     await app.close();
     await runtime.audit.flush();
     await runtime.stores.close();
+    await runtime.archive?.close();
     app.internal.log.info({ durationMs: Math.round(performance.now() - started) }, 'shut down');
     await stopTracing();
   });

@@ -24,6 +24,7 @@ import { createRevocationWorker, type RevocationWorker } from './grants/revocati
 import { TokenExchange } from './exchange/token-exchange.js';
 import { LinkService } from './linking/link-service.js';
 import { ConsentService } from './linking/consent-service.js';
+import { Approvals, type ApprovalEventSink } from './approvals/approval-service.js';
 
 export interface ServiceDeps {
   stores: Stores;
@@ -34,6 +35,8 @@ export interface ServiceDeps {
   envelope: Envelope;
   catalog: ProviderCatalog;
   upstream: UpstreamOAuth;
+  /** Where approval events go (the webhook emitter, src/webhooks/, when configured). */
+  webhooks?: ApprovalEventSink | undefined;
 }
 
 export interface Services {
@@ -45,6 +48,7 @@ export interface Services {
   globalKill: GlobalKillWatcher;
   upstreamAccess: UpstreamAccessTokens;
   exchange: TokenExchange;
+  approvals: Approvals;
   retirement: GrantRetirement;
   links: LinkService;
   consents: ConsentService;
@@ -75,6 +79,7 @@ export async function buildServices(
   });
   // One instance for /exchange and /forward: one in-process single flight per grant.
   const upstreamAccess = new UpstreamAccessTokens(stores, envelope, catalog, upstream, metrics ? { metrics } : {}, auditRefresh(audit));
+  const approvals = new Approvals({ store: stores.approvals, audit, events: deps.webhooks, ...config.approvals });
   const exchange = new TokenExchange({
     issuer,
     catalog,
@@ -84,6 +89,7 @@ export async function buildServices(
     upstream: upstreamAccess,
     tokens: stores.tokens,
     signingKeys: keys.signingKeys,
+    approvals,
   });
 
   const { baseDelayMs, maxDelayMs, intervalMs } = config.linking.revocationRetry;
@@ -104,6 +110,7 @@ export async function buildServices(
     globalKill: new GlobalKillWatcher({ cache: killSwitchCache, custodian, onError: logError('global kill-switch check failed') }),
     upstreamAccess,
     exchange,
+    approvals,
     retirement,
     links: new LinkService({ stores, envelope, catalog, upstream, audit, retirement, publicUrl: issuer, stateTtlSeconds: config.linking.stateTtlSeconds }),
     consents: new ConsentService({ stores, catalog, audit, retirement }),

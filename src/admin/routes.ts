@@ -14,6 +14,8 @@ import type { AdminJwtVerifier } from './admin-jwt.js';
 import type { KillSwitchControl } from '../kill-switches/control.js';
 import { killSwitchRoutes } from './kill-switch-routes.js';
 import { grantRoutes, type GrantRoutesOptions } from './grant-routes.js';
+import { approvalRoutes } from './approval-routes.js';
+import type { Approvals } from '../approvals/approval-service.js';
 
 export interface AdminRoutesOptions {
   jwt: AdminJwtVerifier | undefined;
@@ -25,6 +27,7 @@ export interface AdminRoutesOptions {
   custodian: KeyCustodian;
   rewrap: RewrapRuns;
   grants: Omit<GrantRoutesOptions, 'audit'>;
+  approvals: Approvals;
 }
 
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, opts) => {
@@ -33,4 +36,5 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
   await app.register(auditRoutes, { store: opts.auditStore, audit: opts.audit, checkpointer: opts.checkpointer, hmacKey: opts.auditHmacKey });
   await app.register(grantRoutes, { ...opts.grants, audit: opts.audit });
   await app.register(keyRoutes, { custodian: opts.custodian, rewrap: opts.rewrap, audit: opts.audit });
+  await app.register(approvalRoutes, { approvals: opts.approvals });
 };

@@ -24,6 +24,10 @@ export const AUDIT_ACTIONS = [
   'key.rotate',
   'key.rewrap',
   'admin.action',
+  /** An operation that needs approval was asked for: a pending request (src/approvals/). */
+  'approval.request',
+  /** A user or admin approved or denied a pending request (`actor` = who). */
+  'approval.decide',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

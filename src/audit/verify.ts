@@ -63,7 +63,7 @@ export interface VerifyOptions {
   pageSize?: number;
 }
 
-export async function verifyChain(store: AuditStore, hmacKey: Uint8Array, opts: VerifyOptions = {}): Promise<VerifyReport> {
+export async function verifyChain(store: Pick<AuditStore, 'chains' | 'range' | 'floor'>, hmacKey: Uint8Array, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const keys = deriveAuditKeys(hmacKey);
   const checkpoint = opts.checkpoint === undefined ? undefined : verifyCheckpoint(keys, opts.checkpoint);
   const chain = opts.chain ?? 0;

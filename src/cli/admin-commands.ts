@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { ApiError, callAdmin, callJson, type Connection } from './admin-http.js';
 import { table } from './table.js';
 import { grants, revoke } from './grant-commands.js';
+import { approvals } from './approval-commands.js';
 import { OPTIONS, positiveInt, print, UsageError, type Ctx, type Io } from './cli-context.js';
 import type { RewrapState } from '../grants/rewrap-runs.js';
 
@@ -34,6 +35,8 @@ commands:
   keys rewrap [--page-size <n>] [--max-pages <n>] [--restart]
                                          one batch of the KEK rewrap job (repeat until done)
   keys reload                            load new kek-N / signing-N files from the keys directory
+  approvals [list]                       requests awaiting an admin approval (exact method, path, body digest)
+  approvals approve|deny <id>            decide one (decided or expired already: error)
 
 options (environment variable, default):
   --url <url>       TOKEN_VAULT_ADMIN_URL     https://127.0.0.1:9443
@@ -93,6 +96,8 @@ async function dispatch(command: string, ctx: Ctx): Promise<number> {
       return grants(ctx);
     case 'revoke':
       return revoke(ctx);
+    case 'approvals':
+      return approvals(ctx);
     case 'kills':
       return kills(ctx);
     case 'kill':

@@ -137,6 +137,26 @@ export const configSchema = z
          * written under another count.
          */
         chains: z.number().int().min(1).max(1024).default(16),
+        /** Redis keeps audit records this long, and only until the archive holds them (src/audit/archive/). */
+        retention: z.strictObject({ windowSeconds: z.number().int().min(60).default(86_400) }).prefault({}),
+        archive: z
+          .strictObject({
+            postgres: z
+              .strictObject({
+                /** File holding the runtime role's connection string (`postgres://…`): SELECT and INSERT only. */
+                connectionFile: filePath,
+                /** File holding the schema owner's connection string: migrations are applied at start. */
+                migrationConnectionFile: filePath.optional(),
+                poolSize: z.number().int().min(1).max(50).default(4),
+                /** TLS to PostgreSQL, verified against this CA. */
+                ssl: z.strictObject({ caFile: filePath }).optional(),
+                lagWarnSeconds: z.number().int().min(1).default(300),
+                intervalMs: z.number().int().min(10).max(60_000).default(1000),
+                batchSize: z.number().int().min(1).max(10_000).default(1000),
+              })
+              .optional(),
+          })
+          .prefault({}),
       })
       .prefault({}),
     keys: z.strictObject({ dir: filePath }),
@@ -222,6 +242,15 @@ export const configSchema = z
     grants: z
       .strictObject({
         tombstoneRetentionDays: z.number().int().min(1).max(3_650).default(30),
+      })
+      .prefault({}),
+    /** Requests awaiting approval (operations with `approval: user | admin`, src/approvals/). */
+    approvals: z
+      .strictObject({
+        /** How long an approver has, and then the gateway to collect the token (OpenID CIBA Core 1.0 §7.3 `expires_in`). */
+        ttlSeconds: z.number().int().min(10).max(86_400).default(600),
+        /** The least time between two polls (CIBA §7.3 `interval`); a poll sooner is `slow_down`. */
+        pollIntervalSeconds: z.number().int().min(1).max(60).default(5),
       })
       .prefault({}),
     /** Provider catalog (see src/providers/schema.ts). */

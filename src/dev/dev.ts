@@ -15,6 +15,7 @@ import pretty from 'pino-pretty';
 import { loadConfig, ConfigError } from '../config/load.js';
 import { prepareRuntime, StartupError } from '../boot.js';
 import { buildApp } from '../app.js';
+import { startTracing, stopTracing } from '../tracing/setup.js';
 import { ensureDevKeys } from './keys.js';
 import { startDemoProviders, type DemoProviders } from './demo-providers.js';
 import { DEMO_AGENT, DEMO_ALG } from './demo/identities.js';
@@ -53,10 +54,18 @@ function demoConfig(demo: DemoProviders) {
             methods: ['POST', 'PATCH'],
             paths: ['/contacts', '/contacts/*'],
           },
+          // The approval round trip of `npm run demo` (src/approvals/): each use waits for the user on /approvals.
+          'contacts.write.approved': {
+            description: 'Create CRM contacts, each one approved by you first',
+            scopes: ['contacts.write'],
+            methods: ['POST'],
+            paths: ['/contacts'],
+            approval: 'user',
+          },
         },
       },
     },
-    agents: { [DEMO_AGENT]: { displayName: 'Demo agent', operations: ['crm:contacts.read', 'crm:contacts.write'] } },
+    agents: { [DEMO_AGENT]: { displayName: 'Demo agent', operations: ['crm:contacts.read', 'crm:contacts.write', 'crm:contacts.write.approved'] } },
   };
 }
 
@@ -83,14 +92,19 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env, { ...devDefaults(DEV_DIR), publicUrl: vaultUrl, ...demoConfig(demo) });
   // Dev only: one human-readable line per event; production logs stay JSON lines (src/http/logging.ts).
   const logStream = pretty({ colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true });
+  // As in production (src/main.ts): the standard OTEL_* variables turn tracing on, before the listeners exist.
+  const tracing = await startTracing(process.env);
   const runtime = await prepareRuntime(config, { logStream });
   const app = await buildApp(config, { ...runtime, logStream });
   closeWithGrace({ delay: config.limits.shutdownGraceMs }, async () => {
     await app.close();
+    await runtime.audit.flush();
     await runtime.stores.close();
+    await runtime.archive?.close();
     await demo.stop();
+    await stopTracing();
   });
-  const { publicUrl, internalUrl } = await app.listen();
+  const { publicUrl, internalUrl, metricsUrl } = await app.listen();
   const rel = 'keys/dev';
   const internalPort = config.listeners.internal.port;
   // The demo CLI finds the vault by the same variables as dev mode.
@@ -104,6 +118,8 @@ async function main(): Promise<void> {
     `   store:     ${config.store.kind === 'redis' ? `redis (${config.store.redis.url})` : 'in-memory (data is lost on exit)'}`,
     `   public:    ${publicUrl}`,
     `   internal:  ${internalUrl}   (mTLS: client certificate required)`,
+    `   metrics:   ${metricsUrl ? `${metricsUrl}/metrics` : 'off'}`,
+    `   tracing:   ${tracing ? 'on (OTLP, from the OTEL_* variables)' : 'off (set OTEL_EXPORTER_OTLP_ENDPOINT to export traces)'}`,
     '',
     `   Demo: open ${vaultUrl}/connections (accept the dev certificate), sign in at the`,
     `   demo IdP (${demo.idp.issuer}) as alice / alice, link "Demo CRM", tick what the`,
@@ -115,6 +131,7 @@ async function main(): Promise<void> {
     '   npm run demo -- exchange crm:contacts.read',
     '   npm run demo -- call crm:contacts.read GET /contacts',
     `   npm run demo -- call crm:contacts.write POST /contacts --data '{"firstName":"Test","lastName":"Person"}'`,
+    `   npm run demo -- call crm:contacts.write.approved POST /contacts --data '{"firstName":"Ada","lastName":"Lovelace"}'   (you approve it on /approvals)`,
     '',
     '   Try it (dev gateway certificate):',
     `   curl --cert ${rel}/gateway.crt --key ${rel}/gateway.key --cacert ${rel}/ca.crt ${internalUrl}/healthz`,

@@ -8,7 +8,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { SigningKeys } from '../crypto/signing-keys.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
-import { GRANT_TYPE_TOKEN_EXCHANGE } from '../tokens/token-types.js';
+import { GRANT_TYPE_CIBA, GRANT_TYPE_TOKEN_EXCHANGE } from '../tokens/token-types.js';
 
 export interface DiscoveryOptions {
   issuer: string;
@@ -24,6 +24,7 @@ const metadata = z.object({
   introspection_endpoint: z.string(),
   jwks_uri: z.string(),
   grant_types_supported: z.array(z.string()),
+  backchannel_token_delivery_modes_supported: z.array(z.string()),
   response_types_supported: z.array(z.string()),
   token_endpoint_auth_methods_supported: z.array(z.string()),
   introspection_endpoint_auth_methods_supported: z.array(z.string()),
@@ -42,7 +43,9 @@ export const discoveryRoutes: FastifyPluginAsync<DiscoveryOptions> = async (app,
     token_endpoint: `${internal}/exchange`,
     introspection_endpoint: `${internal}/introspect`,
     jwks_uri: `${base}/.well-known/jwks.json`,
-    grant_types_supported: [GRANT_TYPE_TOKEN_EXCHANGE],
+    // OpenID CIBA Core 1.0 §4: the poll for operations that need approval (poll mode only).
+    grant_types_supported: [GRANT_TYPE_TOKEN_EXCHANGE, GRANT_TYPE_CIBA],
+    backchannel_token_delivery_modes_supported: ['poll'],
     // No authorization endpoint: agents never see a browser flow here.
     response_types_supported: [],
     token_endpoint_auth_methods_supported: ['tls_client_auth'],

@@ -5,7 +5,7 @@
  * parameters must not be included more than once).
  */
 import { z } from 'zod';
-import { GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_ID_TOKEN, TOKEN_TYPE_JWT } from '../tokens/token-types.js';
+import { GRANT_TYPE_CIBA, GRANT_TYPE_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_ID_TOKEN, TOKEN_TYPE_JWT } from '../tokens/token-types.js';
 
 const token = z.string().min(1).max(16_384);
 const param = z.string().min(1).max(2_048);
@@ -31,6 +31,24 @@ export const exchangeRequest = z.object({
 });
 
 export type ExchangeRequest = z.infer<typeof exchangeRequest>;
+
+/**
+ * The poll for an operation that awaited approval (OpenID CIBA Core 1.0 §10.1), with the same
+ * identity tokens as the exchange that asked: the request is collected only by its gateway
+ * certificate, for its agent and user.
+ */
+export const cibaPollRequest = exchangeRequest.pick({ subject_token: true, subject_token_type: true, actor_token: true, actor_token_type: true }).extend({
+  grant_type: z.literal(GRANT_TYPE_CIBA),
+  auth_req_id: z.string().min(1).max(128),
+});
+
+export type CibaPollRequest = z.infer<typeof cibaPollRequest>;
+
+/** Either grant type /exchange serves. */
+export const tokenRequest = z.discriminatedUnion('grant_type', [exchangeRequest, cibaPollRequest]);
+
+/** What identifies the user and the agent, in both grant types. */
+export type IdentityParams = Pick<ExchangeRequest, 'subject_token' | 'subject_token_type' | 'actor_token' | 'actor_token_type'>;
 
 export const exchangeResponse = z.object({
   access_token: z.string(),

@@ -12,9 +12,9 @@ import { oauthErrorBody, UnsupportedGrantType } from '../errors.js';
 import { mustAudit } from '../http/audited-route.js';
 import { refusalOf } from '../http/error-handler.js';
 import { auditTraceId } from '../http/trace.js';
-import { GRANT_TYPE_TOKEN_EXCHANGE } from '../tokens/token-types.js';
+import { GRANT_TYPE_CIBA, GRANT_TYPE_TOKEN_EXCHANGE } from '../tokens/token-types.js';
 import { span } from '../tracing/span.js';
-import { exchangeRequest, exchangeResponse } from './request.js';
+import { exchangeResponse, tokenRequest } from './request.js';
 import type { ExchangeTrail, TokenExchange } from './token-exchange.js';
 
 /** Told of every answered exchange (the app's metrics): `issued` or the refusal's TV_ code, with what the trail knew. */
@@ -54,9 +54,12 @@ export const exchangeRoutes: FastifyPluginAsync<ExchangeRouteOptions> = async (a
     {
       schema: {
         summary: 'Token exchange (RFC 8693): a single-operation token for an agent acting for a user',
+        description:
+          'An operation that needs approval answers 400 `authorization_pending` with `auth_req_id`, `expires_in` and `interval`; ' +
+          'poll with `grant_type=urn:openid:params:grant-type:ciba` and that `auth_req_id` (OpenID CIBA Core 1.0 poll mode).',
         tags: ['exchange'],
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
-        body: exchangeRequest,
+        body: tokenRequest,
         response: { 200: exchangeResponse, 400: oauthErrorBody, 401: oauthErrorBody, 403: oauthErrorBody, 502: oauthErrorBody, 503: oauthErrorBody },
       },
       config: {
@@ -66,10 +69,10 @@ export const exchangeRoutes: FastifyPluginAsync<ExchangeRouteOptions> = async (a
           record(request, { action: 'token.exchange', ...outcome, ...(trails.get(request) ?? { gateway: request.peer?.id }) }),
       },
       // RFC 6749 §5.2: another grant type is `unsupported_grant_type`, not a malformed request, so it
-      // is decided before the schema (which only knows token exchange) refuses the body.
+      // is decided before the schema (which only knows token exchange and the CIBA poll) refuses the body.
       preValidation: (request, _reply, done) => {
         const grantType = (request.body as { grant_type?: unknown } | null | undefined)?.grant_type;
-        if (typeof grantType === 'string' && grantType !== GRANT_TYPE_TOKEN_EXCHANGE) {
+        if (typeof grantType === 'string' && grantType !== GRANT_TYPE_TOKEN_EXCHANGE && grantType !== GRANT_TYPE_CIBA) {
           done(new UnsupportedGrantType('grant_type is not token exchange').because('grant_type is not supported'));
         } else done();
       },
@@ -80,7 +83,9 @@ export const exchangeRoutes: FastifyPluginAsync<ExchangeRouteOptions> = async (a
     async (request, reply) => {
       const trail: ExchangeTrail = {};
       trails.set(request, trail);
-      const result = await exchange.exchange(request.body, request.peer, trail);
+      const { body } = request;
+      const result =
+        body.grant_type === GRANT_TYPE_CIBA ? await exchange.poll(body, request.peer, trail) : await exchange.exchange(body, request.peer, trail, request.id);
       // The token's record and its audit record go out together (one Redis round trip); the
       // token is sent only when both are durable. If only the record landed, the token was
       // never sent and the record is unreachable without the signed JWT (random jti); if only
@@ -93,7 +98,11 @@ export const exchangeRoutes: FastifyPluginAsync<ExchangeRouteOptions> = async (a
             decision: 'allow',
             ...trail,
             tokenHmac: audit.tokenHmac(result.released),
-            details: { issued_token_type: result.body.issued_token_type, expires_in: result.body.expires_in },
+            details: {
+              issued_token_type: result.body.issued_token_type,
+              expires_in: result.body.expires_in,
+              ...(body.grant_type === GRANT_TYPE_CIBA && { approved: true }),
+            },
           }),
         ]),
       );

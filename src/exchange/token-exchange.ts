@@ -7,18 +7,19 @@
  * audited with whatever was known when it happened.
  */
 import type { AuditEventInput } from '../audit/events.js';
-import { ConsentRequired, InvalidRequest, TemporarilyUnavailable, UpstreamError, assert } from '../errors.js';
+import type { Approvals } from '../approvals/approval-service.js';
+import { ConsentRequired, InvalidRequest, InvalidScope, TemporarilyUnavailable, UpstreamError, assert } from '../errors.js';
 import type { SigningKeys } from '../crypto/signing-keys.js';
 import type { PeerIdentity } from '../identity/peer-certificate.js';
 import type { TokenVerifier } from '../identity/token-verifier.js';
-import type { ProviderCatalog } from '../providers/catalog.js';
+import type { Operation, Provider, ProviderCatalog } from '../providers/catalog.js';
 import { allowedInstanceUrl } from '../providers/instance-url.js';
 import type { TokenStore } from '../store/token-store.js';
 import type { GrantPolicy } from '../grants/policy.js';
 import type { KillSwitchCache } from '../kill-switches/cache.js';
 import { mintOperationToken } from '../tokens/operation-token.js';
-import { TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT } from '../tokens/token-types.js';
-import type { ExchangeRequest } from './request.js';
+import { TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT, authorizationDetail, boundAction, type AuthorizationDetail } from '../tokens/token-types.js';
+import type { CibaPollRequest, ExchangeRequest, IdentityParams } from './request.js';
 import { resolveTarget } from './target.js';
 import { GrantNeedsConsent, type UpstreamAccessTokens } from '../grants/upstream-access.js';
 import { span } from '../tracing/span.js';
@@ -54,7 +55,25 @@ export interface TokenExchangeDeps {
   upstream: UpstreamAccessTokens;
   tokens: TokenStore;
   signingKeys: SigningKeys;
+  /** Operations with `approval: user | admin` wait here for a decision (src/approvals/). */
+  approvals: Approvals;
   now?: () => number;
+}
+
+/** What the request is for, once every check before the upstream token passed. */
+interface Authorized {
+  peer: PeerIdentity;
+  userId: string;
+  agent: string;
+  provider: Provider;
+  operation: Operation;
+  detail: AuthorizationDetail | undefined;
+  grant: Awaited<ReturnType<GrantPolicy['selectWith']>>['grant'];
+  cachedEntry: ReturnType<UpstreamAccessTokens['prefetch']> | undefined;
+  wantsUpstream: boolean;
+  /** An approved action: the token allows it once. */
+  approved: boolean;
+  trail: ExchangeTrail;
 }
 
 export class TokenExchange {
@@ -65,12 +84,31 @@ export class TokenExchange {
   }
 
   /** One span per exchange, with a child span per phase; its attributes are ids the audit record also carries. */
-  exchange(request: ExchangeRequest, peer: PeerIdentity, trail: ExchangeTrail): Promise<ExchangeResult> {
-    return span('exchange', (s) => this.#exchange(request, peer, trail, s));
+  exchange(request: ExchangeRequest, peer: PeerIdentity, trail: ExchangeTrail, requestId = ''): Promise<ExchangeResult> {
+    return span('exchange', (s) => this.#exchange(request, peer, trail, requestId, s));
   }
 
-  async #exchange(request: ExchangeRequest, peer: PeerIdentity, trail: ExchangeTrail, s: Span): Promise<ExchangeResult> {
-    const { catalog, verifier, killSwitches, policy } = this.deps;
+  /**
+   * The poll for an operation that awaited approval (OpenID CIBA Core 1.0 §10.1): the same
+   * identities, the request collected once, then every check of an exchange again (ceiling,
+   * kill switches, grant and consent) before a single-use token for the approved action.
+   */
+  poll(request: CibaPollRequest, peer: PeerIdentity, trail: ExchangeTrail): Promise<ExchangeResult> {
+    return span('exchange.poll', async (s) => {
+      const { userId, agent } = await this.#identify(request, peer, trail);
+      const approved = await this.deps.approvals.collect(request.auth_req_id, { gateway: peer.id, certThumbprint: peer.thumbprint, agent, userId });
+      const operation = this.deps.catalog.operation(approved.operation);
+      const provider = this.deps.catalog.provider(approved.provider);
+      if (!operation || !provider) throw new InvalidScope('approved operation no longer configured').because('scope names no operation of this provider');
+      const detail = authorizationDetail.parse(JSON.parse(approved.detail));
+      const authorized = await this.#authorize(peer, userId, agent, provider, operation, { ...detail, identifier: approved.grantId }, false, trail, s);
+      return this.#issue({ ...authorized, detail, approved: true });
+    });
+  }
+
+  /** Subject and actor tokens verified, and the agent they agree on. */
+  async #identify(request: IdentityParams, peer: PeerIdentity, trail: ExchangeTrail): Promise<{ userId: string; agent: string }> {
+    const { verifier } = this.deps;
     trail.gateway = peer.id;
     if (request.actor_token !== undefined && request.actor_token_type === undefined)
       throw new InvalidRequest('actor_token without actor_token_type').because('actor_token requires actor_token_type');
@@ -95,15 +133,57 @@ export class TokenExchange {
       if (mayAct.iss && actor && mayAct.iss !== actor.issuer)
         throw new InvalidRequest('may_act names another agent issuer').because('subject_token may_act names another agent issuer');
     }
+    return { userId: subject.userId, agent };
+  }
 
-    const { provider, operation, detail } = resolveTarget(catalog, request);
+  async #exchange(request: ExchangeRequest, peer: PeerIdentity, trail: ExchangeTrail, requestId: string, s: Span): Promise<ExchangeResult> {
+    const { userId, agent } = await this.#identify(request, peer, trail);
+    const { provider, operation, detail } = resolveTarget(this.deps.catalog, request);
+    const wantsUpstream = request.requested_token_type === TOKEN_TYPE_ACCESS_TOKEN;
+    const action = boundAction(detail);
+    if (operation.approval !== 'none') {
+      assert(action, () => new InvalidRequest('approval needs the action').because('approval needs authorization_details with method, path and body_sha256'));
+      assert(!wantsUpstream, () =>
+        new InvalidRequest('approval with the upstream token').because('operation needs approval: only an operation token is issued'),
+      );
+    }
+    const authorized = await this.#authorize(peer, userId, agent, provider, operation, detail, wantsUpstream, trail, s);
+    if (operation.approval !== 'none' && action && detail) {
+      const binding = { gateway: peer.id, certThumbprint: peer.thumbprint, agent, userId };
+      const { grant } = authorized;
+      await this.deps.approvals.ask({
+        approver: operation.approval,
+        binding,
+        grantId: grant.id,
+        provider: provider.id,
+        operation: operation.name,
+        detail,
+        action,
+        requestId,
+      });
+    }
+    return this.#issue(authorized);
+  }
+
+  /** Ceiling, kill switches, grant, consent: everything decided before the upstream token is touched. */
+  async #authorize(
+    peer: PeerIdentity,
+    userId: string,
+    agent: string,
+    provider: Provider,
+    operation: Operation,
+    detail: AuthorizationDetail | undefined,
+    wantsUpstream: boolean,
+    trail: ExchangeTrail,
+    s: Span,
+  ): Promise<Authorized> {
+    const { killSwitches, policy } = this.deps;
     trail.provider = provider.id;
     trail.operation = operation.name;
     s.setAttributes({ 'vault.provider': provider.id, 'vault.operation': operation.name });
     span('exchange.policy', () => policy.assertCeiling(agent, operation));
     // Past the ceiling, the agent is one the configuration names.
     s.setAttribute('vault.agent', agent);
-    const wantsUpstream = request.requested_token_type === TOKEN_TYPE_ACCESS_TOKEN;
     if (wantsUpstream && !operation.releaseUpstreamToken)
       throw new InvalidRequest('operation does not allow releasing the upstream token').because('operation does not allow releasing the upstream token');
 
@@ -113,7 +193,7 @@ export class TokenExchange {
     const switchesCurrent = killSwitches.confirmCurrent();
     const selecting = span('exchange.grant', () =>
       policy.selectWith(
-        subject.userId,
+        userId,
         agent,
         operation,
         detail?.identifier,
@@ -124,12 +204,19 @@ export class TokenExchange {
     selecting.catch(() => {});
     await span('exchange.kill-switches', async () => {
       await switchesCurrent;
-      killSwitches.assertOpen({ gateway: peer.id, agent, user: subject.userId, provider: provider.id });
+      killSwitches.assertOpen({ gateway: peer.id, agent, user: userId, provider: provider.id });
     });
     const { grant, alongside: cachedEntry } = await selecting;
     trail.grant = grant.id;
     s.setAttribute('vault.grant', grant.id);
     span('exchange.kill-switches', () => killSwitches.assertOpen({ grant: grant.id }));
+    return { peer, userId, agent, provider, operation, detail, grant, cachedEntry, wantsUpstream, approved: false, trail };
+  }
+
+  /** Upstream access token, then the operation token (or the upstream token itself) and its record. */
+  async #issue(authorized: Authorized): Promise<ExchangeResult> {
+    const { peer, userId, agent, provider, operation, detail, grant, cachedEntry, wantsUpstream, approved, trail } = authorized;
+    const { policy } = this.deps;
     // The raw token goes out with the grant's instance_url, where the gateway will send it.
     const releasable = (url: string | undefined) => url === undefined || allowedInstanceUrl(provider, url) !== null;
     assert(!wantsUpstream || releasable(grant.instanceUrl), () => new UpstreamError('grant instance URL outside the provider hosts'));
@@ -163,7 +250,7 @@ export class TokenExchange {
     const minted = span('exchange.sign', () =>
       mintOperationToken(this.deps.signingKeys, {
         issuer: this.deps.issuer,
-        userId: subject.userId,
+        userId,
         agent,
         provider: provider.id,
         operation: operation.name,
@@ -175,19 +262,23 @@ export class TokenExchange {
       }),
     );
     trail.jti = minted.jti;
+    const action = boundAction(detail);
     const stored = this.deps.tokens.put(
       {
         jti: minted.jti,
         grantId: grant.id,
-        userId: subject.userId,
+        userId,
         agent,
         provider: provider.id,
         operation: operation.name,
         gateway: peer.id,
         certThumbprint: peer.thumbprint,
-        usesLeft: operation.uses,
+        // An approval allows its action once (src/approvals/).
+        usesLeft: approved ? 1 : operation.uses,
         expiresAt: (now + ttl) * 1000,
         ...(grant.consentEpochs?.[agent] ? { consentEpoch: grant.consentEpochs[agent] } : {}),
+        proof: minted.proof,
+        ...(action && { action }),
       },
       ttl * 1000,
     );

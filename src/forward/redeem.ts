@@ -4,7 +4,12 @@
  *
  * Who presents the token is checked before a use is spent: signature, expiry
  * and `cnf.x5t#S256` against this connection's certificate (RFC 8705 §3), so
- * a token replayed from another connection cannot burn its holder's use. What
+ * a token replayed from another connection cannot burn its holder's use. The
+ * signature is checked by its record: a use is spent only when the record
+ * holds the presented token's proof (tokens/operation-token.ts), which only
+ * the mint of these exact bytes wrote; any other token (forged, or minted
+ * before proofs existed) spends nothing and has its signature checked as it
+ * always was. Either way no use is spent for a token the vault did not sign. What
  * the request does is checked after the use is spent: kill switches, the
  * provider in the path, method and path against the operation, and the
  * grant (still active, the user's, and still consenting: grants/liveness.ts).
@@ -23,10 +28,11 @@ import { grantHonours } from '../grants/liveness.js';
 import type { PeerIdentity } from '../identity/peer-certificate.js';
 import type { Operation, Provider, ProviderCatalog } from '../providers/catalog.js';
 import { allowedInstanceUrl } from '../providers/instance-url.js';
-import type { CachedAccessToken, TokenStore } from '../store/token-store.js';
+import { UNPROVEN, type CachedAccessToken, type TokenStore } from '../store/token-store.js';
 import type { Grant, GrantStore } from '../store/grant-store.js';
 import { matchPattern, parseForwardTarget, type ForwardTarget } from './path-policy.js';
-import { verifyOperationToken } from '../tokens/operation-token.js';
+import { operationTokenSignatureValid, readOperationToken } from '../tokens/operation-token.js';
+import type { BoundAction } from '../tokens/token-types.js';
 
 export type ForwardTrail = Pick<AuditEventInput, 'gateway' | 'agent' | 'user' | 'provider' | 'grant' | 'operation' | 'jti'>;
 
@@ -41,6 +47,8 @@ export interface Redeemed {
   apiBase: URL;
   /** The grant's cached upstream token, read in the same round trip as the grant. */
   cachedAccess: Promise<CachedAccessToken | null>;
+  /** The one exact request the token allows: its body is checked before anything leaves (bound-body.ts). */
+  action?: BoundAction;
 }
 
 export interface VaultAuthority {
@@ -88,16 +96,23 @@ export class OperationTokenRedeemer {
     assert(token, () => invalidToken('no bearer operation token'));
 
     const { issuer, clockSkewSeconds } = this.deps;
-    let claims;
+    const refused = () => invalidToken('operation token signature, type or lifetime refused');
+    let read;
     try {
-      claims = verifyOperationToken(token, this.deps.signingKeys, { issuer, clockSkewSeconds });
+      read = readOperationToken(token, this.deps.signingKeys, { issuer, clockSkewSeconds });
     } catch {
-      throw invalidToken('operation token signature, type or lifetime refused');
+      throw refused();
     }
+    const { claims } = read;
+    // Not yet authenticated: a forged cnf can only be refused here, never accepted.
     assert(claims.cnf['x5t#S256'] === peer.thumbprint, () => invalidToken('token bound to another certificate'));
 
-    const record = await tokens.consume(claims.jti);
-    assert(record, () => invalidToken('token unknown, expired, revoked or spent'));
+    let record = await tokens.consume(claims.jti, read.proof);
+    if (record === UNPROVEN || record === null) {
+      assert(operationTokenSignatureValid(token, this.deps.signingKeys), refused);
+      if (record === UNPROVEN) record = await tokens.consume(claims.jti);
+    }
+    assert(record !== UNPROVEN && record, () => invalidToken('token unknown, expired, revoked or spent'));
     Object.assign(trail, {
       agent: record.agent,
       user: record.userId,
@@ -122,13 +137,19 @@ export class OperationTokenRedeemer {
     assert(template, () => new InsufficientScope('path outside the operation'));
     // The method matched above is the one the provider must act on.
     assert(!overridesMethod(target.query), () => new InsufficientScope('method override in the query'));
+    // A bound token (an approved action) allows one exact request: method, path and query as approved.
+    const { action } = record;
+    assert(
+      !action || (action.method === method && action.path === `${target.path}${target.query}`),
+      () => new InsufficientScope('request differs from the approved action'),
+    );
 
     // Issued together: on Redis both commands share one round trip (auto-pipelining).
     const cachedAccess = this.deps.prefetch(record.grantId);
     const grant = await grants.get(record.grantId);
     // The only thing that kills a revoked, unlinked or re-consented grant's outstanding tokens.
     assert(grantHonours(record, grant), () => new AccessDenied('grant no longer honours the token'));
-    return { grant, provider, operation, target, template, apiBase: apiBaseOf(provider, grant), cachedAccess };
+    return { grant, provider, operation, target, template, apiBase: apiBaseOf(provider, grant), cachedAccess, ...(action && { action }) };
   }
 }
 

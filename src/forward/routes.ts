@@ -27,6 +27,7 @@ import { mustAudit } from '../http/audited-route.js';
 import { auditTraceId } from '../http/trace.js';
 import { declaredLength, hasBody, type ForwardOutcome, type ForwardLimits, type UpstreamCaller } from './upstream-call.js';
 import type { ForwardTrail, OperationTokenRedeemer, VaultAuthority } from './redeem.js';
+import { boundBody } from './bound-body.js';
 
 /** Told of every upstream call (the app's metrics): its status, undefined when no answer came, and how long until the relay ended. */
 export interface ForwardMetrics {
@@ -131,10 +132,12 @@ export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app
         p.trail,
       );
       p.template = redeemed.template;
+      const streamed = hasBody(request.headers) ? (request.body as Readable) : null;
+      // A bound token's body must match before anything is sent (the use is already spent).
+      const body = redeemed.action ? await boundBody(streamed, redeemed.action.bodySha256, limits.requestBodyBytes) : streamed;
       // Before anything leaves for the provider (token refresh included): no record, no request.
       await record(request, { action: 'token.forward', decision: 'allow', ...p.trail, details: { phase: 'intent', method: request.method, path: p.template } });
       p.intent = true;
-      const body = hasBody(request.headers) ? (request.body as Readable) : null;
       const sent = performance.now();
       const answer = await caller.send(redeemed, request.method, request.headers, body, p.outcome).catch((err: unknown) => {
         metrics?.upstream(p.trail.provider, undefined, (performance.now() - sent) / 1000);

@@ -77,11 +77,19 @@ export class UpstreamCaller {
     private readonly limits: ForwardLimits,
   ) {}
 
-  async send(redeemed: Redeemed, method: string, headers: IncomingHttpHeaders, body: Readable | null, outcome: ForwardOutcome): Promise<UpstreamAnswer> {
+  /** `body`: streamed, or already read whole (a bound action's, forward/bound-body.ts). */
+  async send(
+    redeemed: Redeemed,
+    method: string,
+    headers: IncomingHttpHeaders,
+    body: Readable | Buffer | null,
+    outcome: ForwardOutcome,
+  ): Promise<UpstreamAnswer> {
     const { grant } = redeemed;
     const declared = declaredLength(headers);
-    const replayable = IDEMPOTENT.has(method) && (body === null || (declared !== null && declared <= REPLAY_BODY_BYTES));
-    const payload = body !== null && replayable ? await readWhole(body, declared!) : body;
+    const whole = body === null || Buffer.isBuffer(body);
+    const replayable = IDEMPOTENT.has(method) && (whole || (declared !== null && declared <= REPLAY_BODY_BYTES));
+    const payload = !whole && replayable ? await readWhole(body, declared!) : body;
     let access = await this.#access(() => this.upstream.get(grant, redeemed.cachedAccess));
     const attempt = () => this.#once(redeemed, method, headers, payload, access, outcome);
     let response = await attempt();

@@ -11,6 +11,8 @@ import type { Stores } from '../store/stores.js';
 export interface HealthOptions {
   stores: Stores;
   keysLoaded: () => boolean;
+  /** Archive lag per chain (src/audit/archive/), when the PostgreSQL archive is on: a detail, never a failure. */
+  archiveLag?: () => { chain: number; archivedThrough: number; lagSeconds: number }[];
 }
 
 /** On the internal listener both gateways and admins may probe health. */
@@ -21,9 +23,11 @@ const healthBody = z.object({ status: z.literal('ok') });
 const readyBody = z.object({
   status: z.enum(['ok', 'unavailable']),
   checks: z.object({ store: check, keys: check }),
+  /** Redis holds what is not archived yet; a growing lag is worth an alert, not a restart. */
+  archive: z.object({ chains: z.array(z.object({ chain: z.number().int(), archivedThrough: z.number().int(), lagSeconds: z.number() })) }).optional(),
 });
 
-export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, { stores, keysLoaded }) => {
+export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, { stores, keysLoaded, archiveLag }) => {
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
   routes.get(
@@ -48,7 +52,9 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, { sto
       const ready = store === 'ok' && keys === 'ok';
       reply.code(ready ? 200 : 503).header('cache-control', 'no-store');
       if (!ready) reply.header('retry-after', '1');
-      return { status: ready ? ('ok' as const) : ('unavailable' as const), checks: { store, keys } };
+      const archive =
+        archiveLag === undefined ? undefined : { chains: archiveLag().map((l) => ({ ...l, lagSeconds: Math.round(l.lagSeconds * 1000) / 1000 })) };
+      return { status: ready ? ('ok' as const) : ('unavailable' as const), checks: { store, keys }, ...(archive !== undefined && { archive }) };
     },
   );
 };

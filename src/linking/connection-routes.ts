@@ -19,12 +19,15 @@ import type { LinkOutcome, LinkService } from './link-service.js';
 import { pageErrors } from './pages/page-error.js';
 import { connectionsPage, providerPage, RESULTS, unlinkConfirmPage, type Result, type Viewer } from './pages/views.js';
 import type { ActiveSession } from './session.js';
+import type { Approvals } from '../approvals/approval-service.js';
 
 export interface ConnectionRoutesOptions {
   links: LinkService;
   consents: ConsentService;
   publicUrl: string;
   requireCsrf: preHandlerHookHandler[];
+  /** For the count of requests awaiting this user's approval. */
+  approvals: Pick<Approvals, 'pendingForUser'>;
 }
 
 const params = z.object({ provider: providerIdSchema });
@@ -77,8 +80,8 @@ export const connectionRoutes: FastifyPluginAsync<ConnectionRoutesOptions> = asy
 
   routes.get('/connections', { schema: { hide: true } }, async (request, reply) => {
     if (!request.session) return redirectToSignIn(request, reply);
-    const list = await consents.connections(request.session.userId);
-    return reply.type('text/html; charset=utf-8').send(connectionsPage(viewer(reply, request.session), list));
+    const [list, waiting] = await Promise.all([consents.connections(request.session.userId), opts.approvals.pendingForUser(request.session.userId)]);
+    return reply.type('text/html; charset=utf-8').send(connectionsPage(viewer(reply, request.session), list, waiting.length));
   });
 
   routes.get('/connections/:provider', { schema: { hide: true, params, querystring: pageQuery } }, async (request, reply) => {

@@ -14,6 +14,8 @@ import type { ErrorPageRenderer } from '../http/error-handler.js';
 import type { ProviderCatalog } from '../providers/catalog.js';
 import { type Stores } from '../store/stores.js';
 import { connectionRoutes } from './connection-routes.js';
+import { approvalPages } from './approval-routes.js';
+import type { Approvals } from '../approvals/approval-service.js';
 import type { ConsentService } from './consent-service.js';
 import { IdpClient } from './idp-client.js';
 import type { LinkService } from './link-service.js';
@@ -30,6 +32,7 @@ export interface LinkingPluginOptions {
   catalog: ProviderCatalog;
   links: LinkService;
   consents: ConsentService;
+  approvals: Approvals;
   loginClientSecret?: string | undefined;
 }
 
@@ -99,5 +102,6 @@ export const linkingPages: FastifyPluginAsync<LinkingPluginOptions> = async (app
     stateTtlSeconds,
     requireCsrf,
   });
-  await app.register(connectionRoutes, { links, consents, publicUrl, requireCsrf });
+  await app.register(connectionRoutes, { links, consents, publicUrl, requireCsrf, approvals: opts.approvals });
+  await app.register(approvalPages, { approvals: opts.approvals, catalog, requireCsrf });
 };

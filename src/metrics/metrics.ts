@@ -7,6 +7,7 @@
  * come in as callbacks (app.ts).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { BucketHistogram, PlainCounter } from './own-series.js';
 import type { Config } from '../config/schema.js';
 import { LabelSets, statusLabel } from './labels.js';
 import { processMetricsText } from './process-metrics.js';
@@ -25,6 +26,8 @@ export interface MetricSamples {
   killSwitchSnapshotAgeSeconds?: () => number;
   /** Grants by status, from a bounded sample (grant-census.ts). */
   grantsByStatus?: () => Promise<GrantCounts | null>;
+  /** Age in seconds of the oldest audit record not yet archived, per chain (src/audit/archive/). */
+  auditArchiveLag?: () => { chain: number; lagSeconds: number }[];
 }
 
 type Child = { observe(value: number): void };
@@ -50,29 +53,31 @@ export class VaultMetrics {
   readonly #tokenCache: (...v: string[]) => Inc;
   readonly #forward: (...v: string[]) => Child;
   readonly #auditAppend: (...v: string[]) => Child;
-  readonly #auditGroup: Histogram;
-  readonly #auditQueue: Gauge;
+  readonly #auditGroup: { observe(value: number): void };
+  /** The audit queue's depth as last reported; the gauge reads it at scrape time. */
+  #auditQueueDepth = 0;
   readonly #redis: (...v: string[]) => Child;
   readonly #redisErrors: (...v: string[]) => Inc;
 
   constructor(config: Pick<Config, 'agents' | 'providers'>, samples: MetricSamples = {}) {
     this.labels = new LabelSets(config);
     const registers = [this.registry];
-    const http = new Histogram({
-      name: 'tv_http_request_duration_seconds',
-      help: 'HTTP requests by listener, route pattern and status.',
-      labelNames: ['listener', 'route', 'status'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.#http = cached((...v) => http.labels(...v));
-    const exchanges = new Counter({
-      name: 'tv_exchanges_total',
-      help: 'Token exchanges by outcome (`issued` or the TV_ error code), agent, provider and operation.',
-      labelNames: ['outcome', 'agent', 'provider', 'operation'],
-      registers,
-    });
-    this.#exchanges = cached((...v) => exchanges.labels(...v));
+    // The histograms every request touches keep their own counters (own-series.ts).
+    const http = new BucketHistogram(
+      'tv_http_request_duration_seconds',
+      'HTTP requests by listener, route pattern and status.',
+      ['listener', 'route', 'status'],
+      LATENCY_BUCKETS,
+      this.registry,
+    );
+    this.#http = (...v) => http.labels(...v);
+    const exchanges = new PlainCounter(
+      'tv_exchanges_total',
+      'Token exchanges by outcome (`issued` or the TV_ error code), agent, provider and operation.',
+      ['outcome', 'agent', 'provider', 'operation'],
+      this.registry,
+    );
+    this.#exchanges = (...v) => exchanges.labels(...v);
     const refresh = new Histogram({
       name: 'tv_upstream_refresh_duration_seconds',
       help: 'Upstream refresh-token grants by provider and outcome.',
@@ -81,39 +86,47 @@ export class VaultMetrics {
       registers,
     });
     this.#refresh = cached((...v) => refresh.labels(...v));
-    const tokenCache = new Counter({
-      name: 'tv_upstream_token_cache_total',
-      help: 'Upstream access-token cache lookups by provider and result (hit, miss).',
-      labelNames: ['provider', 'result'],
+    const tokenCache = new PlainCounter(
+      'tv_upstream_token_cache_total',
+      'Upstream access-token cache lookups by provider and result (hit, miss).',
+      ['provider', 'result'],
+      this.registry,
+    );
+    this.#tokenCache = (...v) => tokenCache.labels(...v);
+    const forward = new BucketHistogram(
+      'tv_forward_upstream_duration_seconds',
+      '/forward upstream calls by provider and upstream status (`failed`: no answer), until the relay ends.',
+      ['provider', 'status'],
+      LATENCY_BUCKETS,
+      this.registry,
+    );
+    this.#forward = (...v) => forward.labels(...v);
+    const auditAppend = new BucketHistogram(
+      'tv_audit_append_duration_seconds',
+      'Audit chain appends (one group commit each) by outcome.',
+      ['outcome'],
+      LATENCY_BUCKETS,
+      this.registry,
+    );
+    this.#auditAppend = (...v) => auditAppend.labels(...v);
+    this.#auditGroup = new BucketHistogram('tv_audit_append_records', 'Records per audit append (group size).', [], GROUP_BUCKETS, this.registry).labels();
+    const depth = () => this.#auditQueueDepth;
+    new Gauge({
+      name: 'tv_audit_queue_depth',
+      help: 'Audit events waiting behind the append in flight.',
       registers,
+      collect() {
+        this.set(depth());
+      },
     });
-    this.#tokenCache = cached((...v) => tokenCache.labels(...v));
-    const forward = new Histogram({
-      name: 'tv_forward_upstream_duration_seconds',
-      help: '/forward upstream calls by provider and upstream status (`failed`: no answer), until the relay ends.',
-      labelNames: ['provider', 'status'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.#forward = cached((...v) => forward.labels(...v));
-    const auditAppend = new Histogram({
-      name: 'tv_audit_append_duration_seconds',
-      help: 'Audit chain appends (one group commit each) by outcome.',
-      labelNames: ['outcome'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.#auditAppend = cached((...v) => auditAppend.labels(...v));
-    this.#auditGroup = new Histogram({ name: 'tv_audit_append_records', help: 'Records per audit append (group size).', buckets: GROUP_BUCKETS, registers });
-    this.#auditQueue = new Gauge({ name: 'tv_audit_queue_depth', help: 'Audit events waiting behind the append in flight.', registers });
-    const redis = new Histogram({
-      name: 'tv_redis_command_duration_seconds',
-      help: 'Store calls on Redis by store method (one or more commands each).',
-      labelNames: ['command'],
-      buckets: REDIS_BUCKETS,
-      registers,
-    });
-    this.#redis = cached((...v) => redis.labels(...v));
+    const redis = new BucketHistogram(
+      'tv_redis_command_duration_seconds',
+      'Store calls on Redis by store method (one or more commands each).',
+      ['command'],
+      REDIS_BUCKETS,
+      this.registry,
+    );
+    this.#redis = (...v) => redis.labels(...v);
     const redisErrors = new Counter({
       name: 'tv_redis_command_errors_total',
       help: 'Store calls on Redis that failed, by store method.',
@@ -122,7 +135,18 @@ export class VaultMetrics {
     });
     this.#redisErrors = cached((...v) => redisErrors.labels(...v));
 
-    const { killSwitchSnapshotAgeSeconds: age, grantsByStatus } = samples;
+    const { killSwitchSnapshotAgeSeconds: age, grantsByStatus, auditArchiveLag } = samples;
+    if (auditArchiveLag) {
+      new Gauge({
+        name: 'tv_audit_archive_lag_seconds',
+        help: 'Age of the oldest audit record not yet in the PostgreSQL archive, per chain (as of the last archiver pass).',
+        labelNames: ['chain'],
+        registers,
+        collect() {
+          for (const { chain, lagSeconds } of auditArchiveLag()) this.set({ chain: String(chain) }, lagSeconds);
+        },
+      });
+    }
     if (age) {
       new Gauge({
         name: 'tv_kill_switch_snapshot_age_seconds',
@@ -188,7 +212,9 @@ export class VaultMetrics {
       this.#auditAppend(ok ? 'ok' : 'error').observe(seconds);
       this.#auditGroup.observe(records);
     },
-    queued: (depth: number): void => this.#auditQueue.set(depth),
+    queued: (depth: number): void => {
+      this.#auditQueueDepth = depth;
+    },
   };
 
   readonly store = {

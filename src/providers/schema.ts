@@ -38,6 +38,12 @@ export const operationSchema = z.strictObject({
   uses: z.number().int().min(1).max(1000).default(1),
   /** Whether the raw upstream access token may be released to the gateway. */
   releaseUpstreamToken: z.boolean().default(false),
+  /**
+   * Who approves each use before any token exists (src/approvals/): nobody, the user on the
+   * consent pages, or the security team through the admin API. A token minted after approval
+   * allows exactly the approved method, path and body once.
+   */
+  approval: z.enum(['none', 'user', 'admin']).default('none'),
 });
 
 const common = {

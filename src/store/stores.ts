@@ -1,4 +1,5 @@
 import type { AdminJobStore } from './admin-job-store.js';
+import type { ApprovalStore } from './approval-store.js';
 import type { AuditStore } from './audit-store.js';
 import type { GrantStore } from './grant-store.js';
 import type { KillSwitchEvents, KillSwitchStore } from './kill-switch-store.js';
@@ -25,6 +26,7 @@ export interface Stores {
   sessions: SessionStore;
   oneShot: OneShotStore;
   revocations: RevocationQueue;
+  approvals: ApprovalStore;
   /** Cheap round trip for /readyz; rejects when the backend is unreachable. */
   ping(): Promise<void>;
   /**

@@ -1,4 +1,13 @@
 /** Operation-token records and the encrypted upstream access-token cache. */
+
+/** The exact request a token is bound to at /forward (tokens/token-types.ts `boundAction`). */
+export interface BoundAction {
+  method: string;
+  /** Path and query under `/forward/<provider>`, byte for byte as sent. */
+  path: string;
+  /** base64url SHA-256 of the request body (RFC 4648 §5). */
+  bodySha256: string;
+}
 /** Record of an issued operation token, kept under its `jti` for exactly the token's lifetime. */
 export interface OperationTokenRecord {
   jti: string;
@@ -14,7 +23,18 @@ export interface OperationTokenRecord {
   expiresAt: number;
   /** The grant's consent epoch for this agent when the token was issued (absent = 0). */
   consentEpoch?: number;
+  /**
+   * The token's proof (tokens/operation-token.ts): an HMAC of the exact token under a key only
+   * the signing key yields, so a presented token with this proof is one the vault minted. Absent
+   * on records written before proofs existed: their tokens are checked by signature.
+   */
+  proof?: string;
+  /** The one exact request the token allows at /forward (an approved action, or one the exchange named). */
+  action?: BoundAction;
 }
+
+/** consume() with a proof the record does not hold (or holds none): nothing was spent. */
+export const UNPROVEN = 'unproven';
 
 export interface TokenStore {
   /**
@@ -27,8 +47,11 @@ export interface TokenStore {
   /**
    * Spend one use atomically. Returns the record as it was before spending, or null when
    * the token is unknown, expired, revoked or has no uses left. Never GET-then-DECR.
+   * With `proof`, a use is spent only if the record holds that very proof; otherwise
+   * nothing is spent and the answer is UNPROVEN. Without it, the caller has checked the
+   * token's signature.
    */
-  consume(jti: string): Promise<OperationTokenRecord | null>;
+  consume(jti: string, proof?: string): Promise<OperationTokenRecord | null | typeof UNPROVEN>;
 
   /** Cache the encrypted upstream access token of a grant (ciphertext, expiry) with a TTL. */
   cacheAccessToken(grantId: string, entry: CachedAccessToken, ttlMs: number): Promise<void>;

@@ -10,7 +10,7 @@
  * several times the signature itself. test/unit/tokens/verify-cross-check.test.ts
  * holds the verifier to jose's jwtVerify: it never accepts what jose refuses.
  */
-import { createPublicKey, KeyObject, sign, verify } from 'node:crypto';
+import { createHmac, createPublicKey, hkdfSync, KeyObject, sign, verify } from 'node:crypto';
 import { pooledRandomId } from '../crypto/random-ids.js';
 import type { SigningKey, SigningKeys } from '../crypto/signing-keys.js';
 import { fullOperationName } from '../providers/schema.js';
@@ -59,6 +59,8 @@ export interface OperationTokenPayload {
 export interface MintedToken {
   token: string;
   jti: string;
+  /** The token's record proof (operationTokenProof): stored with its record so /forward can recognise it. */
+  proof: string;
 }
 
 export interface VerifyOptions {
@@ -90,6 +92,8 @@ interface PreparedKey {
   publicKey: KeyObject;
   /** base64url of the protected header, the same for every token of this key. */
   header: string;
+  /** HMAC key of the record proofs of this key's tokens, derived from the private key (RFC 5869). */
+  proofKey: Buffer;
 }
 
 const prepared = new WeakMap<SigningKey, PreparedKey>();
@@ -99,7 +103,9 @@ function prepare(key: SigningKey): PreparedKey {
   if (!p) {
     const privateKey = KeyObject.from(key.privateKey);
     const header = Buffer.from(JSON.stringify({ alg: key.alg, kid: key.kid, typ: OPERATION_TOKEN_TYP })).toString('base64url');
-    p = { privateKey, publicKey: createPublicKey(privateKey), header };
+    const der = privateKey.export({ format: 'der', type: 'pkcs8' });
+    const proofKey = Buffer.from(hkdfSync('sha256', der, '', 'token-vault operation-token record proof', 32));
+    p = { privateKey, publicKey: createPublicKey(privateKey), header, proofKey };
     prepared.set(key, p);
   }
   return p;
@@ -125,7 +131,18 @@ export function mintOperationToken(keys: SigningKeys, claims: OperationTokenClai
   const input = Buffer.from(`${header}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`);
   // EdDSA: Ed25519 over the input (RFC 8037 §3.1); ES256: r||s, not DER (RFC 7518 §3.4).
   const signature = key.alg === 'EdDSA' ? sign(null, input, privateKey) : derToRawEcdsa(sign('sha256', input, privateKey), 32);
-  return { token: `${input.toString('latin1')}.${signature.toString('base64url')}`, jti };
+  const token = `${input.toString('latin1')}.${signature.toString('base64url')}`;
+  return { token, jti, proof: proofOf(prepare(key), token) };
+}
+
+/**
+ * HMAC-SHA256 of the whole compact token under a key derived from the signing key that signed
+ * it: only a holder of that signing key can make one, so a record whose stored proof equals the
+ * presented token's proves that these exact bytes were minted (and signed) by the vault, and the
+ * signature need not be checked again (forward/redeem.ts). Not a secret: it opens nothing.
+ */
+function proofOf(key: PreparedKey, token: string): string {
+  return createHmac('sha256', key.proofKey).update(token).digest('base64url');
 }
 
 function reject(why: string): never {
@@ -142,11 +159,33 @@ function reject(why: string): never {
  * and any `nbf` within the clock skew (RFC 7519 §4.1.4-6). Other claims and
  * header parameters are ignored (RFC 7519 §4, RFC 7515 §4).
  */
-export function verifyOperationToken(
+export function verifyOperationToken(token: string, keys: SigningKeys, options: VerifyOptions): OperationTokenPayload {
+  return readToken(token, keys, options, true).claims;
+}
+
+/** A token read by readOperationToken: every rule but the signature checked. */
+export interface ReadOperationToken {
+  claims: OperationTokenPayload;
+  /** What its record holds if the vault minted exactly these bytes (operationTokenProof). */
+  proof: string;
+}
+
+/**
+ * Every rule of verifyOperationToken except the signature: the claims are not
+ * yet authenticated. The caller must either check the signature
+ * (operationTokenSignatureValid) or find `proof` in the token's record, which
+ * only the mint of these exact bytes wrote (TokenStore.consume).
+ */
+export function readOperationToken(token: string, keys: SigningKeys, options: VerifyOptions): ReadOperationToken {
+  return readToken(token, keys, options, false);
+}
+
+function readToken(
   token: string,
   keys: SigningKeys,
   { issuer, clockSkewSeconds, now = Date.now() / 1000 }: VerifyOptions,
-): OperationTokenPayload {
+  signed: boolean,
+): ReadOperationToken {
   const parts = token.split('.');
   if (parts.length !== 3 || !parts.every(isCanonicalBase64url)) reject('not a compact JWS');
   const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
@@ -155,7 +194,7 @@ export function verifyOperationToken(
   if (typ !== OPERATION_TOKEN_TYP || crit !== undefined || typeof kid !== 'string') reject('header refused');
   const key = keys.get(kid) ?? reject('unknown key');
   if (alg !== key.alg) reject('algorithm differs from the key');
-  if (!signatureValid(key, `${headerPart}.${payloadPart}`, signaturePart)) reject('bad signature');
+  if (signed ? !signatureValid(key, `${headerPart}.${payloadPart}`, signaturePart) : signaturePart.length !== 86) reject('bad signature');
 
   const claims = jsonObject(payloadPart) ?? reject('malformed payload');
   const { iss, sub, aud, jti, iat, exp, nbf, scope, act, cnf, client_id, authorization_details } = claims;
@@ -175,17 +214,20 @@ export function verifyOperationToken(
   if (typeof x5t !== 'string' || !X5T_S256.test(x5t)) reject('cnf refused');
   const detail = authorization_details === undefined ? undefined : (detailOf(authorization_details, aud, scope) ?? reject('authorization_details refused'));
   return {
-    iss: issuer,
-    sub,
-    aud,
-    jti,
-    iat,
-    exp,
-    scope,
-    ...(detail ? { authorization_details: [detail] } : {}),
-    act: { sub: agent },
-    cnf: { 'x5t#S256': x5t },
-    client_id,
+    claims: {
+      iss: issuer,
+      sub,
+      aud,
+      jti,
+      iat,
+      exp,
+      scope,
+      ...(detail ? { authorization_details: [detail] } : {}),
+      act: { sub: agent },
+      cnf: { 'x5t#S256': x5t },
+      client_id,
+    },
+    proof: proofOf(prepare(key), token),
   };
 }
 
@@ -210,6 +252,13 @@ function jsonObject(part: string): Record<string, unknown> | undefined {
     return undefined;
   }
   return isObject(value) ? value : undefined;
+}
+
+/** The signature of a token that readOperationToken accepted, by the key its header names. */
+export function operationTokenSignatureValid(token: string, keys: SigningKeys): boolean {
+  const dot = token.lastIndexOf('.');
+  const key = keys.get((jsonObject(token.slice(0, token.indexOf('.'))) ?? {}).kid as string);
+  return key !== undefined && dot > 0 && signatureValid(key, token.slice(0, dot), token.slice(dot + 1));
 }
 
 function signatureValid(key: SigningKey, input: string, signaturePart: string): boolean {

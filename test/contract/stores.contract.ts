@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Stores } from '../../src/store/stores.js';
 import { describeAdminStoresContract } from './admin-stores.contract.js';
+import { describeApprovalStoreContract } from './approval-store.contract.js';
 import { describeAuditStoreContract } from './audit-store.contract.js';
 import { describeGrantStoreContract } from './grant-store.contract.js';
 import { describeKillSwitchStoreContract } from './kill-switch-store.contract.js';
@@ -41,6 +42,7 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
     describeAdminStoresContract(stores);
     describeSessionStoreContract(stores);
     describeRevocationQueueContract(stores);
+    describeApprovalStoreContract(stores);
 
     it('answers ping', async () => {
       await expect(stores().ping()).resolves.toBeUndefined();

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { Stores } from '../../src/store/stores.js';
+import { UNPROVEN } from '../../src/store/token-store.js';
 import { tokenFixture } from './fixtures.js';
 
 /** TokenStore behaviour: TTLs, atomic consume under contention, access-token cache. */
@@ -53,8 +54,33 @@ export function describeTokenStoreContract(stores: () => Stores): void {
       const record = tokenFixture({ usesLeft: 5 });
       await stores().tokens.put(record, 60_000);
       const results = await Promise.all(Array.from({ length: 50 }, () => stores().tokens.consume(record.jti)));
-      const spent = results.filter((r) => r !== null);
+      const spent = results.filter((r) => r !== null && r !== UNPROVEN);
       expect(spent.map((r) => r.usesLeft).sort()).toStrictEqual([1, 2, 3, 4, 5]);
+    });
+
+    it('spends a use for the proof its record holds, and for no other proof', async () => {
+      const record = tokenFixture({ usesLeft: 2, proof: 'cHJvb2Ytb2YtdGhlLW1pbnRlZC10b2tlbg' });
+      await stores().tokens.put(record, 60_000);
+      expect(await stores().tokens.get(record.jti)).toStrictEqual(record);
+      expect(await stores().tokens.consume(record.jti, 'b3RoZXItcHJvb2Y')).toBe(UNPROVEN);
+      expect(await stores().tokens.consume(record.jti, record.proof)).toStrictEqual(record);
+      expect(await stores().tokens.get(record.jti)).toStrictEqual({ ...record, usesLeft: 1 });
+      expect(await stores().tokens.consume('unknown', record.proof)).toBeNull();
+    });
+
+    it('spends nothing for a proof when the record holds none (checked by signature instead)', async () => {
+      const record = tokenFixture({ usesLeft: 1 });
+      await stores().tokens.put(record, 60_000);
+      expect(await stores().tokens.consume(record.jti, 'c29tZS1wcm9vZg')).toBe(UNPROVEN);
+      expect(await stores().tokens.consume(record.jti)).toStrictEqual(record);
+      expect(await stores().tokens.consume(record.jti)).toBeNull();
+    });
+
+    it('lets exactly one of 50 concurrent consumers with the proof spend a single-use token', async () => {
+      const record = tokenFixture({ usesLeft: 1, proof: 'c2luZ2xlLXVzZS1wcm9vZg' });
+      await stores().tokens.put(record, 60_000);
+      const results = await Promise.all(Array.from({ length: 50 }, () => stores().tokens.consume(record.jti, record.proof)));
+      expect(results.filter((r) => r !== null)).toStrictEqual([record]);
     });
 
     it('caches an access token until its TTL and drops it on request', async () => {

@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fillDevLogin } from '../helpers/chromium.js';
+import { signInAndLinkSalesforce } from '../helpers/chromium.js';
 import { OUT, useConsentE2e } from '../helpers/consent-e2e.js';
 import { SALES_AGENT, SUPPORT_AGENT, type LinkingVault } from '../helpers/linking-vault.js';
 
@@ -25,8 +25,6 @@ beforeAll(() => {
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(OUT, `activity-${name}.png`), fullPage: true });
 
-const providerLogin = fillDevLogin;
-
 describe("a connection's history and per-agent revocation in a browser", () => {
   it('shows the uses newest first, escapes agent ids, and revokes one agent only', async () => {
     const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 390, height: 844 } });
@@ -37,14 +35,7 @@ describe("a connection's history and per-agent revocation in a browser", () => {
       void d.dismiss();
     });
 
-    await page.goto(`${lv.publicUrl}/connections/salesforce`);
-    await providerLogin(page, 'alice');
-    await page.waitForURL(`${lv.publicUrl}/connections/salesforce`);
-    await page.getByRole('button', { name: 'Link your Salesforce account' }).click();
-    await providerLogin(page, 'alice');
-    await page.waitForSelector('button[type=submit]');
-    await page.click('button[type=submit]');
-    await page.waitForURL(`${lv.publicUrl}/connections/salesforce?result=linked`);
+    await signInAndLinkSalesforce(page, lv.publicUrl);
     await page
       .getByRole('group', { name: /Support agent/ })
       .getByLabel(/Read your Salesforce records/)

@@ -11,10 +11,11 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fillDevLogin, launchChromium } from '../helpers/chromium.js';
-import { runDemo, startDevProcess, type DevProcess } from '../helpers/dev-process.js';
+import { launchChromium } from '../helpers/chromium.js';
+import { approveDeepLink, consentDemoAgent, signInAndLinkCrm } from '../helpers/dev-browser.js';
+import { lastDemoAnswer, runDemo, startDevProcess, type DevProcess } from '../helpers/dev-process.js';
 
 const OUT = join(process.cwd(), 'test-output', 'e2e-dev-path');
 const DEMO_AGENT = 'spiffe://dev.local/agents/demo';
@@ -47,52 +48,6 @@ async function demo(...args: string[]) {
   return run;
 }
 
-/** The pretty-printed JSON answer of the last request a demo run printed (lines `  < …` after the blank `  <`). */
-function lastAnswer(stdout: string): unknown {
-  const blocks = stdout.split('\n  <\n').slice(1);
-  const body = blocks.at(-1)!.split('\n\n')[0]!;
-  return JSON.parse(
-    body
-      .split('\n')
-      .map((line) => line.replace(/^ {2}< /, ''))
-      .join('\n'),
-  );
-}
-
-/**
- * A consent change the grant's upstream scopes do not cover sends the browser to the CRM to link
- * again with the larger scope set (incremental consent); the change is made when that link completes.
- */
-async function throughRelink(page: Page, done: RegExp): Promise<void> {
-  await page.waitForURL((url) => !url.href.startsWith(base) || done.test(url.href));
-  if (!page.url().startsWith(base)) {
-    await page.waitForSelector('button[type=submit]');
-    await page.click('button[type=submit]');
-  }
-  await page.waitForURL(done);
-}
-
-async function consent(page: Page, label: RegExp): Promise<void> {
-  const agent = page.getByRole('group', { name: /Demo agent/ });
-  await agent.getByLabel(label).check();
-  await page.getByRole('button', { name: 'Save choices' }).click();
-  await throughRelink(page, /result=(consent_saved|relinked_saved)/);
-  expect(await agent.getByLabel(label).isChecked()).toBe(true);
-}
-
-/** The deep link shows the agent's request unticked; Approve consents exactly that operation. */
-async function approve(page: Page, deepLink: string, label: RegExp): Promise<void> {
-  await page.goto(deepLink);
-  await page.getByRole('button', { name: 'Approve' }).click();
-  await throughRelink(page, /result=(approved|relinked_approved)/);
-  expect(
-    await page
-      .getByRole('group', { name: /Demo agent/ })
-      .getByLabel(label)
-      .isChecked(),
-  ).toBe(true);
-}
-
 describe('npm run dev + npm run demo: the whole gateway path', () => {
   it('signs in, links, consents, and lets the demo gateway read and then write CRM contacts through /forward', async () => {
     expect(dev.output()).toContain('npm run demo -- call crm:contacts.read GET /contacts');
@@ -101,18 +56,8 @@ describe('npm run dev + npm run demo: the whole gateway path', () => {
 
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
     const page = await context.newPage();
-    await page.goto(`${base}/connections`);
-    await fillDevLogin(page, 'alice');
-    await page.waitForURL(`${base}/connections`);
-    await page.click('a[href="/connections/crm"]');
-    await page.getByRole('button', { name: 'Link your Demo CRM account' }).click();
-    await fillDevLogin(page, 'alice');
-    if (!page.url().startsWith(base)) {
-      await page.waitForSelector('button[type=submit]');
-      await page.click('button[type=submit]');
-    }
-    await page.waitForURL(`${base}/connections/crm?result=linked`);
-    await consent(page, /Read your CRM contacts/);
+    await signInAndLinkCrm(page, base);
+    expect(await consentDemoAgent(page, base, /Read your CRM contacts/)).toBe(true);
     await page.screenshot({ path: join(OUT, '01-read-consented.png'), fullPage: true });
 
     const read = await demo('call', 'crm:contacts.read', 'GET', '/contacts');
@@ -121,7 +66,7 @@ describe('npm run dev + npm run demo: the whole gateway path', () => {
     expect(read.code).toBe(0);
     expect(read.stdout).toContain('curl --cert keys/dev/gateway.crt --key keys/dev/gateway.key --cacert keys/dev/ca.crt');
     expect(read.stdout).toContain(`/forward/crm/contacts`);
-    const contacts = lastAnswer(read.stdout) as { authenticatedAs: unknown; total: number; contacts: { lastName: string }[] };
+    const contacts = lastDemoAnswer(read.stdout) as { authenticatedAs: unknown; total: number; contacts: { lastName: string }[] };
     expect(contacts.authenticatedAs).toStrictEqual({ user: 'alice', client: 'token-vault-dev', scope: expect.stringContaining('contacts.read') });
     expect(contacts.total).toBe(5);
     expect(contacts.contacts.map((c) => c.lastName)).toStrictEqual(['Placeholder', 'Mockley', 'Sample', 'Testwell', 'Dummett']);
@@ -132,7 +77,7 @@ describe('npm run dev + npm run demo: the whole gateway path', () => {
     const refused = await demo('exchange', 'crm:contacts.write');
     expect(refused.code).toBe(0);
     const deepLink = `${base}/connections/crm?agent=${encodeURIComponent(DEMO_AGENT)}&operation=${encodeURIComponent('crm:contacts.write')}`;
-    expect(lastAnswer(refused.stdout)).toStrictEqual({
+    expect(lastDemoAnswer(refused.stdout)).toStrictEqual({
       error: 'consent_required',
       error_description: 'operation is not consented for this agent',
       error_uri: deepLink,
@@ -142,7 +87,7 @@ describe('npm run dev + npm run demo: the whole gateway path', () => {
     expect(refused.stdout).toContain(`Open this link in the browser`);
     expect(refused.stdout).toContain(`\n    ${deepLink}\n`);
 
-    await approve(page, deepLink, /Create and change your CRM contacts/);
+    expect(await approveDeepLink(page, base, deepLink, /Create and change your CRM contacts/)).toBe(true);
     await page.screenshot({ path: join(OUT, '02-write-consented.png'), fullPage: true });
 
     const data = JSON.stringify({ firstName: 'Test', lastName: 'Person', email: 'test.person@example.com', accountId: 'acc-102' });
@@ -150,7 +95,7 @@ describe('npm run dev + npm run demo: the whole gateway path', () => {
     expect(write.code).toBe(0);
     expect(write.stdout).toContain('< HTTP/1.1 201 Created');
     expect(write.stdout).toContain(`--data '${data}'`);
-    expect(lastAnswer(write.stdout)).toStrictEqual({
+    expect(lastDemoAnswer(write.stdout)).toStrictEqual({
       authenticatedAs: { user: 'alice', client: 'token-vault-dev', scope: expect.stringContaining('contacts.write') },
       contact: {
         id: '6',
@@ -168,7 +113,30 @@ describe('npm run dev + npm run demo: the whole gateway path', () => {
 
     const again = await demo('call', 'crm:contacts.read', 'GET', '/contacts/6');
     expect(again.code).toBe(0);
-    expect((lastAnswer(again.stdout) as { contact: { lastName: string } }).contact.lastName).toBe('Person');
+    expect((lastDemoAnswer(again.stdout) as { contact: { lastName: string } }).contact.lastName).toBe('Person');
+
+    // The approval round trip: the demo asks, binds the exact request, polls; alice approves it on /approvals.
+    const gated = 'crm:contacts.write.approved';
+    const gatedLink = `${base}/connections/crm?agent=${encodeURIComponent(DEMO_AGENT)}&operation=${encodeURIComponent(gated)}`;
+    expect(await approveDeepLink(page, base, gatedLink, /each one approved by you first/)).toBe(true);
+    const ada = JSON.stringify({ firstName: 'Ada', lastName: 'Lovelace' });
+    const asking = runDemo(cwd, dev.ports, ['call', gated, 'POST', '/contacts', '--data', ada]);
+    const waiting = page.locator('li.approval');
+    for (let i = 0; i < 120 && (await waiting.count()) === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await page.goto(`${base}/approvals`);
+    }
+    expect(await waiting.locator('.action').textContent()).toBe('POST /contacts');
+    await page.screenshot({ path: join(OUT, '03-approval-waiting.png'), fullPage: true });
+    await waiting.getByRole('button', { name: 'Approve' }).click();
+    await page.waitForURL(`${base}/approvals?result=approved`);
+    const approved = await asking;
+    await writeFile(join(OUT, `demo-${++runs}-approved-call.txt`), `${approved.stdout}${approved.stderr}`);
+    expect(approved.code).toBe(0);
+    expect(approved.stdout).toContain('"error": "authorization_pending"');
+    expect(approved.stdout).toContain(`${base}/approvals`);
+    expect(approved.stdout).toContain('< HTTP/1.1 201 Created');
+    expect((lastDemoAnswer(approved.stdout) as { contact: { lastName: string } }).contact.lastName).toBe('Lovelace');
 
     const tokens = await demo('tokens', '--user', 'bob');
     expect(tokens.code).toBe(0);

@@ -14,3 +14,15 @@ export async function fillDevLogin(page: Page, login: string): Promise<void> {
   await page.fill('input[name=password]', login);
   await page.click('button[type=submit]');
 }
+
+/** Sign in at the IdP as `login` and link Salesforce as the same account, through the pages (ends on the linked page). */
+export async function signInAndLinkSalesforce(page: Page, publicUrl: string, login = 'alice'): Promise<void> {
+  await page.goto(`${publicUrl}/connections/salesforce`);
+  await fillDevLogin(page, login);
+  await page.waitForURL(`${publicUrl}/connections/salesforce`);
+  await page.getByRole('button', { name: 'Link your Salesforce account' }).click();
+  await fillDevLogin(page, login);
+  await page.waitForSelector('button[type=submit]');
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${publicUrl}/connections/salesforce?result=linked`);
+}

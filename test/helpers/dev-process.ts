@@ -31,7 +31,7 @@ const portFree = (port: number) =>
   });
 
 /** A public port whose two successors (the demo IdP and CRM) are free too, and an internal port. */
-async function devPorts(): Promise<DevPorts> {
+export async function devPorts(): Promise<DevPorts> {
   for (;;) {
     const pub = await freePort();
     if (pub + 2 < 65_536 && (await portFree(pub + 1)) && (await portFree(pub + 2))) return { public: pub, internal: await freePort() };
@@ -76,7 +76,7 @@ async function startOn(cwd: string, ports: DevPorts): Promise<DevProcess> {
   return { child, output: () => output, ports };
 }
 
-const portsEnv = (ports: DevPorts) => ({
+export const portsEnv = (ports: DevPorts) => ({
   PATH: process.env.PATH ?? '',
   TOKEN_VAULT_PUBLIC_PORT: String(ports.public),
   TOKEN_VAULT_INTERNAL_PORT: String(ports.internal),
@@ -108,4 +108,16 @@ export function runDemo(cwd: string, ports: DevPorts, args: string[]): Promise<D
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** The pretty-printed JSON answer of the last request a demo run printed (lines `  < …` after the blank `  <`). */
+export function lastDemoAnswer(stdout: string): unknown {
+  const blocks = stdout.split('\n  <\n').slice(1);
+  const body = blocks.at(-1)!.split('\n\n')[0]!;
+  return JSON.parse(
+    body
+      .split('\n')
+      .map((line) => line.replace(/^ {2}< /, ''))
+      .join('\n'),
+  );
 }

@@ -58,6 +58,10 @@ export interface ForwardWorldOptions {
   limits?: Record<string, number>;
   /** The internal URL gateways are told to use (its host is a name the vault answers to). */
   internalUrl?: string;
+  /** Operations added to the CRM's (consented for agent A like the others). */
+  extraOperations?: Record<string, unknown>;
+  /** Raw config values merged over the world's (e.g. `approvals`). */
+  overrides?: Record<string, unknown>;
 }
 
 export async function startForwardWorld(options: ForwardWorldOptions = {}): Promise<ForwardWorld> {
@@ -67,7 +71,8 @@ export async function startForwardWorld(options: ForwardWorldOptions = {}): Prom
   const pki = await createTestPki();
   const secretFile = join(pki.dir, 'crm-client-secret');
   await writeFile(secretFile, FAKE_CLIENT_SECRET, { mode: 0o600 });
-  const names = Object.keys(CRM_OPERATIONS).map((op) => `crm:${op}`);
+  const operations = { ...CRM_OPERATIONS, ...(options.extraOperations ?? {}) };
+  const names = Object.keys(operations).map((op) => `crm:${op}`);
   const vault = await startExchangeVault({
     pki,
     redisUrl: redis.url,
@@ -83,7 +88,7 @@ export async function startForwardWorld(options: ForwardWorldOptions = {}): Prom
         introspectionEndpoint: `${oauth.origin}/token/introspection`,
         apiBaseUrl: `${crm.origin}/api`,
         allowPrivateNetwork: true,
-        operations: CRM_OPERATIONS,
+        operations,
       },
     },
     agents: { [AGENT_A]: { displayName: 'Agent A', operations: names } },
@@ -92,6 +97,7 @@ export async function startForwardWorld(options: ForwardWorldOptions = {}): Prom
       gateways: { allow: ['spiffe://dev.local/gateway', OTHER_GATEWAY] },
       ...(options.limits ? { limits: { forward: options.limits } } : {}),
       ...(options.internalUrl ? { internalUrl: options.internalUrl } : {}),
+      ...(options.overrides ?? {}),
     },
   });
   const upstream = await oauth.issueRefreshTokenFor({ accountId: 'alice', clientId: FAKE_CLIENT_ID, scope: 'offline_access contacts.read' });

@@ -50,6 +50,10 @@ export interface LinkingVault {
    * same user id as the consent pages) by `agent` for `operation` (`provider:local`).
    */
   exchange(login: string, agent: string, operation: string): Promise<Response>;
+  /** POST /exchange with `params` over the identity tokens of `login` and `agent` (any grant type). */
+  tokenRequest(login: string, agent: string, params: Record<string, string>): Promise<Response>;
+  /** A /forward request on the gateway certificate with `token`. */
+  forward(path: string, token: string, init: { method: string; body?: string }): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -61,6 +65,8 @@ export interface LinkingVaultOptions {
   revocationRetry?: Record<string, number>;
   /** Salesforce's scopes and the scopes its operations declare (default `api refresh_token`, none per operation). */
   salesforceScopes?: { provider: string[]; operations: Record<'records.read' | 'records.write', string[]> };
+  /** Adds Salesforce `records.create` with `approval: user` (POST only), in the sales agent's ceiling; polls every second. */
+  userApprovedCreate?: boolean;
 }
 
 export async function startLinkingVault(options: LinkingVaultOptions = {}): Promise<LinkingVault> {
@@ -112,6 +118,9 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
           operations: {
             'records.read': { ...op('Read your Salesforce records'), scopes: options.salesforceScopes?.operations['records.read'] ?? [] },
             'records.write': { ...op('Change your Salesforce records'), scopes: options.salesforceScopes?.operations['records.write'] ?? [] },
+            ...(options.userApprovedCreate && {
+              'records.create': { description: 'Create Salesforce records, each one approved by you', methods: ['POST'], paths: ['/**'], approval: 'user' },
+            }),
           },
           ...common,
         },
@@ -126,8 +135,12 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
       },
       agents: {
         [SUPPORT_AGENT]: { displayName: 'Support agent', operations: ['salesforce:records.read', 'servicenow:incident.read', 'servicenow:incident.create'] },
-        [SALES_AGENT]: { displayName: 'Sales agent', operations: ['salesforce:records.read', 'salesforce:records.write'] },
+        [SALES_AGENT]: {
+          displayName: 'Sales agent',
+          operations: ['salesforce:records.read', 'salesforce:records.write', ...(options.userApprovedCreate ? ['salesforce:records.create'] : [])],
+        },
       },
+      ...(options.userApprovedCreate && { approvals: { pollIntervalSeconds: 1 } }),
     },
   });
   const fakes: Record<string, FakeOAuthServer> = { salesforce, servicenow };
@@ -154,6 +167,23 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
       redirectUri: `${publicUrl}/connections/${provider}/callback`,
     });
     return callbackUrl.pathname + callbackUrl.search;
+  };
+
+  const tokenRequest = async (login: string, agent: string, params: Record<string, string>) => {
+    const body = new URLSearchParams({
+      subject_token: await subjects.sign({ sub: login, aud: publicUrl }),
+      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+      actor_token: await agentIssuer.sign({ sub: agent, aud: publicUrl }),
+      actor_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+      ...params,
+    });
+    return call(`${vault.internalUrl}/exchange`, {
+      method: 'POST',
+      ca: vault.pki.ca,
+      client: vault.pki.gateway,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: body.toString(),
+    });
   };
 
   return {
@@ -192,22 +222,18 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
       stopped.delete(provider);
       return fresh;
     },
-    async exchange(login, agent, operation) {
-      const body = new URLSearchParams({
-        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-        subject_token: await subjects.sign({ sub: login, aud: publicUrl }),
-        subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-        actor_token: await agentIssuer.sign({ sub: agent, aud: publicUrl }),
-        actor_token_type: 'urn:ietf:params:oauth:token-type:jwt',
-        resource: operation.split(':')[0]!,
-        scope: operation,
-      });
-      return call(`${vault.internalUrl}/exchange`, {
-        method: 'POST',
+    exchange(login, agent, operation) {
+      const params = { grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', resource: operation.split(':')[0]!, scope: operation };
+      return tokenRequest(login, agent, params);
+    },
+    tokenRequest,
+    forward(path, token, init) {
+      return call(`${vault.internalUrl}/forward${path}`, {
+        method: init.method,
         ca: vault.pki.ca,
         client: vault.pki.gateway,
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: body.toString(),
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(init.body !== undefined && { body: init.body }),
       });
     },
     async close() {

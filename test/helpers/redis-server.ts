@@ -12,6 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { supervise, terminate } from './child-server.js';
 import { freePort } from './free-port.js';
 
 export interface RedisHandle {
@@ -33,11 +34,6 @@ export interface RedisHandle {
 }
 
 const READY_TIMEOUT_MS = 10_000;
-const live = new Set<ChildProcess>();
-
-process.on('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
 
 /**
  * Starts a private redis-server (from PATH) and resolves once it answers PING. `extraArgs` are
@@ -116,9 +112,7 @@ async function spawnRedis(port: number, dir: string, extraArgs: readonly string[
   const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  watchdog(child, dir);
+  supervise(child, dir);
   try {
     await waitForPing(port, child);
   } catch (err) {
@@ -126,27 +120,6 @@ async function spawnRedis(port: number, dir: string, extraArgs: readonly string[
     throw new Error(`redis-server on port ${port} did not start: ${String(err)} ${stderr}`);
   }
   return child;
-}
-
-/**
- * Kills the server (and removes its dir) if this process disappears; exits by
- * itself once the server is gone, so a recycled pid is never signalled.
- */
-function watchdog(child: ChildProcess, dir: string): void {
-  if (child.pid === undefined) return;
-  const script = 'while kill -0 "$1" 2>/dev/null; do kill -0 "$2" 2>/dev/null || exit 0; sleep 1; done; kill -9 "$2"; rm -rf "$3"';
-  spawn('sh', ['-c', script, 'watchdog', String(process.pid), String(child.pid), dir], { detached: true, stdio: 'ignore' }).unref();
-}
-
-async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  // A paused server would sit on SIGTERM until continued.
-  if (signal !== 'SIGKILL') child.kill('SIGCONT');
-  const escalate = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(escalate);
 }
 
 async function waitForPing(port: number, child: ChildProcess): Promise<void> {

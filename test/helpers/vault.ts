@@ -101,6 +101,7 @@ export async function startVault(options: StartOptions = {}): Promise<TestVault>
     async close() {
       await app.close();
       await runtime.stores.close();
+      await runtime.archive?.close();
       if (ownPki) await rm(pki.dir, { recursive: true, force: true });
     },
   };

@@ -46,4 +46,14 @@ describe('npm run dev on a fresh checkout', () => {
     expect(other.status).toBe(401);
     expect(other.json()).toStrictEqual(withRequestId(other, { error: 'invalid_client', error_description: 'Client authentication failed.' }));
   });
+
+  it('prints the metrics URL and whether tracing is on; the URL serves Prometheus metrics', async () => {
+    const line = /metrics: {3}(http:\/\/127\.0\.0\.1:\d+\/metrics)\n/.exec(dev.output());
+    expect(line).not.toBeNull();
+    expect(dev.output()).toContain('tracing:   off (set OTEL_EXPORTER_OTLP_ENDPOINT to export traces)');
+    const res = await fetch(line![1]!);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(await res.text()).toMatch(/^tv_http_request_duration_seconds_count\{listener="public",route="\/healthz",status="200"\} [1-9]/m);
+  });
 });

@@ -10,6 +10,9 @@
  *   npm run demo -- exchange <scope> [--user …] [--agent …]
  *   npm run demo -- call <scope> <METHOD> <path> [--data JSON] [--user …] [--agent …]
  *
+ * An operation that needs approval (crm:contacts.write.approved in dev mode) is asked again with
+ * the exact request bound to it, then polled until the user decides on the consent site.
+ *
  * The vault is found like dev mode finds its ports: TOKEN_VAULT_PUBLIC_PORT
  * (8443; the demo IdP is on the next port) and TOKEN_VAULT_INTERNAL_PORT
  * (9443), keys in keys/dev/ of the current directory.
@@ -17,6 +20,7 @@
 import { access } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { DemoGateway, shellQuote, type Answer } from './gateway.js';
+import { awaitApproval, boundDetail, needsBoundAction } from './approval.js';
 import { agentId, DEMO_TOKEN_TTL_SECONDS, demoIssuers, demoSigner, mintAgentToken, mintUserToken } from './identities.js';
 
 const KEYS = 'keys/dev';
@@ -89,10 +93,13 @@ function providerOf(scope: string): string {
   return provider;
 }
 
-async function exchange(gateway: DemoGateway, demo: Demo, scope: string): Promise<Answer> {
+type Exchanged = Answer & { identity: { userToken: string; agentToken: string } };
+
+/** `detail`: the RFC 9396 entry binding the exact request (for operations that need approval), instead of `scope`. */
+async function exchange(gateway: DemoGateway, demo: Demo, scope: string, detail?: string): Promise<Exchanged> {
   const provider = providerOf(scope);
   const { userToken, agentToken } = await mintTokens(demo);
-  heading(`2. token exchange (RFC 8693) for ${scope}`);
+  heading(`2. token exchange (RFC 8693) for ${scope}${detail ? ', bound to the exact request' : ''}`);
   const form = {
     grant_type: TOKEN_EXCHANGE,
     subject_token: userToken,
@@ -100,7 +107,7 @@ async function exchange(gateway: DemoGateway, demo: Demo, scope: string): Promis
     actor_token: agentToken,
     actor_token_type: JWT_TYPE,
     resource: provider,
-    scope,
+    ...(detail ? { authorization_details: detail } : { scope }),
   };
   const shown = { ...form, subject_token: '"$USER_TOKEN"', actor_token: '"$AGENT_TOKEN"' };
   const answer = await gateway.send({
@@ -118,8 +125,12 @@ async function exchange(gateway: DemoGateway, demo: Demo, scope: string): Promis
       `${gateway.internalUrl}/exchange`,
     ],
   });
-  const body = (answer.json ?? {}) as Record<string, unknown>;
-  if (answer.status === 200 && typeof body.access_token === 'string') {
+  let final: Answer = answer;
+  if ((answer.json as { error?: unknown } | undefined)?.error === 'authorization_pending') {
+    final = await awaitApproval(gateway, answer, { userToken, agentToken }, `https://127.0.0.1:${demo.publicPort}/approvals`, out);
+  }
+  const body = (final.json ?? {}) as Record<string, unknown>;
+  if (final.status === 200 && typeof body.access_token === 'string') {
     out(`  export OPERATION_TOKEN=${body.access_token}`);
     out(`  (an operation token for ${String(body.scope)}: ${String(body.expires_in)} s, bound to the gateway certificate, one use)`);
     out('');
@@ -130,7 +141,7 @@ async function exchange(gateway: DemoGateway, demo: Demo, scope: string): Promis
     out(`    ${String(body.error_uri)}`);
     out('');
   }
-  return answer;
+  return Object.assign(final, { identity: { userToken, agentToken } });
 }
 
 async function call(gateway: DemoGateway, demo: Demo, scope: string, method: string, path: string, data: string | undefined): Promise<Answer> {
@@ -143,7 +154,12 @@ async function call(gateway: DemoGateway, demo: Demo, scope: string, method: str
       throw new UsageError('--data is not JSON');
     }
   }
-  const exchanged = await exchange(gateway, demo, scope);
+  let exchanged = await exchange(gateway, demo, scope);
+  if (needsBoundAction(exchanged)) {
+    out('  This operation needs approval: asking again with the exact request bound to it.');
+    out('');
+    exchanged = await exchange(gateway, demo, scope, boundDetail(scope, method, path, data));
+  }
   const token = (exchanged.json as { access_token?: unknown } | undefined)?.access_token;
   if (exchanged.status !== 200 || typeof token !== 'string') return exchanged;
   const provider = providerOf(scope);

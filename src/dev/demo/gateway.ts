@@ -85,6 +85,15 @@ export class DemoGateway {
     return answer;
   }
 
+  /** A request printed as one line with its answer's status and `error` (the polls of an approval). */
+  async sendBrief(method: string, path: string, headers: Record<string, string>, body: string): Promise<Answer> {
+    const url = new URL(path, this.internalUrl);
+    const answer = await this.#request(url, method, { ...headers, 'content-length': String(Buffer.byteLength(body)) }, body);
+    const error = (answer.json as { error?: unknown } | undefined)?.error;
+    this.out(`  > ${method} ${url.pathname}   < ${answer.status}${typeof error === 'string' ? ` ${error}` : ''}`);
+    return answer;
+  }
+
   close(): void {
     this.#agent.destroy();
   }

@@ -103,7 +103,17 @@ function securityRevocation(grants: Grant[], tombstones: GrantTombstone[] | unde
   return html`<div class="notice security-revoked" role="status"><p>This connection was revoked by your security team on ${new Date(latest.revokedAt).toISOString().slice(0, 10)}. You can link the account again.</p>${again}</div>`;
 }
 
-export function connectionsPage(viewer: Viewer, providers: Array<{ provider: Provider; grants: Grant[]; tombstones?: GrantTombstone[] }>): string {
+/** The connections page's pointer to requests awaiting approval (approvals-view.ts). */
+const approvalsBadge = (count: number): Html | '' =>
+  count > 0
+    ? html`<p class="notice badge" role="status"><a href="/approvals">${count === 1 ? '1 request waits' : `${count} requests wait`} for your approval</a></p>`
+    : '';
+
+export function connectionsPage(
+  viewer: Viewer,
+  providers: Array<{ provider: Provider; grants: Grant[]; tombstones?: GrantTombstone[] }>,
+  pendingApprovals = 0,
+): string {
   const items = providers.map(
     ({ provider, grants, tombstones }) => html`<li>
 <h2><a href="/connections/${encodeURIComponent(provider.id)}">${provider.displayName}</a></h2>
@@ -114,7 +124,7 @@ ${securityRevocation(grants, tombstones, html`<p><a href="/connections/${encodeU
   const body = providers.length
     ? html`<p>Accounts you can link so that agents act for you without holding your password or tokens.</p><ul class="cards">${items}</ul>`
     : html`<p>No providers are configured.</p>`;
-  return layout('Your connections', body, viewer);
+  return layout('Your connections', html`${approvalsBadge(pendingApprovals)}${body}`, viewer);
 }
 
 export interface ProviderPageModel {

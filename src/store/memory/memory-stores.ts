@@ -10,6 +10,7 @@ import { MemoryLockStore } from './lock-store.js';
 import { MemoryTokenStore } from './token-store.js';
 import { MemoryOneShotStore, MemorySessionStore } from './session-store.js';
 import { MemoryRevocationQueue } from './revocation-queue.js';
+import { MemoryApprovalStore } from './approval-store.js';
 
 /**
  * In-process stores with the same semantics as the Redis implementation.
@@ -30,6 +31,7 @@ export function createMemoryStores(auditChains = AUDIT_CHAINS_DEFAULT): Stores {
     sessions: new MemorySessionStore(),
     oneShot: new MemoryOneShotStore(),
     revocations: new MemoryRevocationQueue(),
+    approvals: new MemoryApprovalStore(),
     async ping() {
       if (closed) throw new StoreUnavailableError('store closed');
     },

@@ -1,5 +1,5 @@
 import { ttlToMs } from '../validation.js';
-import type { CachedAccessToken, OperationTokenRecord, TokenStore } from '../token-store.js';
+import { UNPROVEN, type CachedAccessToken, type OperationTokenRecord, type TokenStore } from '../token-store.js';
 import { ExpiringMap } from './expiring-map.js';
 
 /**
@@ -20,9 +20,10 @@ export class MemoryTokenStore implements TokenStore {
     return record === undefined ? null : { ...record };
   }
 
-  async consume(jti: string): Promise<OperationTokenRecord | null> {
+  async consume(jti: string, proof?: string): Promise<OperationTokenRecord | null | typeof UNPROVEN> {
     const record = this.#records.get(jti);
     if (record === undefined || record.usesLeft <= 0) return null;
+    if (proof !== undefined && record.proof !== proof) return UNPROVEN;
     const before = { ...record };
     record.usesLeft -= 1;
     if (record.usesLeft === 0) this.#records.delete(record.jti);

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
  * | `{g:<grantId>}:tomb`         | string | retention  | tombstone of a retired grant (JSON, no secret) |
  * | `tombstones`                 | zset   | none       | grant id → its tombstone's expiry (ms)     |
  * | `user-tombs:<sha256(userId)>`| zset   | none       | one user's tombstoned grant ids → expiry   |
- * | `tok:<jti>`                  | string | token life | `<uses left>:<operation-token record JSON>` |
+ * | `tok:<jti>`                  | string | token life | `<uses left>:<proof>:<operation-token record JSON>` |
  * | `grants`                     | zset   | none       | every grant id (score 0, lex order)        |
  * | `user:<sha256(userId)>`      | set    | none       | grant ids of one user                      |
  * | `lock:<name>`                | string | lock life  | owner token                               |
@@ -25,6 +25,9 @@ import { createHash } from 'node:crypto';
  * | `session:<sha256(id)>`       | string | session    | browser session JSON (no tokens)          |
  * | `once:<sha256(key)>`         | string | ≤ 10 min   | single-use OAuth state (PKCE verifier)     |
  * | `{revq}:items`, `:meta`, `:due` | hash, hash, zset | none | pending upstream revocations     |
+ * | `{apr:<id>}`                 | hash   | expiry + retention | one approval request: record JSON, state, last poll, decision |
+ * | `apr-user:<sha256(userId)>`  | zset   | none       | a user's approval request ids → expiry (ms) |
+ * | `apr-admin`                  | zset   | none       | admin-approved request ids → expiry (ms)   |
  *
  * All keys of one grant share the hash tag `{g:<id>}` so multi-key scripts stay
  * in one Cluster slot. Operation-token records live under their own `tok:<jti>`
@@ -134,5 +137,18 @@ export class RedisKeys {
 
   revocationDue(): string {
     return `${this.prefix}{revq}:due`;
+  }
+
+  /** `id` is already the SHA-256 of the bearer `auth_req_id` (store/approval-store.ts). */
+  approval(id: string): string {
+    return `${this.prefix}{apr:${id}}`;
+  }
+
+  userApprovals(userId: string): string {
+    return `${this.prefix}apr-user:${sha256(userId)}`;
+  }
+
+  adminApprovals(): string {
+    return `${this.prefix}apr-admin`;
   }
 }

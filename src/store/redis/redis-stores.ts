@@ -15,6 +15,7 @@ import { defineScripts } from './scripts.js';
 import { RedisTokenStore } from './token-store.js';
 import { RedisOneShotStore, RedisSessionStore } from './session-store.js';
 import { RedisRevocationQueue } from './revocation-queue.js';
+import { RedisApprovalStore } from './approval-store.js';
 
 /** How long close() lets QUIT drain before dropping the socket. */
 const QUIT_GRACE_MS = 250;
@@ -48,6 +49,7 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
     sessions: guard(new RedisSessionStore(redis, keys), 'sessions'),
     oneShot: guard(new RedisOneShotStore(redis, keys), 'oneShot'),
     revocations: guard(new RedisRevocationQueue(redis, keys), 'revocations'),
+    approvals: guard(new RedisApprovalStore(redis, keys), 'approvals'),
     observe(next: StoreObserver | undefined) {
       observer = next;
     },

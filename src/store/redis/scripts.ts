@@ -74,20 +74,26 @@ redis.call('DEL', KEYS[1], KEYS[2])
 return user`,
   },
   /**
-   * KEYS: token → {record JSON, uses before spending} or nil. The value is
-   * `<uses left>:<record JSON>` (RedisTokenStore); the last use deletes it,
-   * an earlier one rewrites the count and keeps the TTL.
+   * KEYS: token. ARGV: proof ('' = the caller checked the signature) → {record, uses before
+   * spending}, nil (unknown or spent) or 0 (a proof was given and the record holds another or
+   * none: nothing spent). The value is `<uses left>:[<proof>:]<record JSON>` (RedisTokenStore);
+   * the last use deletes it, an earlier one rewrites the count and keeps the TTL.
    */
   tvConsume: {
     numberOfKeys: 1,
-    lua: `local v = redis.call('GET', KEYS[1])
+    lua: `local key, proof = KEYS[1], ARGV[1]
+local v = redis.call('GET', key)
 if not v then return false end
 local sep = string.find(v, ':', 1, true)
 if not sep then return false end
 local u = tonumber(string.sub(v, 1, sep - 1))
 if u == nil or u <= 0 then return false end
 local record = string.sub(v, sep + 1)
-if u == 1 then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], (u - 1) .. ':' .. record, 'KEEPTTL') end
+if proof ~= '' then
+  local stop = string.find(record, ':', 1, true)
+  if string.sub(record, 1, 1) == '{' or not stop or string.sub(record, 1, stop - 1) ~= proof then return 0 end
+end
+if u == 1 then redis.call('DEL', key) else redis.call('SET', key, (u - 1) .. ':' .. record, 'KEEPTTL') end
 return {record, u}`,
   },
   /** KEYS: lock. ARGV: owner → 1 released, 0 not the owner. */
@@ -208,6 +214,38 @@ redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 return 1`,
   },
+  /**
+   * KEYS: approval. ARGV: binding JSON, now → {outcome} or {'approved', record JSON}. A poll
+   * from anyone but the bound gateway, agent and user is `unknown` and changes nothing; a
+   * poll sooner than the interval after the last one is `slow_down` (OpenID CIBA Core 1.0
+   * §11); the approved answer consumes the request in the same step.
+   */
+  tvApprovalPoll: {
+    numberOfKeys: 1,
+    lua: `local f = redis.call('HMGET', KEYS[1], 'b', 's', 'exp', 'iv', 'lp', 'r')
+if not f[1] or f[1] ~= ARGV[1] then return {'unknown'} end
+local now = tonumber(ARGV[2])
+if f[2] == 'consumed' then return {'consumed'} end
+if (f[2] == 'pending' or f[2] == 'approved') and now >= tonumber(f[3]) then return {'expired'} end
+redis.call('HSET', KEYS[1], 'lp', ARGV[2])
+if f[5] and now - tonumber(f[5]) < tonumber(f[4]) then return {'slow_down'} end
+if f[2] ~= 'approved' then return {f[2]} end
+redis.call('HSET', KEYS[1], 's', 'consumed')
+return {'approved', f[6]}`,
+  },
+  /**
+   * KEYS: approval. ARGV: decision, role, user id ('' for an admin), decided by, now →
+   * 'decided', 'unknown' (absent, or not this decider's), 'already_decided' or 'expired'.
+   */
+  tvApprovalDecide: {
+    numberOfKeys: 1,
+    lua: `local f = redis.call('HMGET', KEYS[1], 'ap', 'u', 's', 'exp')
+if not f[1] or f[1] ~= ARGV[2] or (ARGV[2] == 'user' and f[2] ~= ARGV[3]) then return 'unknown' end
+if f[3] ~= 'pending' then return 'already_decided' end
+if tonumber(ARGV[5]) >= tonumber(f[4]) then return 'expired' end
+redis.call('HSET', KEYS[1], 's', ARGV[1], 'by', ARGV[4], 'at', ARGV[5])
+return 'decided'`,
+  },
 } as const;
 
 type Arg = string | number;
@@ -221,7 +259,7 @@ export interface ScriptCommands {
   tvSetConsent(key: string, field: string, operations: string, now: number, epochField: string): Promise<number>;
   tvDeleteGrant(grant: string, accessToken: string): Promise<string>;
   tvMarkRevoked(grant: string, tombstone: string, now: number, json: string, ttlMs: number): Promise<number | null>;
-  tvConsume(key: string): Promise<[string, number] | null>;
+  tvConsume(key: string, proof: string): Promise<[string, number] | 0 | null>;
   tvReleaseLock(key: string, owner: string): Promise<number>;
   tvEngageSwitch(switches: string, epoch: string, field: string, json: string): Promise<number>;
   tvReleaseSwitch(switches: string, epoch: string, field: string): Promise<number>;
@@ -231,6 +269,8 @@ export interface ScriptCommands {
   tvAuditTrim(stream: string, head: string, uptoSeq: number, before: string, limit: number): Promise<number>;
   tvClaimRevocations(due: string, items: string, meta: string, now: number, limit: number, leaseUntil: number): Promise<string[]>;
   tvRescheduleRevocation(due: string, items: string, metaKey: string, id: string, nextAttemptAt: number, metaJson: string): Promise<number>;
+  tvApprovalPoll(approval: string, binding: string, now: number): Promise<[string, string?]>;
+  tvApprovalDecide(approval: string, decision: string, role: string, userId: string, decidedBy: string, now: number): Promise<string>;
 }
 
 export type ScriptedRedis = Redis & ScriptCommands;

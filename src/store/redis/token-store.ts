@@ -1,12 +1,13 @@
 import { ttlToMs } from '../validation.js';
-import type { CachedAccessToken, OperationTokenRecord, TokenStore } from '../token-store.js';
+import { UNPROVEN, type CachedAccessToken, type OperationTokenRecord, type TokenStore } from '../token-store.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
 /**
- * Redis TokenStore. A record is one string `<uses left>:<record JSON>` under
- * `tok:<jti>` with the token's TTL: put is a plain `SET PX` (the exchange hot
- * path: no script), consume is one script on that one key.
+ * Redis TokenStore. A record is one string `<uses left>:<proof>:<record JSON>`
+ * (`<uses left>:<record JSON>` without a proof) under `tok:<jti>` with the
+ * token's TTL: put is a plain `SET PX` (the exchange hot path: no script),
+ * consume is one script on that one key.
  *
  * There is no per-grant index of tokens: a record is only ever honoured
  * together with its grant (active, same user and provider, consent for the
@@ -23,7 +24,9 @@ export class RedisTokenStore implements TokenStore {
 
   async put(record: OperationTokenRecord, ttlMs: number): Promise<void> {
     const ttl = ttlToMs(ttlMs);
-    await this.redis.set(this.keys.token(record.jti), `${record.usesLeft}:${JSON.stringify(record)}`, 'PX', ttl);
+    const { proof, ...rest } = record;
+    const value = `${record.usesLeft}:${proof === undefined ? '' : `${proof}:`}${JSON.stringify(rest)}`;
+    await this.redis.set(this.keys.token(record.jti), value, 'PX', ttl);
   }
 
   async get(jti: string): Promise<OperationTokenRecord | null> {
@@ -33,9 +36,9 @@ export class RedisTokenStore implements TokenStore {
     return withUses(value.slice(sep + 1), Number(value.slice(0, sep)));
   }
 
-  async consume(jti: string): Promise<OperationTokenRecord | null> {
-    const spent = await this.redis.tvConsume(this.keys.token(jti));
-    return spent === null ? null : withUses(spent[0], spent[1]);
+  async consume(jti: string, proof?: string): Promise<OperationTokenRecord | null | typeof UNPROVEN> {
+    const spent = await this.redis.tvConsume(this.keys.token(jti), proof ?? '');
+    return spent === null ? null : spent === 0 ? UNPROVEN : withUses(spent[0], spent[1]);
   }
 
   async cacheAccessToken(grantId: string, entry: CachedAccessToken, ttlMs: number): Promise<void> {
@@ -56,8 +59,11 @@ export class RedisTokenStore implements TokenStore {
   }
 }
 
-function withUses(json: string, usesLeft: number): OperationTokenRecord {
-  const record = JSON.parse(json) as OperationTokenRecord;
+/** `[<proof>:]<record JSON>`: the JSON starts with `{`, a proof (base64url) never does. */
+function withUses(stored: string, usesLeft: number): OperationTokenRecord {
+  const stop = stored.startsWith('{') ? -1 : stored.indexOf(':');
+  const record = JSON.parse(stored.slice(stop + 1)) as OperationTokenRecord;
   record.usesLeft = usesLeft;
+  if (stop > 0) record.proof = stored.slice(0, stop);
   return record;
 }

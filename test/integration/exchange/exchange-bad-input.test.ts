@@ -16,7 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => vault.close());
 
-const body = (error: { error: string; description: string; extra?: Record<string, string> }) => ({
+const body = (error: { error: string; description: string; extra?: Record<string, string | number> }) => ({
   error: error.error,
   error_description: error.description,
   ...(error.extra ?? {}),

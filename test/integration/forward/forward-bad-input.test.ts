@@ -66,11 +66,23 @@ describe('who presents the token (401 invalid_token, no use spent), and dead tok
     expectRefused(await w.forward('/records/1', token), 401, INVALID_TOKEN);
   });
 
-  it('a token whose signature does not verify', async () => {
+  it('a token whose signature does not verify, and the real token keeps its use', async () => {
     const token = await w.operationToken();
     const [h, p, s] = token.split('.');
     const forged = `${h}.${p}.${s!.slice(0, -4)}${s!.slice(-4) === 'AAAA' ? 'BBBB' : 'AAAA'}`;
     expectRefused(await w.forward('/records/1', forged), 401, INVALID_TOKEN);
+    expect((await w.vault.runtime.stores.tokens.get(jtiOf(token)))?.usesLeft).toBe(1);
+    expect((await w.forward('/records/1', token)).status).toBe(200);
+  });
+
+  it('a token whose record holds no proof (written before proofs existed) is checked by its signature and spent once', async () => {
+    const token = await w.operationToken();
+    const { proof, ...withoutProof } = (await w.vault.runtime.stores.tokens.get(jtiOf(token)))!;
+    expect(proof).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    await w.vault.runtime.stores.tokens.put(withoutProof, 60_000);
+    expect((await w.forward('/records/1', token)).status).toBe(200);
+    crmBefore = w.crm.requests.length;
+    expectRefused(await w.forward('/records/1', token), 401, INVALID_TOKEN);
   });
 
   it('a token already spent', async () => {

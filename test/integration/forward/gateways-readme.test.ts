@@ -54,9 +54,9 @@ describe('README: Gateways', () => {
 
     const step2 = await rawRequest(w.vault, wire(forward, { '<operation token>': answer.access_token as string }));
     expect(step2.status).toBe(200);
-    expect(JSON.parse(step2.body)).toStrictEqual({ method: 'GET', path: '/api/contacts/42', sub: 'alice', bytes: 0 });
+    expect(JSON.parse(step2.body)).toStrictEqual({ method: 'GET', path: '/api/contacts/1', sub: 'alice', bytes: 0 });
     const seen = w.crm.requests.slice(before);
     expect(seen).toHaveLength(1);
-    expect(seen[0]).toMatchObject({ method: 'GET', url: '/api/contacts/42', bearer: w.upstream.accessToken, active: true });
+    expect(seen[0]).toMatchObject({ method: 'GET', url: '/api/contacts/1', bearer: w.upstream.accessToken, active: true });
   });
 });

@@ -9,6 +9,7 @@ import type { AuditRecord } from '../../../src/audit/events.js';
 import { FAKE_CLIENT_SECRET } from '../../helpers/fake-providers/catalog.js';
 import { AGENT_A, exchangeParams } from '../../helpers/exchange-fixture.js';
 import { startForwardWorld, type ForwardWorld } from '../../helpers/forward-fixture.js';
+import { adminCall } from '../../helpers/admin-client.js';
 import { attr, startOtlpReceiver, type OtlpReceiver, type OtlpSpan } from '../../helpers/otlp-receiver.js';
 
 const GATEWAY_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -52,6 +53,11 @@ beforeAll(async () => {
   const malformed = await w.vault.exchange('c4n4ry', { 'content-type': 'application/json' });
   expect(malformed.status).toBe(400);
   secrets.push('c4n4ry');
+
+  // An admin action without a traceparent: its audit record names the trace its request span started.
+  const engaged = await adminCall(w.vault, '/admin/kill-switches', { method: 'POST', body: { scope: 'agent', target: AGENT_A, reason: 'traced' } });
+  expect(engaged.status).toBe(200);
+  expect((await adminCall(w.vault, `/admin/kill-switches/agent/${encodeURIComponent(AGENT_A)}`, { method: 'DELETE' })).status).toBe(200);
 
   secrets.push(params.subject_token!, params.actor_token!, operationToken, w.upstream.refreshToken, w.upstream.accessToken, FAKE_CLIENT_SECRET);
   for (const r of w.crm.requests) if (r.bearer) secrets.push(r.bearer);
@@ -124,6 +130,9 @@ describe('tracing on', () => {
     const forward = audit.find((r) => r.action === 'token.forward')!;
     expect(exchange.traceId).toBe(GATEWAY_TRACE);
     expect(forward.traceId).toBe(one('forward.upstream').traceId);
+    const admin = audit.filter((r) => r.action.startsWith('killswitch.'));
+    expect(admin.map((r) => r.action)).toStrictEqual(['killswitch.engage', 'killswitch.release']);
+    expect(admin.map((r) => r.traceId)).toStrictEqual([one('POST /admin/kill-switches').traceId, one('DELETE /admin/kill-switches/:scope/:target').traceId]);
   });
 
   it('log lines written during a request carry its trace and span ids', () => {
