@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { createArchiver } from '../src/audit/archive/archiver.js';
-import { singleChainSource } from '../src/audit/archive/source.js';
+import { auditStoreSource } from '../src/audit/archive/source.js';
 import { tieredAuditStore } from '../src/audit/archive/tiered-store.js';
 import { verifyArchive } from '../src/audit/archive/verify-archive.js';
 import { verifyChain } from '../src/audit/verify.js';
@@ -65,13 +65,13 @@ try {
   // 1 + 2: append rate, then archive rate.
   {
     const db = await archiveDb(pgServer);
-    const stores = await connectRedisStores({ url: redis.url, keyPrefix: 'b1:' });
+    const stores = await connectRedisStores({ url: redis.url, keyPrefix: 'b1:', auditChains: 1 });
     const writer = createAuditWriter({ store: stores.audit, hmacKey });
     const t0 = performance.now();
     const written = await appendUntil(writer, t0 + APPEND_SECONDS * 1000, 0);
     const appendRate = written / ((performance.now() - t0) / 1000);
     const archiver = createArchiver({
-      source: singleChainSource(stores.audit),
+      source: auditStoreSource(stores.audit),
       archive: db.archive,
       locks: stores.locks,
       retentionMs: 86_400_000,
@@ -79,7 +79,7 @@ try {
       batchSize: BATCH,
       leaseMs: 600_000,
     });
-    const head = (await stores.audit.head())!.seq;
+    const head = (await stores.audit.head(0))!.seq;
     const t1 = performance.now();
     while ((await db.archive.archivedThrough(0)) < head) await archiver.runOnce();
     const archiveRate = head / ((performance.now() - t1) / 1000);
@@ -94,11 +94,11 @@ try {
   // 3: soak.
   if (SOAK_SECONDS > 0) {
     const db = await archiveDb(pgServer);
-    const replicas = await Promise.all(Array.from({ length: REPLICAS }, () => connectRedisStores({ url: redis.url, keyPrefix: 'b2:' })));
+    const replicas = await Promise.all(Array.from({ length: REPLICAS }, () => connectRedisStores({ url: redis.url, keyPrefix: 'b2:', auditChains: 1 })));
     const writers = replicas.map((s) => createAuditWriter({ store: s.audit, hmacKey }));
     const archivers = replicas.map((s) =>
       createArchiver({
-        source: singleChainSource(s.audit),
+        source: auditStoreSource(s.audit),
         archive: db.archive,
         locks: s.locks,
         retentionMs: WINDOW * 1000,
@@ -115,7 +115,7 @@ try {
     const sampler = (async () => {
       while (performance.now() < until) {
         await sleep(30_000);
-        const head = (await replicas[0]!.audit.head())?.seq ?? 0;
+        const head = (await replicas[0]!.audit.head(0))?.seq ?? 0;
         const lag = archivers.map((a) => a.lag()[0]?.lagSeconds ?? 0).reduce((x, y) => Math.max(x, y), 0);
         const row = [
           Math.round((performance.now() - t0) / 1000),
@@ -130,7 +130,7 @@ try {
     })();
     const written = (await Promise.all(writers.map((w, i) => appendUntil(w, until, i * 1e9)))).reduce((a, b) => a + b, 0);
     await sampler;
-    const head = (await replicas[0]!.audit.head())!;
+    const head = (await replicas[0]!.audit.head(0))!;
     while ((await db.archive.archivedThrough(0)) < head.seq) await sleep(200);
     await Promise.all(archivers.map((a) => a.stop()));
     const { rows } = await db.attacker.query<{ rows: string; seqs: string }>(
@@ -141,7 +141,7 @@ try {
     );
     const t1 = performance.now();
     const trail = await verifyChain(tieredAuditStore(replicas[0]!.audit, db.archive), hmacKey);
-    const alone = await verifyArchive(db.archive, hmacKey);
+    const alone = await verifyArchive(db.archive, hmacKey, 1);
     console.log(
       `verify trail: ok=${trail.ok} records=${trail.records}; archive alone: ok=${alone.ok} records=${alone.records} (${((performance.now() - t1) / 1000).toFixed(1)} s)`,
     );

@@ -23,7 +23,7 @@ import {
   ArchiveOpenError,
   createArchiver,
   openArchive,
-  singleChainSource,
+  auditStoreSource,
   tieredAuditStore,
   type Archiver,
   type PgAuditArchive,
@@ -134,10 +134,10 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
     problems.push(...err.problems);
   }
   const secrets = await loadProviderSecrets(config, problems);
-  let checkpoint: AuditCheckpoint | null = null;
+  let checkpoints: AuditCheckpoint[] | null = null;
   if (keys) {
     try {
-      checkpoint = await readCheckpointFile(checkpointPath(config), keys.auditHmacKey);
+      checkpoints = await readCheckpointFile(checkpointPath(config), keys.auditHmacKey);
     } catch (err) {
       problems.push(`audit.checkpointFile: ${err instanceof InvalidCheckpointError ? err.message : 'unreadable'}`);
     }
@@ -173,9 +173,9 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
   const checkpointer = createCheckpointer({
     store: stores.audit,
     hmacKey: keys.auditHmacKey,
-    sink: fileCheckpointSink(checkpointPath(config)),
+    sink: fileCheckpointSink(checkpointPath(config), keys.auditHmacKey),
     load: () => readCheckpointFile(checkpointPath(config), keys.auditHmacKey),
-    ...(checkpoint !== null && { initial: checkpoint }),
+    ...(checkpoints !== null && { initial: checkpoints }),
     onError: (err) => process.stderr.write(`token-vault: audit checkpoint failed (${err instanceof Error ? err.name : 'unknown'})\n`),
   });
   // Every durable audit record is also mirrored as one JSON line to the log, a copy outside Redis (docs/architecture.md#audit-trail).
@@ -186,14 +186,14 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
     metrics: () => auditMetrics.current,
     hmacKey: keys.auditHmacKey,
     log: (record) => auditLog.info({ audit: record }, 'audit record'),
-    onCommit: (head, n) => checkpointer.observe(head, n),
+    onCommit: (chain, head, n) => checkpointer.observe(chain, head, n),
   });
   const archiveConfig = config.audit.archive.postgres;
   const archiver =
     archive === undefined || archiveConfig === undefined
       ? undefined
       : createArchiver({
-          source: singleChainSource(redisStores.audit),
+          source: auditStoreSource(redisStores.audit),
           archive,
           locks: redisStores.locks,
           retentionMs: config.audit.retention.windowSeconds * 1000,
@@ -226,9 +226,9 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
  */
 async function createStores(config: Config, secrets: RedisSecrets): Promise<Stores> {
   const { kind, redis } = config.store;
-  if (kind === 'memory') return createMemoryStores();
+  if (kind === 'memory') return createMemoryStores(config.audit.chains);
   if (!redis.url && redis.mode === 'standalone') throw new StartupError(['store.redis.url: required']);
-  const options = redisStoreOptions(redis, secrets);
+  const options = { ...redisStoreOptions(redis, secrets), auditChains: config.audit.chains };
   if (config.mode !== 'production') return createRedisStores(options);
   let stores: Stores;
   try {
@@ -237,6 +237,9 @@ async function createStores(config: Config, secrets: RedisSecrets): Promise<Stor
     throw new StartupError([`store.redis.${redis.mode === 'standalone' ? 'url' : 'nodes'}: Redis did not answer within 5 s`]);
   }
   const problems = await stores.durabilityProblems();
+  // A grant's records must stay in one chain: another count would route them elsewhere.
+  const recorded = await stores.audit.claimChainCount();
+  if (recorded !== config.audit.chains) problems.push(`audit.chains: the audit trail in Redis was written with ${recorded} chains, not ${config.audit.chains}`);
   if (problems.length > 0) {
     await stores.close();
     throw new StartupError(problems);

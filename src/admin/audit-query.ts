@@ -1,15 +1,19 @@
 /**
  * Audit trail queries for the admin API: newest first, filtered, paged.
  *
- * The chain is stored by sequence number only, so a query walks backwards from
- * its cursor (or the head) and filters in process. Two bounds keep one page
- * cheap whatever the filter: at most `scanBudget` entries are read per page
- * (the page may then hold fewer items than asked, with a cursor to go on), and
- * the walk stops once records are older than `from` by more than the clock
- * disorder tolerated between replicas (records are timed by their writer).
+ * The trail is N chains, each stored by seq only, so a query walks every chain
+ * backwards from its cursor position (or its head) and merges them, newest
+ * first by (time, chain, seq), filtering in process. The cursor holds each
+ * chain's position (the seq to continue at), so it is stable under concurrent
+ * appends: new records get higher seqs and never shift a later page. Two bounds
+ * keep one page cheap whatever the filter: at most `scanBudget` entries are
+ * consumed per page (the page may then hold fewer items than asked, with a
+ * cursor to go on), and a chain's walk stops once its records are older than
+ * `from` by more than the clock disorder tolerated between replicas (records
+ * are timed by their writer).
  */
 import type { AuditAction, AuditDecision, AuditRecord } from '../audit/events.js';
-import type { AuditStore } from '../store/audit-store.js';
+import type { AuditEntry, AuditStore } from '../store/audit-store.js';
 
 export interface AuditFilter {
   /** Inclusive time bounds, epoch ms. */
@@ -28,7 +32,7 @@ export interface AuditFilter {
 
 export interface AuditPage {
   items: AuditRecord[];
-  /** Seq to continue below (opaque to clients); absent when the walk reached the start of the chain. */
+  /** Where to continue, per chain (opaque to clients); absent when every chain's walk reached its start. */
   next?: string;
 }
 
@@ -45,27 +49,62 @@ function matches(record: AuditRecord, time: number, filter: AuditFilter): boolea
   return FIELDS.every((f) => filter[f] === undefined || record[f] === filter[f]);
 }
 
-export async function queryAudit(store: AuditStore, filter: AuditFilter, limit: number, cursor?: number, scanBudget = SCAN_BUDGET): Promise<AuditPage> {
-  let below = cursor ?? (await store.head())?.seq ?? 0;
+/** A cursor: one position per chain, `.`-separated (0 = that chain is done). */
+export const CURSOR = /^(0|[1-9][0-9]{0,15})(\.(0|[1-9][0-9]{0,15})){0,1023}$/;
+
+/** The positions of a cursor for `chains` chains; undefined when it is not one of this trail's. */
+export function parseCursor(cursor: string, chains: number): number[] | undefined {
+  if (!CURSOR.test(cursor)) return undefined;
+  const positions = cursor.split('.').map(Number);
+  return positions.length === chains && positions.every(Number.isSafeInteger) ? positions : undefined;
+}
+
+/** Newest first: later time, then higher chain, then higher seq. */
+function newer(a: AuditEntry, b: AuditEntry): boolean {
+  if (a.time !== b.time) return a.time > b.time;
+  return a.chain !== b.chain ? a.chain > b.chain : a.seq > b.seq;
+}
+
+/** One chain's walk: `next` is the seq to continue at (0 = done), `buffer` what was read below it, newest first. */
+interface Walk {
+  chain: number;
+  next: number;
+  buffer: AuditEntry[];
+}
+
+export async function queryAudit(store: AuditStore, filter: AuditFilter, limit: number, cursor?: number[], scanBudget = SCAN_BUDGET): Promise<AuditPage> {
+  const start = cursor ?? (await store.heads()).map((h) => h?.seq ?? 0);
+  const walks: Walk[] = start.map((next, chain) => ({ chain, next, buffer: [] }));
+  const chunk = Math.min(READ_CHUNK, Math.max(32, limit));
+  const fill = async (w: Walk): Promise<void> => {
+    if (w.buffer.length > 0 || w.next < 1) return;
+    w.buffer = await store.reverseRange(w.chain, w.next, chunk);
+    if (w.buffer.length === 0) w.next = 0;
+  };
+  await Promise.all(walks.map(fill));
   const items: AuditRecord[] = [];
   let scanned = 0;
-  while (below >= 1 && items.length < limit && scanned < scanBudget) {
-    const chunk = await store.reverseRange(below, Math.min(READ_CHUNK, scanBudget - scanned));
-    if (chunk.length === 0) return { items };
-    for (const entry of chunk) {
-      scanned++;
-      below = entry.seq - 1;
-      let record: AuditRecord;
-      try {
-        record = JSON.parse(entry.body) as AuditRecord;
-      } catch {
-        continue; // Not a record: /admin/audit/verify reports it.
-      }
-      const time = Date.parse(record.time);
-      if (filter.from !== undefined && time < filter.from - CLOCK_DISORDER_MS) return { items };
-      if (matches(record, time, filter)) items.push(record);
-      if (items.length === limit) break;
+  while (items.length < limit && scanned < scanBudget) {
+    let pick: Walk | undefined;
+    for (const w of walks) if (w.buffer[0] !== undefined && (pick === undefined || newer(w.buffer[0], pick.buffer[0]!))) pick = w;
+    if (pick === undefined) break;
+    const entry = pick.buffer.shift()!;
+    scanned++;
+    pick.next = entry.seq - 1;
+    const time = Date.parse(entry.time);
+    if (filter.from !== undefined && time < filter.from - CLOCK_DISORDER_MS) {
+      // This chain has nothing later in range: done with it.
+      [pick.next, pick.buffer] = [0, []];
+      continue;
     }
+    await fill(pick);
+    let record: AuditRecord;
+    try {
+      record = JSON.parse(entry.body) as AuditRecord;
+    } catch {
+      continue; // Not a record: /admin/audit/verify reports it.
+    }
+    if (matches(record, time, filter)) items.push(record);
   }
-  return below >= 1 ? { items, next: String(below) } : { items };
+  return walks.some((w) => w.next >= 1) ? { items, next: walks.map((w) => w.next).join('.') } : { items };
 }

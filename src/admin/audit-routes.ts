@@ -1,18 +1,18 @@
 /**
- * `/admin/audit`: query (filters + paging), chain verification with the
- * latest checkpoint, and a JSON-lines export of the stored chain that an
- * auditor holding the audit key can verify offline.
+ * `/admin/audit`: query (filters + paging across the chains), verification of
+ * every chain with its latest checkpoint, and a JSON-lines export of the
+ * stored chains that an auditor holding the audit key can verify offline.
  */
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { verifyChain, type AuditWriter, type Checkpointer } from '../audit/index.js';
+import { verifyTrail, type AuditWriter, type Checkpointer } from '../audit/index.js';
 import { AUDIT_ACTIONS, AUDIT_DECISIONS } from '../audit/events.js';
 import { InvalidRequest } from '../errors.js';
 import type { AuditStore } from '../store/audit-store.js';
 import { adminAuditFields } from './audit-context.js';
-import { queryAudit } from './audit-query.js';
+import { CURSOR, parseCursor, queryAudit } from './audit-query.js';
 import { adminErrors, targetId } from './schemas.js';
 
 export interface AuditRoutesOptions {
@@ -40,12 +40,13 @@ const query = z.strictObject({
     .string()
     .regex(/^[0-9a-f]{32}$/)
     .optional(),
-  cursor: seqCursor.optional(),
+  cursor: z.string().max(17_500).regex(CURSOR, 'cursor').optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
 });
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 const auditRecord = z.object({
+  chain: z.number().int(),
   seq: z.number().int(),
   time: z.string(),
   action: z.string(),
@@ -64,17 +65,21 @@ const auditRecord = z.object({
   tokenHmac: z.string().optional(),
   details: z.record(z.string(), scalar).optional(),
 });
-const checkpoint = z.object({ seq: z.number().int(), hash: z.string(), time: z.string(), mac: z.string() });
+const checkpoint = z.object({ chain: z.number().int(), seq: z.number().int(), hash: z.string(), time: z.string(), mac: z.string() });
 const head = z.object({ seq: z.number().int(), hash: z.string() });
-const verifyReport = z.object({
+const chainReport = z.object({
+  chain: z.number().int(),
   ok: z.boolean(),
   records: z.number().int(),
   head: head.optional(),
+  /** The last entry trimmed by retention (after archiving); verification starts after it. */
+  floor: head.optional(),
   firstBroken: z.object({ seq: z.number().int(), reason: z.string() }).optional(),
   checkpoint: checkpoint.nullable(),
   /** Verified records after the checkpoint (all of them when there is none): what a truncation could still erase unnoticed. */
   afterCheckpoint: z.number().int().min(0),
 });
+const verifyReport = z.object({ ok: z.boolean(), records: z.number().int(), chains: z.array(chainReport) });
 
 const EXPORT_PAGE = 1000;
 
@@ -96,13 +101,10 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, {
       const fromMs = from === undefined ? undefined : Date.parse(from);
       const toMs = to === undefined ? undefined : Date.parse(to);
       if (fromMs !== undefined && toMs !== undefined && fromMs > toMs) throw new InvalidRequest('from after to');
+      const positions = cursor === undefined ? undefined : parseCursor(cursor, store.chains);
+      if (cursor !== undefined && positions === undefined) throw new InvalidRequest('cursor of another trail');
       const filter = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
-      return queryAudit(
-        store,
-        { ...filter, ...(fromMs !== undefined && { from: fromMs }), ...(toMs !== undefined && { to: toMs }) },
-        limit,
-        cursor === undefined ? undefined : Number(cursor),
-      );
+      return queryAudit(store, { ...filter, ...(fromMs !== undefined && { from: fromMs }), ...(toMs !== undefined && { to: toMs }) }, limit, positions);
     },
   );
 
@@ -111,14 +113,15 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, {
     {
       schema: {
         summary:
-          'Walk the hash chain; report the first broken record (truncation checked against the latest checkpoint), the checkpoint and how many records follow it',
+          'Walk every hash chain; report per chain the first broken record (truncation checked against its latest checkpoint), the checkpoint and how many records follow it',
         tags: ['admin'],
         response: { 200: verifyReport, ...adminErrors },
       },
     },
     async (request) => {
       const latest = await checkpointer.newest();
-      const report = await verifyChain(store, hmacKey, latest === undefined ? {} : { checkpoint: latest });
+      const report = await verifyTrail(store, hmacKey, { checkpoints: latest });
+      const broken = report.chains.find((c) => !c.ok);
       // Best effort, unlike every other admin action: a chain tampered with can make appends fail
       // (e.g. an entry inserted at the head's next id), and that is exactly when the report is needed.
       await audit
@@ -130,11 +133,14 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, {
           details: {
             ok: report.ok,
             records: report.records,
-            ...(report.firstBroken && { brokenSeq: report.firstBroken.seq, brokenReason: report.firstBroken.reason }),
+            ...(broken?.firstBroken && { brokenChain: broken.chain, brokenSeq: broken.firstBroken.seq, brokenReason: broken.firstBroken.reason }),
           },
         })
         .catch((err: unknown) => request.log.error({ err: { type: err instanceof Error ? err.name : 'unknown' } }, 'audit of a chain verification failed'));
-      return { ...report, checkpoint: latest ?? null, afterCheckpoint: report.afterCheckpoint ?? report.records };
+      return {
+        ...report,
+        chains: report.chains.map((c) => ({ ...c, checkpoint: latest[c.chain] ?? null, afterCheckpoint: c.afterCheckpoint ?? c.records })),
+      };
     },
   );
 
@@ -142,25 +148,36 @@ export const auditRoutes: FastifyPluginAsync<AuditRoutesOptions> = async (app, {
     '/audit/export',
     {
       schema: {
-        summary: 'The stored chain as JSON lines ({seq, prev, hash, body}), oldest first, streamed',
+        summary: 'The stored chains as JSON lines ({chain, seq, prev, hash, time, body}), chain by chain, oldest first, streamed',
         tags: ['admin'],
-        querystring: z.strictObject({ fromSeq: seqCursor.optional() }),
+        querystring: z.strictObject({ chain: z.coerce.number().int().min(0).max(1023).optional(), fromSeq: seqCursor.optional() }),
         produces: ['application/x-ndjson'],
-        response: { 200: z.string().describe('One JSON object per line: {seq, prev, hash, body}'), ...adminErrors },
+        response: { 200: z.string().describe('One JSON object per line: {chain, seq, prev, hash, time, body}'), ...adminErrors },
       },
     },
     async (request, reply) => {
+      const { chain } = request.query;
+      if (chain !== undefined && chain >= store.chains) throw new InvalidRequest('no such chain');
+      if (chain === undefined && request.query.fromSeq !== undefined) throw new InvalidRequest('fromSeq needs a chain');
       const fromSeq = Number(request.query.fromSeq ?? 1);
       // Who took a copy of the trail is itself on the trail, before the first byte leaves.
-      await audit.record({ action: 'admin.action', decision: 'allow', reason: 'audit.export', ...adminAuditFields(request), details: { fromSeq } });
+      await audit.record({
+        action: 'admin.action',
+        decision: 'allow',
+        reason: 'audit.export',
+        ...adminAuditFields(request),
+        details: { fromSeq, ...(chain !== undefined && { chain }) },
+      });
+      const chains = chain === undefined ? Array.from({ length: store.chains }, (_, c) => c) : [chain];
       async function* lines(): AsyncGenerator<string> {
-        let next = fromSeq;
-        for (;;) {
-          const page = await store.range(next, EXPORT_PAGE);
-          for (const entry of page) yield `${JSON.stringify(entry)}\n`;
-          const last = page[page.length - 1];
-          if (page.length < EXPORT_PAGE || last === undefined) return;
-          next = last.seq + 1;
+        for (const c of chains) {
+          for (let next = fromSeq; ;) {
+            const page = await store.range(c, next, EXPORT_PAGE);
+            for (const entry of page) yield `${JSON.stringify(entry)}\n`;
+            const last = page[page.length - 1];
+            if (page.length < EXPORT_PAGE || last === undefined) break;
+            next = last.seq + 1;
+          }
         }
       }
       return reply

@@ -1,5 +1,5 @@
 /**
- * The audit hash chain.
+ * An audit hash chain (the trail is N of them, see src/store/audit-store.ts).
  *
  * Encoding (version 1), for every entry:
  *
@@ -62,13 +62,16 @@ export function entryVerifies(key: KeyObject, entry: AuditEntry): boolean {
 }
 
 /**
- * Chains records onto `head`: assigns each its seq, serialises it and links
- * it. Returns the entries to append and the records as stored (seq filled in).
+ * Chains records onto `head` of chain `chain`: assigns each its chain and seq,
+ * serialises it and links it. Returns the entries to append and the records as
+ * stored (chain and seq filled in). The chain is inside the body, hence under
+ * the MAC: an entry copied into another chain does not verify there.
  */
 export function chainRecords(
   key: KeyObject,
+  chain: number,
   head: AuditHead | null,
-  records: readonly Omit<AuditRecord, 'seq'>[],
+  records: readonly Omit<AuditRecord, 'seq' | 'chain'>[],
 ): { entries: AuditEntry[]; stored: AuditRecord[] } {
   let seq = head?.seq ?? 0;
   let prev = head?.hash ?? '';
@@ -76,10 +79,10 @@ export function chainRecords(
   const stored: AuditRecord[] = new Array<AuditRecord>(records.length);
   records.forEach((input, i) => {
     seq += 1;
-    const record: AuditRecord = { ...input, seq };
+    const record: AuditRecord = { ...input, chain, seq };
     const body = canonicalJson(record);
     const hash = chainHash(key, prev, seq, body);
-    entries[i] = { seq, prev, hash, body };
+    entries[i] = { chain, seq, prev, hash, time: record.time, body };
     stored[i] = record;
     prev = hash;
   });

@@ -33,10 +33,18 @@ export class InvalidCheckpointError extends Error {
 }
 
 /**
- * The stored chain head is not an entry this key wrote, or it is behind (or
+ * A stored chain head is not an entry this key wrote, or it is behind (or
  * differs from) a checkpoint already signed: truncated or rewritten. Never signed over.
  */
 export class AuditTamperError extends Error {
   override name = 'AuditTamperError';
   readonly code = 'TV_AUDIT_TAMPERED';
+
+  constructor(
+    message: string,
+    /** The chain found tampered with. */
+    readonly chain: number,
+  ) {
+    super(message);
+  }
 }

@@ -61,8 +61,11 @@ export interface AuditEventInput {
   details?: Record<string, string | number | boolean>;
 }
 
-/** A stored record: the event plus its place in the chain. */
+/** A stored record: the event plus its place in the trail. */
 export interface AuditRecord extends AuditEventInput {
+  /** The chain it is in (src/store/audit-store.ts auditChainOf). */
+  chain: number;
+  /** Its position in that chain. */
   seq: number;
   /** ISO 8601 time the writer accepted the event. */
   time: string;

@@ -1,15 +1,14 @@
 export type { AuditAction, AuditDecision, AuditEventInput, AuditRecord, AuditWriter } from './events.js';
 export { createAuditWriter, type AuditWriterMetrics, type AuditWriterOptions, type FlushableAuditWriter } from './writer.js';
-export { verifyChain, type BrokenReason, type VerifyOptions, type VerifyReport } from './verify.js';
+export { verifyChain, verifyTrail, type BrokenReason, type TrailReport, type VerifyOptions, type VerifyReport } from './verify.js';
 export {
-  createCheckpointer,
   fileCheckpointSink,
+  newerCheckpoints,
   readCheckpointFile,
   signCheckpoint,
   verifyCheckpoint,
   type AuditCheckpoint,
-  type Checkpointer,
-  type CheckpointerOptions,
   type CheckpointSink,
 } from './checkpoint.js';
+export { createCheckpointer, type Checkpointer, type CheckpointerOptions } from './checkpointer.js';
 export { AuditContentionError, AuditEventError, AuditOverloadError, AuditTamperError, InvalidCheckpointError } from './errors.js';

@@ -9,23 +9,28 @@
  * shared by every request in the batch; when idle a batch is one event and
  * waits only for the current microtask to end.
  *
- * Several replicas append to one chain. Each writer caches the head it last
+ * The trail is N chains (src/store/audit-store.ts): each event goes to the
+ * chain of its stable key (auditChainOf), and each chain has its own queue,
+ * group commit, cached head and append turn here, so appends to different
+ * chains run side by side and replicas meet only on the same chain.
+ *
+ * Several replicas append to each chain. Each writer caches the head it last
  * wrote; the store appends only if that is still the head and otherwise
  * returns the current one, so a batch is re-chained on it and retried. A
- * writer that lost a race takes the store's append turn (when it has one):
- * while a turn is held only its holder can append, so contended replicas take
- * turns instead of colliding until one gives up. The
+ * writer that lost a race takes the chain's append turn (when the store has
+ * one): while a turn is held only its holder can append, so contended replicas
+ * take turns instead of colliding until one gives up. The
  * same events (same objects, same acceptance times) are retried, so nothing is
  * duplicated or dropped, and at most one of the attempts is ever applied.
  *
- * A store error fails the whole batch and forgets the cached head. For Redis a
+ * A store error fails the whole batch and forgets the chain's cached head. For Redis a
  * failed write means "outcome unknown": the batch may still land. Its callers
  * have already failed closed, so the trail can over-report (a record for an
  * answer never sent) but never under-report; events are never resent.
  */
 import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AuditHead, AuditStore } from '../store/audit-store.js';
+import { auditChainOf, type AuditHead, type AuditStore } from '../store/audit-store.js';
 import { chainRecords } from './chain.js';
 import { AuditContentionError, AuditOverloadError } from './errors.js';
 import { assertAuditEvent } from './event-guard.js';
@@ -39,12 +44,12 @@ export interface AuditWriterOptions {
   hmacKey: Uint8Array;
   /** Mirror of every durable record, one call per record, in chain order (the app logs `{ audit: record }`). */
   log?: (record: AuditRecord) => void;
-  /** Called after each successful append with the new head and how many records it added (checkpointer). */
-  onCommit?: (head: AuditHead, count: number) => void;
+  /** Called after each successful append with the chain, its new head and how many records it added (checkpointer). */
+  onCommit?: (chain: number, head: AuditHead, count: number) => void;
   now?: () => number;
-  /** Most records in one append; default 256. */
+  /** Most records in one append (to one chain); default 256. */
   maxBatch?: number;
-  /** Events allowed to wait behind the in-flight append before record() rejects at once; default 10,000. */
+  /** Events allowed to wait behind the in-flight appends (all chains) before record() rejects at once; default 10,000. */
   maxQueue?: number;
   /** Re-chain attempts when another replica moved the head; default 60 (with the backoff below, ≈ 0.6 s in all at worst). */
   maxRetries?: number;
@@ -63,7 +68,7 @@ export interface AuditWriterMetrics {
 }
 
 interface Pending {
-  input: Omit<AuditRecord, 'seq'>;
+  input: Omit<AuditRecord, 'seq' | 'chain'>;
   resolve: (record: AuditRecord) => void;
   reject: (err: unknown) => void;
 }
@@ -84,6 +89,17 @@ export interface FlushableAuditWriter extends AuditWriter {
   flush(): Promise<void>;
 }
 
+/** One chain's side of the writer: its queue, its append in flight and its cached head. */
+interface Lane {
+  chain: number;
+  queue: Pending[];
+  draining: boolean;
+  /** The drain in flight, for flush(). */
+  drained: Promise<void>;
+  /** undefined = unknown (start, or after a store error): read it before the next append. */
+  head: AuditHead | null | undefined;
+}
+
 export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWriter {
   const keys = deriveAuditKeys(opts.hmacKey);
   const { store } = opts;
@@ -94,68 +110,78 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
   const maxRetries = opts.maxRetries ?? 60;
   const metrics = opts.metrics ?? (() => undefined);
 
-  const queue: Pending[] = [];
-  let draining = false;
-  /** The drain in flight, for flush(). */
-  let drained: Promise<void> = Promise.resolve();
-  // undefined = unknown (start, or after a store error): read it before the next append.
-  let head: AuditHead | null | undefined;
+  const lanes: Lane[] = Array.from({ length: store.chains }, (_, chain) => ({
+    chain,
+    queue: [],
+    draining: false,
+    drained: Promise.resolve(),
+    head: undefined,
+  }));
+  /** Events waiting in every lane (not yet in an append). */
+  let queued = 0;
   /** The last append failed: callers wait no longer than their request's store budget. */
   let failing = false;
 
-  async function drain(): Promise<void> {
+  async function drain(lane: Lane): Promise<void> {
     try {
-      while (queue.length > 0) {
-        const batch = queue.splice(0, maxBatch);
-        metrics()?.queued(queue.length);
-        await commit(batch);
+      while (lane.queue.length > 0) {
+        const batch = take(lane, maxBatch);
+        metrics()?.queued(queued);
+        await commit(lane, batch);
       }
     } finally {
-      draining = false;
+      lane.draining = false;
     }
   }
 
-  async function commit(batch: Pending[]): Promise<void> {
-    // The append turn, once this writer has lost a race and taken it (store.takeTurn).
+  function take(lane: Lane, n: number): Pending[] {
+    const batch = lane.queue.splice(0, n);
+    queued -= batch.length;
+    return batch;
+  }
+
+  async function commit(lane: Lane, batch: Pending[]): Promise<void> {
+    // The chain's append turn, once this writer has lost a race and taken it (store.takeTurn).
     let turn: string | undefined;
     const started = performance.now();
     try {
       for (let attempt = 0; ; attempt++) {
-        if (head === undefined) head = await store.head();
+        if (lane.head === undefined) lane.head = await store.head(lane.chain);
         const { entries, stored } = chainRecords(
           keys.chain,
-          head,
+          lane.chain,
+          lane.head,
           batch.map((p) => p.input),
         );
-        const result = await store.append(head, entries, turn);
+        const result = await store.append(lane.chain, lane.head, entries, turn);
         if (result.ok) {
           const last = entries[entries.length - 1];
-          if (last !== undefined) head = { seq: last.seq, hash: last.hash };
+          if (last !== undefined) lane.head = { seq: last.seq, hash: last.hash };
           metrics()?.appended((performance.now() - started) / 1000, batch.length, true);
           failing = false;
-          settle(batch, stored);
+          settle(lane, batch, stored);
           return;
         }
-        head = result.head;
+        lane.head = result.head;
         if (attempt >= maxRetries) throw new AuditContentionError('audit chain head contended');
         // Another writer's turn (ours, if any, has expired): wait for it like any lost race.
         if (result.turnHeld) turn = undefined;
         // Lost a race: take the turn, so the next attempt cannot lose to anyone; holding it, a
         // miss only means someone appended before we took it, so retry at once on the new head.
-        if (turn === undefined && store.takeTurn !== undefined) turn = (await store.takeTurn(TURN_TTL_MS)) ?? undefined;
+        if (turn === undefined && store.takeTurn !== undefined) turn = (await store.takeTurn(lane.chain, TURN_TTL_MS)) ?? undefined;
         if (turn === undefined) await sleep(backoffMs(attempt));
         // Events that queued during the pause ride along instead of waiting for another round trip.
-        if (batch.length < maxBatch) batch.push(...queue.splice(0, maxBatch - batch.length));
+        if (batch.length < maxBatch) batch.push(...take(lane, maxBatch - batch.length));
       }
     } catch (err) {
-      head = undefined;
+      lane.head = undefined;
       failing = true;
       metrics()?.appended((performance.now() - started) / 1000, batch.length, false);
       for (const p of batch) p.reject(err);
     }
   }
 
-  function settle(batch: Pending[], stored: AuditRecord[]): void {
+  function settle(lane: Lane, batch: Pending[], stored: AuditRecord[]): void {
     batch.forEach((p, i) => {
       const record = stored[i];
       if (record !== undefined) p.resolve(record);
@@ -166,9 +192,9 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
         log(record);
       } catch {}
     }
-    if (opts.onCommit !== undefined && head) {
+    if (opts.onCommit !== undefined && lane.head) {
       try {
-        opts.onCommit(head, stored.length);
+        opts.onCommit(lane.chain, lane.head, stored.length);
       } catch {}
     }
   }
@@ -180,18 +206,20 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
       } catch (err) {
         return Promise.reject(err);
       }
-      if (queue.length >= maxQueue) return Promise.reject(new AuditOverloadError('audit queue full'));
+      if (queued >= maxQueue) return Promise.reject(new AuditOverloadError('audit queue full'));
       // Copied now: the caller mutating its object later must not change what was validated.
-      const input: Omit<AuditRecord, 'seq'> = { ...event, time: new Date(now()).toISOString() };
+      const input: Omit<AuditRecord, 'seq' | 'chain'> = { ...event, time: new Date(now()).toISOString() };
       if (event.details !== undefined) input.details = { ...event.details };
+      const lane = lanes[auditChainOf(event, store.chains)]!;
       const durable = new Promise<AuditRecord>((resolve, reject) => {
-        queue.push({ input, resolve, reject });
-        metrics()?.queued(queue.length);
-        if (draining) return;
-        draining = true;
+        lane.queue.push({ input, resolve, reject });
+        queued += 1;
+        metrics()?.queued(queued);
+        if (lane.draining) return;
+        lane.draining = true;
         // Deferred to the end of the current microtask so events recorded in one tick share one append;
         // the append serves every request in the batch, so no one request's budget bounds it.
-        drained = new Promise<void>((resolve) => queueMicrotask(() => detached(() => void drain().finally(resolve))));
+        lane.drained = new Promise<void>((resolve) => queueMicrotask(() => detached(() => void drain(lane).finally(resolve))));
       });
       // While appends succeed, a slow one only means a busy process (each store call inside is
       // bounded on its own); once the request's store or the last append failed, the caller waits
@@ -205,7 +233,7 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
     },
 
     async flush(): Promise<void> {
-      while (draining || queue.length > 0) await drained;
+      for (const lane of lanes) while (lane.draining || lane.queue.length > 0) await lane.drained;
     },
   };
 }

@@ -29,8 +29,9 @@ commands:
   audit [filters]                        audit records, newest first
       --from/--to <ISO time> --agent --user --provider --gateway --grant --actor
       --decision allow|deny|error --action <action> --trace-id <32 hex> --limit <n> --cursor <c>
-  audit verify                           walk the hash chain (exit 3 when broken)
-  audit export [--from-seq <n>]          the stored chain as JSON lines on stdout
+  audit verify                           walk every hash chain, one line per chain (exit 3 when one is broken)
+  audit export [--chain <i> [--from-seq <n>]]
+                                         the stored chains (or one) as JSON lines on stdout
   keys                                   key ids, active keys, rewrap run
   keys rewrap [--page-size <n>] [--max-pages <n>] [--restart]
                                          one batch of the KEK rewrap job (repeat until done)
@@ -179,33 +180,49 @@ async function auditQuery(ctx: Ctx): Promise<number> {
   });
 }
 
-interface VerifyReport {
+interface ChainReport {
+  chain: number;
   ok: boolean;
   records: number;
   head?: { seq: number };
+  floor?: { seq: number };
   firstBroken?: { seq: number; reason: string };
   checkpoint: { seq: number; hash: string; time: string } | null;
   afterCheckpoint: number;
 }
 
+interface VerifyReport {
+  ok: boolean;
+  records: number;
+  chains: ChainReport[];
+}
+
 async function auditVerify(ctx: Ctx): Promise<number> {
   const res = await callJson<VerifyReport>(ctx.conn, 'GET', '/admin/audit/verify');
-  const checkpoint = res.checkpoint
-    ? `checkpoint seq ${res.checkpoint.seq} hash ${res.checkpoint.hash} (${res.checkpoint.time}), ${res.afterCheckpoint} records after it`
-    : `no checkpoint yet, ${res.afterCheckpoint} records unchecked`;
-  print(ctx, res, () =>
-    res.ok
-      ? `audit chain OK: ${res.records} records verified; ${checkpoint}`
-      : `audit chain BROKEN at seq ${res.firstBroken?.seq} (${res.firstBroken?.reason}); ${res.records} records verified before it; ${checkpoint}`,
-  );
+  print(ctx, res, () => {
+    const rows = res.chains.map((c) => [
+      c.chain,
+      c.ok ? 'ok' : `BROKEN at seq ${c.firstBroken?.seq} (${c.firstBroken?.reason})`,
+      c.records,
+      c.head?.seq ?? '-',
+      c.floor?.seq ?? '-',
+      c.checkpoint ? `seq ${c.checkpoint.seq} (${c.checkpoint.time})` : 'none yet',
+      c.afterCheckpoint,
+    ]);
+    const broken = res.chains.filter((c) => !c.ok).length;
+    const summary = res.ok
+      ? `audit trail OK: ${res.records} records verified in ${res.chains.length} chains`
+      : `audit trail BROKEN in ${broken} of ${res.chains.length} chains; ${res.records} records verified`;
+    return `${summary}\n${table(['chain', 'status', 'records', 'head', 'trimmed to', 'checkpoint', 'after checkpoint'], rows)}`;
+  });
   return res.ok ? 0 : 3;
 }
 
 async function auditExport(ctx: Ctx): Promise<number> {
-  const fromSeq = ctx.values['from-seq'];
-  const res = await callAdmin(ctx.conn, 'GET', `/admin/audit/export${fromSeq === undefined ? '' : `?fromSeq=${encodeURIComponent(fromSeq)}`}`, {
-    out: ctx.io.out,
-  });
+  const qs = new URLSearchParams();
+  if (ctx.values.chain !== undefined) qs.set('chain', ctx.values.chain);
+  if (ctx.values['from-seq'] !== undefined) qs.set('fromSeq', ctx.values['from-seq']);
+  const res = await callAdmin(ctx.conn, 'GET', `/admin/audit/export${qs.size > 0 ? `?${qs}` : ''}`, { out: ctx.io.out });
   if (res.status === 200) return 0;
   // Errors come back as JSON; let callJson's parsing name them.
   let e: { error?: string; error_description?: string } = {};

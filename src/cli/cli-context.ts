@@ -34,6 +34,7 @@ export const OPTIONS = {
   limit: { type: 'string' },
   cursor: { type: 'string' },
   'from-seq': { type: 'string' },
+  chain: { type: 'string' },
   'page-size': { type: 'string' },
   'max-pages': { type: 'string' },
   restart: { type: 'boolean' },

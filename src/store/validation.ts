@@ -12,14 +12,16 @@ export function ttlToMs(ttlMs: number): number {
 
 /**
  * An audit batch must continue the chain it was built on: consecutive seqs
- * starting right after `expectedHead`, each `prev` naming the hash before it.
+ * of the chain appended to, starting right after `expectedHead`, each `prev` naming the hash before it.
  * Checked before the atomic append so a malformed batch can never half-apply.
  */
-export function assertAuditBatch(expectedHead: AuditHead | null, entries: AuditEntry[]): void {
+export function assertAuditBatch(chains: number, chain: number, expectedHead: AuditHead | null, entries: AuditEntry[]): void {
+  if (!Number.isSafeInteger(chain) || chain < 0 || chain >= chains) throw new RangeError('audit chain out of range');
   let seq = expectedHead === null ? 0 : expectedHead.seq;
   let prev = expectedHead === null ? '' : expectedHead.hash;
   for (const entry of entries) {
     seq += 1;
+    if (entry.chain !== chain) throw new RangeError('audit entries must belong to the chain appended to');
     if (entry.seq !== seq) throw new RangeError('audit entries must have consecutive seq after the head');
     if (entry.prev !== prev) throw new RangeError('audit entry prev must equal the preceding hash');
     prev = entry.hash;

@@ -41,10 +41,10 @@ export function tokenFixture(overrides: Partial<OperationTokenRecord> = {}): Ope
   };
 }
 
-/** An entry continuing `head`, hashed like a chain (SHA-256 stands in for the audit HMAC). */
-export function auditEntry(head: AuditHead | null, body: string): AuditEntry {
+/** An entry of `chain` (default 0) continuing `head`, hashed like a chain (SHA-256 stands in for the audit HMAC). */
+export function auditEntry(head: AuditHead | null, body: string, chain = 0, time = '2026-12-01T00:00:00.000Z'): AuditEntry {
   const seq = (head?.seq ?? 0) + 1;
   const prev = head?.hash ?? '';
   const hash = createHash('sha256').update(prev).update(body).digest('base64url');
-  return { seq, prev, hash, body };
+  return { chain, seq, prev, hash, time, body };
 }

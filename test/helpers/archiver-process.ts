@@ -6,7 +6,7 @@
  */
 import { createArchiver } from '../../src/audit/archive/archiver.js';
 import { createArchivePool, PgAuditArchive } from '../../src/audit/archive/pg-archive.js';
-import { singleChainSource } from '../../src/audit/archive/source.js';
+import { auditStoreSource } from '../../src/audit/archive/source.js';
 import { createRedisStores } from '../../src/store/redis/index.js';
 
 interface Options {
@@ -20,11 +20,11 @@ interface Options {
 }
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as Options;
-const stores = createRedisStores({ url: opts.redisUrl, keyPrefix: opts.keyPrefix });
+const stores = createRedisStores({ url: opts.redisUrl, keyPrefix: opts.keyPrefix, auditChains: 1 });
 const pool = createArchivePool({ connectionString: opts.pgUrl, poolSize: 2 });
 const report = (what: string) => (obj: object, msg: string) => process.stderr.write(`${what} ${msg} ${JSON.stringify(obj)}\n`);
 const archiver = createArchiver({
-  source: singleChainSource(stores.audit),
+  source: auditStoreSource(stores.audit),
   archive: new PgAuditArchive(pool),
   locks: stores.locks,
   retentionMs: opts.retentionMs,

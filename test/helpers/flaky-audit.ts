@@ -4,6 +4,7 @@
  */
 import type { AuditEventInput, AuditRecord, AuditWriter } from '../../src/audit/events.js';
 import type { Runtime } from '../../src/boot.js';
+import { trailEntries } from './audit-trail.js';
 
 export class FlakyAudit implements AuditWriter {
   failing = false;
@@ -23,13 +24,7 @@ export class FlakyAudit implements AuditWriter {
   }
 }
 
-/** Every durable audit record, in chain order. */
+/** Every durable audit record, oldest first across the chains. */
 export async function auditRecords(runtime: Runtime): Promise<AuditRecord[]> {
-  const out: AuditRecord[] = [];
-  for (let seq = 1; ;) {
-    const entries = await runtime.stores.audit.range(seq, 1000);
-    if (entries.length === 0) return out;
-    for (const e of entries) out.push(JSON.parse(e.body) as AuditRecord);
-    seq = entries.at(-1)!.seq + 1;
-  }
+  return (await trailEntries(runtime.stores.audit)).map((e) => JSON.parse(e.body) as AuditRecord);
 }

@@ -34,8 +34,12 @@ export interface RedisHandle {
 }
 
 const READY_TIMEOUT_MS = 10_000;
-/** Starts a private redis-server (from PATH) and resolves once it answers PING; `extraArgs` e.g. `--replicaof`. */
-export async function startRedis(extraArgs: string[] = []): Promise<RedisHandle> {
+
+/**
+ * Starts a private redis-server (from PATH) and resolves once it answers PING. `extraArgs` are
+ * appended to its command line (e.g. `--cluster-enabled yes` for CLUSTER KEYSLOT).
+ */
+export async function startRedis(extraArgs: readonly string[] = []): Promise<RedisHandle> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'tv-redis-'));
   let child: ChildProcess | undefined = await spawnRedis(port, dir, extraArgs);
@@ -85,7 +89,7 @@ export async function redisForTests(): Promise<RedisHandle> {
   };
 }
 
-async function spawnRedis(port: number, dir: string, extraArgs: string[] = []): Promise<ChildProcess> {
+async function spawnRedis(port: number, dir: string, extraArgs: readonly string[] = []): Promise<ChildProcess> {
   return spawnRedisProcess('redis-server', [...privateServerArgs(port, dir), '--appendfsync', 'everysec', ...extraArgs], port, dir);
 }
 

@@ -51,7 +51,7 @@ function runMain(configPath: string, untilListening = false): Promise<{ code: nu
   });
 }
 
-async function productionConfig(name: string, keysDir: string, redisUrl = 'redis://127.0.0.1:1'): Promise<string> {
+async function productionConfig(name: string, keysDir: string, redisUrl = 'redis://127.0.0.1:1', extra: Record<string, unknown> = {}): Promise<string> {
   const path = join(work, `${name}.yaml`);
   await writeFile(
     path,
@@ -63,6 +63,7 @@ async function productionConfig(name: string, keysDir: string, redisUrl = 'redis
       gateways: { allow: ['spiffe://dev.local/gateway'] },
       keys: { dir: keysDir },
       store: { redis: { url: redisUrl } },
+      ...extra,
     }),
   );
   return path;
@@ -122,4 +123,18 @@ describe('production start-up', () => {
       await redis.stop();
     }
   });
+
+  it('refuses to start on an audit trail written under another chain count', async () => {
+    const redis = await startRedis();
+    try {
+      const started = await runMain(await productionConfig('chains16', pki.dir, redis.url), true);
+      expect([started.code, started.stdout.includes('token vault listening')]).toStrictEqual([0, true]);
+      const other = join(work, 'checkpoint-chains4.json');
+      const refused = await runMain(await productionConfig('chains4', pki.dir, redis.url, { audit: { chains: 4, checkpointFile: other } }));
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain('audit.chains: the audit trail in Redis was written with 16 chains, not 4');
+    } finally {
+      await redis.stop();
+    }
+  }, 90_000);
 });

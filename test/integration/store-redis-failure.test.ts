@@ -50,9 +50,14 @@ function everyCall(stores: Stores): [string, () => Promise<unknown>][] {
     ['killSwitches.release', () => stores.killSwitches.release('agent', 'a')],
     ['killSwitches.epoch', () => stores.killSwitches.epoch()],
     ['killSwitches.snapshot', () => stores.killSwitches.snapshot()],
-    ['audit.head', () => stores.audit.head()],
-    ['audit.append', () => stores.audit.append({ seq: 1, hash: 'h1' }, [{ seq: 2, prev: 'h1', hash: 'h2', body: '{}' }])],
-    ['audit.range', () => stores.audit.range(1, 10)],
+    ['audit.head', () => stores.audit.head(0)],
+    ['audit.heads', () => stores.audit.heads()],
+    [
+      'audit.append',
+      () => stores.audit.append(0, { seq: 1, hash: 'h1' }, [{ chain: 0, seq: 2, prev: 'h1', hash: 'h2', time: '2026-12-01T00:00:00.000Z', body: '{}' }]),
+    ],
+    ['audit.range', () => stores.audit.range(0, 1, 10)],
+    ['audit.trimArchived', () => stores.audit.trimArchived(0, 1, 0)],
     ['ping', () => stores.ping()],
   ];
 }
@@ -105,7 +110,7 @@ describe.skipIf(Boolean(process.env['REDIS_URL']))('redis stores when Redis fail
       engagedAt: 1,
       engagedBy: 'admin',
     });
-    await stores.audit.append(null, [{ seq: 1, prev: '', hash: 'h1', body: JSON.stringify({ note: CANARY }) }]);
+    await stores.audit.append(0, null, [{ chain: 0, seq: 1, prev: '', hash: 'h1', time: '2026-12-01T00:00:00.000Z', body: JSON.stringify({ note: CANARY }) }]);
   });
 
   afterAll(async () => {
@@ -125,7 +130,7 @@ describe.skipIf(Boolean(process.env['REDIS_URL']))('redis stores when Redis fail
       } while (cursor !== '0');
       const allowed = new RegExp(
         '^tv:(\\{g:g-failure-1\\}:(grant|at|tokens)|tok:j-failure-1|grants|\\{u:[A-Za-z0-9_-]{43}\\}:grants' +
-          '|lock:refresh:g-failure-1|\\{ks\\}:(switches|epoch)|\\{audit\\}:(log|head))$',
+          '|lock:refresh:g-failure-1|\\{ks\\}:(switches|epoch)|\\{audit:0\\}:(log|head))$',
       );
       expect(keys.filter((k) => !allowed.test(k))).toStrictEqual([]);
       expect(keys.filter((k) => k.includes(CANARY))).toStrictEqual([]);
@@ -146,7 +151,7 @@ describe.skipIf(Boolean(process.env['REDIS_URL']))('redis stores when Redis fail
     const restored = await eventually(async () => (await stores.grants.get(grant.id)) ?? Promise.reject(new Error('absent')), 5000);
     expect(restored).toStrictEqual(grant);
     expect(await stores.tokens.consume(token.jti)).toStrictEqual(token);
-    expect(await stores.audit.head()).toStrictEqual({ seq: 1, hash: 'h1' });
+    expect(await stores.audit.head(0)).toStrictEqual({ seq: 1, hash: 'h1' });
     expect((await stores.killSwitches.snapshot()).epoch).toBe(engagedEpoch);
     await expect(stores.ping()).resolves.toBeUndefined();
   });

@@ -113,10 +113,10 @@ describe('docs/architecture.md', () => {
     // Placeholders on both sides: `<>` for an id, `<#>` for a hashed id.
     const ARG = '<>';
     const hashed = createHash('sha256').update(ARG).digest('base64url');
-    const keys = new RedisKeys('') as unknown as Record<string, (arg: string) => string>;
+    const keys = new RedisKeys('') as unknown as Record<string, (...args: string[]) => string>;
     const inCode = Object.getOwnPropertyNames(RedisKeys.prototype)
       .filter((name) => name !== 'constructor')
-      .map((name) => keys[name]!(ARG).replace(hashed, '<#>'))
+      .map((name) => keys[name]!(ARG, ARG).replace(hashed, '<#>'))
       .sort();
     const section = doc.slice(doc.indexOf('## Data model in Redis'));
     const table = section.slice(0, section.indexOf('\n## ', 1) === -1 ? undefined : section.indexOf('\n## ', 1));

@@ -40,7 +40,7 @@ const raised: Error[] = [
   new AuditOverloadError(CANARY),
   new AuditContentionError(CANARY),
   new InvalidCheckpointError(CANARY),
-  new AuditTamperError(CANARY),
+  new AuditTamperError(CANARY, 0),
   new TlsMaterialError([CANARY]),
   new AdminJwtError(CANARY),
   new OutboundError('timeout'),

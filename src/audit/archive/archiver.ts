@@ -19,7 +19,7 @@
 import type { LockStore } from '../../store/lock-store.js';
 import type { AuditCheckpoint } from '../checkpoint.js';
 import { monthOf, type PgAuditArchive } from './pg-archive.js';
-import type { ArchiveEntry, ArchiveSource } from './source.js';
+import type { ArchiveSource } from './source.js';
 
 export interface ArchiverLog {
   warn(obj: object, msg: string): void;
@@ -40,8 +40,8 @@ export interface ArchiverOptions {
   intervalMs?: number;
   /** A chain's lease (ms); a pass stops copying after half of it; default 10 s. */
   leaseMs?: number;
-  /** The newest signed checkpoint of chain 0 (the checkpointer's `newest`). */
-  checkpoint?: () => Promise<AuditCheckpoint | undefined>;
+  /** The newest signed checkpoint of every chain, index = chain (the checkpointer's `newest`). */
+  checkpoint?: () => Promise<ReadonlyArray<AuditCheckpoint | undefined>>;
   log?: ArchiverLog;
   now?: () => number;
 }
@@ -66,7 +66,6 @@ export interface Archiver {
 }
 
 const WARN_EVERY_MS = 60_000;
-const TRIM_ROUNDS = 10;
 const MAX_PENDING_ANCHORS = 16;
 
 export function createArchiver(opts: ArchiverOptions): Archiver {
@@ -78,9 +77,9 @@ export function createArchiver(opts: ArchiverOptions): Archiver {
   const log = opts.log ?? { warn: () => {}, error: () => {} };
   const lags = new Map<number, ChainLag>();
   const warnedAt = new Map<number, number>();
-  /** Checkpoints seen ahead of the archive, oldest first, stored once it holds their seq (chain 0). */
-  let pending: AuditCheckpoint[] = [];
-  let anchoredSeq = 0;
+  /** Per chain, checkpoints seen ahead of the archive, oldest first, stored once it holds their seq. */
+  const pending = new Map<number, AuditCheckpoint[]>();
+  const anchoredSeq = new Map<number, number>();
 
   async function copy(chain: number, from: number): Promise<number> {
     let through = from;
@@ -96,37 +95,30 @@ export function createArchiver(opts: ArchiverOptions): Archiver {
         return through;
       }
       await archive.insert(entries);
-      through = (entries[entries.length - 1] as ArchiveEntry).seq;
+      through = entries.at(-1)?.seq ?? through;
       if (entries.length < batchSize || performance.now() > deadline) return through;
     }
   }
 
   async function anchor(chain: number, through: number): Promise<void> {
-    if (chain !== 0 || opts.checkpoint === undefined) return;
-    const cp = await opts.checkpoint();
-    const latest = pending[pending.length - 1]?.seq ?? anchoredSeq;
-    if (cp !== undefined && cp.seq > latest) pending.push(cp);
-    if (pending.length > MAX_PENDING_ANCHORS) pending.shift();
-    const held = pending.filter((p) => p.seq <= through).pop();
+    if (opts.checkpoint === undefined) return;
+    const cp = (await opts.checkpoint())[chain];
+    let queue = pending.get(chain) ?? [];
+    const latest = queue[queue.length - 1]?.seq ?? anchoredSeq.get(chain) ?? 0;
+    if (cp !== undefined && cp.chain === chain && cp.seq > latest) queue.push(cp);
+    if (queue.length > MAX_PENDING_ANCHORS) queue.shift();
+    const held = queue.filter((p) => p.seq <= through).pop();
+    pending.set(chain, queue);
     if (held === undefined) return;
     await archive.saveCheckpoint(chain, held);
-    anchoredSeq = held.seq;
-    pending = pending.filter((p) => p.seq > through);
+    anchoredSeq.set(chain, held.seq);
+    queue = queue.filter((p) => p.seq > through);
+    pending.set(chain, queue);
   }
 
   async function trim(chain: number, through: number): Promise<void> {
-    const cutoff = now() - opts.retentionMs;
-    for (let round = 0; round < TRIM_ROUNDS; round++) {
-      const oldest = await source.range(chain, 1, batchSize);
-      let cut = 0;
-      for (const e of oldest) {
-        if (e.seq > through || e.time === '' || Date.parse(e.time) > cutoff) break;
-        cut = e.seq;
-      }
-      if (cut === 0) return;
-      await source.trimThrough(chain, cut);
-      if (cut !== oldest[oldest.length - 1]?.seq || oldest.length < batchSize) return;
-    }
+    // Only what the archive holds (seq <= through, read from it in this pass) and is past the window.
+    if (through > 0) await source.trimArchived(chain, through, now() - opts.retentionMs);
   }
 
   async function measure(chain: number, through: number): Promise<void> {

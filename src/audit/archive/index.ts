@@ -1,7 +1,7 @@
 export { createArchiver, type Archiver, type ArchiverLog, type ArchiverOptions, type ChainLag } from './archiver.js';
 export { migrateArchive, pendingMigrations, shippedMigrations } from './migrate.js';
 export { createArchivePool, monthOf, PgAuditArchive, type ArchivePoolOptions } from './pg-archive.js';
-export { recordTime, singleChainSource, type ArchiveEntry, type ArchiveSource } from './source.js';
+export { auditStoreSource, type ArchiveEntry, type ArchiveSource } from './source.js';
 export { tieredAuditStore } from './tiered-store.js';
-export { verifyArchive, type ArchiveVerifyReport } from './verify-archive.js';
+export { verifyArchive, type ArchiveVerifyReport, type ArchiveTrailReport } from './verify-archive.js';
 export { ArchiveOpenError, connectionRole, openArchive, type OpenArchiveOptions } from './open.js';

@@ -32,10 +32,11 @@ export function createArchivePool(opts: ArchivePoolOptions): pg.Pool {
   return pool;
 }
 
-type Row = { seq_text: string; prev: string; hash: string; body: string };
-const toEntry = (r: Row): AuditEntry => ({ seq: Number(r.seq_text), prev: r.prev, hash: r.hash, body: r.body });
+type Row = { chain: number; seq_text: string; time_text: string; prev: string; hash: string; body: string };
+const toEntry = (r: Row): AuditEntry => ({ chain: r.chain, seq: Number(r.seq_text), prev: r.prev, hash: r.hash, time: r.time_text, body: r.body });
 // bigint as text (beyond 2^53 it would not be a safe number); aliased apart from `seq`, which ORDER BY must sort as a number.
-const COLUMNS = 'seq::text AS seq_text, prev, hash, body';
+// `time` as `toISOString()` writes it, so verify compares it with the body's (src/audit/verify.ts).
+const COLUMNS = `chain, seq::text AS seq_text, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time_text, prev, hash, body`;
 
 /** First day (UTC) of the month of `time`, as `YYYY-MM-01`. */
 export function monthOf(time: string | number): string {
@@ -131,10 +132,10 @@ export class PgAuditArchive {
 
   /** The stored checkpoints of `chain`, newest first (authenticated by the caller). */
   async checkpoints(chain: number, count = 100): Promise<unknown[]> {
-    const { rows } = await this.pool.query<{ seq_text: string; hash: string; time: string; mac: string }>(
-      'SELECT seq::text AS seq_text, hash, time, mac FROM audit_checkpoints WHERE chain = $1 ORDER BY seq DESC LIMIT $2',
+    const { rows } = await this.pool.query<{ chain: number; seq_text: string; hash: string; time: string; mac: string }>(
+      'SELECT chain, seq::text AS seq_text, hash, time, mac FROM audit_checkpoints WHERE chain = $1 ORDER BY seq DESC LIMIT $2',
       [chain, count],
     );
-    return rows.map((r) => ({ seq: Number(r.seq_text), hash: r.hash, time: r.time, mac: r.mac }));
+    return rows.map((r) => ({ chain: r.chain, seq: Number(r.seq_text), hash: r.hash, time: r.time, mac: r.mac }));
   }
 }

@@ -1,34 +1,50 @@
 import { randomUUID } from 'node:crypto';
 import { assertAuditBatch, indexedGrantOf, sameHead } from '../validation.js';
-import { AUDIT_GRANT_INDEX_CAP, type AppendResult, type AuditEntry, type AuditHead, type AuditStore } from '../audit-store.js';
+import { AUDIT_GRANT_INDEX_CAP, auditChainOfGrant, type AppendResult, type AuditEntry, type AuditHead, type AuditStore } from '../audit-store.js';
 
-/** In-memory AuditStore: an array indexed by seq - 1, a compare-and-append head, and seqs per grant. */
+/** One chain: its entries from `floor.seq + 1` on, the last trimmed entry, and its append turn. */
+interface Chain {
+  entries: AuditEntry[];
+  floor: AuditHead | null;
+  turn?: { token: string; until: number };
+}
+
+/** In-memory AuditStore: per chain an array of entries and a compare-and-append head; seqs per grant. */
 export class MemoryAuditStore implements AuditStore {
-  readonly #entries: AuditEntry[] = [];
-  /** Grant id -> seqs of the entries naming it, oldest first, at most AUDIT_GRANT_INDEX_CAP. */
+  readonly #chains: Chain[];
+  /** Grant id -> seqs of the entries naming it (in the grant's chain), oldest first, at most AUDIT_GRANT_INDEX_CAP. */
   readonly #byGrant = new Map<string, number[]>();
-  #turn: { token: string; until: number } | undefined;
 
-  async head(): Promise<AuditHead | null> {
-    return this.#head();
+  constructor(readonly chains = 1) {
+    this.#chains = Array.from({ length: chains }, () => ({ entries: [], floor: null }));
   }
 
-  async takeTurn(ttlMs: number): Promise<string | null> {
-    if (this.#turnHolder() !== undefined) return null;
+  async head(chain: number): Promise<AuditHead | null> {
+    return this.#head(this.#chain(chain));
+  }
+
+  async heads(): Promise<Array<AuditHead | null>> {
+    return this.#chains.map((c) => this.#head(c));
+  }
+
+  async takeTurn(chain: number, ttlMs: number): Promise<string | null> {
+    const c = this.#chain(chain);
+    if (turnHolder(c) !== undefined) return null;
     const token = randomUUID();
-    this.#turn = { token, until: Date.now() + ttlMs };
+    c.turn = { token, until: Date.now() + ttlMs };
     return token;
   }
 
-  async append(expectedHead: AuditHead | null, entries: AuditEntry[], turn?: string): Promise<AppendResult> {
-    assertAuditBatch(expectedHead, entries);
-    const head = this.#head();
-    const holder = this.#turnHolder();
+  async append(chain: number, expectedHead: AuditHead | null, entries: AuditEntry[], turn?: string): Promise<AppendResult> {
+    assertAuditBatch(this.chains, chain, expectedHead, entries);
+    const c = this.#chain(chain);
+    const head = this.#head(c);
+    const holder = turnHolder(c);
     if (holder !== undefined && holder !== turn) return { ok: false, head, turnHeld: true };
     if (!sameHead(head, expectedHead)) return { ok: false, head };
-    this.#turn = undefined;
+    delete c.turn;
     for (const entry of entries) {
-      this.#entries.push({ ...entry });
+      c.entries.push({ ...entry });
       const grant = indexedGrantOf(entry.body);
       if (grant === undefined) continue;
       const seqs = this.#byGrant.get(grant) ?? [];
@@ -39,20 +55,17 @@ export class MemoryAuditStore implements AuditStore {
     return { ok: true };
   }
 
-  #turnHolder(): string | undefined {
-    if (this.#turn !== undefined && this.#turn.until <= Date.now()) this.#turn = undefined;
-    return this.#turn?.token;
+  async range(chain: number, fromSeq: number, count: number): Promise<AuditEntry[]> {
+    const c = this.#chain(chain);
+    const start = Math.max(fromSeq - (c.floor?.seq ?? 0), 1) - 1;
+    return c.entries.slice(start, start + Math.max(count, 0)).map((e) => ({ ...e }));
   }
 
-  async range(fromSeq: number, count: number): Promise<AuditEntry[]> {
-    const start = Math.max(fromSeq, 1) - 1;
-    return this.#entries.slice(start, start + Math.max(count, 0)).map((e) => ({ ...e }));
-  }
-
-  async reverseRange(toSeq: number, count: number): Promise<AuditEntry[]> {
-    const end = Math.min(Math.floor(toSeq), this.#entries.length);
+  async reverseRange(chain: number, toSeq: number, count: number): Promise<AuditEntry[]> {
+    const c = this.#chain(chain);
+    const end = Math.min(Math.floor(toSeq) - (c.floor?.seq ?? 0), c.entries.length);
     if (end < 1 || count <= 0) return [];
-    return this.#entries
+    return c.entries
       .slice(Math.max(end - count, 0), end)
       .reverse()
       .map((e) => ({ ...e }));
@@ -60,15 +73,51 @@ export class MemoryAuditStore implements AuditStore {
 
   async latestForGrant(grantId: string, count: number): Promise<AuditEntry[]> {
     if (count <= 0) return [];
-    const seqs = this.#byGrant.get(grantId) ?? [];
-    return seqs
-      .slice(-count)
-      .reverse()
-      .map((seq) => ({ ...this.#entries[seq - 1]! }));
+    const c = this.#chain(auditChainOfGrant(grantId, this.chains));
+    const base = c.floor?.seq ?? 0;
+    const out: AuditEntry[] = [];
+    for (const seq of (this.#byGrant.get(grantId) ?? []).slice(-count).reverse()) {
+      const entry = c.entries[seq - base - 1];
+      if (entry !== undefined) out.push({ ...entry });
+    }
+    return out;
   }
 
-  #head(): AuditHead | null {
-    const last = this.#entries[this.#entries.length - 1];
-    return last === undefined ? null : { seq: last.seq, hash: last.hash };
+  async trimArchived(chain: number, uptoSeq: number, olderThan: number): Promise<number> {
+    const c = this.#chain(chain);
+    const before = new Date(olderThan).toISOString();
+    let n = 0;
+    while (n < c.entries.length && c.entries[n]!.seq <= uptoSeq && c.entries[n]!.time < before) n++;
+    if (n === 0) return 0;
+    const last = c.entries[n - 1]!;
+    c.floor = { seq: last.seq, hash: last.hash };
+    c.entries.splice(0, n);
+    return n;
   }
+
+  async floor(chain: number): Promise<AuditHead | null> {
+    const f = this.#chain(chain).floor;
+    return f === null ? null : { ...f };
+  }
+
+  async claimChainCount(): Promise<number> {
+    return this.chains;
+  }
+
+  #chain(chain: number): Chain {
+    const c = this.#chains[chain];
+    if (c === undefined) throw new RangeError('audit chain out of range');
+    return c;
+  }
+
+  #head(c: Chain): AuditHead | null {
+    const last = c.entries[c.entries.length - 1];
+    if (last !== undefined) return { seq: last.seq, hash: last.hash };
+    return c.floor === null ? null : { ...c.floor };
+  }
+}
+
+function turnHolder(c: Chain): string | undefined {
+  if (c.turn !== undefined && c.turn.until <= Date.now()) delete c.turn;
+  return c.turn?.token;
 }

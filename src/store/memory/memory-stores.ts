@@ -1,5 +1,6 @@
 import { StoreUnavailableError } from '../errors.js';
 import type { Stores } from '../stores.js';
+import { AUDIT_CHAINS_DEFAULT } from '../audit-store.js';
 import { MemoryAuditStore } from './audit-store.js';
 import { MemoryGrantStore } from './grant-store.js';
 import { MemoryKillSwitchStore } from './kill-switch-store.js';
@@ -17,7 +18,7 @@ import { MemoryApprovalStore } from './approval-store.js';
  * For dev mode and unit tests only: nothing survives a restart and nothing is
  * shared between replicas, so production config must never select it.
  */
-export function createMemoryStores(): Stores {
+export function createMemoryStores(auditChains = AUDIT_CHAINS_DEFAULT): Stores {
   const tokens = new MemoryTokenStore();
   let closed = false;
   return {
@@ -27,7 +28,7 @@ export function createMemoryStores(): Stores {
     killSwitches: new MemoryKillSwitchStore(),
     killSwitchEvents: new MemoryKillSwitchEvents(),
     adminJobs: new MemoryAdminJobStore(),
-    audit: new MemoryAuditStore(),
+    audit: new MemoryAuditStore(auditChains),
     sessions: new MemorySessionStore(),
     oneShot: new MemoryOneShotStore(),
     revocations: new MemoryRevocationQueue(),

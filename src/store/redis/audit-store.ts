@@ -1,99 +1,136 @@
 import { randomUUID } from 'node:crypto';
 import { assertAuditBatch, indexedGrantOf } from '../validation.js';
-import { AUDIT_GRANT_INDEX_CAP, type AppendResult, type AuditEntry, type AuditHead, type AuditStore } from '../audit-store.js';
+import {
+  AUDIT_GRANT_INDEX_CAP,
+  AuditChainCountError,
+  auditChainOfGrant,
+  type AppendResult,
+  type AuditEntry,
+  type AuditHead,
+  type AuditStore,
+} from '../audit-store.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 import type { ReplicaWaiter } from './replicas.js';
 
+/** Entries dropped per trim script call: the script runs on Redis's one thread, so it stays short. */
+const TRIM_STEP = 1000;
+
 /**
- * Redis AuditStore: a stream whose ids are `<seq>-0` plus a head hash, both
- * under `{audit}`. append is one script that compares the head and writes the
- * whole batch, so concurrent writers on many replicas can never fork the chain.
+ * Redis AuditStore: per chain `i`, a stream whose ids are `<seq>-0` plus a head
+ * hash, both under `{audit:<i>}`. append is one script that compares the
+ * chain's head and writes the whole batch, so concurrent writers on many
+ * replicas can never fork a chain, and writers of different chains never meet.
  *
  * Per-grant index: the consent pages show each connection's recent uses, and
- * the stream is ordered only by seq, so finding one grant's records would
- * mean scanning the whole trail. The append script therefore also pushes each
- * entry's seq onto a capped list per grant (`{audit}:grant:<id>`, same slot),
- * and latestForGrant reads at most `count` seqs from it and their entries in
- * one read-only script: O(count) per page view, one round trip.
+ * a stream is ordered only by seq, so finding one grant's records would mean
+ * scanning it. Every record of a grant goes to the grant's chain, and the
+ * append script also pushes each entry's seq onto a capped list per grant
+ * (`{audit:<i>}:grant:<id>`, same slot); latestForGrant reads at most `count`
+ * seqs and their entries in one read-only script: O(count), one round trip.
  */
 export class RedisAuditStore implements AuditStore {
   constructor(
     private readonly redis: ScriptedRedis,
     private readonly keys: RedisKeys,
+    readonly chains: number,
     /** With `store.redis.minReplicasAck`: an append counts once that many replicas hold it (replicas.ts). */
     private readonly replicas?: ReplicaWaiter,
   ) {}
 
-  async head(): Promise<AuditHead | null> {
-    const [seq, hash] = await this.redis.hmget(this.keys.auditHead(), 'seq', 'hash');
+  async head(chain: number): Promise<AuditHead | null> {
+    const [seq, hash] = await this.redis.hmget(this.keys.auditHead(chain), 'seq', 'hash');
     return toHead(seq, hash);
   }
 
-  async takeTurn(ttlMs: number): Promise<string | null> {
-    const token = randomUUID();
-    return (await this.redis.set(this.keys.auditTurn(), token, 'PX', ttlMs, 'NX')) === 'OK' ? token : null;
+  async heads(): Promise<Array<AuditHead | null>> {
+    return Promise.all(Array.from({ length: this.chains }, (_, chain) => this.head(chain)));
   }
 
-  async append(expectedHead: AuditHead | null, entries: AuditEntry[], turn?: string): Promise<AppendResult> {
-    assertAuditBatch(expectedHead, entries);
+  async takeTurn(chain: number, ttlMs: number): Promise<string | null> {
+    const token = randomUUID();
+    return (await this.redis.set(this.keys.auditTurn(chain), token, 'PX', ttlMs, 'NX')) === 'OK' ? token : null;
+  }
+
+  async append(chain: number, expectedHead: AuditHead | null, entries: AuditEntry[], turn?: string): Promise<AppendResult> {
+    assertAuditBatch(this.chains, chain, expectedHead, entries);
     // KEYS: stream, head, turn, then one grant index per grant named in the batch; each entry's
     // last ARGV is the KEYS position (1-based) of its index, 0 when it names no grant.
-    const keys = [this.keys.auditLog(), this.keys.auditHead(), this.keys.auditTurn()];
+    const keys = [this.keys.auditLog(chain), this.keys.auditHead(chain), this.keys.auditTurn(chain)];
     const position = new Map<string, number>();
-    const args: (string | number)[] = new Array<string | number>(4 + entries.length * 5);
+    const args: (string | number)[] = new Array<string | number>(5 + entries.length * 6);
     args[0] = expectedHead === null ? '' : expectedHead.seq;
     args[1] = expectedHead === null ? '' : expectedHead.hash;
     args[2] = AUDIT_GRANT_INDEX_CAP;
     args[3] = turn ?? '';
-    let i = 4;
+    args[4] = this.chains;
+    let i = 5;
     for (const e of entries) {
       args[i++] = e.seq;
       args[i++] = e.prev;
       args[i++] = e.hash;
+      args[i++] = e.time;
       args[i++] = e.body;
       const grant = indexedGrantOf(e.body);
       let k = 0;
       if (grant !== undefined) {
-        k = position.get(grant) ?? keys.push(this.keys.auditGrantIndex(grant));
+        k = position.get(grant) ?? keys.push(this.keys.auditGrantIndex(chain, grant));
         position.set(grant, k);
       }
       args[i++] = k;
     }
-    const [ok, seq, hash, held] = await this.redis.tvAuditAppend(keys.length, ...keys, ...args);
+    const [ok, seq, hash, held, layout] = await this.redis.tvAuditAppend(keys.length, ...keys, ...args);
     if (ok === 1) {
       await this.replicas?.replicated();
       return { ok: true };
     }
+    if (layout === 1) throw new AuditChainCountError('audit chain written under another chain count');
     const head = toHead(seq, hash);
     return held === 1 ? { ok: false, head, turnHeld: true } : { ok: false, head };
   }
 
-  async range(fromSeq: number, count: number): Promise<AuditEntry[]> {
+  async range(chain: number, fromSeq: number, count: number): Promise<AuditEntry[]> {
     if (count <= 0) return [];
     const start = fromSeq <= 1 ? '-' : `${Math.floor(fromSeq)}-0`;
-    const rows = await this.redis.xrange(this.keys.auditLog(), start, '+', 'COUNT', count);
-    return rows.map(([, fields]) => toEntry(fields));
+    const rows = await this.redis.xrange(this.keys.auditLog(chain), start, '+', 'COUNT', count);
+    return rows.map(([, fields]) => toEntry(chain, fields));
   }
 
   async latestForGrant(grantId: string, count: number): Promise<AuditEntry[]> {
     if (count <= 0) return [];
-    const rows = await this.redis.tvAuditByGrant(this.keys.auditGrantIndex(grantId), this.keys.auditLog(), Math.floor(count));
-    return rows.map(toEntry);
+    const chain = auditChainOfGrant(grantId, this.chains);
+    const rows = await this.redis.tvAuditByGrant(this.keys.auditGrantIndex(chain, grantId), this.keys.auditLog(chain), Math.floor(count));
+    // The index is in Redis (untrusted): a seq pushed onto it twice names one entry once.
+    const seen = new Set<number>();
+    return rows.map((fields) => toEntry(chain, fields)).filter((e) => !seen.has(e.seq) && seen.add(e.seq));
   }
 
-  async trimThrough(seq: number): Promise<void> {
-    if (seq < 1) return;
-    // Exact MINID trim: entries below `<seq + 1>-0` go, the entry at the cut and the head stay.
-    await this.redis.xtrim(this.keys.auditLog(), 'MINID', `${Math.floor(seq) + 1}-0`);
-  }
-
-  async reverseRange(toSeq: number, count: number): Promise<AuditEntry[]> {
+  async reverseRange(chain: number, toSeq: number, count: number): Promise<AuditEntry[]> {
     if (count <= 0 || toSeq < 1) return [];
     // `<seq>-<max>` so an entry slipped in as `<seq>-1` is still seen (verify reports those).
     const end = `${Math.floor(toSeq)}-18446744073709551615`;
-    const rows = await this.redis.xrevrange(this.keys.auditLog(), end, '-', 'COUNT', count);
-    return rows.map(([, fields]) => toEntry(fields));
+    const rows = await this.redis.xrevrange(this.keys.auditLog(chain), end, '-', 'COUNT', count);
+    return rows.map(([, fields]) => toEntry(chain, fields));
+  }
+
+  async trimArchived(chain: number, uptoSeq: number, olderThan: number): Promise<number> {
+    const before = new Date(olderThan).toISOString();
+    let total = 0;
+    for (;;) {
+      const n = await this.redis.tvAuditTrim(this.keys.auditLog(chain), this.keys.auditHead(chain), Math.floor(uptoSeq), before, TRIM_STEP);
+      total += n;
+      if (n < TRIM_STEP) return total;
+    }
+  }
+
+  async floor(chain: number): Promise<AuditHead | null> {
+    const [seq, hash] = await this.redis.hmget(this.keys.auditHead(chain), 'floorSeq', 'floorHash');
+    return toHead(seq, hash);
+  }
+
+  async claimChainCount(): Promise<number> {
+    const previous = await this.redis.set(this.keys.auditChains(), String(this.chains), 'NX', 'GET');
+    return previous == null ? this.chains : Number(previous);
   }
 }
 
@@ -101,7 +138,7 @@ function toHead(seq: string | null | undefined, hash: string | null | undefined)
   return seq == null ? null : { seq: Number(seq), hash: hash ?? '' };
 }
 
-/** Fields are written in a fixed order by the append script: seq, prev, hash, body. */
-function toEntry(fields: string[]): AuditEntry {
-  return { seq: Number(fields[1]), prev: fields[3] ?? '', hash: fields[5] ?? '', body: fields[7] ?? '' };
+/** Fields are written in a fixed order by the append script: seq, prev, hash, time, body. */
+function toEntry(chain: number, fields: string[]): AuditEntry {
+  return { chain, seq: Number(fields[1]), prev: fields[3] ?? '', hash: fields[5] ?? '', time: fields[7] ?? '', body: fields[9] ?? '' };
 }

@@ -16,9 +16,10 @@ import { createHash } from 'node:crypto';
  * | `{u:<sha256(userId)>}:grants`| set    | none       | grant ids of one user                      |
  * | `lock:<name>`                | string | lock life  | owner token                               |
  * | `{ks}:switches`, `{ks}:epoch`| hash, string | none | kill switches and their epoch            |
- * | `{audit}:log`, `{audit}:head`| stream, hash | none | hash-chained audit entries, chain head    |
- * | `{audit}:turn`               | string | ≤ 250 ms   | token of the writer holding the append turn |
- * | `{audit}:grant:<grantId>`    | list   | none       | newest seqs of the entries naming a grant (capped) |
+ * | `{audit:<i>}:log`, `:head`   | stream, hash | none | audit chain i: hash-chained entries; head (seq, hash, chain count, floor) |
+ * | `{audit:<i>}:turn`           | string | ≤ 250 ms   | token of the writer holding chain i's append turn |
+ * | `{audit:<i>}:grant:<grantId>`| list   | none       | newest seqs of the entries naming a grant, in the grant's chain i (capped) |
+ * | `audit:chains`               | string | none       | the chain count the trail was written under |
  * | `{ks}:events`                | channel | -         | pub/sub: kill-switch epoch announcements  |
  * | `job:<name>`                 | string | none       | admin job state (rewrap cursor, JSON)     |
  * | `session:<sha256(id)>`       | string | session    | browser session JSON (no tokens)          |
@@ -108,21 +109,27 @@ export class RedisKeys {
     return `${this.prefix}job:${name}`;
   }
 
-  auditLog(): string {
-    return `${this.prefix}{audit}:log`;
+  /** Chain `i` of the audit trail: its own hash tag `{audit:<i>}`, so the chains spread over Cluster slots. */
+  auditLog(chain: number): string {
+    return `${this.prefix}{audit:${chain}}:log`;
   }
 
-  auditHead(): string {
-    return `${this.prefix}{audit}:head`;
+  auditHead(chain: number): string {
+    return `${this.prefix}{audit:${chain}}:head`;
   }
 
-  auditTurn(): string {
-    return `${this.prefix}{audit}:turn`;
+  auditTurn(chain: number): string {
+    return `${this.prefix}{audit:${chain}}:turn`;
   }
 
-  /** Same `{audit}` tag as the stream: the append script updates it in the same atomic step, also on Cluster. */
-  auditGrantIndex(grantId: string): string {
-    return `${this.prefix}{audit}:grant:${grantId}`;
+  /** In the chain the grant's records go to (same tag as its stream): the append script updates it in the same atomic step, also on Cluster. */
+  auditGrantIndex(chain: number, grantId: string): string {
+    return `${this.prefix}{audit:${chain}}:grant:${grantId}`;
+  }
+
+  /** The chain count the trail was written under (checked at start). */
+  auditChains(): string {
+    return `${this.prefix}audit:chains`;
   }
 
   session(id: string): string {

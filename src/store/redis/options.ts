@@ -1,4 +1,5 @@
 import type { RedisOptions } from 'ioredis';
+import { AUDIT_CHAINS_DEFAULT, AUDIT_CHAINS_MAX } from '../audit-store.js';
 
 /** How the stores reach Redis: one server, a Sentinel set or a Cluster (docs/architecture.md#data-model-in-redis). */
 export type RedisMode = 'standalone' | 'sentinel' | 'cluster';
@@ -30,6 +31,8 @@ export interface RedisStoreOptions {
   minReplicasAck?: number;
   /** How long that `WAIT` may take; default 250. */
   replicaAckTimeoutMs?: number;
+  /** Audit chains (config `audit.chains`); default 16. */
+  auditChains?: number;
 }
 
 export interface NodeAddress {
@@ -53,6 +56,7 @@ export interface ResolvedRedisStoreOptions {
   password?: string;
   sentinelPassword?: string;
   tlsCa?: string;
+  auditChains: number;
 }
 
 const MAX_COMMAND_TIMEOUT_MS = 500;
@@ -72,6 +76,9 @@ export function resolveRedisStoreOptions(opts: RedisStoreOptions): ResolvedRedis
   const keyPrefix = opts.keyPrefix ?? 'tv:';
   // A brace in the prefix would become the Cluster hash tag of every key and defeat per-grant tags.
   if (/[{}]/.test(keyPrefix)) throw new RangeError('keyPrefix must not contain { or }');
+  const auditChains = opts.auditChains ?? AUDIT_CHAINS_DEFAULT;
+  if (!Number.isInteger(auditChains) || auditChains < 1 || auditChains > AUDIT_CHAINS_MAX)
+    throw new RangeError(`auditChains must be an integer in 1..${AUDIT_CHAINS_MAX}`);
   const minReplicasAck = opts.minReplicasAck ?? 0;
   const replicaAckTimeoutMs = opts.replicaAckTimeoutMs ?? 250;
   if (!Number.isInteger(minReplicasAck) || minReplicasAck < 0) throw new RangeError('minReplicasAck must be a non-negative integer');
@@ -84,6 +91,7 @@ export function resolveRedisStoreOptions(opts: RedisStoreOptions): ResolvedRedis
     connectTimeoutMs,
     minReplicasAck,
     replicaAckTimeoutMs,
+    auditChains,
     ...(username !== undefined ? { username } : {}),
     ...(password !== undefined ? { password } : {}),
     ...(sentinelPassword !== undefined ? { sentinelPassword } : {}),

@@ -51,7 +51,7 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
     killSwitches: guard(new RedisKillSwitchStore(redis, keys), 'killSwitches'),
     killSwitchEvents,
     adminJobs: guard(new RedisAdminJobStore(redis, keys), 'adminJobs'),
-    audit: guard(new RedisAuditStore(redis, keys, replicas), 'audit'),
+    audit: guard(new RedisAuditStore(redis, keys, resolved.auditChains, replicas), 'audit'),
     sessions: guard(new RedisSessionStore(redis, keys), 'sessions'),
     oneShot: guard(new RedisOneShotStore(redis, keys), 'oneShot'),
     revocations: guard(new RedisRevocationQueue(redis, keys), 'revocations'),

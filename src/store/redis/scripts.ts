@@ -126,18 +126,20 @@ end
 return tonumber(redis.call('GET', KEYS[2]) or '0')`,
   },
   /**
-   * KEYS: stream, head, turn, then the grant index of each grant the batch names (any number).
-   * ARGV: expected seq ('' = empty chain), expected hash, index cap, the caller's turn token
-   * ('' = none), then seq, prev, hash, body and the KEYS position of the entry's grant index
-   * (0 = none) per entry → {1}, or {0[, seq, hash]} (current head) on a head mismatch, or
-   * {0, seq|nil, hash|nil, 1} when another writer holds the turn. A holder's success releases
-   * the turn. Stream ids are `<seq>-0` so XRANGE can seek by
-   * seq. The grant indexes are written in the same step as the entries, so an index never
-   * names an entry that was not appended, nor misses one that was (until the cap trims it).
+   * One audit chain. KEYS: stream, head, turn, then the grant index of each grant the batch names
+   * (any number; all under the chain's tag). ARGV: expected seq ('' = empty chain), expected hash,
+   * index cap, the caller's turn token ('' = none), the writer's chain count, then seq, prev,
+   * hash, time, body and the KEYS position of the entry's grant index (0 = none) per entry →
+   * {1}, or {0[, seq, hash]} (current head) on a head mismatch, or {0, seq|nil, hash|nil, 1}
+   * when another writer holds the turn, or {0, nil, nil, 0, 1} when the chain was written under
+   * another chain count. A holder's success releases the turn. Stream ids are `<seq>-0` so
+   * XRANGE can seek by seq. The grant indexes are written in the same step as the entries, so an
+   * index never names an entry that was not appended, nor misses one that was (until the cap).
    */
   tvAuditAppend: {
-    lua: `local t = redis.call('GET', KEYS[3])
-local h = redis.call('HMGET', KEYS[2], 'seq', 'hash')
+    lua: `local h = redis.call('HMGET', KEYS[2], 'seq', 'hash', 'chains')
+if h[3] and h[3] ~= ARGV[5] then return {0, false, false, 0, 1} end
+local t = redis.call('GET', KEYS[3])
 if t and t ~= ARGV[4] then
   if not h[1] then return {0, false, false, 1} end
   return {0, h[1], h[2], 1}
@@ -149,14 +151,14 @@ if not match then
   return {0, h[1], h[2]}
 end
 local n = #ARGV
-if n >= 9 then
-  for i = 5, n, 5 do
-    redis.call('XADD', KEYS[1], ARGV[i] .. '-0', 'seq', ARGV[i], 'prev', ARGV[i + 1], 'hash', ARGV[i + 2], 'body', ARGV[i + 3])
-    local k = tonumber(ARGV[i + 4])
+if n >= 11 then
+  for i = 6, n, 6 do
+    redis.call('XADD', KEYS[1], ARGV[i] .. '-0', 'seq', ARGV[i], 'prev', ARGV[i + 1], 'hash', ARGV[i + 2], 'time', ARGV[i + 3], 'body', ARGV[i + 4])
+    local k = tonumber(ARGV[i + 5])
     if k > 0 then redis.call('LPUSH', KEYS[k], ARGV[i]) end
   end
   for k = 4, #KEYS do redis.call('LTRIM', KEYS[k], 0, tonumber(ARGV[3]) - 1) end
-  redis.call('HSET', KEYS[2], 'seq', ARGV[n - 4], 'hash', ARGV[n - 2])
+  redis.call('HSET', KEYS[2], 'seq', ARGV[n - 5], 'hash', ARGV[n - 3], 'chains', ARGV[5])
 end
 if t then redis.call('DEL', KEYS[3]) end
 return {1}`,
@@ -170,6 +172,28 @@ for _, seq in ipairs(redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)) do
   if rows[1] then table.insert(out, rows[1][2]) end
 end
 return out`,
+  },
+  /**
+   * Retention of one audit chain. KEYS: stream, head. ARGV: up to seq, before (ISO time), limit →
+   * how many entries were dropped: the oldest, up to the seq, while older than the time, at most
+   * `limit`. The last one dropped becomes the head's floor (`floorSeq`, `floorHash`), where
+   * verification starts. Times are `toISOString()` text, which sorts as time.
+   */
+  tvAuditTrim: {
+    numberOfKeys: 2,
+    lua: `local rows = redis.call('XRANGE', KEYS[1], '-', ARGV[1] .. '-0', 'COUNT', tonumber(ARGV[3]))
+local last
+local n = 0
+for _, row in ipairs(rows) do
+  local f = row[2]
+  if f[7] ~= 'time' or not (f[8] < ARGV[2]) then break end
+  last = f
+  n = n + 1
+end
+if n == 0 then return 0 end
+redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d-0', tonumber(last[2]) + 1))
+redis.call('HSET', KEYS[2], 'floorSeq', last[2], 'floorHash', last[6])
+return n`,
   },
   /**
    * KEYS: due, items. ARGV: now, limit, lease-until → item JSON, then meta JSON or '', per item.
@@ -250,9 +274,10 @@ export interface ScriptCommands extends WebhookScriptCommands {
   tvExtendLock(key: string, owner: string, ttlMs: number): Promise<number>;
   tvEngageSwitch(switches: string, epoch: string, field: string, json: string): Promise<number>;
   tvReleaseSwitch(switches: string, epoch: string, field: string): Promise<number>;
-  /** Called with the number of keys first (stream, head, grant indexes), then the keys and ARGV. */
-  tvAuditAppend(numberOfKeys: number, ...keysAndArgs: Arg[]): Promise<[number, (string | null)?, (string | null)?, number?]>;
+  /** Called with the number of keys first (stream, head, turn, grant indexes), then the keys and ARGV. */
+  tvAuditAppend(numberOfKeys: number, ...keysAndArgs: Arg[]): Promise<[number, (string | null)?, (string | null)?, number?, number?]>;
   tvAuditByGrant(index: string, stream: string, count: number): Promise<string[][]>;
+  tvAuditTrim(stream: string, head: string, uptoSeq: number, before: string, limit: number): Promise<number>;
   tvClaimRevocations(due: string, items: string, meta: string, now: number, limit: number, leaseUntil: number): Promise<string[]>;
   tvRescheduleRevocation(due: string, items: string, metaKey: string, id: string, nextAttemptAt: number, metaJson: string): Promise<number>;
   tvApprovalPoll(approval: string, binding: string, now: number): Promise<[string, string?]>;

@@ -10,6 +10,7 @@ import type { Grant } from '../../../src/store/grant-store.js';
 import { runAdminCli } from '../../helpers/admin-cli.js';
 import { grantView, onlyGrant } from '../../helpers/admin-grants.js';
 import { SALES_AGENT, linkAliceAndBob, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';
+import { trailRecords } from '../../helpers/audit-trail.js';
 
 let lv: LinkingVault;
 let aliceSf: Grant;
@@ -93,7 +94,7 @@ describe('admin CLI grant commands against a running vault', () => {
     expect(await cli(['revoke', aliceSn.id, '--reason', 'incident 9'])).toStrictEqual(answer(aliceSn.id));
     expect(await lv.vault.runtime.stores.grants.get(aliceSn.id)).toBeNull();
     expect(await lv.servicenow.grantExists(upstreamGrant!)).toBe(false);
-    const audited = (await lv.vault.runtime.stores.audit.range(1, 1000)).map((e) => JSON.parse(e.body) as Record<string, unknown>);
+    const audited = await trailRecords(lv.vault.runtime.stores.audit);
     expect(audited).toContainEqual(
       expect.objectContaining({ action: 'grant.revoke', actor: 'spiffe://dev.local/admin', grant: aliceSn.id, reason: 'incident 9' }),
     );
@@ -152,7 +153,7 @@ describe('admin CLI grant commands against a running vault', () => {
 
   it('refuses misuse with exit 2 and API refusals with exit 1, changing nothing', async () => {
     const before = await lv.allGrants();
-    const auditHead = await lv.vault.runtime.stores.audit.head();
+    const auditHead = await lv.vault.runtime.stores.audit.heads();
     const usage = async (args: string[], message: string) => {
       const res = await cli(args);
       expect({ args, code: res.code, stdout: res.stdout, first: res.stderr.split('\n')[0] }).toStrictEqual({
@@ -181,6 +182,6 @@ describe('admin CLI grant commands against a running vault', () => {
     expect(await cli(['grants'], gateway)).toStrictEqual(refused);
     expect(await cli(['revoke', '--provider', 'servicenow', '--reason', 'r'], gateway)).toStrictEqual(refused);
     expect(await lv.allGrants()).toStrictEqual(before);
-    expect(await lv.vault.runtime.stores.audit.head()).toStrictEqual(auditHead);
+    expect(await lv.vault.runtime.stores.audit.heads()).toStrictEqual(auditHead);
   });
 });

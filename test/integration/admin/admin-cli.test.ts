@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../../src/store/audit-store.js';
 import { runAdminCli } from '../../helpers/admin-cli.js';
 import { startVault, type TestVault } from '../../helpers/vault.js';
+import { trailEntries } from '../../helpers/audit-trail.js';
+import { auditChainOf } from '../../../src/store/audit-store.js';
 
 const AGENT = 'spiffe://corp.example/agent/a';
 
@@ -59,13 +61,25 @@ describe('admin CLI against a running vault', () => {
     expect(lines[1]).toMatch(new RegExp(`^1\\s+\\S+Z\\s+killswitch.engage\\s+allow\\s+spiffe://dev.local/admin\\s+${AGENT}\\s+-\\s+-\\s+incident 42$`));
 
     const paged = await cli(['audit', '--limit', '1', '--json']);
-    expect(JSON.parse(paged.stdout)).toMatchObject({ items: [{ seq: 3, action: 'killswitch.release', reason: 'not_engaged' }], next: '2' });
+    // Every record here is the admin's: one chain (src/store/audit-store.ts auditChainOf), whose position the cursor carries.
+    const A = auditChainOf({ action: 'admin.action', actor: 'spiffe://dev.local/admin' }, 16);
+    const page = JSON.parse(paged.stdout) as { items: unknown[]; next: string };
+    expect(page).toMatchObject({ items: [{ chain: A, seq: 3, action: 'killswitch.release', reason: 'not_engaged' }] });
+    expect(page.next.split('.').map(Number)).toStrictEqual(Array.from({ length: 16 }, (_, c) => (c === A ? 2 : 0)));
 
     const verify = await cli(['audit', 'verify']);
-    // Checkpoints follow the writes within a second (src/audit/checkpoint.ts): which head was signed last depends on timing.
-    const signed = /^audit chain OK: 3 records verified; checkpoint seq (\d) hash \S+ \(\S+Z\), (\d) records after it\n$/.exec(verify.stdout);
-    expect(verify).toStrictEqual({ code: 0, stdout: signed?.[0], stderr: '' });
-    expect(Number(signed![1]) + Number(signed![2])).toBe(3);
+    const [summary, header, ...rows] = verify.stdout.trimEnd().split('\n');
+    expect({ code: verify.code, summary, header, rows: rows.length, stderr: verify.stderr }).toStrictEqual({
+      code: 0,
+      summary: 'audit trail OK: 3 records verified in 16 chains',
+      header: expect.stringMatching(/^CHAIN\s+STATUS\s+RECORDS\s+HEAD\s+TRIMMED TO\s+CHECKPOINT\s+AFTER CHECKPOINT$/),
+      rows: 16,
+      stderr: '',
+    });
+    // Checkpoints follow the writes within a second (src/audit/checkpointer.ts): which head was signed last depends on timing.
+    const signed = new RegExp(`^${A}\\s+ok\\s+3\\s+3\\s+-\\s+(?:seq (\\d) \\(\\S+Z\\)|none yet)\\s+(\\d)$`).exec(rows[A]!);
+    expect(Number(signed?.[1] ?? 0) + Number(signed?.[2])).toBe(3);
+    expect(rows.filter((_, c) => c !== A).every((r) => /^\d+\s+ok\s+0\s+-\s+-\s+none yet\s+0$/.test(r))).toBe(true);
 
     const exported = await cli(['audit', 'export']);
     expect(exported.code).toBe(0);
@@ -73,8 +87,8 @@ describe('admin CLI against a running vault', () => {
       .trimEnd()
       .split('\n')
       .map((l) => JSON.parse(l) as AuditEntry);
-    expect(entries).toStrictEqual(await vault.runtime.stores.audit.range(1, 100));
-    expect(entries.map((e) => e.seq)).toStrictEqual([1, 2, 3, 4, 5]);
+    expect(entries).toStrictEqual(await trailEntries(vault.runtime.stores.audit));
+    expect(entries.map((e) => [e.chain, e.seq])).toStrictEqual([1, 2, 3, 4, 5].map((seq) => [A, seq]));
   }, 30_000);
 
   it('shows keys and runs a rewrap batch', async () => {

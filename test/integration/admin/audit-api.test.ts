@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCheckpointFile, type AuditEventInput } from '../../../src/audit/index.js';
-import type { AuditEntry } from '../../../src/store/audit-store.js';
+import { auditChainOfGrant, type AuditEntry } from '../../../src/store/audit-store.js';
 import { adminCall } from '../../helpers/admin-client.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
 import { createTestPki, startVault, type TestPki, type TestVault } from '../../helpers/vault.js';
@@ -29,13 +29,21 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-/** A vault on its own key prefix with `n` seeded records: agent a on even seqs, b on odd ones. */
-async function seeded(prefix: string, n: number): Promise<TestVault> {
+/** The grant of every record seeded for the verification tests: they all go to its chain. */
+const VERIFIED_GRANT = 'g-verified';
+const C = auditChainOfGrant(VERIFIED_GRANT, 16);
+
+/**
+ * A vault on its own key prefix with `n` seeded records, numbered in `details.n` and written at
+ * least 2 ms apart (so newest first is a strict order across chains): agent a on even numbers, b
+ * on odd ones, spread over chains by user; or all of them naming VERIFIED_GRANT (chain C).
+ */
+async function seeded(prefix: string, n: number, oneChain = false): Promise<TestVault> {
   const vault = await startVault({
     pki,
     overrides: {
       store: { kind: 'redis', redis: { url: redis.url, keyPrefix: prefix } },
-      // One chain per prefix, so one checkpoint file per prefix.
+      // One trail per prefix, so one checkpoint file per prefix.
       audit: { checkpointFile: join(pki.dir, `checkpoint-${prefix.replace(':', '')}.json`) },
     },
   });
@@ -56,23 +64,54 @@ async function seeded(prefix: string, n: number): Promise<TestVault> {
       user: `user-${i % 4}`,
       provider: i <= n / 2 ? 'salesforce' : 'servicenow',
       ...(i === 7 && { traceId: TRACE }),
+      ...(oneChain && { grant: VERIFIED_GRANT }),
+      details: { n: i },
     };
     await vault.runtime.audit.record(event);
+    await new Promise((r) => setTimeout(r, 2));
   }
   return vault;
 }
 
-type Page = { items: Array<{ seq: number; time: string } & Record<string, unknown>>; next?: string };
-const seqs = (page: Page) => page.items.map((r) => r.seq);
+type Page = { items: Array<{ chain: number; seq: number; time: string; details: { n: number } } & Record<string, unknown>>; next?: string };
+const seqs = (page: Page) => page.items.map((r) => r.details.n);
 
-/** Rewrites the stored stream (as someone with Redis write access could) through a raw client. */
+/** Rewrites chain C's stored stream (as someone with Redis write access could) through a raw client. */
 async function rewriteStream(prefix: string, change: (entries: AuditEntry[]) => AuditEntry[]): Promise<void> {
-  const key = `${prefix}{audit}:log`;
+  const key = `${prefix}{audit:${C}}:log`;
   const rows = await raw.xrange(key, '-', '+');
-  const entries = rows.map(([, f]) => ({ seq: Number(f[1]), prev: f[3]!, hash: f[5]!, body: f[7]! }));
+  const entries = rows.map(([, f]) => ({ chain: C, seq: Number(f[1]), prev: f[3]!, hash: f[5]!, time: f[7]!, body: f[9]! }));
   await raw.del(key);
-  for (const e of change(entries)) await raw.xadd(key, `${e.seq}-0`, 'seq', e.seq, 'prev', e.prev, 'hash', e.hash, 'body', e.body);
+  for (const e of change(entries)) await raw.xadd(key, `${e.seq}-0`, 'seq', e.seq, 'prev', e.prev, 'hash', e.hash, 'time', e.time, 'body', e.body);
 }
+
+type Verified = { ok: boolean; records: number; chains: Array<Record<string, unknown>> };
+
+/** The verification report of chain C, and whether every other chain is fine. */
+async function verifiedC(vault: TestVault): Promise<{ ok: boolean; others: boolean; c: Record<string, unknown> }> {
+  const res = await adminCall(vault, '/admin/audit/verify');
+  expect(res.status).toBe(200);
+  const body = res.json<Verified>();
+  expect(body.chains.map((r) => r.chain)).toStrictEqual(Array.from({ length: 16 }, (_, i) => i));
+  return { ok: body.ok, others: body.chains.every((r) => r.chain === C || r.ok === true), c: body.chains[C]! };
+}
+
+/** What verifiedC answers when chain C breaks at `seq` (for `reason`) after `head`, the other chains being fine. */
+const brokenC = (head: AuditEntry, seq: number, reason: string, checkpoint: unknown) => ({
+  ok: false,
+  others: true,
+  c: { chain: C, ok: false, records: head.seq, head: { seq: head.seq, hash: head.hash }, firstBroken: { seq, reason }, checkpoint, afterCheckpoint: 0 },
+});
+
+/** Cuts chain C after its entry `keep` and moves its head back: a valid, shorter chain. */
+async function cutTail(vault: TestVault, prefix: string, keep: number): Promise<AuditEntry> {
+  const [last] = await vault.runtime.stores.audit.range(C, keep, 1);
+  await rewriteStream(prefix, (entries) => entries.filter((e) => e.seq <= keep));
+  await raw.hset(`${prefix}{audit:${C}}:head`, 'seq', keep, 'hash', last!.hash);
+  return last!;
+}
+
+const checkpointOfC = async (vault: TestVault) => (await vault.runtime.checkpointer.checkpointNow()).find((cp) => cp.chain === C) ?? null;
 
 describe('audit API', () => {
   it('filters newest first and pages to an empty last page', async () => {
@@ -86,8 +125,10 @@ describe('audit API', () => {
       const first = await get('agent=agent-a&limit=5');
       expect(seqs(first)).toStrictEqual([30, 28, 26, 24, 22]);
       expect(first.items[0]).toStrictEqual({
-        seq: 30,
+        chain: first.items[0]!.chain,
+        seq: first.items[0]!.seq,
         time: first.items[0]!.time,
+        details: { n: 30 },
         action: 'token.exchange',
         decision: 'deny',
         agent: 'agent-a',
@@ -97,7 +138,7 @@ describe('audit API', () => {
       const second = await get(`agent=agent-a&limit=5&cursor=${first.next}`);
       expect(seqs(second)).toStrictEqual([20, 18, 16, 14, 12]);
       const third = await get(`agent=agent-a&limit=5&cursor=${second.next}`);
-      expect({ seqs: seqs(third), next: third.next }).toStrictEqual({ seqs: [10, 8, 6, 4, 2], next: '1' });
+      expect({ seqs: seqs(third), next: typeof third.next }).toStrictEqual({ seqs: [10, 8, 6, 4, 2], next: 'string' });
       expect(await get(`agent=agent-a&limit=5&cursor=${third.next}`)).toStrictEqual({ items: [] });
 
       expect(seqs(await get('decision=deny&provider=salesforce'))).toStrictEqual([15, 10, 5]);
@@ -106,7 +147,7 @@ describe('audit API', () => {
       expect(seqs(await get('agent=nobody'))).toStrictEqual([]);
       const all = await get('limit=500');
       expect(seqs(all)).toStrictEqual(Array.from({ length: 30 }, (_, i) => 30 - i));
-      const t = all.items.find((r) => r.seq === 10)!.time;
+      const t = all.items.find((r) => r.details.n === 10)!.time;
       const inRange = seqs(await get(`from=${encodeURIComponent(t)}&to=${encodeURIComponent(t)}`));
       expect(inRange).toContain(10);
       expect(seqs(await get('from=2000-01-01T00:00:00Z&to=2000-01-02T00:00:00Z'))).toStrictEqual([]);
@@ -128,6 +169,8 @@ describe('audit API', () => {
         'traceId=xyz',
         'cursor=abc',
         'cursor=0',
+        'cursor=1.2.3',
+        `cursor=${'1.'.repeat(16)}1`,
         'colour=red',
         'from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z',
         'agent=has%20space',
@@ -141,47 +184,28 @@ describe('audit API', () => {
   });
 
   it('verifies the chain, reports a modified record, and reports a truncated tail against the checkpoint', async () => {
-    const vault = await seeded('v:', 10);
+    const vault = await seeded('v:', 10, true);
     try {
       // Checkpoints taken here only: the background one would sign each verification's own record.
       vault.runtime.checkpointer.stop();
-      const checkpoint = await vault.runtime.checkpointer.checkpointNow();
-      const head = await vault.runtime.stores.audit.head();
-      const clean = await adminCall(vault, '/admin/audit/verify');
-      expect(clean.json()).toStrictEqual({ ok: true, records: 10, head, checkpoint, afterCheckpoint: 0 });
+      const checkpoint = await checkpointOfC(vault);
+      const head = await vault.runtime.stores.audit.head(C);
+      expect(await verifiedC(vault)).toStrictEqual({ ok: true, others: true, c: { chain: C, ok: true, records: 10, head, checkpoint, afterCheckpoint: 0 } });
 
-      const [e4] = await vault.runtime.stores.audit.range(4, 1);
+      const [e4] = await vault.runtime.stores.audit.range(C, 4, 1);
       await rewriteStream('v:', (entries) => entries.map((e) => (e.seq === 5 ? { ...e, body: e.body.replace('agent-b', 'agent-x') } : e)));
-      const modified = await adminCall(vault, '/admin/audit/verify');
-      expect(modified.json()).toStrictEqual({
-        ok: false,
-        records: 4,
-        head: { seq: 4, hash: e4!.hash },
-        firstBroken: { seq: 5, reason: 'hash_mismatch' },
-        checkpoint,
-        afterCheckpoint: 0,
-      });
+      expect(await verifiedC(vault)).toStrictEqual(brokenC(e4!, 5, 'hash_mismatch', checkpoint));
     } finally {
       await vault.close();
     }
 
-    const truncated = await seeded('t:', 10);
+    const truncated = await seeded('t:', 10, true);
     try {
       truncated.runtime.checkpointer.stop();
-      const checkpoint = await truncated.runtime.checkpointer.checkpointNow();
-      const [e8] = await truncated.runtime.stores.audit.range(8, 1);
-      // Drop the two newest records and move the head back: a valid, shorter chain.
-      await rewriteStream('t:', (entries) => entries.filter((e) => e.seq <= 8));
-      await raw.hset('t:{audit}:head', 'seq', 8, 'hash', e8!.hash);
-      const res = await adminCall(truncated, '/admin/audit/verify');
-      expect(res.json()).toStrictEqual({
-        ok: false,
-        records: 8,
-        head: { seq: 8, hash: e8!.hash },
-        firstBroken: { seq: 9, reason: 'truncated' },
-        checkpoint,
-        afterCheckpoint: 0,
-      });
+      const checkpoint = await checkpointOfC(truncated);
+      // Drop the two newest records and move the head back.
+      const e8 = await cutTail(truncated, 't:', 8);
+      expect(await verifiedC(truncated)).toStrictEqual(brokenC(e8, 9, 'truncated', checkpoint));
     } finally {
       await truncated.close();
     }
@@ -189,40 +213,30 @@ describe('audit API', () => {
 
   it('signs the head outside Redis within a second of a write, so a tail cut after it is reported as truncated', async () => {
     const path = join(pki.dir, 'checkpoint-a.json');
-    const vault = await seeded('a:', 10);
+    const vault = await seeded('a:', 10, true);
     try {
+      const stored = () => readCheckpointFile(path, vault.runtime.keys.auditHmacKey);
       // Nobody asks for it: the checkpointer follows the writes on its own.
-      await expect.poll(() => readCheckpointFile(path, vault.runtime.keys.auditHmacKey).then((cp) => cp?.seq), { timeout: 2_500, interval: 50 }).toBe(10);
-      const checkpoint = vault.runtime.checkpointer.latest();
-      expect(checkpoint).toStrictEqual(await readCheckpointFile(path, vault.runtime.keys.auditHmacKey));
-      const [e7] = await vault.runtime.stores.audit.range(7, 1);
-      // Records written before the checkpoint are deleted and the head moved back: a valid, shorter chain.
-      await rewriteStream('a:', (entries) => entries.filter((e) => e.seq <= 7));
-      await raw.hset('a:{audit}:head', 'seq', 7, 'hash', e7!.hash);
-      const res = await adminCall(vault, '/admin/audit/verify');
-      expect(res.json()).toStrictEqual({
-        ok: false,
-        records: 7,
-        head: { seq: 7, hash: e7!.hash },
-        firstBroken: { seq: 8, reason: 'truncated' },
-        checkpoint,
-        afterCheckpoint: 0,
-      });
+      await expect.poll(() => stored().then((cps) => cps?.find((cp) => cp.chain === C)?.seq), { timeout: 2_500, interval: 50 }).toBe(10);
+      const checkpoint = vault.runtime.checkpointer.latest()[C];
+      expect(checkpoint).toStrictEqual((await stored())?.find((cp) => cp.chain === C));
+      // Records written before the checkpoint are deleted and the head moved back.
+      const e7 = await cutTail(vault, 'a:', 7);
+      expect(await verifiedC(vault)).toStrictEqual(brokenC(e7, 8, 'truncated', checkpoint));
     } finally {
       await vault.close();
     }
   });
 
   it('reports the newest checkpoint and how many records follow it', async () => {
-    const vault = await seeded('n:', 10);
+    const vault = await seeded('n:', 10, true);
     try {
-      const checkpoint = await vault.runtime.checkpointer.checkpointNow();
+      const checkpoint = await checkpointOfC(vault);
       vault.runtime.checkpointer.stop();
-      for (let i = 0; i < 3; i++) await vault.runtime.audit.record({ action: 'token.exchange', decision: 'allow', agent: 'agent-a' });
-      const head = await vault.runtime.stores.audit.head();
-      const res = await adminCall(vault, '/admin/audit/verify');
+      for (let i = 0; i < 3; i++) await vault.runtime.audit.record({ action: 'token.exchange', decision: 'allow', agent: 'agent-a', grant: VERIFIED_GRANT });
+      const head = await vault.runtime.stores.audit.head(C);
       expect(checkpoint).toMatchObject({ seq: 10 });
-      expect(res.json()).toStrictEqual({ ok: true, records: 13, head, checkpoint, afterCheckpoint: 3 });
+      expect(await verifiedC(vault)).toStrictEqual({ ok: true, others: true, c: { chain: C, ok: true, records: 13, head, checkpoint, afterCheckpoint: 3 } });
     } finally {
       await vault.close();
     }
@@ -245,29 +259,41 @@ describe('audit API', () => {
       { seq: 6, reason: 'prev_mismatch' },
     ],
   ] as const)('reports a %s record at the first broken link', async (name, change, firstBroken) => {
-    const vault = await seeded(`${name}:`, 10);
+    const vault = await seeded(`${name}:`, 10, true);
     try {
       await rewriteStream(`${name}:`, (entries) => change(entries));
-      const res = await adminCall(vault, '/admin/audit/verify');
-      expect(res.json<{ ok: boolean; firstBroken: unknown }>()).toMatchObject({ ok: false, firstBroken });
+      expect(await verifiedC(vault)).toMatchObject({ ok: false, others: true, c: { chain: C, ok: false, firstBroken } });
     } finally {
       await vault.close();
     }
   });
 
-  it('exports the stored chain as JSON lines, its own export record included', async () => {
+  it('exports the stored chains as JSON lines, chain by chain, its own export record included; or one chain from a seq', async () => {
     const vault = await seeded('e:', 5);
     try {
-      const res = await adminCall(vault, '/admin/audit/export');
-      expect(res.status).toBe(200);
-      expect(res.headers['content-type']).toBe('application/x-ndjson');
-      const lines = res.text
-        .trimEnd()
-        .split('\n')
-        .map((l) => JSON.parse(l) as AuditEntry);
-      expect(lines).toStrictEqual(await vault.runtime.stores.audit.range(1, 100));
-      expect(lines).toHaveLength(6);
-      expect(JSON.parse(lines[5]!.body)).toMatchObject({ action: 'admin.action', reason: 'audit.export', actor: ADMIN, details: { fromSeq: 1 } });
+      const lines = async (qs: string) => {
+        const res = await adminCall(vault, `/admin/audit/export${qs}`);
+        expect([res.status, res.headers['content-type']]).toStrictEqual([200, 'application/x-ndjson']);
+        return res.text
+          .trimEnd()
+          .split('\n')
+          .map((l) => JSON.parse(l) as AuditEntry);
+      };
+      const all = await lines('');
+      const stored = await Promise.all(Array.from({ length: 16 }, (_, c) => vault.runtime.stores.audit.range(c, 1, 100)));
+      expect(all).toStrictEqual(stored.flat());
+      expect(all).toHaveLength(6);
+      const exported = all.map((e) => JSON.parse(e.body) as Record<string, unknown>).find((r) => r.reason === 'audit.export');
+      expect(exported).toMatchObject({ action: 'admin.action', actor: ADMIN, details: { fromSeq: 1 } });
+      const c = (exported as { chain: number }).chain;
+      // Its own record goes to the same chain (same actor), before the first line leaves.
+      const one = await lines(`?chain=${c}&fromSeq=2`);
+      expect(one).toStrictEqual(await vault.runtime.stores.audit.range(c, 2, 100));
+      expect(JSON.parse(one.at(-1)!.body)).toMatchObject({ reason: 'audit.export', details: { chain: c, fromSeq: 2 } });
+      for (const qs of ['?fromSeq=2', '?chain=16', '?chain=x']) {
+        const res = await adminCall(vault, `/admin/audit/export${qs}`);
+        expect({ qs, status: res.status, body: res.json() }).toStrictEqual({ qs, status: 400, body: withRequestId(res, invalid) });
+      }
     } finally {
       await vault.close();
     }

@@ -7,6 +7,7 @@ import type { Grant } from '../../../src/store/grant-store.js';
 import { adminCall } from '../../helpers/admin-client.js';
 import { startVault, type TestVault } from '../../helpers/vault.js';
 import { withRequestId } from '../../helpers/request-id.js';
+import { trailEntries, trailRecords } from '../../helpers/audit-trail.js';
 
 const GRANTS = 25;
 let vault: TestVault;
@@ -106,7 +107,7 @@ describe('keys API', () => {
       }
     }
 
-    const records = (await vault.runtime.stores.audit.range(1, 100)).map((e) => JSON.parse(e.body) as Record<string, unknown>);
+    const records = await trailRecords(vault.runtime.stores.audit);
     expect(records.map((r) => [r.action, r.decision, r.actor])).toStrictEqual([
       ['key.rotate', 'allow', 'spiffe://dev.local/admin'],
       ['key.rewrap', 'allow', 'spiffe://dev.local/admin'],
@@ -143,7 +144,7 @@ describe('keys API', () => {
       });
       expect(vault.logs.text()).not.toContain('too-short');
       expect(vault.runtime.keys.keyring.activeId).toBe('2');
-      const [last] = await vault.runtime.stores.audit.reverseRange(1_000, 1);
+      const last = (await trailEntries(vault.runtime.stores.audit)).at(-1);
       expect(JSON.parse(last!.body)).toMatchObject({ action: 'key.rotate', decision: 'error', reason: 'key material rejected' });
     } finally {
       await rm(join(vault.pki.dir, 'kek-3.key'));

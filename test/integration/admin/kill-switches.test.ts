@@ -5,6 +5,7 @@ import { call } from '../../helpers/https-client.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
 import { createTestPki, startVault, type TestPki, type TestVault } from '../../helpers/vault.js';
 import { withRequestId } from '../../helpers/request-id.js';
+import { trailEntries } from '../../helpers/audit-trail.js';
 
 const ADMIN = 'spiffe://dev.local/admin';
 const AGENT = 'spiffe://corp.example/agent/a';
@@ -27,8 +28,9 @@ afterAll(async () => {
 });
 
 const auditBodies = async (vault: TestVault) =>
-  (await vault.runtime.stores.audit.range(1, 100)).map((e) => {
-    const { time, requestId, ...rest } = JSON.parse(e.body) as Record<string, unknown>;
+  (await trailEntries(vault.runtime.stores.audit)).map((e) => {
+    const { time, requestId, chain, ...rest } = JSON.parse(e.body) as Record<string, unknown>;
+    expect(chain).toBe(e.chain);
     expect(typeof time).toBe('string');
     expect(typeof requestId).toBe('string');
     return rest;

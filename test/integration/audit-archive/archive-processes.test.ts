@@ -29,7 +29,7 @@ const children = new Set<ChildProcess>();
 beforeAll(async () => {
   [server, redis] = await Promise.all([startPostgres(), startRedis()]);
   db = await archiveDb(server);
-  stores = await connectRedisStores({ url: redis.url, keyPrefix: 'p:' });
+  stores = await connectRedisStores({ url: redis.url, keyPrefix: 'p:', auditChains: 1 });
 });
 
 afterAll(async () => {
@@ -78,7 +78,7 @@ describe('archiver across three processes', () => {
       await disruptions[round]?.();
       await sleep(10);
     }
-    const head = (await stores.audit.head())!;
+    const head = (await stores.audit.head(0))!;
     expect(confirmed.length).toBeGreaterThan(1400);
 
     const archivedThrough = async () => (await db.attacker.query<{ n: string }>('SELECT coalesce(max(seq), 0)::text AS n FROM audit_records')).rows[0]?.n;
@@ -93,8 +93,12 @@ describe('archiver across three processes', () => {
     const archivedIds = new Set(ids.rows.map((r) => r.id));
     expect(confirmed.filter((id) => !archivedIds.has(id))).toStrictEqual([]);
     // Retention 0: Redis keeps nothing the archive holds.
-    expect(await stores.audit.range(1, 1)).toStrictEqual([]);
-    expect(await verifyChain(tieredAuditStore(stores.audit, db.archive), hmacKey)).toStrictEqual({ ok: true, records: head.seq, head });
-    expect(await verifyArchive(db.archive, hmacKey)).toStrictEqual({ ok: true, records: head.seq, head, forgedCheckpoints: 0 });
+    expect(await stores.audit.range(0, 1, 1)).toStrictEqual([]);
+    expect(await verifyChain(tieredAuditStore(stores.audit, db.archive), hmacKey)).toStrictEqual({ chain: 0, ok: true, records: head.seq, head });
+    expect(await verifyArchive(db.archive, hmacKey, 1)).toStrictEqual({
+      ok: true,
+      records: head.seq,
+      chains: [{ chain: 0, ok: true, records: head.seq, head, forgedCheckpoints: 0 }],
+    });
   }, 180_000);
 });

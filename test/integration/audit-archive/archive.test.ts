@@ -1,7 +1,9 @@
 /**
  * The PostgreSQL audit archive on private PostgreSQL and Redis servers: the runtime role's rights,
  * the archiver (exactly once, also with two at a time), retention that trims only archived records,
- * and reads across the Redis/PostgreSQL boundary (queries with stable paging, export, history).
+ * and reads across the Redis/PostgreSQL boundary (queries with stable paging, export, history);
+ * over several chains, every chain is archived, anchored and verified on its own, and a floor in
+ * Redis that the archive does not cover is a gap.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -10,11 +12,12 @@ import { queryAudit } from '../../../src/admin/audit-query.js';
 import { createArchiver, type ArchiverOptions } from '../../../src/audit/archive/archiver.js';
 import { migrateArchive, pendingMigrations } from '../../../src/audit/archive/migrate.js';
 import { PgAuditArchive } from '../../../src/audit/archive/pg-archive.js';
-import { singleChainSource } from '../../../src/audit/archive/source.js';
+import { auditStoreSource } from '../../../src/audit/archive/source.js';
 import { tieredAuditStore } from '../../../src/audit/archive/tiered-store.js';
 import { verifyArchive } from '../../../src/audit/archive/verify-archive.js';
+import { createCheckpointer } from '../../../src/audit/checkpointer.js';
 import type { AuditRecord } from '../../../src/audit/events.js';
-import { verifyChain } from '../../../src/audit/verify.js';
+import { verifyChain, verifyTrail } from '../../../src/audit/verify.js';
 import { createAuditWriter } from '../../../src/audit/writer.js';
 import { connectRedisStores } from '../../../src/store/redis/index.js';
 import type { Stores } from '../../../src/store/stores.js';
@@ -40,7 +43,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   db = await archiveDb(server);
-  stores = await connectRedisStores({ url: redis.url, keyPrefix: `t${++prefixes}:` });
+  stores = await connectRedisStores({ url: redis.url, keyPrefix: `t${++prefixes}:`, auditChains: 1 });
 });
 
 afterEach(async () => {
@@ -59,7 +62,7 @@ async function write(n: number, old = 0, grant?: (i: number) => string | undefin
 
 function archiver(overrides: Partial<ArchiverOptions> = {}) {
   return createArchiver({
-    source: singleChainSource(stores.audit),
+    source: auditStoreSource(stores.audit),
     archive: db.archive,
     locks: stores.locks,
     retentionMs: HOUR,
@@ -71,7 +74,7 @@ function archiver(overrides: Partial<ArchiverOptions> = {}) {
 
 const archivedSeqs = async () =>
   (await db.attacker.query<{ s: string }>('SELECT seq::text AS s FROM audit_records ORDER BY seq, time')).rows.map((r) => Number(r.s));
-const liveSeqs = async () => (await stores.audit.range(1, 10_000)).map((e) => e.seq);
+const liveSeqs = async () => (await stores.audit.range(0, 1, 10_000)).map((e) => e.seq);
 const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('audit archive: roles and schema', () => {
@@ -190,18 +193,15 @@ describe('audit archiver', () => {
 
   it('stores signed checkpoints of archived heads with the records', async () => {
     const records = await write(5);
-    const head = { seq: 5, hash: (await stores.audit.range(5, 1))[0]!.hash };
+    const head = { seq: 5, hash: (await stores.audit.range(0, 5, 1))[0]!.hash };
     const { signCheckpoint } = await import('../../../src/audit/checkpoint.js');
-    const cp = signCheckpoint(hmacKey, head, new Date().toISOString());
-    await archiver({ checkpoint: async () => cp }).runOnce();
+    const cp = signCheckpoint(hmacKey, 0, head, new Date().toISOString());
+    await archiver({ checkpoint: async () => [cp] }).runOnce();
     expect(await db.archive.checkpoints(0)).toStrictEqual([cp]);
-    expect(await verifyArchive(db.archive, hmacKey)).toStrictEqual({
+    expect(await verifyArchive(db.archive, hmacKey, 1)).toStrictEqual({
       ok: true,
       records: 5,
-      head,
-      anchor: cp,
-      afterCheckpoint: 0,
-      forgedCheckpoints: 0,
+      chains: [{ chain: 0, ok: true, records: 5, head, anchor: cp, afterCheckpoint: 0, forgedCheckpoints: 0 }],
     });
     expect(records.map((r) => r.seq)).toStrictEqual(seqs(1, 5));
   });
@@ -216,12 +216,12 @@ describe('audit reads across the Redis/PostgreSQL boundary', () => {
     const tiered = tieredAuditStore(stores.audit, db.archive);
 
     const seen: number[] = [];
-    let cursor: number | undefined;
+    let cursor: number[] | undefined;
     let pages = 0;
     do {
       const page = await queryAudit(tiered, {}, 7, cursor);
       seen.push(...page.items.map((r) => r.seq));
-      cursor = page.next === undefined ? undefined : Number(page.next);
+      cursor = page.next === undefined ? undefined : page.next.split('.').map(Number);
       // Between two pages, retention moves the boundary: the cursor still means the same record.
       if (++pages === 1) await archiver({ retentionMs: 0 }).runOnce();
     } while (cursor !== undefined);
@@ -243,10 +243,95 @@ describe('audit reads across the Redis/PostgreSQL boundary', () => {
     await write(25, 18);
     await archiver().runOnce();
     const tiered = tieredAuditStore(stores.audit, db.archive);
-    const all = [...(await tiered.range(1, 10)), ...(await tiered.range(11, 10)), ...(await tiered.range(21, 10))];
+    const all = [...(await tiered.range(0, 1, 10)), ...(await tiered.range(0, 11, 10)), ...(await tiered.range(0, 21, 10))];
     expect(all.map((e) => e.seq)).toStrictEqual(seqs(1, 25));
-    expect(await tiered.range(17, 4)).toStrictEqual([...(await db.archive.range(0, 17, 2)), ...(await stores.audit.range(19, 2))]);
+    expect(await tiered.range(0, 17, 4)).toStrictEqual([...(await db.archive.range(0, 17, 2)), ...(await stores.audit.range(0, 19, 2))]);
     const report = await verifyChain(tiered, hmacKey, { pageSize: 4 });
-    expect(report).toStrictEqual({ ok: true, records: 25, head: await stores.audit.head() });
+    expect(report).toStrictEqual({ chain: 0, ok: true, records: 25, head: await stores.audit.head(0) });
+  });
+});
+
+const CHAINS = 4;
+let multi: Stores;
+
+/** Records `n` events over 8 grants (so over every chain), two hours old unless `recent`. */
+async function writeSpread(from: number, n: number, recent = false): Promise<void> {
+  const writer = createAuditWriter({ store: multi.audit, hmacKey, now: () => (recent ? Date.now() : Date.now() - 2 * HOUR) });
+  for (let i = from; i < from + n; i++) await writer.record(archiveEvent(i, `g-${i % 8}`));
+}
+
+const chainsArchiver = (checkpoint?: ArchiverOptions['checkpoint']) =>
+  createArchiver({
+    source: auditStoreSource(multi.audit),
+    archive: db.archive,
+    locks: multi.locks,
+    retentionMs: HOUR,
+    lagWarnSeconds: 300,
+    batchSize: 5,
+    ...(checkpoint !== undefined && { checkpoint }),
+  });
+const chainHeads = async () => (await multi.audit.heads()).map((h) => h?.seq ?? 0);
+const liveOldest = async () => Promise.all(Array.from({ length: CHAINS }, async (_, c) => (await multi.audit.range(c, 1, 1))[0]?.seq));
+const archivedThrough = async () => Promise.all(Array.from({ length: CHAINS }, (_, c) => db.archive.archivedThrough(c)));
+
+describe('audit archive over several chains', () => {
+  beforeEach(async () => {
+    multi = await connectRedisStores({ url: redis.url, keyPrefix: `c${++prefixes}:`, auditChains: CHAINS });
+  });
+
+  afterEach(async () => {
+    await multi.close();
+  });
+
+  it('archives and trims every chain, anchors each to its checkpoint, and reads and verifies every chain across the boundary', async () => {
+    await writeSpread(1, 40);
+    await writeSpread(41, 8, true);
+    const checkpointer = createCheckpointer({ store: multi.audit, hmacKey, sink: () => {}, everyMs: 0 });
+    await checkpointer.checkpointNow();
+    const checkpoints = checkpointer.latest();
+    const a = chainsArchiver(() => checkpointer.newest());
+    await a.runOnce();
+
+    const head = await chainHeads();
+    expect(head.every((seq) => seq > 0)).toBe(true);
+    expect(await archivedThrough()).toStrictEqual(head);
+    expect(a.lag().map((l) => l.chain)).toStrictEqual([0, 1, 2, 3]);
+    // Only the recent records (one per grant) are left in Redis, each chain its own floor.
+    const oldest = await liveOldest();
+    expect((await multi.audit.floor(0))?.seq).toBe((oldest[0] ?? head[0]! + 1) - 1);
+    expect(await db.archive.checkpoints(1)).toStrictEqual([checkpoints[1]]);
+
+    const tiered = tieredAuditStore(multi.audit, db.archive);
+    const trail = await verifyTrail(tiered, hmacKey, { checkpoints, pageSize: 3 });
+    expect(trail.ok).toBe(true);
+    expect(trail.records).toBe(48);
+    expect(trail.chains.map((r) => [r.chain, r.records, r.firstBroken])).toStrictEqual(head.map((seq, c) => [c, seq, undefined]));
+
+    const alone = await verifyArchive(db.archive, hmacKey, CHAINS);
+    expect({ ok: alone.ok, records: alone.records }).toStrictEqual({ ok: true, records: 48 });
+    expect(alone.chains.map((r) => [r.chain, r.anchor, r.forgedCheckpoints])).toStrictEqual(checkpoints.map((cp, c) => [c, cp, 0]));
+
+    // The cross-chain query pages every record once, across every chain's boundary.
+    const seen: string[] = [];
+    let cursor: number[] | undefined;
+    do {
+      const page = await queryAudit(tiered, {}, 7, cursor);
+      seen.push(...page.items.map((r) => r.requestId!));
+      cursor = page.next?.split('.').map(Number);
+    } while (cursor !== undefined);
+    expect(seen.sort()).toStrictEqual(Array.from({ length: 48 }, (_, i) => `req-${i + 1}`).sort());
+    expect((await tiered.latestForGrant('g-3', 10)).map((e) => JSON.parse(e.body).requestId)).toStrictEqual([43, 35, 27, 19, 11, 3].map((n) => `req-${n}`));
+  });
+
+  it('does not trust the floor in Redis: records trimmed but never archived are a gap in their chain', async () => {
+    await writeSpread(1, 24);
+    await chainsArchiver().runOnce();
+    const archived = await chainHeads();
+    await writeSpread(25, 16);
+    // Trimmed straight from Redis (as by someone with Redis rights), never archived.
+    await multi.audit.trimArchived(2, archived[2]! + 2, Date.now());
+    const report = await verifyTrail(tieredAuditStore(multi.audit, db.archive), hmacKey);
+    expect(report.ok).toBe(false);
+    expect(report.chains.map((r) => r.firstBroken)).toStrictEqual([undefined, undefined, { seq: archived[2]! + 1, reason: 'seq_gap' }, undefined]);
   });
 });

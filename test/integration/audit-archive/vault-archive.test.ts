@@ -44,7 +44,7 @@ describe('vault with the PostgreSQL audit archive', () => {
   it('migrates at start, archives and trims old records, and answers queries, verify and export across the boundary', async () => {
     const db = await server.createDatabase('vault_a');
     // Two hours of history already in Redis, older than the one-minute window.
-    const seeded = await connectRedisStores({ url: redis.url, keyPrefix: 'va:' });
+    const seeded = await connectRedisStores({ url: redis.url, keyPrefix: 'va:', auditChains: 1 });
     const writer = createAuditWriter({ store: seeded.audit, hmacKey: (await loadKeyMaterial(pki.dir)).auditHmacKey, now: () => Date.now() - 7_200_000 });
     for (let i = 1; i <= 40; i++) await writer.record(archiveEvent(i));
     await seeded.close();
@@ -55,6 +55,7 @@ describe('vault with the PostgreSQL audit archive', () => {
       overrides: {
         store: { kind: 'redis', redis: { url: redis.url, keyPrefix: 'va:' } },
         audit: {
+          chains: 1,
           retention: { windowSeconds: 60 },
           archive: {
             postgres: {
@@ -84,8 +85,8 @@ describe('vault with the PostgreSQL audit archive', () => {
       expect((await call(`${vault.publicUrl}/readyz`, { ca: pki.ca })).json()).toStrictEqual({ status: 'ok', checks: { store: 'ok', keys: 'ok' } });
 
       // Every seeded record is archived and gone from Redis; queries page across the boundary.
-      const live = await connectRedisStores({ url: redis.url, keyPrefix: 'va:' });
-      expect(await live.audit.range(1, 1)).toStrictEqual([]);
+      const live = await connectRedisStores({ url: redis.url, keyPrefix: 'va:', auditChains: 1 });
+      expect(await live.audit.range(0, 1, 1)).toStrictEqual([]);
       await live.close();
       const seqs: number[] = [];
       let next: string | undefined;

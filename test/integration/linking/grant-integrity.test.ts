@@ -12,6 +12,7 @@ import { adminCall } from '../../helpers/admin-client.js';
 import { grantView, onlyGrant } from '../../helpers/admin-grants.js';
 import { SALES_AGENT, startLinkingVault, type LinkingVault } from '../../helpers/linking-vault.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
+import { trailEntries } from '../../helpers/audit-trail.js';
 
 const OPERATION = 'salesforce:records.read';
 let redis: RedisHandle;
@@ -20,7 +21,7 @@ let lv: LinkingVault;
 
 const grantKey = (id: string) => `tv:{g:${id}}:grant`;
 const alerts = async (grantId: string) =>
-  (await lv.vault.runtime.stores.audit.range(1, 10_000))
+  (await trailEntries(lv.vault.runtime.stores.audit))
     .map((e) => JSON.parse(e.body) as Record<string, unknown>)
     .filter((r) => r.action === 'grant.integrity' && r.grant === grantId);
 

@@ -8,6 +8,7 @@ import type { AuditEntry } from '../../../src/store/audit-store.js';
 import { BrowserClient } from '../../helpers/browser-client.js';
 import { SALES_AGENT, startLinkingVault, SUPPORT_AGENT, type LinkingVault } from '../../helpers/linking-vault.js';
 import { consentedRecord, honoured } from '../../helpers/token-liveness.js';
+import { trailEntries } from '../../helpers/audit-trail.js';
 
 let lv: LinkingVault;
 
@@ -19,7 +20,7 @@ afterAll(async () => {
 });
 
 async function auditActions(): Promise<Array<Record<string, unknown>>> {
-  const entries: AuditEntry[] = await lv.vault.runtime.stores.audit.range(1, 1000);
+  const entries: AuditEntry[] = await trailEntries(lv.vault.runtime.stores.audit);
   return entries.map((e) => JSON.parse(e.body) as Record<string, unknown>);
 }
 

@@ -17,21 +17,21 @@ describe('audit hash chain', () => {
     expect(chainHash(keys.chain, 'prevhash', 7, '{"a":1}')).toBe(expected);
   });
 
-  it('links each record to the previous hash and numbers them after the head', () => {
+  it('links each record to the previous hash, numbers them after the head and names their chain in the body (under the MAC)', () => {
     const time = '2026-11-01T00:00:00.000Z';
-    const { entries, stored } = chainRecords(keys.chain, { seq: 4, hash: 'h4' }, [
+    const { entries, stored } = chainRecords(keys.chain, 2, { seq: 4, hash: 'h4' }, [
       { action: 'token.exchange', decision: 'allow', time },
       { action: 'token.forward', decision: 'deny', reason: 'uses_exhausted', time },
     ]);
     expect(stored).toStrictEqual([
-      { action: 'token.exchange', decision: 'allow', time, seq: 5 },
-      { action: 'token.forward', decision: 'deny', reason: 'uses_exhausted', time, seq: 6 },
+      { action: 'token.exchange', decision: 'allow', time, chain: 2, seq: 5 },
+      { action: 'token.forward', decision: 'deny', reason: 'uses_exhausted', time, chain: 2, seq: 6 },
     ]);
-    expect(entries.map((e) => [e.seq, e.prev])).toStrictEqual([
-      [5, 'h4'],
-      [6, entries[0]?.hash],
+    expect(entries.map((e) => [e.chain, e.seq, e.prev, e.time])).toStrictEqual([
+      [2, 5, 'h4', time],
+      [2, 6, entries[0]?.hash, time],
     ]);
-    expect(entries[0]?.body).toBe(`{"action":"token.exchange","decision":"allow","seq":5,"time":"${time}"}`);
+    expect(entries[0]?.body).toBe(`{"action":"token.exchange","chain":2,"decision":"allow","seq":5,"time":"${time}"}`);
     for (const e of entries) expect(entryVerifies(keys.chain, e)).toBe(true);
     expect(entryVerifies(deriveAuditKeys(randomBytes(32)).chain, entries[0]!)).toBe(false);
   });

@@ -2,33 +2,39 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AuditContentionError, AuditEventError, AuditOverloadError } from '../../../src/audit/errors.js';
 import type { AuditEventInput, AuditRecord } from '../../../src/audit/events.js';
-import { verifyChain } from '../../../src/audit/verify.js';
+import { verifyChain, verifyTrail } from '../../../src/audit/verify.js';
 import { createAuditWriter } from '../../../src/audit/writer.js';
 import { createMemoryStores } from '../../../src/store/memory/index.js';
 import { StoreUnavailableError } from '../../../src/store/errors.js';
-import { type AuditStore } from '../../../src/store/audit-store.js';
+import { auditChainOf, auditChainOfGrant, type AuditStore } from '../../../src/store/audit-store.js';
 
 const hmacKey = randomBytes(32);
 const NOW = Date.parse('2026-11-02T10:00:00.000Z');
 
-/** The memory store, counting appends and failing on demand like an unreachable Redis. */
-function instrumented(inner: AuditStore = createMemoryStores().audit) {
-  const stats = { appends: 0, heads: 0, batchSizes: [] as number[], down: false };
+/** The memory store (one chain unless given), counting appends and failing on demand like an unreachable Redis. */
+function instrumented(inner: AuditStore = createMemoryStores(1).audit) {
+  const stats = { appends: 0, heads: 0, batchSizes: [] as number[], chains: [] as number[], down: false };
   const store: AuditStore = {
-    async head() {
+    chains: inner.chains,
+    async head(chain) {
       stats.heads += 1;
       if (stats.down) throw new StoreUnavailableError('store unreachable');
-      return inner.head();
+      return inner.head(chain);
     },
-    async append(head, entries) {
+    heads: () => inner.heads(),
+    async append(chain, head, entries) {
       stats.appends += 1;
       if (stats.down) throw new StoreUnavailableError('store unreachable');
       stats.batchSizes.push(entries.length);
-      return inner.append(head, entries);
+      stats.chains.push(chain);
+      return inner.append(chain, head, entries);
     },
-    range: (from, count) => inner.range(from, count),
-    reverseRange: (to, count) => inner.reverseRange(to, count),
+    range: (chain, from, count) => inner.range(chain, from, count),
+    reverseRange: (chain, to, count) => inner.reverseRange(chain, to, count),
     latestForGrant: (grant, count) => inner.latestForGrant(grant, count),
+    trimArchived: (chain, upto, olderThan) => inner.trimArchived(chain, upto, olderThan),
+    floor: (chain) => inner.floor(chain),
+    claimChainCount: () => inner.claimChainCount(),
   };
   return { store, stats, inner };
 }
@@ -47,12 +53,12 @@ describe('audit writer', () => {
     const writer = createAuditWriter({ store, hmacKey, now: () => NOW, log: (r) => logged.push(r) });
     const records = await Promise.all(Array.from({ length: 500 }, (_, n) => writer.record(event(n))));
 
-    records.forEach((r, n) => expect(r).toStrictEqual({ ...event(n), seq: r.seq, time: '2026-11-02T10:00:00.000Z' }));
+    records.forEach((r, n) => expect(r).toStrictEqual({ ...event(n), chain: 0, seq: r.seq, time: '2026-11-02T10:00:00.000Z' }));
     expect(records.map((r) => r.seq).sort((a, b) => a - b)).toStrictEqual(Array.from({ length: 500 }, (_, i) => i + 1));
     expect(stats.appends).toBeLessThanOrEqual(4);
     expect(Math.max(...stats.batchSizes)).toBeLessThanOrEqual(256);
     expect(logged.map((r) => r.seq)).toStrictEqual(Array.from({ length: 500 }, (_, i) => i + 1));
-    expect(await verifyChain(store, hmacKey)).toStrictEqual({ ok: true, records: 500, head: expect.objectContaining({ seq: 500 }) });
+    expect(await verifyChain(store, hmacKey)).toStrictEqual({ chain: 0, ok: true, records: 500, head: expect.objectContaining({ seq: 500 }) });
     console.info(`group commit: 500 records in ${stats.appends} appends (batches ${stats.batchSizes.join(', ')})`);
   });
 
@@ -78,13 +84,13 @@ describe('audit writer', () => {
   });
 
   it('re-chains on the head another replica wrote, never duplicating or dropping an event', async () => {
-    const shared = createMemoryStores().audit;
+    const shared = createMemoryStores(1).audit;
     const a = instrumented(shared);
     const b = instrumented(shared);
     const wa = createAuditWriter({ store: a.store, hmacKey });
     const wb = createAuditWriter({ store: b.store, hmacKey });
     const all = await Promise.all(Array.from({ length: 200 }, (_, n) => (n % 2 === 0 ? wa : wb).record(event(n))));
-    const entries = await shared.range(1, 1000);
+    const entries = await shared.range(0, 1, 1000);
     expect(entries.map((e) => e.seq)).toStrictEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     const ids = entries.map((e) => (JSON.parse(e.body) as AuditRecord).requestId).sort();
     expect(ids).toStrictEqual(Array.from({ length: 200 }, (_, n) => `req-${n}`).sort());
@@ -93,13 +99,8 @@ describe('audit writer', () => {
   });
 
   it('gives up after bounded retries when the head never settles', async () => {
-    const inner = createMemoryStores().audit;
-    const store: AuditStore = {
-      ...inner,
-      head: () => inner.head(),
-      range: (f, c) => inner.range(f, c),
-      append: async () => ({ ok: false, head: { seq: 99, hash: 'always-moving' } }),
-    };
+    const { store: inner } = instrumented();
+    const store: AuditStore = { ...inner, append: async () => ({ ok: false, head: { seq: 99, hash: 'always-moving' } }) };
     const writer = createAuditWriter({ store, hmacKey, maxRetries: 3 });
     await expect(writer.record(event(0))).rejects.toBeInstanceOf(AuditContentionError);
   });
@@ -138,7 +139,7 @@ describe('audit writer', () => {
   });
 
   it('HMACs tokens under a key derived from, not equal to, the audit key', () => {
-    const writer = createAuditWriter({ store: createMemoryStores().audit, hmacKey });
+    const writer = createAuditWriter({ store: createMemoryStores(1).audit, hmacKey });
     const mac = writer.tokenHmac('refresh-token-value');
     expect(mac).toMatch(/^[\w-]{43}$/);
     expect(mac).toBe(writer.tokenHmac('refresh-token-value'));
@@ -147,12 +148,32 @@ describe('audit writer', () => {
 
   it('keeps records durable when the log mirror throws', async () => {
     const writer = createAuditWriter({
-      store: createMemoryStores().audit,
+      store: createMemoryStores(1).audit,
       hmacKey,
       log: () => {
         throw new Error('disk full');
       },
     });
     await expect(writer.record(event(0))).resolves.toMatchObject({ seq: 1 });
+  });
+
+  it('sends each record to the chain of its grant (else user, actor, action), group-committing per chain', async () => {
+    const { store, stats, inner } = instrumented(createMemoryStores(16).audit);
+    const writer = createAuditWriter({ store, hmacKey });
+    const grants = Array.from({ length: 8 }, (_, i) => `g-${i}`);
+    const records = await Promise.all(Array.from({ length: 400 }, (_, n) => writer.record({ ...event(n), grant: grants[n % 8]! })));
+    for (const r of records) expect(r.chain).toBe(auditChainOfGrant(r.grant!, 16));
+    // One grant's records keep their order in its chain.
+    const g0 = records.filter((r) => r.grant === 'g-0').map((r) => r.seq);
+    expect(g0).toStrictEqual([...g0].sort((a, b) => a - b));
+    const used = new Set(records.map((r) => r.chain));
+    expect(used.size).toBeGreaterThan(1);
+    // Each chain got its records in one append (they were all recorded in one tick).
+    expect(stats.chains.sort((a, b) => a - b)).toStrictEqual([...used].sort((a, b) => a - b));
+    const report = await verifyTrail(inner, hmacKey);
+    expect(report).toMatchObject({ ok: true, records: 400 });
+    expect(report.chains.filter((c) => c.records > 0).map((c) => c.chain)).toStrictEqual([...used].sort((a, b) => a - b));
+    const kill = await writer.record({ action: 'killswitch.engage', decision: 'allow', actor: 'spiffe://corp.example/admin' });
+    expect(kill.chain).toBe(auditChainOf({ action: 'killswitch.engage', actor: 'spiffe://corp.example/admin' }, 16));
   });
 });
