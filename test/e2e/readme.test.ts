@@ -11,6 +11,7 @@
  * needs a build, a production config and Redis; src/dev/dev.ts reads the same variables). The browser steps run in
  * headless Chromium (test/helpers/dev-browser.ts). Transcripts go to test-output/readme/.
  */
+import { WEBHOOK_EVENTS } from '../../src/config/webhooks.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -76,6 +77,8 @@ const commandsOf = (section: string) => blocksOf(section, 'sh').flatMap((b) => s
 const NOT_RUN: Record<string, string> = {
   'npm install && npm run dev': 'installs packages into node_modules; the npm run dev half is what this file starts (scripts/newcomer-time.ts times both)',
   'npm test': 'the whole suite, this file included',
+  'npm run admin -- webhooks redeliver <delivery-id>':
+    'dev mode configures no webhook endpoint, so there is no delivery to send again; test/integration/webhooks/delivery.test.ts runs it against a receiving endpoint',
 };
 
 /** What this file did with each README block or command (command text, or `lang:text` for other blocks). */
@@ -329,11 +332,12 @@ describe('README.md against npm run dev', () => {
       ['kill agent', /^engaged agent spiffe:\/\/dev\.local\/agents\/demo /m],
       ['unkill agent', /^released agent spiffe:\/\/dev\.local\/agents\/demo /m],
       ['audit --agent', /^\d+ +\S+ +token\.exchange +deny +- +spiffe:\/\/dev\.local\/agents\/demo /m],
-      ['audit verify', /^audit chain OK: \d+ records verified/m],
+      ['audit verify', /^audit trail OK: \d+ records verified in 16 chains$/m],
       ['audit export', /^$/],
       ['keys &&', /^rewrap: +never run$[\s\S]*^ {2}"done": true,$/m],
+      ['webhooks --status dead', /^no webhook deliveries match$/m],
     ];
-    const commands = commandsOf('Admin API and CLI');
+    const commands = commandsOf('Admin API and CLI').filter((c) => !(c in NOT_RUN));
     const outputs: Run[] = [];
     let grantId = '';
     for (const cmd of commands) {
@@ -349,11 +353,23 @@ describe('README.md against npm run dev', () => {
     await writeFile(join(OUT, 'admin-outputs.json'), JSON.stringify(outputs, null, 2));
     const exported = (await readFile(join(clone, 'audit.jsonl'), 'utf8')).trim().split('\n');
     expect(exported.length).toBeGreaterThan(5);
-    // Only JSON lines: the chain, from its first record, each linked to the one before.
-    const records = exported.map((line) => JSON.parse(line) as { seq: number; prev: string; hash: string });
-    records.forEach((record, i) =>
-      expect(record).toStrictEqual({ seq: i + 1, prev: records[i - 1]?.hash ?? '', hash: expect.any(String), body: expect.any(String) }),
-    );
+    // Only JSON lines: chain by chain, each from its first record, each record linked to the one before in its chain.
+    const records = exported.map((line) => JSON.parse(line) as { chain: number; seq: number; prev: string; hash: string });
+    const chains = [...new Set(records.map((r) => r.chain))];
+    expect(chains.length).toBeGreaterThan(1);
+    for (const chain of chains) {
+      const own = records.filter((r) => r.chain === chain);
+      own.forEach((record, i) =>
+        expect(record).toStrictEqual({
+          chain,
+          seq: i + 1,
+          prev: own[i - 1]?.hash ?? '',
+          hash: expect.any(String),
+          time: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/),
+          body: expect.any(String),
+        }),
+      );
+    }
   }, 180_000);
 
   it('Tracing: dev mode started with the documented variables exports the span of a request the caller sampled', async () => {
@@ -368,6 +384,18 @@ describe('README.md against npm run dev', () => {
     // OTLP/HTTP protobuf (the default protocol) carries the trace id as its 16 raw bytes; the batch goes out within OTEL_BSP_SCHEDULE_DELAY (5 s).
     await expect.poll(() => collector.received.some((r) => r.path === '/v1/traces' && r.body.includes(traceId)), { timeout: 30_000, interval: 250 }).toBe(true);
   }, 45_000);
+
+  it('Webhooks: the payload examples are one JSON event a line, one of each type the configuration accepts', () => {
+    const [examples, ...others] = blocksOf('Webhooks', 'json');
+    expect(others).toStrictEqual([]);
+    const events = examples!.text.split('\n').map((line) => JSON.parse(line) as { type: string; timestamp: string; data: object });
+    for (const event of events) {
+      expect(Object.keys(event)).toStrictEqual(['type', 'timestamp', 'data']);
+      expect(new Date(event.timestamp).toISOString()).toBe(event.timestamp);
+    }
+    expect(events.map((e) => e.type).sort()).toStrictEqual([...WEBHOOK_EVENTS].sort());
+    account(`json:${examples!.text}`, 'parsed; event types checked against src/config/webhooks.ts');
+  });
 
   it('Layout: every path the map names exists', () => {
     const [layout, ...others] = blocksOf('Layout', '');

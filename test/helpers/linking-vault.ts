@@ -244,7 +244,7 @@ export async function startLinkingVault(options: LinkingVaultOptions = {}): Prom
           .filter(([id]) => !stopped.has(id))
           .map(([, f]) => f.stop()),
       ]);
-      await rm(dir, { recursive: true, force: true });
+      await rm(dir, { recursive: true, force: true, maxRetries: 5 });
     },
   };
 }

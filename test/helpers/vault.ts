@@ -102,7 +102,7 @@ export async function startVault(options: StartOptions = {}): Promise<TestVault>
       await app.close();
       await runtime.stores.close();
       await runtime.archive?.close();
-      if (ownPki) await rm(pki.dir, { recursive: true, force: true });
+      if (ownPki) await rm(pki.dir, { recursive: true, force: true, maxRetries: 5 });
     },
   };
 }

@@ -63,6 +63,7 @@ describe('/forward relays one operation with the upstream token injected', () =>
       grant: w.grant.id,
       jti: jtiOf(token),
       requestId: expect.any(String),
+      chain: expect.any(Number),
       seq: expect.any(Number),
       time: expect.any(String),
     };
