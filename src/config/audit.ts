@@ -1,8 +1,6 @@
 /** The `audit` section of the configuration (src/config/schema.ts): checkpoints, chains, retention, archive. */
 import { z } from 'zod';
-
-/** A path to a file on disk (a connection string, a CA bundle); never the secret inline. */
-const filePath = z.string().min(1);
+import { filePath } from './fields.js';
 
 export const auditSchema = z
   .strictObject({

@@ -6,6 +6,7 @@ import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 import { agentSchema, providerId, providerSchema } from '../providers/schema.js';
 import { auditSchema } from './audit.js';
+import { filePath } from './fields.js';
 import { webhooksSchema } from './webhooks.js';
 
 export { WEBHOOK_EVENTS } from './webhooks.js';
@@ -13,8 +14,6 @@ import { redisTopologyFields, redisTopologyIssues } from './redis-topology.js';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
-/** A path to a file on disk (certificate, key, secret). */
-const filePath = z.string().min(1);
 
 /**
  * TLS 1.3 suites (by their `TLS_` names: without one, Node turns TLS 1.3 off) and TLS 1.2 ECDHE with

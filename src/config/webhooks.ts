@@ -1,8 +1,6 @@
 /** The `webhooks` section of the configuration (src/config/schema.ts): endpoints and delivery limits. */
 import { z } from 'zod';
-
-/** A path to a file on disk (a secret or a CA bundle); never the secret inline. */
-const filePath = z.string().min(1);
+import { filePath } from './fields.js';
 
 /** Event types a webhook endpoint can subscribe to (the payloads: src/webhooks/events.ts). */
 export const WEBHOOK_EVENTS = ['approval.requested', 'approval.decided', 'grant.needs_relink', 'grant.revoked', 'kill_switch.changed'] as const;
