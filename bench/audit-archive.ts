@@ -5,21 +5,24 @@
  *    rate the archive has to keep up with, on this machine).
  * 2. Archive rate: the N records just written, copied into PostgreSQL by one archiver (batch
  *    BATCH), records/s from first to last insert.
- * 3. Soak (SOAK_SECONDS > 0): R writers at full rate for SOAK_SECONDS while 3 archivers run with a
- *    WINDOW-second retention; every 30 s: Redis used_memory, stream length, archived seq, lag. At the
- *    end: PostgreSQL holds every record (count = head seq, no duplicate), and the trail and the
- *    archive alone verify.
+ * 3. Soak (SOAK_SECONDS > 0): R writers at full rate for SOAK_SECONDS on SOAK_CHAINS chains (default
+ *    16; each record names one of GRANTS grants, default 1,000, so records spread over the chains) while R
+ *    archivers run with a WINDOW-second retention; every 30 s: Redis used_memory, stream length,
+ *    head seq and archived seq (summed over the chains), lag. At the end: PostgreSQL holds every
+ *    record (rows = distinct (chain, seq) = sum of head seqs), and the trail and the archive alone
+ *    verify, every chain.
  *
- * `npx tsx bench/audit-archive.ts`; soak: `SOAK_SECONDS=600 WINDOW=30 npx tsx bench/audit-archive.ts`.
+ * `npx tsx bench/audit-archive.ts`; soak: `SOAK_SECONDS=600 WINDOW=30 SOAK_CHAINS=16 npx tsx bench/audit-archive.ts`.
  */
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { createArchiver } from '../src/audit/archive/archiver.js';
 import { auditStoreSource } from '../src/audit/archive/source.js';
 import { tieredAuditStore } from '../src/audit/archive/tiered-store.js';
 import { verifyArchive } from '../src/audit/archive/verify-archive.js';
-import { verifyChain } from '../src/audit/verify.js';
+import { verifyTrail } from '../src/audit/verify.js';
 import { createAuditWriter } from '../src/audit/writer.js';
 import { connectRedisStores } from '../src/store/redis/index.js';
 import { archiveDb } from '../test/helpers/audit-archive.js';
@@ -32,6 +35,9 @@ const BATCH = Number(process.env.BATCH ?? 1000);
 const SOAK_SECONDS = Number(process.env.SOAK_SECONDS ?? 0);
 const WINDOW = Number(process.env.WINDOW ?? 30);
 const REPLICAS = Number(process.env.R ?? 3);
+const SOAK_CHAINS = Number(process.env.SOAK_CHAINS ?? 16);
+/** Grants the records name; each grant's index in Redis keeps its newest AUDIT_GRANT_INDEX_CAP seqs, trimmed or not. */
+const GRANTS = Number(process.env.GRANTS ?? 1000);
 
 const hmacKey = randomBytes(32);
 const [pgServer, redis] = await Promise.all([startPostgres(), startRedis()]);
@@ -40,6 +46,7 @@ const event = (n: number) => ({
   action: 'token.exchange' as const,
   decision: 'allow' as const,
   requestId: `r-${n}`,
+  grant: `g-${n % GRANTS}`,
   gateway: 'spiffe://bench/gw',
   agent: 'spiffe://bench/agent',
 });
@@ -94,7 +101,13 @@ try {
   // 3: soak.
   if (SOAK_SECONDS > 0) {
     const db = await archiveDb(pgServer);
-    const replicas = await Promise.all(Array.from({ length: REPLICAS }, () => connectRedisStores({ url: redis.url, keyPrefix: 'b2:', auditChains: 1 })));
+    const replicas = await Promise.all(
+      Array.from({ length: REPLICAS }, () => connectRedisStores({ url: redis.url, keyPrefix: 'b2:', auditChains: SOAK_CHAINS })),
+    );
+    const chainIds = Array.from({ length: SOAK_CHAINS }, (_, i) => i);
+    const total = async (each: (chain: number) => Promise<number>) => (await Promise.all(chainIds.map(each))).reduce((a, b) => a + b, 0);
+    const headSeqs = () => total(async (i) => (await replicas[0]!.audit.head(i))?.seq ?? 0);
+    const archivedSeqs = () => total((i) => db.archive.archivedThrough(i));
     const writers = replicas.map((s) => createAuditWriter({ store: s.audit, hmacKey }));
     const archivers = replicas.map((s) =>
       createArchiver({
@@ -110,38 +123,38 @@ try {
     const memory = async () => Number(/used_memory:(\d+)/.exec(await raw.info('memory'))?.[1] ?? 0);
     const t0 = performance.now();
     const until = t0 + SOAK_SECONDS * 1000;
-    console.log(`\nsoak: ${REPLICAS} writers × ${CONC} callers for ${SOAK_SECONDS} s, 3 archivers, retention ${WINDOW} s`);
-    console.log('| t (s) | Redis used_memory (MB) | stream length | head seq | archived seq | lag (s) |\n|---|---|---|---|---|---|');
+    console.log(`\nsoak: ${REPLICAS} writers × ${CONC} callers for ${SOAK_SECONDS} s on ${SOAK_CHAINS} chains, ${REPLICAS} archivers, retention ${WINDOW} s`);
+    console.log('| t (s) | Redis used_memory (MB) | stream length | head seqs | archived seqs | lag (s) | load average (1 min) |\n|---|---|---|---|---|---|---|');
     const sampler = (async () => {
       while (performance.now() < until) {
         await sleep(30_000);
-        const head = (await replicas[0]!.audit.head(0))?.seq ?? 0;
-        const lag = archivers.map((a) => a.lag()[0]?.lagSeconds ?? 0).reduce((x, y) => Math.max(x, y), 0);
+        const lag = archivers.flatMap((a) => a.lag().map((l) => l.lagSeconds)).reduce((x, y) => Math.max(x, y), 0);
         const row = [
           Math.round((performance.now() - t0) / 1000),
           ((await memory()) / 1e6).toFixed(1),
-          await raw.xlen('b2:{audit}:log'),
-          head,
-          await db.archive.archivedThrough(0),
+          await total((i) => raw.xlen(`b2:{audit:${i}}:log`)),
+          await headSeqs(),
+          await archivedSeqs(),
           lag.toFixed(1),
+          loadavg()[0]!.toFixed(1),
         ];
         console.log(`| ${row.join(' | ')} |`);
       }
     })();
     const written = (await Promise.all(writers.map((w, i) => appendUntil(w, until, i * 1e9)))).reduce((a, b) => a + b, 0);
     await sampler;
-    const head = (await replicas[0]!.audit.head(0))!;
-    while ((await db.archive.archivedThrough(0)) < head.seq) await sleep(200);
+    const heads = await headSeqs();
+    while ((await archivedSeqs()) < heads) await sleep(200);
     await Promise.all(archivers.map((a) => a.stop()));
     const { rows } = await db.attacker.query<{ rows: string; seqs: string }>(
-      'SELECT count(*)::text AS rows, count(DISTINCT seq)::text AS seqs FROM audit_records',
+      'SELECT count(*)::text AS rows, count(DISTINCT (chain, seq))::text AS seqs FROM audit_records',
     );
     console.log(
-      `written ${written} (${(written / SOAK_SECONDS).toFixed(0)} records/s); head ${head.seq}; archive rows ${rows[0]?.rows}, distinct seqs ${rows[0]?.seqs}`,
+      `written ${written} (${(written / SOAK_SECONDS).toFixed(0)} records/s); head seqs ${heads}; archive rows ${rows[0]?.rows}, distinct (chain, seq) ${rows[0]?.seqs}; Redis used_memory ${((await memory()) / 1e6).toFixed(1)} MB, stream length ${await total((i) => raw.xlen(`b2:{audit:${i}}:log`))}`,
     );
     const t1 = performance.now();
-    const trail = await verifyChain(tieredAuditStore(replicas[0]!.audit, db.archive), hmacKey);
-    const alone = await verifyArchive(db.archive, hmacKey, 1);
+    const trail = await verifyTrail(tieredAuditStore(replicas[0]!.audit, db.archive), hmacKey);
+    const alone = await verifyArchive(db.archive, hmacKey, SOAK_CHAINS);
     console.log(
       `verify trail: ok=${trail.ok} records=${trail.records}; archive alone: ok=${alone.ok} records=${alone.records} (${((performance.now() - t1) / 1000).toFixed(1)} s)`,
     );

@@ -3,16 +3,31 @@
  * Redis connection and audit writer, as R vault processes would have), each with C concurrent
  * callers, append for S seconds to one trail of N chains on a private redis-server (AOF on).
  * Each record names one of 10,000 grants, so records spread over the chains by grant.
- * Prints, per chain count, records/s in all, how many gave up (AuditContentionError: an exchange
- * answers 503 for each) and the load average before and after.
  *
- * `R=3 C=16 S=5 CHAINS=1,4,16 npx tsx bench/audit-contention.ts`
+ * Prints one table row per chain count and appends the table to bench/RESULTS.md (BENCH_RESULTS=off
+ * to skip): records/s in all, how many gave up (AuditContentionError: an exchange answers 503 for
+ * each), what the appends met (applied / stale head / stale head that claimed the turn / refused
+ * because another writer held the turn) and records per applied append, CPU µs per record in the
+ * writer processes and in redis-server (steadier than records/s on a shared machine), and the
+ * load average before and after.
+ *
+ * Options (env): R writers (3), C callers each (16), S seconds (5), CHAINS (1,4,16), and
+ * BEFORE=<another checkout> to run that checkout's writer too, row by row in the same run, for a
+ * before → after comparison (its writer processes are started from its own copy of this file):
+ *
+ *   `npx tsx bench/audit-contention.ts`
+ *   `BEFORE=/tmp/base R=3 C=16 S=5 CHAINS=1,4,16 npx tsx bench/audit-contention.ts`
+ *   `BENCH_ONLY=audit npm run bench` (the same, with the same env)
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { createAuditWriter } from '../src/audit/writer.js';
+import type { AuditStore } from '../src/store/audit-store.js';
 import { connectRedisStores } from '../src/store/redis/index.js';
 import { startRedis } from '../test/helpers/redis-server.js';
 
@@ -20,16 +35,37 @@ interface Result {
   ok: number;
   failed: number;
   reasons: Record<string, number>;
+  /** Absent from writers of older checkouts. */
+  cpuUs?: number;
+  appends?: { applied: number; stale: number; claimed: number; held: number; records: number };
+}
+
+/** The writer's store, counting what each append met. */
+function counting(inner: AuditStore, tally: NonNullable<Result['appends']>): AuditStore {
+  const store: AuditStore = Object.create(inner) as AuditStore;
+  store.append = async (chain, head, entries, turn, claimMs) => {
+    const result = await inner.append(chain, head, entries, turn, claimMs);
+    if (result.ok) {
+      tally.applied++;
+      tally.records += entries.length;
+    } else if (result.turnTaken === true) tally.claimed++;
+    else if (result.turnHeld === true) tally.held++;
+    else tally.stale++;
+    return result;
+  };
+  return store;
 }
 
 /** One writer process: connects, says `ready`, waits for `go` on stdin, appends for S seconds, prints its counts. */
 async function child(): Promise<void> {
   const { URL: url, PREFIX: keyPrefix, CHAINS: chains, KEY: key, C: conc, S: seconds } = process.env;
   const stores = await connectRedisStores({ url: url!, keyPrefix: keyPrefix!, auditChains: Number(chains) }, 10_000);
-  const writer = createAuditWriter({ store: stores.audit, hmacKey: Buffer.from(key!, 'hex') });
-  const result: Result = { ok: 0, failed: 0, reasons: {} };
+  const appends = { applied: 0, stale: 0, claimed: 0, held: 0, records: 0 };
+  const writer = createAuditWriter({ store: counting(stores.audit, appends), hmacKey: Buffer.from(key!, 'hex') });
+  const result: Result = { ok: 0, failed: 0, reasons: {}, appends };
   process.stdout.write('ready\n');
   await new Promise((r) => process.stdin.once('data', r));
+  const cpu = process.cpuUsage();
   const end = Date.now() + Number(seconds) * 1000;
   let n = 0;
   await Promise.all(
@@ -51,13 +87,15 @@ async function child(): Promise<void> {
       }
     }),
   );
+  const used = process.cpuUsage(cpu);
+  result.cpuUs = used.user + used.system;
   process.stdout.write(`${JSON.stringify(result)}\n`);
   await stores.close();
 }
 
-/** A writer process: `ready` resolves once it is connected; `go()` starts it; `done` has its counts. */
-function startChild(env: Record<string, string>): { ready: Promise<void>; go: () => void; done: Promise<Result> } {
-  const proc = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+/** A writer process of `script`: `ready` resolves once it is connected; `go()` starts it; `done` has its counts. */
+function startChild(script: string, env: Record<string, string>): { ready: Promise<void>; go: () => void; done: Promise<Result> } {
+  const proc = spawn(process.execPath, [...process.execArgv, script], {
     env: { ...process.env, ...env, AUDIT_BENCH_CHILD: '1' },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -74,43 +112,78 @@ function startChild(env: Record<string, string>): { ready: Promise<void>; go: ()
   return { ready, go: () => proc.stdin.end('go\n'), done };
 }
 
+/** redis-server's CPU seconds (user + system) so far. */
+async function redisCpu(raw: Redis): Promise<number> {
+  const info = await raw.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^used_cpu_${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return field('user') + field('sys');
+}
+
+const sum = (rs: Result[], pick: (r: Result) => number | undefined) => rs.reduce((s, r) => s + (pick(r) ?? 0), 0);
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
 async function parent(): Promise<void> {
   const redis = await startRedis();
+  const raw = new Redis(redis.url);
   const R = Number(process.env.R ?? 3);
   const C = Number(process.env.C ?? 16);
   const S = Number(process.env.S ?? 5);
   const chainCounts = (process.env.CHAINS ?? '1,4,16').split(',').map(Number);
+  const writers: Array<{ label: string; script: string }> = [{ label: 'this checkout', script: fileURLToPath(import.meta.url) }];
+  if (process.env.BEFORE) writers.unshift({ label: `before (${process.env.BEFORE})`, script: join(process.env.BEFORE, 'bench', 'audit-contention.ts') });
   const key = randomBytes(32).toString('hex');
+  const startLoad = loadavg().map((l) => l.toFixed(2)).join(' ');
+  const rows: string[] = [];
+  let run = 0;
   try {
     for (const chains of chainCounts) {
-      const env = { URL: redis.url, PREFIX: `b${chains}:`, CHAINS: String(chains), KEY: key, C: String(C), S: String(S) };
-      const children = Array.from({ length: R }, () => startChild(env));
-      await Promise.all(children.map((c) => c.ready));
-      const before = loadavg()[0]!;
-      for (const c of children) c.go();
-      const results = await Promise.all(children.map((c) => c.done));
-      const ok = results.reduce((s, r) => s + r.ok, 0);
-      const failed = results.reduce((s, r) => s + r.failed, 0);
-      const reasons: Record<string, number> = {};
-      for (const r of results) for (const [k, v] of Object.entries(r.reasons)) reasons[k] = (reasons[k] ?? 0) + v;
-      const after = loadavg()[0]!;
-      console.log(
-        JSON.stringify({
-          chains,
-          writers: R,
-          callersEach: C,
-          seconds: S,
-          records: ok,
-          perSecond: Math.round(ok / S),
-          gaveUp: failed,
-          reasons,
-          load: [before, after],
-        }),
-      );
+      for (const w of writers) {
+        const env = { URL: redis.url, PREFIX: `b${run++}:`, CHAINS: String(chains), KEY: key, C: String(C), S: String(S) };
+        const children = Array.from({ length: R }, () => startChild(w.script, env));
+        await Promise.all(children.map((c) => c.ready));
+        const before = loadavg()[0]!;
+        const redisBefore = await redisCpu(raw);
+        for (const c of children) c.go();
+        const results = await Promise.all(children.map((c) => c.done));
+        const redisUs = ((await redisCpu(raw)) - redisBefore) * 1e6;
+        const after = loadavg()[0]!;
+        const ok = sum(results, (r) => r.ok);
+        const reasons: Record<string, number> = {};
+        for (const r of results) for (const [k, v] of Object.entries(r.reasons)) reasons[k] = (reasons[k] ?? 0) + v;
+        const counted = results.every((r) => r.appends !== undefined);
+        const a = (pick: (x: NonNullable<Result['appends']>) => number) => sum(results, (r) => (r.appends ? pick(r.appends) : 0));
+        const appendCell = counted ? `${fmt(a((x) => x.applied))} / ${fmt(a((x) => x.stale))} / ${fmt(a((x) => x.claimed))} / ${fmt(a((x) => x.held))}` : 'n/a';
+        const perAppend = counted && a((x) => x.applied) > 0 ? (a((x) => x.records) / a((x) => x.applied)).toFixed(1) : 'n/a';
+        const writerCpu = results.every((r) => r.cpuUs !== undefined) && ok > 0 ? fmt(sum(results, (r) => r.cpuUs) / ok) : 'n/a';
+        const gaveUp = sum(results, (r) => r.failed);
+        const row = `| ${w.label} | ${chains} | ${R} × ${C} | ${fmt(ok / S)} | ${fmt(gaveUp)}${gaveUp > 0 ? ` ${JSON.stringify(reasons)}` : ''} | ${appendCell} | ${perAppend} | ${writerCpu} | ${ok > 0 ? fmt(redisUs / ok) : 'n/a'} | ${before.toFixed(1)} → ${after.toFixed(1)} |`;
+        console.log(row);
+        rows.push(row);
+      }
     }
   } finally {
+    raw.disconnect();
     await redis.stop();
   }
+  report(
+    [
+      '| writer | chains | writers × callers | records/s | gave up | appends: applied / stale / stale + turn claimed / turn held by another | records per applied append | writer CPU µs/record | redis-server CPU µs/record | load average (1 min) |',
+      '|---|---|---|---|---|---|---|---|---|---|',
+      ...rows,
+    ],
+    { R, C, S, startLoad },
+  );
+}
+
+/** Prints the table and appends it to bench/RESULTS.md with the commit, Node version and load average. */
+function report(lines: string[], run: { R: number; C: number; S: number; startLoad: string }): void {
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (process.env.BENCH_RESULTS === 'off') return;
+  const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim();
+  const dirty = git('status', '--porcelain', '--untracked-files=no') === '' ? '' : ' (uncommitted changes)';
+  const endLoad = loadavg().map((l) => l.toFixed(2)).join(' ');
+  const header = `\n## \`bench/audit-contention.ts\`, ${new Date().toISOString()}: commit ${git('rev-parse', '--short', 'HEAD')}${dirty}, node ${process.version}, R=${run.R} C=${run.C} S=${run.S}, load average ${endLoad} at the end (${run.startLoad} at the start)\n\n`;
+  appendFileSync(new URL('./RESULTS.md', import.meta.url), `${header}${lines.join('\n')}\n`);
 }
 
 if (process.env.AUDIT_BENCH_CHILD === '1') await child();

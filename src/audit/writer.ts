@@ -17,9 +17,10 @@
  * Several replicas append to each chain. Each writer caches the head it last
  * wrote; the store appends only if that is still the head and otherwise
  * returns the current one, so a batch is re-chained on it and retried. A
- * writer that lost a race takes the chain's append turn (when the store has
- * one): while a turn is held only its holder can append, so contended replicas
- * take turns instead of colliding until one gives up. The
+ * writer that lost a race takes the chain's append turn in the same store call
+ * that refused it (when the store has turns): while a turn is held only its
+ * holder can append, so contended replicas take turns instead of colliding
+ * until one gives up, and a handover costs the new holder one round trip. The
  * same events (same objects, same acceptance times) are retried, so nothing is
  * duplicated or dropped, and at most one of the attempts is ever applied.
  *
@@ -28,7 +29,7 @@
  * have already failed closed, so the trail can over-report (a record for an
  * answer never sent) but never under-report; events are never resent.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { auditChainOf, type AuditHead, type AuditStore } from '../store/audit-store.js';
 import { chainRecords } from './chain.js';
@@ -51,7 +52,10 @@ export interface AuditWriterOptions {
   maxBatch?: number;
   /** Events allowed to wait behind the in-flight appends (all chains) before record() rejects at once; default 10,000. */
   maxQueue?: number;
-  /** Re-chain attempts when another replica moved the head; default 60 (with the backoff below, ≈ 0.6 s in all at worst). */
+  /**
+   * Re-chain attempts when another replica moved the head or holds the turn; default 60 (with the
+   * pauses below, ≈ 0.6 s in all at worst), and never less than a turn's time to live.
+   */
   maxRetries?: number;
   /**
    * Who is told of each append (group commit) and of the queue behind it: the metrics of the app
@@ -79,6 +83,13 @@ interface Pending {
  * records gave up after 20 attempts); exponential backoff lets one replica win the head at a time.
  */
 const backoffMs = (attempt: number) => Math.random() * Math.min(2 ** attempt, 20);
+
+/**
+ * Pause before retrying while another writer holds the chain's turn: random in
+ * [0, min(2^attempt, 4)) ms. The holder needs one append (about a round trip) before the turn is
+ * free again, so a longer pause only adds latency.
+ */
+const turnWaitMs = (attempt: number) => Math.random() * Math.min(2 ** attempt, 4);
 
 /** How long a taken append turn blocks other writers at most (if its holder dies or stalls). */
 const TURN_TTL_MS = 250;
@@ -109,6 +120,8 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
   const maxQueue = opts.maxQueue ?? 10_000;
   const maxRetries = opts.maxRetries ?? 60;
   const metrics = opts.metrics ?? (() => undefined);
+  /** This writer's turn token: a refused append claims the chain's turn under it (AuditStore.append). */
+  const self = randomUUID();
 
   const lanes: Lane[] = Array.from({ length: store.chains }, (_, chain) => ({
     chain,
@@ -141,8 +154,6 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
   }
 
   async function commit(lane: Lane, batch: Pending[]): Promise<void> {
-    // The chain's append turn, once this writer has lost a race and taken it (store.takeTurn).
-    let turn: string | undefined;
     const started = performance.now();
     try {
       for (let attempt = 0; ; attempt++) {
@@ -153,7 +164,7 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
           lane.head,
           batch.map((p) => p.input),
         );
-        const result = await store.append(lane.chain, lane.head, entries, turn);
+        const result = await store.append(lane.chain, lane.head, entries, self, TURN_TTL_MS);
         if (result.ok) {
           const last = entries[entries.length - 1];
           if (last !== undefined) lane.head = { seq: last.seq, hash: last.hash };
@@ -163,13 +174,13 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
           return;
         }
         lane.head = result.head;
-        if (attempt >= maxRetries) throw new AuditContentionError('audit chain head contended');
-        // Another writer's turn (ours, if any, has expired): wait for it like any lost race.
-        if (result.turnHeld) turn = undefined;
-        // Lost a race: take the turn, so the next attempt cannot lose to anyone; holding it, a
-        // miss only means someone appended before we took it, so retry at once on the new head.
-        if (turn === undefined && store.takeTurn !== undefined) turn = (await store.takeTurn(lane.chain, TURN_TTL_MS)) ?? undefined;
-        if (turn === undefined) await sleep(backoffMs(attempt));
+        // Never before a turn could have run out: a stalled holder (GC, a busy CPU) is waited out.
+        if (attempt >= maxRetries && performance.now() - started > TURN_TTL_MS) throw new AuditContentionError('audit chain head contended');
+        // Lost a race, and the refusal made the chain's turn ours: no one else can append now, so
+        // retry at once on the head it returned. Another writer's turn: it needs one append, so
+        // wait about a round trip. A store without turns: back off.
+        if (result.turnHeld === true) await sleep(turnWaitMs(attempt));
+        else if (result.turnTaken !== true) await sleep(backoffMs(attempt));
         // Events that queued during the pause ride along instead of waiting for another round trip.
         if (batch.length < maxBatch) batch.push(...take(lane, maxBatch - batch.length));
       }

@@ -34,8 +34,11 @@ export interface AuditHead {
   hash: string;
 }
 
-/** `turnHeld`: refused because another writer holds the chain's append turn (see AuditStore.takeTurn). */
-export type AppendResult = { ok: true } | { ok: false; head: AuditHead | null; turnHeld?: boolean };
+/**
+ * `turnHeld`: refused because another writer holds the chain's append turn (see AuditStore.takeTurn);
+ * `turnTaken`: refused for a stale head, and the turn is now the caller's (append's `claimMs`).
+ */
+export type AppendResult = { ok: true } | { ok: false; head: AuditHead | null; turnHeld?: boolean; turnTaken?: boolean };
 
 export interface AuditStore {
   /** How many chains this store writes and reads (config `audit.chains`). */
@@ -47,8 +50,11 @@ export interface AuditStore {
    * Append a batch to `chain` iff its head still equals `expectedHead` (null = empty chain).
    * Atomic: all entries or none. On mismatch returns the current head so the writer can re-chain.
    * Throws AuditChainCountError when the chain was written under another chain count.
+   * With `turn` and `claimMs`, a refusal for a stale head (the turn free or already `turn`'s) also
+   * makes `turn` the chain's append turn for `claimMs`, in the same atomic step (`turnTaken`):
+   * the writer that lost the race needs no extra round trip to take it.
    */
-  append(chain: number, expectedHead: AuditHead | null, entries: AuditEntry[], turn?: string): Promise<AppendResult>;
+  append(chain: number, expectedHead: AuditHead | null, entries: AuditEntry[], turn?: string, claimMs?: number): Promise<AppendResult>;
   /**
    * Fairness between replicas, per chain: take the chain's exclusive append turn for `ttlMs`, or
    * null when another writer holds it. While a turn is held, append to that chain refuses every

@@ -55,6 +55,33 @@ export function describeAuditStoreContract(stores: () => Stores): void {
       expect(await audit.range(0, 1, 10)).toStrictEqual([e1, e2, e3]);
     });
 
+    it('gives the turn to a writer whose stale append asked for it, in the same step; its next append on the head it got lands and frees the turn', async () => {
+      const audit = stores().audit;
+      const e1 = auditEntry(null, '{"n":1}');
+      expect(await audit.append(0, null, [e1])).toStrictEqual({ ok: true });
+      const h1 = { seq: 1, hash: e1.hash };
+
+      // Stale (expects an empty chain): refused with the head, and the turn is now 'writer-b'.
+      expect(await audit.append(0, null, [auditEntry(null, '{"b":1}')], 'writer-b', 5_000)).toStrictEqual({ ok: false, head: h1, turnTaken: true });
+      // Everyone else is refused, even on the right head and asking for the turn; nothing is written.
+      const e2 = auditEntry(h1, '{"b":1}');
+      expect(await audit.append(0, h1, [auditEntry(h1, '{"c":1}')], 'writer-c', 5_000)).toStrictEqual({ ok: false, head: h1, turnHeld: true });
+      expect(await audit.append(0, h1, [auditEntry(h1, '{"c":1}')])).toStrictEqual({ ok: false, head: h1, turnHeld: true });
+      expect(await audit.takeTurn!(0, 5_000)).toBeNull();
+
+      // The holder, stale again (asking again keeps the turn), then on the head it got: lands, turn freed.
+      expect(await audit.append(0, null, [auditEntry(null, '{}')], 'writer-b', 5_000)).toStrictEqual({ ok: false, head: h1, turnTaken: true });
+      expect(await audit.append(0, h1, [e2], 'writer-b', 5_000)).toStrictEqual({ ok: true });
+      const h2 = { seq: 2, hash: e2.hash };
+      const e3 = auditEntry(h2, '{"c":1}');
+      expect(await audit.append(0, h2, [e3], 'writer-c', 5_000)).toStrictEqual({ ok: true });
+      // Without a token or a time to live, a stale append takes nothing.
+      expect(await audit.append(0, h1, [auditEntry(h1, '{}')], undefined, 5_000)).toStrictEqual({ ok: false, head: { seq: 3, hash: e3.hash } });
+      expect(await audit.append(0, h1, [auditEntry(h1, '{}')], 'writer-d')).toStrictEqual({ ok: false, head: { seq: 3, hash: e3.hash } });
+      expect(await audit.takeTurn!(0, 5_000)).toEqual(expect.any(String));
+      expect(await audit.range(0, 1, 10)).toStrictEqual([e1, e2, e3]);
+    });
+
     it('forgets a turn whose holder never appended once its time is up', async () => {
       const audit = stores().audit;
       expect(await audit.takeTurn!(0, 100)).toEqual(expect.any(String));

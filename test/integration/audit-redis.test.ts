@@ -38,9 +38,9 @@ async function replica(keyPrefix: string, auditChains?: number): Promise<Stores>
   return stores;
 }
 
-/** Counts appends and head conflicts, to show group commit and re-chaining at work. */
+/** Counts appends, head conflicts and turns taken by a conflict, to show group commit and re-chaining at work. */
 function counted(inner: AuditStore) {
-  const stats = { appends: 0, conflicts: 0, records: 0 };
+  const stats = { appends: 0, conflicts: 0, records: 0, turnsTaken: 0 };
   const store: AuditStore = {
     chains: inner.chains,
     head: (chain) => inner.head(chain),
@@ -52,11 +52,12 @@ function counted(inner: AuditStore) {
     floor: (chain) => inner.floor(chain),
     claimChainCount: () => inner.claimChainCount(),
     ...(inner.takeTurn && { takeTurn: (chain: number, ttlMs: number) => inner.takeTurn!(chain, ttlMs) }),
-    async append(chain, head, entries, turn) {
+    async append(chain, head, entries, turn, claimMs) {
       stats.appends += 1;
-      const result = await inner.append(chain, head, entries, turn);
+      const result = await inner.append(chain, head, entries, turn, claimMs);
       if (result.ok) stats.records += entries.length;
       else stats.conflicts += 1;
+      if (!result.ok && result.turnTaken === true) stats.turnsTaken += 1;
       return result;
     },
   };
@@ -140,8 +141,9 @@ describe('audit chain on Redis', () => {
       ),
     );
     expect(failures).toStrictEqual([]);
-    // Contention really happened, and every record is in the one chain.
+    // Contention really happened, the losers took the turn in the refusing append, and every record is in the one chain.
     expect(replicas.reduce((sum, r) => sum + r.stats.conflicts, 0)).toBeGreaterThan(0);
+    expect(replicas.reduce((sum, r) => sum + r.stats.turnsTaken, 0)).toBeGreaterThan(0);
     expect(await verifyChain(replicas[0]!.store, hmacKey, { chain: E, pageSize: 512 })).toMatchObject({ ok: true, records: written });
   });
 

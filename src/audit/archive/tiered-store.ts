@@ -22,7 +22,7 @@ export function tieredAuditStore(live: AuditStore, archive: PgAuditArchive): Aud
     chains: live.chains,
     head: (chain) => live.head(chain),
     heads: () => live.heads(),
-    append: (chain, expected, entries, turn) => live.append(chain, expected, entries, turn),
+    append: (chain, expected, entries, turn, claimMs) => live.append(chain, expected, entries, turn, claimMs),
     trimArchived: (chain, uptoSeq, olderThan) => live.trimArchived(chain, uptoSeq, olderThan),
     floor: () => Promise.resolve(null),
     claimChainCount: () => live.claimChainCount(),

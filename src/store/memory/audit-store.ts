@@ -35,13 +35,17 @@ export class MemoryAuditStore implements AuditStore {
     return token;
   }
 
-  async append(chain: number, expectedHead: AuditHead | null, entries: AuditEntry[], turn?: string): Promise<AppendResult> {
+  async append(chain: number, expectedHead: AuditHead | null, entries: AuditEntry[], turn?: string, claimMs?: number): Promise<AppendResult> {
     assertAuditBatch(this.chains, chain, expectedHead, entries);
     const c = this.#chain(chain);
     const head = this.#head(c);
     const holder = turnHolder(c);
     if (holder !== undefined && holder !== turn) return { ok: false, head, turnHeld: true };
-    if (!sameHead(head, expectedHead)) return { ok: false, head };
+    if (!sameHead(head, expectedHead)) {
+      if (turn === undefined || turn === '' || claimMs === undefined) return { ok: false, head };
+      c.turn = { token: turn, until: Date.now() + Math.max(1, Math.floor(claimMs)) };
+      return { ok: false, head, turnTaken: true };
+    }
     delete c.turn;
     for (const entry of entries) {
       c.entries.push({ ...entry });

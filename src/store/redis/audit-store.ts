@@ -52,19 +52,20 @@ export class RedisAuditStore implements AuditStore {
     return (await this.redis.set(this.keys.auditTurn(chain), token, 'PX', ttlMs, 'NX')) === 'OK' ? token : null;
   }
 
-  async append(chain: number, expectedHead: AuditHead | null, entries: AuditEntry[], turn?: string): Promise<AppendResult> {
+  async append(chain: number, expectedHead: AuditHead | null, entries: AuditEntry[], turn?: string, claimMs?: number): Promise<AppendResult> {
     assertAuditBatch(this.chains, chain, expectedHead, entries);
     // KEYS: stream, head, turn, then one grant index per grant named in the batch; each entry's
     // last ARGV is the KEYS position (1-based) of its index, 0 when it names no grant.
     const keys = [this.keys.auditLog(chain), this.keys.auditHead(chain), this.keys.auditTurn(chain)];
     const position = new Map<string, number>();
-    const args: (string | number)[] = new Array<string | number>(5 + entries.length * 6);
+    const args: (string | number)[] = new Array<string | number>(6 + entries.length * 6);
     args[0] = expectedHead === null ? '' : expectedHead.seq;
     args[1] = expectedHead === null ? '' : expectedHead.hash;
     args[2] = AUDIT_GRANT_INDEX_CAP;
     args[3] = turn ?? '';
     args[4] = this.chains;
-    let i = 5;
+    args[5] = claimMs === undefined || turn === undefined ? '' : Math.max(1, Math.floor(claimMs));
+    let i = 6;
     for (const e of entries) {
       args[i++] = e.seq;
       args[i++] = e.prev;
@@ -86,7 +87,8 @@ export class RedisAuditStore implements AuditStore {
     }
     if (layout === 1) throw new AuditChainCountError('audit chain written under another chain count');
     const head = toHead(seq, hash);
-    return held === 1 ? { ok: false, head, turnHeld: true } : { ok: false, head };
+    if (held === 1) return { ok: false, head, turnHeld: true };
+    return held === 2 ? { ok: false, head, turnTaken: true } : { ok: false, head };
   }
 
   async range(chain: number, fromSeq: number, count: number): Promise<AuditEntry[]> {

@@ -128,11 +128,13 @@ return tonumber(redis.call('GET', KEYS[2]) or '0')`,
   /**
    * One audit chain. KEYS: stream, head, turn, then the grant index of each grant the batch names
    * (any number; all under the chain's tag). ARGV: expected seq ('' = empty chain), expected hash,
-   * index cap, the caller's turn token ('' = none), the writer's chain count, then seq, prev,
-   * hash, time, body and the KEYS position of the entry's grant index (0 = none) per entry →
-   * {1}, or {0[, seq, hash]} (current head) on a head mismatch, or {0, seq|nil, hash|nil, 1}
-   * when another writer holds the turn, or {0, nil, nil, 0, 1} when the chain was written under
-   * another chain count. A holder's success releases the turn. Stream ids are `<seq>-0` so
+   * index cap, the caller's turn token ('' = none), the writer's chain count, the turn's time to
+   * live in ms when a mismatch should claim it ('' = do not claim), then seq, prev, hash, time,
+   * body and the KEYS position of the entry's grant index (0 = none) per entry → {1}, or
+   * {0, seq|nil, hash|nil, 0|2} (current head; 2 = the turn is now the caller's) on a head
+   * mismatch, or {0, seq|nil, hash|nil, 1} when another writer holds the turn, or
+   * {0, nil, nil, 0, 1} when the chain was written under another chain count. Claiming on the
+   * mismatch saves the loser a round trip to take the turn. A holder's success releases the turn. Stream ids are `<seq>-0` so
    * XRANGE can seek by seq. The grant indexes are written in the same step as the entries, so an
    * index never names an entry that was not appended, nor misses one that was (until the cap).
    */
@@ -147,12 +149,16 @@ end
 local match
 if ARGV[1] == '' then match = not h[1] else match = h[1] == ARGV[1] and h[2] == ARGV[2] end
 if not match then
-  if not h[1] then return {0} end
-  return {0, h[1], h[2]}
+  local claimed = 0
+  if ARGV[6] ~= '' and ARGV[4] ~= '' then
+    redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[6])
+    claimed = 2
+  end
+  return {0, h[1] or false, h[2] or false, claimed}
 end
 local n = #ARGV
-if n >= 11 then
-  for i = 6, n, 6 do
+if n >= 12 then
+  for i = 7, n, 6 do
     redis.call('XADD', KEYS[1], ARGV[i] .. '-0', 'seq', ARGV[i], 'prev', ARGV[i + 1], 'hash', ARGV[i + 2], 'time', ARGV[i + 3], 'body', ARGV[i + 4])
     local k = tonumber(ARGV[i + 5])
     if k > 0 then redis.call('LPUSH', KEYS[k], ARGV[i]) end
