@@ -51,6 +51,9 @@ const event = (n: number) => ({
   agent: 'spiffe://bench/agent',
 });
 
+/** Callers' failures by error name, over the whole run (a give-up is an AuditContentionError). */
+const failures: Record<string, number> = {};
+
 /** C callers on `writer` until `until` (performance.now() ms); returns records written. */
 async function appendUntil(writer: ReturnType<typeof createAuditWriter>, until: number, start: number): Promise<number> {
   let n = start;
@@ -60,7 +63,7 @@ async function appendUntil(writer: ReturnType<typeof createAuditWriter>, until: 
       while (performance.now() < until) {
         await writer.record(event(n++)).then(
           () => ok++,
-          () => {},
+          (err: Error) => (failures[err.name] = (failures[err.name] ?? 0) + 1),
         );
       }
     }),
@@ -150,7 +153,7 @@ try {
       'SELECT count(*)::text AS rows, count(DISTINCT (chain, seq))::text AS seqs FROM audit_records',
     );
     console.log(
-      `written ${written} (${(written / SOAK_SECONDS).toFixed(0)} records/s); head seqs ${heads}; archive rows ${rows[0]?.rows}, distinct (chain, seq) ${rows[0]?.seqs}; Redis used_memory ${((await memory()) / 1e6).toFixed(1)} MB, stream length ${await total((i) => raw.xlen(`b2:{audit:${i}}:log`))}`,
+      `written ${written} (${(written / SOAK_SECONDS).toFixed(0)} records/s), failed ${JSON.stringify(failures)}; head seqs ${heads}; archive rows ${rows[0]?.rows}, distinct (chain, seq) ${rows[0]?.seqs}; Redis used_memory ${((await memory()) / 1e6).toFixed(1)} MB, stream length ${await total((i) => raw.xlen(`b2:{audit:${i}}:log`))}`,
     );
     const t1 = performance.now();
     const trail = await verifyTrail(tieredAuditStore(replicas[0]!.audit, db.archive), hmacKey);

@@ -7,7 +7,8 @@
  * Prints one table row per chain count and appends the table to bench/RESULTS.md (BENCH_RESULTS=off
  * to skip): records/s in all, how many gave up (AuditContentionError: an exchange answers 503 for
  * each), what the appends met (applied / stale head / stale head that claimed the turn / refused
- * because another writer held the turn) and records per applied append, CPU µs per record in the
+ * because another writer held the turn), separate take-turn calls, store calls per record and
+ * records per applied append, CPU µs per record in the
  * writer processes and in redis-server (steadier than records/s on a shared machine), and the
  * load average before and after.
  *
@@ -37,7 +38,7 @@ interface Result {
   reasons: Record<string, number>;
   /** Absent from writers of older checkouts. */
   cpuUs?: number;
-  appends?: { applied: number; stale: number; claimed: number; held: number; records: number };
+  appends?: { applied: number; stale: number; claimed: number; held: number; records: number; turnCalls: number };
 }
 
 /** The writer's store, counting what each append met. */
@@ -53,6 +54,12 @@ function counting(inner: AuditStore, tally: NonNullable<Result['appends']>): Aud
     else tally.stale++;
     return result;
   };
+  // Writers that take the turn in a call of its own (before the append claimed it) pay a round trip.
+  if (inner.takeTurn !== undefined)
+    store.takeTurn = (chain, ttlMs) => {
+      tally.turnCalls++;
+      return inner.takeTurn!(chain, ttlMs);
+    };
   return store;
 }
 
@@ -60,7 +67,7 @@ function counting(inner: AuditStore, tally: NonNullable<Result['appends']>): Aud
 async function child(): Promise<void> {
   const { URL: url, PREFIX: keyPrefix, CHAINS: chains, KEY: key, C: conc, S: seconds } = process.env;
   const stores = await connectRedisStores({ url: url!, keyPrefix: keyPrefix!, auditChains: Number(chains) }, 10_000);
-  const appends = { applied: 0, stale: 0, claimed: 0, held: 0, records: 0 };
+  const appends = { applied: 0, stale: 0, claimed: 0, held: 0, records: 0, turnCalls: 0 };
   const writer = createAuditWriter({ store: counting(stores.audit, appends), hmacKey: Buffer.from(key!, 'hex') });
   const result: Result = { ok: 0, failed: 0, reasons: {}, appends };
   process.stdout.write('ready\n');
@@ -152,7 +159,10 @@ async function parent(): Promise<void> {
         for (const r of results) for (const [k, v] of Object.entries(r.reasons)) reasons[k] = (reasons[k] ?? 0) + v;
         const counted = results.every((r) => r.appends !== undefined);
         const a = (pick: (x: NonNullable<Result['appends']>) => number) => sum(results, (r) => (r.appends ? pick(r.appends) : 0));
-        const appendCell = counted ? `${fmt(a((x) => x.applied))} / ${fmt(a((x) => x.stale))} / ${fmt(a((x) => x.claimed))} / ${fmt(a((x) => x.held))}` : 'n/a';
+        const calls = a((x) => x.applied + x.stale + x.claimed + x.held + x.turnCalls);
+        const appendCell = counted
+          ? `${fmt(a((x) => x.applied))} / ${fmt(a((x) => x.stale))} / ${fmt(a((x) => x.claimed))} / ${fmt(a((x) => x.held))} / ${fmt(a((x) => x.turnCalls))} (${ok > 0 ? (calls / ok).toFixed(2) : 'n/a'} per record)`
+          : 'n/a';
         const perAppend = counted && a((x) => x.applied) > 0 ? (a((x) => x.records) / a((x) => x.applied)).toFixed(1) : 'n/a';
         const writerCpu = results.every((r) => r.cpuUs !== undefined) && ok > 0 ? fmt(sum(results, (r) => r.cpuUs) / ok) : 'n/a';
         const gaveUp = sum(results, (r) => r.failed);
@@ -167,7 +177,7 @@ async function parent(): Promise<void> {
   }
   report(
     [
-      '| writer | chains | writers × callers | records/s | gave up | appends: applied / stale / stale + turn claimed / turn held by another | records per applied append | writer CPU µs/record | redis-server CPU µs/record | load average (1 min) |',
+      '| writer | chains | writers × callers | records/s | gave up | store calls: applied / stale / stale + turn claimed / turn held by another / separate take-turn calls (all per record) | records per applied append | writer CPU µs/record | redis-server CPU µs/record | load average (1 min) |',
       '|---|---|---|---|---|---|---|---|---|---|',
       ...rows,
     ],

@@ -19,6 +19,8 @@
  * BENCH_ONLY=metrics for the exchange with metrics on and off (bench/metrics-cost.ts).
  * BENCH_ONLY=resilience for time to fail in a stall, time to recover, 503s in a burst and the cost of
  * `minReplicasAck` (bench/resilience.ts).
+ * BENCH_ONLY=audit for audit append records/s with 1, 4 and 16 chains and 3 writer processes
+ * (bench/audit-contention.ts, with its env: R, C, S, CHAINS, BEFORE).
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
@@ -113,6 +115,11 @@ const redisFig = (before: RedisCounters, after: RedisCounters, total: number) =>
   `${((after.cpuUs - before.cpuUs) / total).toFixed(0)} µs, ${((after.reads - before.reads) / total).toFixed(2)} reads, ${((after.commands - before.commands) / total).toFixed(2)} cmds`;
 
 async function main(): Promise<void> {
+  if (process.env.BENCH_ONLY === 'audit') {
+    // Its own private redis-server and writer processes; prints and records its own table.
+    execFileSync(process.execPath, [...process.execArgv, fileURLToPath(new URL('./audit-contention.ts', import.meta.url))], { stdio: 'inherit' });
+    return;
+  }
   let redis: RedisHandle | undefined;
   if (useRedis) redis = await startRedis();
   // BENCH_ONLY=forward: only the /forward rows (bench/forward.ts); otherwise they follow the exchange rows.
