@@ -14,8 +14,11 @@
  *
  * Options (env): R writers (3), C callers each (16), S seconds (5), CHAINS (1,4,16), and
  * BEFORE=<another checkout> to run that checkout's writer too, row by row in the same run, for a
- * before → after comparison (its writer processes are started from its own copy of this file):
+ * before → after comparison (its writer processes are started from its own copy of this file; copy
+ * this one over it for the store-call and CPU columns, else they read n/a):
  *
+ *   `git worktree add --detach /tmp/base <commit> && ln -s "$PWD/node_modules" /tmp/base/node_modules`
+ *   `cp bench/audit-contention.ts /tmp/base/bench/`
  *   `npx tsx bench/audit-contention.ts`
  *   `BEFORE=/tmp/base R=3 C=16 S=5 CHAINS=1,4,16 npx tsx bench/audit-contention.ts`
  *   `BENCH_ONLY=audit npm run bench` (the same, with the same env)
