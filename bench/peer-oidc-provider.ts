@@ -126,7 +126,9 @@ export async function startOidcProviderPeer(options: OidcProviderPeerOptions): P
     },
   } as unknown as Configuration;
   const provider = new Provider(origin, configuration);
-  const { errors } = (await import('oidc-provider')) as unknown as { errors: Record<'InvalidRequest' | 'InvalidGrant' | 'InvalidScope', new (description: string) => Error> };
+  const { errors } = (await import('oidc-provider')) as unknown as {
+    errors: Record<'InvalidRequest' | 'InvalidGrant' | 'InvalidScope', new (description: string) => Error>;
+  };
   const resourceServer = {
     audience: 'crm',
     scope: options.scope,

@@ -248,7 +248,9 @@ async function main(): Promise<void> {
           .map(([name, us]) => `${name} ${us.toFixed(1)}`)
           .join(
             ' + ',
-          )} = ${floor.total.toFixed(0)} µs; the vault's mean ${exchangeUs.toFixed(0)} µs is ${(exchangeUs / floor.total).toFixed(2)}× it (goal ≤ 1.5)`,
+          )} = ${floor.total.toFixed(0)} µs; the vault's mean ${exchangeUs.toFixed(0)} µs is ${(exchangeUs / floor.total).toFixed(2)}× it (goal ≤ 1.5); per round, each with its own bare POST: ${done
+          .map((r) => (r.exchange.cpuUs / (floor.total - (floor.components['bare POST'] ?? 0) + r.bareForm.cpuUs)).toFixed(2))
+          .join(', ')}`,
       );
     }
   }
