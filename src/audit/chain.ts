@@ -83,7 +83,7 @@ export function chainRecords(
     const record: AuditRecord = { ...input, chain, seq };
     const body = recordBody(record) ?? canonicalJson(record);
     const hash = chainHash(key, prev, seq, body);
-    entries[i] = { chain, seq, prev, hash, time: record.time, body };
+    entries[i] = { chain, seq, prev, hash, time: record.time, body, grant: typeof record.grant === 'string' ? record.grant : '' };
     stored[i] = record;
     prev = hash;
   });
