@@ -17,7 +17,8 @@
  * to skip the ceilings (for profiling with --cpu-prof), BENCH_ONLY=bare to skip the exchange,
  * BENCH_TRACING=on to run the vault with tracing on (bench/tracing.ts).
  * The exchange's peer, node-oidc-provider serving RFC 8693 (bench/peer-oidc-provider.ts), runs in the
- * same rounds as /exchange (BENCH_PEER=off to leave it out, e.g. when profiling the exchange).
+ * same rounds as /exchange (BENCH_PEER=off to leave it out, e.g. when profiling the exchange). The
+ * component floor (bench/floor.ts) needs the bare form POST, so BENCH_ONLY=exchange prints no floor.
  * BENCH_ONLY=metrics for the exchange with metrics on and off (bench/metrics-cost.ts).
  * BENCH_ONLY=resilience for time to fail in a stall, time to recover, 503s in a burst and the cost of
  * `minReplicasAck` (bench/resilience.ts).
