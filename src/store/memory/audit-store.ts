@@ -48,8 +48,9 @@ export class MemoryAuditStore implements AuditStore {
     }
     delete c.turn;
     for (const entry of entries) {
-      c.entries.push({ ...entry });
-      const grant = indexedGrantOf(entry.body);
+      const { grant: _named, ...stored } = entry;
+      c.entries.push(stored);
+      const grant = indexedGrantOf(entry);
       if (grant === undefined) continue;
       const seqs = this.#byGrant.get(grant) ?? [];
       seqs.push(entry.seq);
