@@ -17,10 +17,11 @@
  * Several replicas append to each chain. Each writer caches the head it last
  * wrote; the store appends only if that is still the head and otherwise
  * returns the current one, so a batch is re-chained on it and retried. A
- * writer that lost a race takes the chain's append turn in the same store call
- * that refused it (when the store has turns): while a turn is held only its
- * holder can append, so contended replicas take turns instead of colliding
- * until one gives up, and a handover costs the new holder one round trip. The
+ * writer that lost a race retries at once on the head it got back; losing
+ * again, it takes the chain's append turn in the same store call that refused
+ * it (when the store has turns): while a turn is held only its holder can
+ * append, so contended replicas take turns instead of colliding until one
+ * gives up, and taking the turn costs no round trip of its own. The
  * same events (same objects, same acceptance times) are retried, so nothing is
  * duplicated or dropped, and at most one of the attempts is ever applied.
  *
@@ -164,7 +165,11 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
           lane.head,
           batch.map((p) => p.input),
         );
-        const result = await store.append(lane.chain, lane.head, entries, self, TURN_TTL_MS);
+        // The first retry goes at once on the head the refusal returned, without the turn: a
+        // handover then costs no pause, and most first retries land. From the second on it asks
+        // for the turn, so a writer losing again and again cannot starve (no give-ups).
+        const claim = attempt >= 1;
+        const result = await store.append(lane.chain, lane.head, entries, self, claim ? TURN_TTL_MS : undefined);
         if (result.ok) {
           const last = entries[entries.length - 1];
           if (last !== undefined) lane.head = { seq: last.seq, hash: last.hash };
@@ -176,11 +181,11 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
         lane.head = result.head;
         // Never before a turn could have run out: a stalled holder (GC, a busy CPU) is waited out.
         if (attempt >= maxRetries && performance.now() - started > TURN_TTL_MS) throw new AuditContentionError('audit chain head contended');
-        // Lost a race, and the refusal made the chain's turn ours: no one else can append now, so
-        // retry at once on the head it returned. Another writer's turn: it needs one append, so
-        // wait about a round trip. A store without turns: back off.
+        // Lost a race, and the refusal made the chain's turn ours (or we did not ask yet): retry
+        // at once on the head it returned. Another writer's turn: it needs one append, so wait
+        // about a round trip. Asked for the turn and got none (a store without turns): back off.
         if (result.turnHeld === true) await sleep(turnWaitMs(attempt));
-        else if (result.turnTaken !== true) await sleep(backoffMs(attempt));
+        else if (result.turnTaken !== true && claim) await sleep(backoffMs(attempt));
         // Events that queued during the pause ride along instead of waiting for another round trip.
         if (batch.length < maxBatch) batch.push(...take(lane, maxBatch - batch.length));
       }
