@@ -98,6 +98,25 @@ describe('audit writer', () => {
     expect(await verifyChain(shared, hmacKey)).toMatchObject({ ok: true, records: 200 });
   });
 
+  it('retries a lost race once at once without the turn, then asks for the turn in the append that refuses it', async () => {
+    const inner = createMemoryStores(1).audit;
+    const rival = createAuditWriter({ store: inner, hmacKey, now: () => NOW });
+    const claims: Array<number | undefined> = [];
+    let races = 2;
+    const { store } = instrumented(inner);
+    store.append = async (chain, head, entries, turn, claimMs) => {
+      claims.push(claimMs);
+      // Another replica appends just before each of this writer's first two attempts.
+      if (races-- > 0) await rival.record(event(100 + races));
+      return inner.append(chain, head, entries, turn, claimMs);
+    };
+    const writer = createAuditWriter({ store, hmacKey, now: () => NOW });
+
+    expect(await writer.record(event(0))).toStrictEqual({ ...event(0), chain: 0, seq: 3, time: '2026-11-02T10:00:00.000Z' });
+    expect(claims).toStrictEqual([undefined, 250, 250]);
+    expect(await verifyChain(inner, hmacKey)).toStrictEqual({ chain: 0, ok: true, records: 3, head: expect.objectContaining({ seq: 3 }) });
+  });
+
   it('gives up after bounded retries when the head never settles', async () => {
     const { store: inner } = instrumented();
     const store: AuditStore = { ...inner, append: async () => ({ ok: false, head: { seq: 99, hash: 'always-moving' } }) };
