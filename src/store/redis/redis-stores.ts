@@ -2,14 +2,14 @@ import { Cluster } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import type { StoreObserver, Stores } from '../stores.js';
 import { RedisAuditStore } from './audit-store.js';
-import { guardStore } from './errors.js';
+import { clusterClientState, guardStore } from './errors.js';
 import { RedisGrantStore } from './grant-store.js';
 import { RedisKeys } from './keys.js';
 import { RedisKillSwitchStore } from './kill-switch-store.js';
 import { RedisKillSwitchEvents, subscriberName } from './kill-switch-events.js';
 import { RedisAdminJobStore } from './admin-job-store.js';
 import { RedisLockStore } from './lock-store.js';
-import { ReplicaWaiter } from './replicas.js';
+import { ReplicaWaiters } from './replicas.js';
 import { resolveRedisStoreOptions } from './options.js';
 import type { RedisStoreOptions, ResolvedRedisStoreOptions } from './options.js';
 import { clusterOptions, createClient } from './client.js';
@@ -36,13 +36,14 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
   // would print every reconnect error to stderr.
   redis.on('error', () => {});
   const keys = new RedisKeys(resolved.keyPrefix);
-  const replicas = new ReplicaWaiter(redis, { replicas: resolved.minReplicasAck, timeoutMs: resolved.replicaAckTimeoutMs });
+  const replicas = new ReplicaWaiters(redis, { replicas: resolved.minReplicasAck, timeoutMs: resolved.replicaAckTimeoutMs });
   // Every store method fails as StoreUnavailableError (or passes StoreConflictError through), and
   // is timed for the observer once one is set: see errors.ts.
   let observer: StoreObserver | undefined;
   const watch = (name: string) => ({ name, observer: () => observer });
+  const state = redis instanceof Cluster ? clusterClientState(redis) : redis;
   const guard = <T extends object>(store: T, name?: string): T =>
-    guardStore(store, redis, name === undefined ? undefined : watch(name), resolved.commandTimeoutMs);
+    guardStore(store, state, name === undefined ? undefined : watch(name), resolved.commandTimeoutMs);
   const killSwitchEvents = guard(new RedisKillSwitchEvents(redis, keys.killEvents(), () => openSubscriber(redis, resolved), redis instanceof Cluster));
   return guard({
     grants: guard(new RedisGrantStore(redis, keys, replicas), 'grants'),
