@@ -23,6 +23,8 @@ import { RedisApprovalStore } from './approval-store.js';
 
 /** How long close() lets QUIT drain before dropping the socket. */
 const QUIT_GRACE_MS = 250;
+/** How soon a connection that ioredis ended by itself is started again. */
+const RESTART_AFTER_END_MS = 50;
 
 /**
  * Stores on one ioredis client (one connection, or one per Cluster master). Returns at once; the client connects in
@@ -35,6 +37,19 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
   // Failures reach callers as rejected commands; without a listener ioredis
   // would print every reconnect error to stderr.
   redis.on('error', () => {});
+  let closing = false;
+  // ioredis ends a Sentinel connection for good (status `end`, no more reconnects) when a failover
+  // notice (+switch-master) lands while it is still asking the sentinels for the master: its
+  // SentinelConnector then rejects with "Connection is closed". Seen here as a vault that never
+  // served again after a failover (test/integration/cluster/rotation-failover.test.ts). Until
+  // close(), an ended connection is started again.
+  if (!(redis instanceof Cluster))
+    redis.on('end', () => {
+      if (closing) return;
+      setTimeout(() => {
+        if (!closing && redis.status === 'end') redis.connect().catch(() => {});
+      }, RESTART_AFTER_END_MS).unref();
+    });
   const keys = new RedisKeys(resolved.keyPrefix);
   const replicas = new ReplicaWaiters(redis, { replicas: resolved.minReplicasAck, timeoutMs: resolved.replicaAckTimeoutMs });
   // Every store method fails as StoreUnavailableError (or passes StoreConflictError through), and
@@ -70,6 +85,7 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
       return [...new Set((await Promise.all(masters.map(durabilityProblemsOf))).flat())];
     },
     async close() {
+      closing = true;
       killSwitchEvents.close();
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, QUIT_GRACE_MS)));
