@@ -21,6 +21,29 @@ export interface ClientState {
   readonly stream?: { readonly writable: boolean } | undefined;
 }
 
+/** What the classification reads of a Cluster client: its state and its master connections. */
+export interface ClusterState {
+  readonly status: string;
+  nodes(role: 'master'): readonly ClientState[];
+}
+
+/**
+ * A Cluster has no socket of its own: its commands go out on one connection per master. A bare
+ * error is a command deadline when the cluster is ready and every master connection is up (the
+ * same test as one server's); while a master's connection is down the cause stays "unreachable".
+ */
+export function clusterClientState(cluster: ClusterState): ClientState {
+  return {
+    get status() {
+      return cluster.status;
+    },
+    get stream() {
+      const masters = cluster.nodes('master');
+      return { writable: masters.length > 0 && masters.every((n) => n.status === 'ready' && n.stream?.writable === true) };
+    },
+  };
+}
+
 /**
  * Maps anything thrown on the Redis path to StoreUnavailableError so callers
  * fail closed with 503, by the error's class or `code`, never its message.

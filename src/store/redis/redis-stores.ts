@@ -2,14 +2,14 @@ import { Cluster } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import type { StoreObserver, Stores } from '../stores.js';
 import { RedisAuditStore } from './audit-store.js';
-import { guardStore } from './errors.js';
+import { clusterClientState, guardStore } from './errors.js';
 import { RedisGrantStore } from './grant-store.js';
 import { RedisKeys } from './keys.js';
 import { RedisKillSwitchStore } from './kill-switch-store.js';
 import { RedisKillSwitchEvents, subscriberName } from './kill-switch-events.js';
 import { RedisAdminJobStore } from './admin-job-store.js';
 import { RedisLockStore } from './lock-store.js';
-import { ReplicaWaiter } from './replicas.js';
+import { ReplicaWaiters } from './replicas.js';
 import { resolveRedisStoreOptions } from './options.js';
 import type { RedisStoreOptions, ResolvedRedisStoreOptions } from './options.js';
 import { clusterOptions, createClient } from './client.js';
@@ -23,6 +23,8 @@ import { RedisApprovalStore } from './approval-store.js';
 
 /** How long close() lets QUIT drain before dropping the socket. */
 const QUIT_GRACE_MS = 250;
+/** How soon a connection that ioredis ended by itself is started again. */
+const RESTART_AFTER_END_MS = 50;
 
 /**
  * Stores on one ioredis client (one connection, or one per Cluster master). Returns at once; the client connects in
@@ -35,14 +37,28 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
   // Failures reach callers as rejected commands; without a listener ioredis
   // would print every reconnect error to stderr.
   redis.on('error', () => {});
+  let closing = false;
+  // ioredis ends a Sentinel connection for good (status `end`, no more reconnects) when a failover
+  // notice (+switch-master) lands while it is still asking the sentinels for the master: its
+  // SentinelConnector then rejects with "Connection is closed". Seen here as a vault that never
+  // served again after a failover (test/integration/cluster/rotation-failover.test.ts). Until
+  // close(), an ended connection is started again.
+  if (!(redis instanceof Cluster))
+    redis.on('end', () => {
+      if (closing) return;
+      setTimeout(() => {
+        if (!closing && redis.status === 'end') redis.connect().catch(() => {});
+      }, RESTART_AFTER_END_MS).unref();
+    });
   const keys = new RedisKeys(resolved.keyPrefix);
-  const replicas = new ReplicaWaiter(redis, { replicas: resolved.minReplicasAck, timeoutMs: resolved.replicaAckTimeoutMs });
+  const replicas = new ReplicaWaiters(redis, { replicas: resolved.minReplicasAck, timeoutMs: resolved.replicaAckTimeoutMs });
   // Every store method fails as StoreUnavailableError (or passes StoreConflictError through), and
   // is timed for the observer once one is set: see errors.ts.
   let observer: StoreObserver | undefined;
   const watch = (name: string) => ({ name, observer: () => observer });
+  const state = redis instanceof Cluster ? clusterClientState(redis) : redis;
   const guard = <T extends object>(store: T, name?: string): T =>
-    guardStore(store, redis, name === undefined ? undefined : watch(name), resolved.commandTimeoutMs);
+    guardStore(store, state, name === undefined ? undefined : watch(name), resolved.commandTimeoutMs);
   const killSwitchEvents = guard(new RedisKillSwitchEvents(redis, keys.killEvents(), () => openSubscriber(redis, resolved), redis instanceof Cluster));
   return guard({
     grants: guard(new RedisGrantStore(redis, keys, replicas), 'grants'),
@@ -69,6 +85,7 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
       return [...new Set((await Promise.all(masters.map(durabilityProblemsOf))).flat())];
     },
     async close() {
+      closing = true;
       killSwitchEvents.close();
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, QUIT_GRACE_MS)));
