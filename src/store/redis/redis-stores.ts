@@ -20,6 +20,7 @@ import { RedisOneShotStore, RedisSessionStore } from './session-store.js';
 import { RedisRevocationQueue } from './revocation-queue.js';
 import { RedisWebhookQueue } from './webhook-queue.js';
 import { RedisApprovalStore } from './approval-store.js';
+import { StoreLiveness } from '../liveness.js';
 
 /** How long close() lets QUIT drain before dropping the socket. */
 const QUIT_GRACE_MS = 250;
@@ -41,8 +42,10 @@ export function createRedisStores(opts: RedisStoreOptions): Stores {
   // is timed for the observer once one is set: see errors.ts.
   let observer: StoreObserver | undefined;
   const watch = (name: string) => ({ name, observer: () => observer });
+  // Every answer of this client counts: a deadline fails a call only while Redis answers nothing (budget.ts).
+  const liveness = new StoreLiveness();
   const guard = <T extends object>(store: T, name?: string): T =>
-    guardStore(store, redis, name === undefined ? undefined : watch(name), resolved.commandTimeoutMs);
+    guardStore(store, redis, name === undefined ? undefined : watch(name), resolved.commandTimeoutMs, liveness);
   const killSwitchEvents = guard(new RedisKillSwitchEvents(redis, keys.killEvents(), () => openSubscriber(redis, resolved), redis instanceof Cluster));
   return guard({
     grants: guard(new RedisGrantStore(redis, keys, replicas), 'grants'),
