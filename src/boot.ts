@@ -223,7 +223,8 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
 /** Why Redis could not be used at start, naming the settings to check and a code, never a value. */
 function connectProblem(err: unknown, address: 'url' | 'nodes'): string {
   const reason = err instanceof StoreConnectError && err.reason !== undefined ? ` (${err.reason})` : '';
-  if (err instanceof StoreConnectError && err.failure === 'credentials') return `store.redis.username, store.redis.passwordFile: Redis refused the credentials${reason}`;
+  if (err instanceof StoreConnectError && err.failure === 'credentials')
+    return `store.redis.username, store.redis.passwordFile: Redis refused the credentials${reason}`;
   if (err instanceof StoreConnectError && err.failure === 'certificate')
     return `store.redis.tlsCaFile: the Redis server's TLS certificate was not accepted${reason}`;
   return `store.redis.${address}: Redis did not answer within 5 s${reason}`;

@@ -49,7 +49,12 @@ describe('the vault on a TLS-only Redis with an ACL user', () => {
     expect(keys.filter((k) => k.includes(grant.id)).length).toBeGreaterThan(0);
     // The vault's connections are the ACL user's, over TLS (CLIENT LIST shows no plain-port client: there is none).
     const clients = (await admin.client('LIST')) as string;
-    const users = new Set(clients.trim().split('\n').map((line) => /\buser=(\S+)/.exec(line)?.[1]));
+    const users = new Set(
+      clients
+        .trim()
+        .split('\n')
+        .map((line) => /\buser=(\S+)/.exec(line)?.[1]),
+    );
     expect([...users]).toStrictEqual([redis.username]);
   });
 
