@@ -10,6 +10,14 @@
  * own process (bench/upstream.ts), so each row reports the proxy's CPU per
  * request and the upstream's.
  *
+ * CPU per request falls as a server's request rate rises (more requests per
+ * event-loop wake-up, idle costs spread thinner), so each round also runs the
+ * direct path and the relay at the rate the vault reached: the upstream's and
+ * the relay's CPU per request at that rate are the like-for-like yardsticks.
+ * Each run also prints the Redis commands per forward (INFO commandstats).
+ * `BENCH_FORWARD_PATHS=vault` (a comma list of direct, vault, nginx, relay)
+ * runs only those paths, e.g. to profile the vault alone with --cpu-prof.
+ *
  * Tokens: one operation token whose record allows every use of the run,
  * stored through the TokenStore exactly as /exchange stores one. Each
  * forward still reads the token, spends a use with the same atomic script a
@@ -18,6 +26,7 @@
  * single-use token needs per call, which the exchange rows measure.
  */
 import { X509Certificate } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { x5tS256 } from '../src/crypto/thumbprint.js';
 import { mintOperationToken } from '../src/tokens/operation-token.js';
@@ -40,7 +49,7 @@ const GATEWAY = 'spiffe://dev.local/gateway';
 export interface ForwardRows {
   lines: string[];
   /** Per round: req/s and CPU µs/req of each path, for the goal lines. */
-  rounds: Array<Record<'direct' | 'vault' | 'nginx' | 'relay', { rps: number; cpuUs: number; upstreamUs: number }>>;
+  rounds: Array<Record<'direct' | 'vault' | 'nginx' | 'relay' | 'directAtVaultRate' | 'relayAtVaultRate', { rps: number; cpuUs: number; upstreamUs: number }>>;
 }
 
 export async function benchForward<F extends Figures>(
@@ -136,6 +145,9 @@ export async function benchForward<F extends Figures>(
       return { ...f, cpuUs, upstreamUs };
     };
 
+    // BENCH_FORWARD_PATHS=vault (a comma list of direct, vault, nginx, relay): only those rows, e.g. to profile the vault alone.
+    const only = process.env.BENCH_FORWARD_PATHS?.split(',');
+    if (only) for (const name of Object.keys(paths) as Path[]) if (!only.includes(name)) paths[name] = undefined as never;
     for (const name of Object.keys(paths) as Path[]) {
       if (!paths[name]) continue;
       const check = await measure(name, 1);
@@ -143,30 +155,53 @@ export async function benchForward<F extends Figures>(
       await measure(name, 3);
     }
 
+    // What one forward asks of Redis, by command (INFO commandstats around the vault's runs).
+    const stats = options.redisUrl ? new Redis(options.redisUrl) : undefined;
+    const calls = async () => {
+      const counts = new Map<string, number>();
+      for (const [, name, n] of ((await stats?.info('commandstats')) ?? '').matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) counts.set(name!, Number(n));
+      return counts;
+    };
+    const perForward = new Map<string, number>();
+    let forwards = 0;
     const rounds: ForwardRows['rounds'] = [];
     const rows: string[] = [];
     const skipped = { rps: NaN, cpuUs: NaN, upstreamUs: NaN, p50: NaN, p99: NaN, non2xx: 0, errors: 0, total: 0 } as F & { upstreamUs: number };
     const cell = (f: F & { upstreamUs: number }) => `${options.fig(f)}, up ${f.upstreamUs.toFixed(0)} µs`;
+    const run = (name: Path, duration?: number, rate?: number) => (paths[name] ? measure(name, duration, rate) : Promise.resolve(skipped));
     for (let round = 1; round <= options.rounds; round++) {
-      const d = await measure('direct');
-      const v = await measure('vault');
-      const n = paths.nginx ? await measure('nginx') : skipped;
-      const r = await measure('relay');
+      const d = await run('direct');
+      const before = await calls();
+      const v = await run('vault');
+      const after = await calls();
+      forwards += v.total;
+      for (const [name, n] of after) perForward.set(name, (perForward.get(name) ?? 0) + n - (before.get(name) ?? 0));
+      // The upstream's CPU per request depends on its request rate (fewer requests per event-loop wake-up
+      // at a lower rate): the direct path again at the vault's rate is the like-for-like yardstick.
+      const same = paths.vault && v.rps > 0 ? await run('direct', undefined, Math.round(v.rps)) : skipped;
+      // Likewise a proxy's own CPU per request: the relay at the vault's rate.
+      const relaySame = paths.vault && v.rps > 0 ? await run('relay', undefined, Math.round(v.rps)) : skipped;
+      const n = await run('nginx');
+      const r = await run('relay');
       const pick = (f: typeof d) => ({ rps: f.rps, cpuUs: f.cpuUs, upstreamUs: f.upstreamUs });
-      rounds.push({ direct: pick(d), vault: pick(v), nginx: pick(n), relay: pick(r) });
+      rounds.push({ direct: pick(d), vault: pick(v), nginx: pick(n), relay: pick(r), directAtVaultRate: pick(same), relayAtVaultRate: pick(relaySame) });
       rows.push(
-        `| ${round} | ${cell(d)} | ${cell(v)} | ${cell(n)} | ${cell(r)} | ${(v.rps / n.rps).toFixed(2)} | ${(v.cpuUs / r.cpuUs).toFixed(2)} | ${(v.upstreamUs / d.upstreamUs).toFixed(2)} | ${v.non2xx}/${v.errors} |`,
+        `| ${round} | ${cell(d)} | ${cell(v)} | ${cell(n)} | ${cell(r)} | ${(v.rps / n.rps).toFixed(2)} | ${(v.cpuUs / r.cpuUs).toFixed(2)} (relay at the vault's rate ${relaySame.cpuUs.toFixed(0)} µs: ${(v.cpuUs / relaySame.cpuUs).toFixed(2)}) | ${(v.upstreamUs / d.upstreamUs).toFixed(2)} (${same.upstreamUs.toFixed(0)} µs direct at ${same.rps.toFixed(0)} req/s: ${(v.upstreamUs / same.upstreamUs).toFixed(2)}) | ${v.non2xx}/${v.errors} |`,
       );
     }
+    stats?.disconnect();
+    const commands = [...perForward].filter(([name, n]) => n > 0 && name !== 'info').sort((a, b) => b[1] - a[1]);
     const maxRps = rounds.reduce((sum, r) => sum + r.vault.rps, 0) / rounds.length;
-    const half = await measure('vault', undefined, Math.max(1, Math.round(maxRps / 2)));
+    const half = await run('vault', undefined, Math.max(1, Math.round(maxRps / 2)));
     lines.push(
       '',
       '/forward: the same upstream GET straight to the upstream, through the vault, nginx and an undici relay (req/s (p50/p99 ms, proxy CPU µs/req), upstream CPU µs/req)',
       '',
-      '| round | direct (the upstream itself) | via /forward | via nginx | via undici relay | vault/nginx req/s (goal ≥ 0.5) | vault/relay CPU (goal ≤ 2) | upstream CPU vault/direct (goal 1) | forward non-2xx/errors |',
+      '| round | direct (the upstream itself) | via /forward | via nginx | via undici relay | vault/nginx req/s (goal ≥ 0.5) | vault/relay CPU (goal ≤ 2; in brackets: the relay at the vault\'s rate) | upstream CPU vault/direct (goal 1; in brackets: direct at the vault\'s rate) | forward non-2xx/errors |',
       '|---|---|---|---|---|---|---|---|---|',
       ...rows,
+      '',
+      `Redis commands per forward (INFO commandstats over the vault's runs, background timers included): ${commands.map(([name, n]) => `${name} ${(n / Math.max(1, forwards)).toFixed(2)}`).join(', ') || 'n/a (memory store)'}`,
       '',
       `/forward at 50 % of its maximum rate (${(maxRps / 2).toFixed(0)} req/s asked): ${half.rps.toFixed(0)} req/s, p50 ${half.p50} ms, p99 ${half.p99} ms (goal < 10 ms), ${half.cpuUs.toFixed(0)} µs vault CPU/req, ${half.non2xx}/${half.errors} non-2xx/errors`,
     );

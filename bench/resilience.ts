@@ -15,6 +15,7 @@ import { Agent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AGENT_A, exchangeParams, startExchangeVault, type ExchangeVault } from '../test/helpers/exchange-fixture.js';
 import { call } from '../test/helpers/https-client.js';
+import { timeRecovery } from '../test/helpers/redis-recovery.js';
 import { startRedis, type RedisHandle } from '../test/helpers/redis-server.js';
 import type { Figures, Load } from './metrics-cost.js';
 
@@ -53,29 +54,11 @@ async function stall(redis: RedisHandle, vault: ExchangeVault, body: string): Pr
 
 async function recovery(redis: RedisHandle, vaults: ExchangeVault[], bodies: string[], outage: 'paused' | 'killed'): Promise<string> {
   const agents = vaults.map((v) => agentFor(v, true, 2));
-  let back = Infinity;
-  const firstOk = vaults.map(() => Infinity);
-  let running = true;
-  const loops = vaults.map(async (vault, i) => {
-    while (running && firstOk[i] === Infinity) {
-      const { status } = await exchangeOnce(vault, vault.internalUrl, bodies[i]!, agents[i]!);
-      if (status === 200 && performance.now() > back) firstOk[i] = performance.now();
-      await sleep(5);
-    }
-  });
-  await sleep(300);
-  if (outage === 'paused') redis.pause();
-  else await redis.kill();
-  await sleep(3_000);
-  if (outage === 'paused') redis.resume();
-  else await redis.restart();
-  back = performance.now();
-  await Promise.race([Promise.all(loops), sleep(10_000)]);
-  running = false;
-  await Promise.all(loops);
+  const callers = vaults.map((vault, i) => () => exchangeOnce(vault, vault.internalUrl, bodies[i]!, agents[i]!));
+  const recovered = await timeRecovery({ redis, outage, callers, warmupMs: 300, pauseBetweenMs: 5 });
   for (const a of agents) a.destroy();
   await sleep(500);
-  return `| recovery after Redis ${outage} 3 s: first 200 per replica after Redis answers | ${vaults.length} replicas | ${firstOk.map((t) => `${(t - back).toFixed(0)} ms`).join(', ')} |`;
+  return `| recovery after Redis ${outage} 3 s: first 200 per replica after Redis answers | ${vaults.length} replicas | ${recovered.map((t) => `${t.toFixed(0)} ms`).join(', ')} |`;
 }
 
 async function burst(vault: ExchangeVault, body: string, round: number): Promise<string> {

@@ -16,6 +16,9 @@
  * BENCH_ROUNDS (default 2), BENCH_STORE=memory to skip Redis, BENCH_ONLY=exchange
  * to skip the ceilings (for profiling with --cpu-prof), BENCH_ONLY=bare to skip the exchange,
  * BENCH_TRACING=on to run the vault with tracing on (bench/tracing.ts).
+ * The exchange's peer, node-oidc-provider serving RFC 8693 (bench/peer-oidc-provider.ts), runs in the
+ * same rounds as /exchange (BENCH_PEER=off to leave it out, e.g. when profiling the exchange). The
+ * component floor (bench/floor.ts) needs the bare form POST, so BENCH_ONLY=exchange prints no floor.
  * BENCH_ONLY=metrics for the exchange with metrics on and off (bench/metrics-cost.ts).
  * BENCH_ONLY=resilience for time to fail in a stall, time to recover, 503s in a burst and the cost of
  * `minReplicasAck` (bench/resilience.ts).
@@ -42,6 +45,7 @@ import { benchTracing } from './tracing.js';
 import { benchMetricsCost } from './metrics-cost.js';
 import { measureFloor } from './floor.js';
 import { benchResilience } from './resilience.js';
+import { sanUri, startOidcProviderPeer } from './peer-oidc-provider.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -179,6 +183,19 @@ async function main(): Promise<void> {
   if (sanity.status !== 200) throw new Error(`exchange does not work: ${sanity.status} ${sanity.text}`);
 
   const exchange = { method: 'POST' as const, body, headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' } };
+  const peer =
+    process.env.BENCH_PEER === 'off' || process.env.BENCH_ONLY === 'bare'
+      ? undefined
+      : await startOidcProviderPeer({
+          tls: { cert: vault.runtime.tls.cert, key: vault.runtime.tls.key, gatewayCa: vault.runtime.tls.gatewayCa },
+          gatewayId: sanUri(vault.pki.gateway.cert),
+          subject: { issuer: vault.ids.idp.issuer, jwksFile: vault.ids.idp.jwksFile, alg: vault.ids.idp.alg },
+          actor: { issuer: vault.ids.agents.issuer, jwksFile: vault.ids.agents.jwksFile, alg: vault.ids.agents.alg },
+          audience: vault.ids.audience,
+          scope: 'crm:records.read',
+          ...(redis ? { redisUrl: redis.url } : {}),
+        });
+  const peerRequest = peer && { ...exchange, body: peer.body(body) };
   // Warm-up (JIT, connection pools, caches), not reported.
   const only = process.env.BENCH_ONLY;
   const skipped: Figures = { rps: NaN, total: 0, p50: NaN, p99: NaN, non2xx: 0, errors: 0, cpuUs: NaN };
@@ -189,16 +206,22 @@ async function main(): Promise<void> {
     await load(bareFormUrl, tls, exchange, 3);
   }
   await load(`${vault.internalUrl}/exchange`, tls, exchange, 3);
+  if (peer && peerRequest) {
+    const check = await load(peer.url, tls, peerRequest, 1);
+    if (check.non2xx > 0 || check.errors > 0) throw new Error('the oidc-provider peer does not answer 2xx');
+    await load(peer.url, tls, peerRequest, 3);
+  }
 
   const stats = redis ? new Redis(redis.url) : undefined;
-  const results: Array<{ round: number; bare: Figures; bareForm: Figures; exchange: Figures; redis: string }> = [];
+  const results: Array<{ round: number; bare: Figures; bareForm: Figures; exchange: Figures; peer: Figures; redis: string }> = [];
   for (let round = 1; round <= rounds; round++) {
     const b = only === 'exchange' ? skipped : await load(bareUrl, tls, { method: 'GET' });
     const f = only === 'exchange' ? skipped : await load(bareFormUrl, tls, exchange);
     const before = stats ? await redisCounters(stats) : undefined;
     const e = only === 'bare' ? skipped : await load(`${vault.internalUrl}/exchange`, tls, exchange);
     const after = stats ? await redisCounters(stats) : undefined;
-    results.push({ round, bare: b, bareForm: f, exchange: e, redis: before && after && e.total > 0 ? redisFig(before, after, e.total) : 'n/a' });
+    const p = peer && peerRequest ? await load(peer.url, tls, peerRequest) : skipped;
+    results.push({ round, bare: b, bareForm: f, exchange: e, peer: p, redis: before && after && e.total > 0 ? redisFig(before, after, e.total) : 'n/a' });
   }
   stats?.disconnect();
 
@@ -212,6 +235,14 @@ async function main(): Promise<void> {
       '',
       `/exchange at 50 % of its maximum rate (${(maxRps / 2).toFixed(0)} req/s asked): ${half.rps.toFixed(0)} req/s, p50 ${half.p50} ms, p99 ${half.p99} ms (goal < 10 ms), ${half.cpuUs.toFixed(0)} µs vault CPU/req, ${half.non2xx}/${half.errors} non-2xx/errors`,
     );
+    const peerDone = done.filter((r) => r.peer.total > 0);
+    if (peerDone.length > 0) {
+      const sum = (pick: (r: (typeof results)[number]) => number) => peerDone.reduce((total, r) => total + pick(r), 0);
+      tail.push(
+        '',
+        `/exchange against the oidc-provider RFC 8693 peer over ${peerDone.length} rounds: ${(sum((r) => r.exchange.rps) / sum((r) => r.peer.rps)).toFixed(2)}× its req/s (goal ≥ 3), ${(sum((r) => r.peer.cpuUs) / sum((r) => r.exchange.cpuUs)).toFixed(2)}× less server CPU per request`,
+      );
+    }
     if (only !== 'exchange') {
       const params = new URLSearchParams(body);
       const floor = await measureFloor({
@@ -227,7 +258,9 @@ async function main(): Promise<void> {
           .map(([name, us]) => `${name} ${us.toFixed(1)}`)
           .join(
             ' + ',
-          )} = ${floor.total.toFixed(0)} µs; the vault's mean ${exchangeUs.toFixed(0)} µs is ${(exchangeUs / floor.total).toFixed(2)}× it (goal ≤ 1.5)`,
+          )} = ${floor.total.toFixed(0)} µs; the vault's mean ${exchangeUs.toFixed(0)} µs is ${(exchangeUs / floor.total).toFixed(2)}× it (goal ≤ 1.5); per round, each with its own bare POST: ${done
+          .map((r) => (r.exchange.cpuUs / (floor.total - (floor.components['bare POST'] ?? 0) + r.bareForm.cpuUs)).toFixed(2))
+          .join(', ')}`,
       );
     }
   }
@@ -237,14 +270,15 @@ async function main(): Promise<void> {
     `machine: ${cpus().length} CPUs (${cpu}); node ${process.version}; ${new Date().toISOString()}`,
     `store: ${useRedis ? 'redis (private, AOF everysec)' : 'memory'}; ${tracing.label}; ${connections} keep-alive mTLS connections; 3 s warm-up each, then ${seconds} s per run; autocannon in a child process`,
     '',
-    '| round | bare GET req/s (p50/p99 ms, server CPU µs/req) | bare form POST req/s (same) | exchanges/s (same) | ratio to GET | ratio to form POST | exchange non-2xx/errors | redis-server per exchange (CPU, socket reads, commands) |',
-    '|---|---|---|---|---|---|---|---|',
+    '| round | bare GET req/s (p50/p99 ms, server CPU µs/req) | bare form POST req/s (same) | exchanges/s (same) | oidc-provider RFC 8693 peer req/s (same) | exchange/peer req/s (goal ≥ 3) | peer/exchange CPU µs | ratio to GET | ratio to form POST | exchange non-2xx/errors, peer | redis-server per exchange (CPU, socket reads, commands) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...results.map(
       (r) =>
-        `| ${r.round} | ${fig(r.bare)} | ${fig(r.bareForm)} | ${fig(r.exchange)} | ${(r.exchange.rps / r.bare.rps).toFixed(2)} | ${(r.exchange.rps / r.bareForm.rps).toFixed(2)} | ${r.exchange.non2xx}/${r.exchange.errors} | ${r.redis} |`,
+        `| ${r.round} | ${fig(r.bare)} | ${fig(r.bareForm)} | ${fig(r.exchange)} | ${fig(r.peer)} | ${(r.exchange.rps / r.peer.rps).toFixed(2)} | ${(r.peer.cpuUs / r.exchange.cpuUs).toFixed(2)} | ${(r.exchange.rps / r.bare.rps).toFixed(2)} | ${(r.exchange.rps / r.bareForm.rps).toFixed(2)} | ${r.exchange.non2xx}/${r.exchange.errors}, ${r.peer.non2xx}/${r.peer.errors} | ${r.redis} |`,
     ),
   ];
   await bare.close();
+  await peer?.close();
   await vault.close();
   await tracing.stop();
   report([...lines, ...tail, ...(only === undefined ? await forwardRows() : [])]);

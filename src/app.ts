@@ -190,13 +190,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
     async close() {
       killSwitchCache.stop();
       await globalKill.stop();
-      deps.checkpointer.stop();
       await revocations.stop();
       await webhookDelivery.stop();
       await deps.archive?.archiver.stop();
       await Promise.all([pub.close(), internal.close(), metricsListener?.close()]);
       // A rotation still waiting for the store is on disk before the process may exit.
       await upstreamAccess.rotations.close();
+      // After the last request's audit records: their heads are signed before the process exits.
+      await deps.checkpointer.stop();
     },
   };
 }

@@ -26,6 +26,7 @@
 import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { AuditEntry, AuditHead } from '../store/audit-store.js';
 import type { AuditRecord } from './events.js';
+import { recordBody } from './record-body.js';
 
 /** JSON with object keys in sorted order at every level: equal records give byte-equal bodies. */
 export function canonicalJson(value: unknown): string {
@@ -80,9 +81,9 @@ export function chainRecords(
   records.forEach((input, i) => {
     seq += 1;
     const record: AuditRecord = { ...input, chain, seq };
-    const body = canonicalJson(record);
+    const body = recordBody(record) ?? canonicalJson(record);
     const hash = chainHash(key, prev, seq, body);
-    entries[i] = { chain, seq, prev, hash, time: record.time, body };
+    entries[i] = { chain, seq, prev, hash, time: record.time, body, grant: typeof record.grant === 'string' ? record.grant : '' };
     stored[i] = record;
     prev = hash;
   });

@@ -50,7 +50,12 @@ export interface Checkpointer {
   latest(): Array<AuditCheckpoint | undefined>;
   /** Per chain, the newer of `latest()` and what `load` reads back (an unreadable or forged file goes to `onError`). */
   newest(): Promise<Array<AuditCheckpoint | undefined>>;
-  stop(): void;
+  /**
+   * No timer and no background pass from now on; the chains with unvouched records are signed one
+   * last time (a failure goes to `onError`). Resolves once every pass has written, so nothing
+   * writes the checkpoint file after shutdown.
+   */
+  stop(): Promise<void>;
 }
 
 export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
@@ -119,7 +124,7 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
   const due = () => allChains.filter((c) => sinceLast[c]! > 0);
 
   function background(): void {
-    if (backgroundQueued) return;
+    if (backgroundQueued || stopped) return;
     backgroundQueued = true;
     lastStarted = performance.now();
     checkpointNow(due())
@@ -167,10 +172,13 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
       for (const cp of merged) if (cp.chain < store.chains) out[cp.chain] = cp;
       return out;
     },
-    stop: () => {
+    async stop() {
       stopped = true;
       clearTimeout(timer);
       timer = undefined;
+      const unvouched = due();
+      if (unvouched.length > 0) await checkpointNow(unvouched).catch(onError);
+      await tail;
     },
   };
 }

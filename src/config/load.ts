@@ -4,9 +4,10 @@
  * reader of process.env.
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { resolve, dirname, isAbsolute } from 'node:path';
+import { resolve, dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { filePathFields, resolveFilePaths } from './file-paths.js';
 import { configSchema, type Config } from './schema.js';
 import { ProviderCatalog } from '../providers/catalog.js';
 
@@ -35,33 +36,8 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string[], 'string' | 'int']> = [
   ['LOG_LEVEL', ['log', 'level'], 'string'],
 ];
 
-/** Paths in the file are relative to the file's directory. */
-const PATH_FIELDS: ReadonlyArray<string[]> = [
-  ['tls', 'cert'],
-  ['tls', 'key'],
-  ['tls', 'gatewayCa'],
-  ['tls', 'adminCa'],
-  ['keys', 'dir'],
-  ['admins', 'jwt', 'jwksFile'],
-  ['audit', 'checkpointFile'],
-  ['identity', 'login', 'clientSecretFile'],
-  ['store', 'redis', 'passwordFile'],
-  ['store', 'redis', 'sentinelPasswordFile'],
-  ['store', 'redis', 'tlsCaFile'],
-];
-
-/** The files of each webhook endpoint (an array, so not in PATH_FIELDS), relative to `dir`. */
-function resolveWebhookFiles(raw: Record<string, unknown>, dir: string): void {
-  const endpoints = getPath(raw, ['webhooks', 'endpoints']);
-  if (!Array.isArray(endpoints)) return;
-  for (const endpoint of endpoints) {
-    if (!isRecord(endpoint)) continue;
-    for (const key of ['secretFile', 'caFile']) {
-      const value = endpoint[key];
-      if (typeof value === 'string' && !isAbsolute(value)) endpoint[key] = resolve(dir, value);
-    }
-  }
-}
+/** The file-path fields of the schema: relative paths in a file are relative to the file's directory. */
+const FILE_FIELDS = filePathFields(configSchema);
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
   let node = target;
@@ -71,15 +47,6 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
     node = node[key] as Record<string, unknown>;
   }
   node[path[path.length - 1]!] = value;
-}
-
-function getPath(target: Record<string, unknown>, path: string[]): unknown {
-  let node: unknown = target;
-  for (const key of path) {
-    if (typeof node !== 'object' || node === null) return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
-  return node;
 }
 
 function formatIssues(error: z.ZodError): string[] {
@@ -166,11 +133,7 @@ export function loadConfig(env: Env = process.env, defaults: Record<string, unkn
         problems.push(`${path}: must contain a mapping at the top level`);
       } else {
         raw = parsed as Record<string, unknown>;
-        for (const field of PATH_FIELDS) {
-          const value = getPath(raw, field);
-          if (typeof value === 'string' && !isAbsolute(value)) setPath(raw, field, resolve(dirname(path), value));
-        }
-        resolveWebhookFiles(raw, dirname(path));
+        resolveFilePaths(raw, FILE_FIELDS, dirname(path));
       }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;

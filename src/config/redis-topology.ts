@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { filePath } from './fields.js';
 
 /**
  * How the vault reaches Redis (`store.redis`): one server (`url`), a Sentinel set (`nodes` are the
@@ -19,11 +20,11 @@ export const redisTopologyFields = {
     .optional(),
   /** ACL user (Redis 6+ `AUTH <username> <password>`). */
   username: z.string().min(1).max(256).optional(),
-  passwordFile: z.string().min(1).optional(),
+  passwordFile: filePath.optional(),
   /** Password of the sentinels themselves (their `requirepass`), when they have one. */
-  sentinelPasswordFile: z.string().min(1).optional(),
+  sentinelPasswordFile: filePath.optional(),
   /** PEM bundle of the CA(s) a `rediss://` server certificate must chain to; default: Node's CAs. */
-  tlsCaFile: z.string().min(1).optional(),
+  tlsCaFile: filePath.optional(),
 };
 
 interface TopologyFields {

@@ -162,8 +162,14 @@ function apiBaseOf(provider: Provider, grant: Grant): URL {
     assert(url, () => new UpstreamError('instance URL outside the provider hosts'));
     return url;
   }
+  const cached = configuredBases.get(provider);
+  if (cached) return cached;
   const url = new URL(provider.apiBase.url);
   const allowed = url.protocol === 'https:' || (url.protocol === 'http:' && provider.allowPrivateNetwork);
   assert(allowed && url.username === '' && url.password === '' && url.search === '', () => new UpstreamError('provider API base refused'));
+  configuredBases.set(provider, url);
   return url;
 }
+
+/** A configured API base, parsed and checked once per provider (the catalog's objects do not change; a reload builds new ones). */
+const configuredBases = new WeakMap<Provider, URL>();

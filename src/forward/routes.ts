@@ -76,6 +76,7 @@ export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
   const routes = app.withTypeProvider<ZodTypeProvider>();
+  const names: ConnectionNames = new WeakMap();
 
   const record = (request: FastifyRequest, event: AuditEventInput) => {
     const traceId = auditTraceId(request);
@@ -128,7 +129,7 @@ export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app
         request.method,
         request.headers.authorization,
         request.peer,
-        vaultAuthority(request, vaultHosts),
+        vaultAuthority(request, vaultHosts, names),
         p.trail,
       );
       p.template = redeemed.template;
@@ -181,13 +182,25 @@ export const forwardRoutes: FastifyPluginAsync<ForwardRouteOptions> = async (app
  * The names this request may use for the vault: the TLS SNI name it connected with, the address
  * and port it connected to, and the configured internal URL's host. Any other Host is forged or misrouted (RFC 9110 §7.4) and is refused.
  */
-function vaultAuthority(request: FastifyRequest, vaultHosts: readonly string[]): VaultAuthority {
+function vaultAuthority(request: FastifyRequest, vaultHosts: readonly string[], names: ConnectionNames): VaultAuthority {
   const socket = request.raw.socket as import('node:tls').TLSSocket;
+  let allowed = names.get(socket);
+  if (!allowed) {
+    allowed = connectionNames(socket, vaultHosts);
+    names.set(socket, allowed);
+  }
+  return { host: request.headers.host?.toLowerCase(), allowed };
+}
+
+/** The names of each open connection: its local address, port and SNI name cannot change while it is open. */
+type ConnectionNames = WeakMap<import('node:tls').TLSSocket, ReadonlySet<string>>;
+
+function connectionNames(socket: import('node:tls').TLSSocket, vaultHosts: readonly string[]): ReadonlySet<string> {
   const port = socket.localPort;
   const address = socket.localAddress ?? '';
   const allowed = new Set<string>([`${address.includes(':') ? `[${address}]` : address}:${port}`, ...vaultHosts.map((h) => h.toLowerCase())]);
   const sni = typeof socket.servername === 'string' ? socket.servername : '';
   if (sni) allowed.add(`${sni.toLowerCase()}:${port}`);
   if (port === 443) for (const name of [...allowed]) allowed.add(name.slice(0, name.lastIndexOf(':')));
-  return { host: request.headers.host?.toLowerCase(), allowed };
+  return allowed;
 }

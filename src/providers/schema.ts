@@ -6,6 +6,7 @@
  * `oidc` discovers them from an issuer.
  */
 import { z } from 'zod';
+import { filePath } from '../config/fields.js';
 
 /** Provider ids and local operation names: lowercase, stable, safe in URLs and keys. */
 export const providerId = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be lowercase letters, digits and dashes (max 40)');
@@ -50,7 +51,7 @@ const common = {
   displayName: z.string().min(1).max(80),
   clientId: z.string().min(1).max(512),
   /** Path to a file holding the client secret (mode 0600); never inline. */
-  clientSecretFile: z.string().min(1).optional(),
+  clientSecretFile: filePath.optional(),
   /** Upstream scopes requested when linking. */
   scopes: z.array(z.string().min(1)).default([]),
   operations: z.record(operationName, operationSchema).refine((ops) => Object.keys(ops).length > 0, 'at least one operation'),

@@ -27,6 +27,12 @@ export interface AuditEntry {
   time: string;
   /** JSON of the audit event (canonical, see audit/chain.ts). */
   body: string;
+  /**
+   * On append only, never stored or read back: the `grant` the body names, from the writer that
+   * encoded the body (audit/chain.ts), so the per-grant index does not parse a body the vault has
+   * just built. Absent: the store reads it from the body.
+   */
+  grant?: string;
 }
 
 export interface AuditHead {

@@ -36,13 +36,14 @@ export function sameHead(a: AuditHead | null, b: AuditHead | null): boolean {
 
 /**
  * The grant an audit entry's record names (its top-level `grant`), for the
- * per-grant index. A body that is not a JSON object, or names no grant as a
+ * per-grant index: `entry.grant` when its writer gave it, else read from the body. A body that is not a JSON object, or names no grant as a
  * string, is simply not indexed: the chain keeps it and verify judges it.
  */
-export function indexedGrantOf(body: string): string | undefined {
+export function indexedGrantOf(entry: AuditEntry): string | undefined {
+  if (entry.grant !== undefined) return entry.grant === '' ? undefined : entry.grant;
   let record: unknown;
   try {
-    record = JSON.parse(body);
+    record = JSON.parse(entry.body);
   } catch {
     return undefined;
   }

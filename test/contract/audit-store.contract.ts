@@ -156,6 +156,16 @@ export function describeAuditStoreContract(stores: () => Stores): void {
       expect(await stores().audit.latestForGrant(g.a, 0)).toStrictEqual([]);
     });
 
+    it('indexes an entry under the grant its writer names (no grant: empty), and never stores or returns that field', async () => {
+      const g = grantsOnChainZero(stores().audit.chains);
+      const head = await stores().audit.head(0);
+      const named = auditEntry(head, JSON.stringify({ action: 'token.exchange', grant: g.a }));
+      const none = auditEntry({ seq: named.seq, hash: named.hash }, JSON.stringify({ action: 'killswitch.engage' }));
+      expect(await stores().audit.append(0, head, [{ ...named, grant: g.a }, { ...none, grant: '' }])).toStrictEqual({ ok: true });
+      expect(await stores().audit.latestForGrant(g.a, 10)).toStrictEqual([named]);
+      expect(await stores().audit.range(0, named.seq, 10)).toStrictEqual([named, none]);
+    });
+
     it('indexes nothing from an append refused for a stale head', async () => {
       const g = grantsOnChainZero(stores().audit.chains);
       const [first] = await appendBatch(stores, [JSON.stringify({ grant: g.a })]);

@@ -322,7 +322,7 @@ describe('audit chain on Redis', () => {
       await new Promise((r) => setTimeout(r, 2_500));
       expect([signed.length, heads.reads]).toStrictEqual([count, reads]);
     } finally {
-      checkpointer.stop();
+      await checkpointer.stop();
     }
   }, 15_000);
 

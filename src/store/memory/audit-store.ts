@@ -44,8 +44,9 @@ export class MemoryAuditStore implements AuditStore {
     if (!sameHead(head, expectedHead)) return { ok: false, head };
     delete c.turn;
     for (const entry of entries) {
-      c.entries.push({ ...entry });
-      const grant = indexedGrantOf(entry.body);
+      const { grant: _named, ...stored } = entry;
+      c.entries.push(stored);
+      const grant = indexedGrantOf(entry);
       if (grant === undefined) continue;
       const seqs = this.#byGrant.get(grant) ?? [];
       seqs.push(entry.seq);

@@ -71,7 +71,7 @@ export class RedisAuditStore implements AuditStore {
       args[i++] = e.hash;
       args[i++] = e.time;
       args[i++] = e.body;
-      const grant = indexedGrantOf(e.body);
+      const grant = indexedGrantOf(e);
       let k = 0;
       if (grant !== undefined) {
         k = position.get(grant) ?? keys.push(this.keys.auditGrantIndex(chain, grant));

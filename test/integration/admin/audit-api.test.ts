@@ -187,7 +187,7 @@ describe('audit API', () => {
     const vault = await seeded('v:', 10, true);
     try {
       // Checkpoints taken here only: the background one would sign each verification's own record.
-      vault.runtime.checkpointer.stop();
+      await vault.runtime.checkpointer.stop();
       const checkpoint = await checkpointOfC(vault);
       const head = await vault.runtime.stores.audit.head(C);
       expect(await verifiedC(vault)).toStrictEqual({ ok: true, others: true, c: { chain: C, ok: true, records: 10, head, checkpoint, afterCheckpoint: 0 } });
@@ -201,7 +201,7 @@ describe('audit API', () => {
 
     const truncated = await seeded('t:', 10, true);
     try {
-      truncated.runtime.checkpointer.stop();
+      await truncated.runtime.checkpointer.stop();
       const checkpoint = await checkpointOfC(truncated);
       // Drop the two newest records and move the head back.
       const e8 = await cutTail(truncated, 't:', 8);
@@ -232,7 +232,7 @@ describe('audit API', () => {
     const vault = await seeded('n:', 10, true);
     try {
       const checkpoint = await checkpointOfC(vault);
-      vault.runtime.checkpointer.stop();
+      await vault.runtime.checkpointer.stop();
       for (let i = 0; i < 3; i++) await vault.runtime.audit.record({ action: 'token.exchange', decision: 'allow', agent: 'agent-a', grant: VERIFIED_GRANT });
       const head = await vault.runtime.stores.audit.head(C);
       expect(checkpoint).toMatchObject({ seq: 10 });

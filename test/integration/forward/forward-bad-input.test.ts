@@ -30,6 +30,20 @@ const TOO_LARGE = { error: 'invalid_request', error_description: 'The request bo
 
 const jtiOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
 
+/** Consecutive HTTP/1.1 answers read off one connection (each with a Content-Length). */
+function splitAnswers(text: string): Array<{ status: number; headers: Record<string, string>; body: string }> {
+  const answers = [];
+  for (let rest = Buffer.from(text); rest.length > 0; ) {
+    const end = rest.indexOf('\r\n\r\n');
+    const lines = rest.subarray(0, end).toString().split('\r\n');
+    const headers = Object.fromEntries(lines.slice(1).map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+    const length = Number(headers['content-length']);
+    answers.push({ status: Number(lines[0]!.split(' ')[1]), headers, body: rest.subarray(end + 4, end + 4 + length).toString() });
+    rest = rest.subarray(end + 4 + length);
+  }
+  return answers;
+}
+
 function expectRefused(res: Response | RawResponse, status: number, body: Record<string, string>): void {
   expect(res.status).toBe(status);
   expect('json' in res ? res.json() : JSON.parse(res.body)).toStrictEqual(withRequestId(res, body));
@@ -159,6 +173,19 @@ describe('what the request does (403, the token is spent)', () => {
   it('a forged Host', async () => {
     const token = await w.operationToken();
     expectRefused(await rawForward(w.vault, '/forward/crm/records/1', token, { host: new URL(w.crm.origin).host }), 403, ACCESS_DENIED);
+  });
+
+  it('a forged Host on a connection that already forwarded with the right one, and the right one again after it', async () => {
+    const [first, forged, last] = [await w.operationToken(), await w.operationToken(), await w.operationToken()];
+    const vaultHost = `127.0.0.1:${new URL(w.vault.internalUrl).port}`;
+    const get = (token: string, host: string, connection: string) =>
+      `GET /forward/crm/records/1 HTTP/1.1\r\nhost: ${host}\r\nauthorization: Bearer ${token}\r\nconnection: ${connection}\r\n\r\n`;
+    // Three requests on one keep-alive connection: the names it may use are worked out once per connection.
+    const res = await rawRequest(w.vault, get(first, vaultHost, 'keep-alive') + get(forged, new URL(w.crm.origin).host, 'keep-alive') + get(last, vaultHost, 'close'));
+    const answers = splitAnswers(res.text);
+    expect(answers.map((a) => a.status)).toStrictEqual([200, 403, 200]);
+    expect(JSON.parse(answers[1]!.body)).toStrictEqual(withRequestId(answers[1]!, ACCESS_DENIED));
+    expect(w.crm.requests.length, 'the CRM API received exactly the two forwards with the right Host').toBe(crmBefore + 2);
   });
 
   it('an absolute-form request target naming another host', async () => {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TemporarilyUnavailable } from '../../../src/errors.js';
 import { AGENT_A, exchangeParams, startExchangeVault, type ExchangeVault } from '../../helpers/exchange-fixture.js';
 import { call, type Response } from '../../helpers/https-client.js';
+import { timeRecovery } from '../../helpers/redis-recovery.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
 import { withRequestId } from '../../helpers/request-id.js';
 import { startVaultChild, type VaultChild } from '../../helpers/vault-child.js';
@@ -100,28 +101,14 @@ describe('Redis answering again', () => {
       const agents = urls.map(() => keepAlive());
       try {
         for (const [i, url] of urls.entries()) expect((await exchange(url, agents[i])).status).toBe(200);
-        let back = Infinity;
-        const firstOk = urls.map(() => Infinity);
-        let running = true;
-        const loops = urls.map(async (url, i) => {
-          while (running) {
-            const res = await exchange(url, agents[i]);
-            if (res.status === 200 && performance.now() > back && firstOk[i] === Infinity) firstOk[i] = performance.now();
-            if (res.status !== 200) expectUnavailable(res);
-            if (firstOk[i] !== Infinity) return;
-            await sleep(20);
-          }
+        const recovered = await timeRecovery({
+          redis,
+          outage,
+          callers: urls.map((url, i) => () => exchange(url, agents[i])),
+          onAnswer: (res) => expectUnavailable(res),
+          pauseBetweenMs: 20,
         });
-        if (outage === 'paused') redis.pause();
-        else await redis.kill();
-        await sleep(3_000);
-        if (outage === 'paused') redis.resume();
-        else await redis.restart();
-        back = performance.now();
-        await Promise.race([Promise.all(loops), sleep(10_000)]);
-        running = false;
-        await Promise.all(loops);
-        const recoveredMs = firstOk.map((t) => Math.round(t - back));
+        const recoveredMs = recovered.map(Math.round);
         expect(recoveredMs.filter((ms) => !(ms <= RECOVERY_BOUND_MS))).toStrictEqual([]);
       } finally {
         for (const agent of agents) agent.destroy();

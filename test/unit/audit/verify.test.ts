@@ -186,7 +186,7 @@ describe('audit checkpointer', () => {
     const writer = createAuditWriter({ store, hmacKey, onCommit: checkpointer.observe });
     for (let i = 0; i < 25; i++) await writer.record({ action: 'token.forward', decision: 'allow' });
     await checkpointer.checkpointNow();
-    checkpointer.stop();
+    await checkpointer.stop();
 
     // Background checkpoints run while records keep coming, so exact seqs depend on timing.
     const seqs = written.map((c) => c[0]!.seq);
