@@ -22,6 +22,9 @@
  * BENCH_ONLY=metrics for the exchange with metrics on and off (bench/metrics-cost.ts).
  * BENCH_ONLY=resilience for time to fail in a stall, time to recover, 503s in a burst and the cost of
  * `minReplicasAck` (bench/resilience.ts).
+ * BENCH_ONLY=topology for Redis commands, bytes and CPU (redis-server and vault) per exchange and per
+ * forward on standalone and on a 3-master Cluster, and memory per record (bench/topology.ts;
+ * BENCH_OPS, BENCH_CONCURRENCY).
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
@@ -30,6 +33,7 @@ import { createServer } from 'node:https';
 import type { Server as HttpServer } from 'node:http';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { benchTopology } from './topology.js';
 import type autocannon from 'autocannon';
 import formbody from '@fastify/formbody';
 import Fastify from 'fastify';
@@ -130,6 +134,11 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'resilience') {
     await redis?.stop();
     process.stdout.write(`${[machineLine(), ...(await benchResilience(load, { rounds, fig }))].join('\n')}\n`);
+    return;
+  }
+  if (process.env.BENCH_ONLY === 'topology') {
+    await redis?.stop();
+    process.stdout.write(`${machineLine()}\n${await benchTopology()}\n`);
     return;
   }
   if (process.env.BENCH_ONLY === 'forward') {

@@ -28,7 +28,11 @@ export async function cutReplication(masterPort: number): Promise<LaggingReplica
   const port = await replicaOf(masterPort);
   await redisCommand(port, 'config', 'set', 'masterauth', 'refused-by-the-master');
   await redisCommand(port, 'client', 'kill', 'type', 'master');
-  await waitFor('the replica to drop off its master', 10_000, async () => infoField(await redisText(masterPort, 'info', 'replication'), 'connected_slaves') === '0');
+  await waitFor(
+    'the replica to drop off its master',
+    10_000,
+    async () => infoField(await redisText(masterPort, 'info', 'replication'), 'connected_slaves') === '0',
+  );
   return {
     port,
     async restore() {

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { StoreConflictError, StoreUnavailableError } from '../errors.js';
 import type { StoreObserver } from '../stores.js';
 import { withinBudget } from '../budget.js';
+import type { StoreLiveness } from '../liveness.js';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
@@ -83,6 +84,7 @@ export function guardStore<T extends object>(
   client: ClientState,
   watch?: { name: string; observer: () => StoreObserver | undefined },
   timeoutMs?: number,
+  liveness?: StoreLiveness,
 ): T {
   const fail = (err: unknown): never => {
     throw toStoreError(err, client);
@@ -94,7 +96,7 @@ export function guardStore<T extends object>(
       done.add(name);
       const desc = Object.getOwnPropertyDescriptor(layer, name);
       if (typeof desc?.value !== 'function') continue;
-      const method = guarded(desc.value as (...args: unknown[]) => unknown, fail, timeoutMs);
+      const method = guarded(desc.value as (...args: unknown[]) => unknown, fail, timeoutMs, liveness);
       const value = watch && typeof name === 'string' ? timed(method, `${watch.name}.${name}`, watch.observer) : method;
       Object.defineProperty(store, name, { ...desc, value });
     }
@@ -102,8 +104,15 @@ export function guardStore<T extends object>(
   return store;
 }
 
-/** Bounded by the request's store budget (src/store/budget.ts), else by `timeoutMs` when given. */
-function guarded(method: (...args: unknown[]) => unknown, fail: (err: unknown) => never, timeoutMs?: number) {
+/**
+ * Bounded by the request's store budget (src/store/budget.ts), else by `timeoutMs` when given;
+ * each answer (a value, or an error Redis sent back) is reported to `liveness`.
+ */
+function guarded(method: (...args: unknown[]) => unknown, fail: (err: unknown) => never, timeoutMs?: number, liveness?: StoreLiveness) {
+  const answered = (err: unknown) => {
+    if (err instanceof ReplyError || err instanceof StoreConflictError) liveness?.answered();
+    return fail(err);
+  };
   return function (this: unknown, ...args: unknown[]): unknown {
     let result: unknown;
     try {
@@ -111,7 +120,9 @@ function guarded(method: (...args: unknown[]) => unknown, fail: (err: unknown) =
     } catch (err) {
       return fail(err);
     }
-    return result instanceof Promise ? withinBudget(result.catch(fail), timeoutMs) : result;
+    if (!(result instanceof Promise)) return result;
+    const settled = liveness ? result.then((value: unknown) => (liveness.answered(), value), answered) : result.catch(fail);
+    return withinBudget(settled, { fallbackMs: timeoutMs, liveness });
   };
 }
 

@@ -75,7 +75,8 @@ afterAll(async () => {
   await salesforce?.stop();
 });
 
-const jtiOf = (res: Response) => (JSON.parse(Buffer.from((res.json() as { access_token: string }).access_token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
+const jtiOf = (res: Response) =>
+  (JSON.parse(Buffer.from((res.json() as { access_token: string }).access_token.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
 
 /** Rotates a grant's refresh token while its master's replica lags, kills that master, counts. */
 async function rotateAcrossFailover(topology: Topology, minReplicasAck: number): Promise<Figures> {

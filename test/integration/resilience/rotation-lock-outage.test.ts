@@ -98,7 +98,11 @@ describe('a Redis outage longer than the refresh lock lease, two vault processes
     }
 
     expect(answersB.at(-1)?.status).toBe(200);
-    expect({ refreshes: salesforce.refreshes - before.refreshes, revoked: salesforce.revokedGrants - before.revoked, invalid: salesforce.invalidGrants - before.invalid }).toStrictEqual({
+    expect({
+      refreshes: salesforce.refreshes - before.refreshes,
+      revoked: salesforce.revokedGrants - before.revoked,
+      invalid: salesforce.invalidGrants - before.invalid,
+    }).toStrictEqual({
       refreshes: 1,
       revoked: 0,
       invalid: 0,
