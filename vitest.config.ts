@@ -21,7 +21,7 @@ export default defineConfig({
         // The Redis store contract starts its own redis-server, so it runs with the integration tests.
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/contract/redis.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/contract/redis.test.ts', 'test/contract/redis-tls.test.ts'],
           exclude: ['test/integration/cluster/**'],
         },
       },

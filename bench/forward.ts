@@ -197,7 +197,7 @@ export async function benchForward<F extends Figures>(
       '',
       '/forward: the same upstream GET straight to the upstream, through the vault, nginx and an undici relay (req/s (p50/p99 ms, proxy CPU µs/req), upstream CPU µs/req)',
       '',
-      '| round | direct (the upstream itself) | via /forward | via nginx | via undici relay | vault/nginx req/s (goal ≥ 0.5) | vault/relay CPU (goal ≤ 2; in brackets: the relay at the vault\'s rate) | upstream CPU vault/direct (goal 1; in brackets: direct at the vault\'s rate) | forward non-2xx/errors |',
+      "| round | direct (the upstream itself) | via /forward | via nginx | via undici relay | vault/nginx req/s (goal ≥ 0.5) | vault/relay CPU (goal ≤ 2; in brackets: the relay at the vault's rate) | upstream CPU vault/direct (goal 1; in brackets: direct at the vault's rate) | forward non-2xx/errors |",
       '|---|---|---|---|---|---|---|---|---|',
       ...rows,
       '',

@@ -24,6 +24,9 @@
  * `minReplicasAck` (bench/resilience.ts).
  * BENCH_ONLY=audit for audit append records/s with 1, 4 and 16 chains and 3 writer processes
  * (bench/audit-contention.ts, with its env: R, C, S, CHAINS, BEFORE).
+ * BENCH_ONLY=topology for Redis commands, bytes and CPU (redis-server and vault) per exchange and per
+ * forward on standalone and on a 3-master Cluster, and memory per record (bench/topology.ts;
+ * BENCH_OPS, BENCH_CONCURRENCY).
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
@@ -32,6 +35,7 @@ import { createServer } from 'node:https';
 import type { Server as HttpServer } from 'node:http';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { benchTopology } from './topology.js';
 import type autocannon from 'autocannon';
 import formbody from '@fastify/formbody';
 import Fastify from 'fastify';
@@ -137,6 +141,11 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'resilience') {
     await redis?.stop();
     process.stdout.write(`${[machineLine(), ...(await benchResilience(load, { rounds, fig }))].join('\n')}\n`);
+    return;
+  }
+  if (process.env.BENCH_ONLY === 'topology') {
+    await redis?.stop();
+    process.stdout.write(`${machineLine()}\n${await benchTopology()}\n`);
     return;
   }
   if (process.env.BENCH_ONLY === 'forward') {

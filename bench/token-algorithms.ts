@@ -17,7 +17,9 @@ const ops = Number(process.env.TOKEN_BENCH_OPS ?? 4000);
 const rounds = Number(process.env.TOKEN_BENCH_ROUNDS ?? 5);
 
 const pem = (type: 'ed25519' | 'ec') =>
-  generateKeyPairSync(type as 'ec', type === 'ec' ? { namedCurve: 'P-256' } : ({} as never)).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  generateKeyPairSync(type as 'ec', type === 'ec' ? { namedCurve: 'P-256' } : ({} as never))
+    .privateKey.export({ format: 'pem', type: 'pkcs8' })
+    .toString();
 
 const now = Math.floor(Date.now() / 1000);
 const claims: OperationTokenClaims = {
@@ -73,9 +75,13 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 process.stdout.write(
   `operation tokens, CPU µs per call (median of ${rounds} alternating rounds of ${ops}); node ${process.version}; load average ${loadavg()
     .map((l) => l.toFixed(2))
-    .join(' ')}\n\n| algorithm | signature alone (sign / verify) | mint (sign, claims, proof) | verify (signature + claims) | read + proof (what /forward does) | token length |\n|---|---|---|---|---|---|\n`,
+    .join(
+      ' ',
+    )}\n\n| algorithm | signature alone (sign / verify) | mint (sign, claims, proof) | verify (signature + claims) | read + proof (what /forward does) | token length |\n|---|---|---|---|---|---|\n`,
 );
 for (const [name, f] of Object.entries(figures)) {
   const length = mintOperationToken(algorithms[name as keyof typeof algorithms], claims).token.length;
-  process.stdout.write(`| ${name} | ${median(f.rawSign).toFixed(1)} / ${median(f.rawVerify).toFixed(1)} | ${median(f.sign).toFixed(1)} | ${median(f.verify).toFixed(1)} | ${median(f.proof).toFixed(1)} | ${length} |\n`);
+  process.stdout.write(
+    `| ${name} | ${median(f.rawSign).toFixed(1)} / ${median(f.rawVerify).toFixed(1)} | ${median(f.sign).toFixed(1)} | ${median(f.verify).toFixed(1)} | ${median(f.proof).toFixed(1)} | ${length} |\n`,
+  );
 }

@@ -11,7 +11,7 @@ import { ProviderCatalog } from './providers/catalog.js';
 import { UpstreamOAuth } from './providers/upstream-oauth.js';
 import { loadTlsMaterial, TlsMaterialError, type TlsMaterial } from './identity/tls-material.js';
 import { createMemoryStores } from './store/memory/index.js';
-import { connectRedisStores, createRedisStores } from './store/redis/index.js';
+import { connectRedisStores, createRedisStores, StoreConnectError } from './store/redis/index.js';
 import { readRedisSecrets, redisStoreOptions, type RedisSecrets } from './store/redis/config.js';
 import type { Stores } from './store/stores.js';
 import { FileRotationSpool, type RotationSpool } from './store/rotation-spool.js';
@@ -220,6 +220,16 @@ export async function prepareRuntime(config: Config, options: RuntimeOptions = {
   };
 }
 
+/** Why Redis could not be used at start, naming the settings to check and a code, never a value. */
+function connectProblem(err: unknown, address: 'url' | 'nodes'): string {
+  const reason = err instanceof StoreConnectError && err.reason !== undefined ? ` (${err.reason})` : '';
+  if (err instanceof StoreConnectError && err.failure === 'credentials')
+    return `store.redis.username, store.redis.passwordFile: Redis refused the credentials${reason}`;
+  if (err instanceof StoreConnectError && err.failure === 'certificate')
+    return `store.redis.tlsCaFile: the Redis server's TLS certificate was not accepted${reason}`;
+  return `store.redis.${address}: Redis did not answer within 5 s${reason}`;
+}
+
 /**
  * Production waits for Redis and refuses a Redis that would lose grants; dev
  * starts at once (readiness reports the store until it answers).
@@ -233,8 +243,8 @@ async function createStores(config: Config, secrets: RedisSecrets): Promise<Stor
   let stores: Stores;
   try {
     stores = await connectRedisStores(options, 5_000);
-  } catch {
-    throw new StartupError([`store.redis.${redis.mode === 'standalone' ? 'url' : 'nodes'}: Redis did not answer within 5 s`]);
+  } catch (err) {
+    throw new StartupError([connectProblem(err, redis.mode === 'standalone' ? 'url' : 'nodes')]);
   }
   const problems = await stores.durabilityProblems();
   // A grant's records must stay in one chain: another count would route them elsewhere.

@@ -241,7 +241,7 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
       // bounded on its own); once the request's store or the last append failed, the caller waits
       // no longer than its request's store budget (src/store/budget.ts). A record may still land
       // later, which over-reports an answer never sent, never under-reports.
-      return withinBudget(durable, undefined, !failing);
+      return withinBudget(durable, { afterFailureOnly: !failing });
     },
 
     tokenHmac(token: string): string {

@@ -36,7 +36,7 @@ interface TopologyFields {
 }
 
 /** The combinations each mode needs; `url` (standalone) is required by the loader's own check. */
-export function redisTopologyIssues(redis: TopologyFields & { minReplicasAck?: number }, ctx: z.RefinementCtx): void {
+export function redisTopologyIssues(redis: TopologyFields, ctx: z.RefinementCtx): void {
   const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
   if (redis.mode === 'standalone') {
     if (redis.nodes !== undefined) issue('nodes', 'only for mode sentinel or cluster (standalone uses url)');
@@ -51,8 +51,5 @@ export function redisTopologyIssues(redis: TopologyFields & { minReplicasAck?: n
   if (redis.mode === 'cluster') {
     if (redis.masterName !== undefined) issue('masterName', 'only for mode sentinel');
     if (redis.sentinelPasswordFile !== undefined) issue('sentinelPasswordFile', 'only for mode sentinel');
-    // WAIT counts the replicas of the node it is sent to; the store sends it on one connection, which on a
-    // Cluster is not the node owning the written key, so an acknowledgement there would prove nothing.
-    if ((redis.minReplicasAck ?? 0) > 0) issue('minReplicasAck', 'not supported in mode cluster yet (use sentinel or standalone with replicas)');
   }
 }

@@ -145,7 +145,7 @@ export const configSchema = z
             keyPrefix: z.string().max(64).default('tv:'),
             commandTimeoutMs: z.number().int().min(10).max(500).default(500),
             connectTimeoutMs: z.number().int().min(100).max(10_000).default(1000),
-            /** Replicas that must acknowledge (`WAIT`) a rotated refresh token and the audit of a release before it is released; 0: none. */
+            /** Replicas that must acknowledge (`WAIT`) a rotated refresh token and the audit of a release before it is released (Cluster: those of the key's master); 0: none. */
             minReplicasAck: z.number().int().min(0).max(16).default(0),
             /** How long `WAIT` may take before the write counts as failed (fail closed). */
             replicaAckTimeoutMs: z.number().int().min(10).max(5_000).default(250),

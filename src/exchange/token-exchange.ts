@@ -202,14 +202,15 @@ export class TokenExchange {
       ),
     );
     selecting.catch(() => {});
-    await span('exchange.kill-switches', async () => {
-      await switchesCurrent;
-      killSwitches.assertOpen({ gateway: peer.id, agent, user: userId, provider: provider.id });
+    const confirmedAt = await span('exchange.kill-switches', async () => {
+      const readAt = await switchesCurrent;
+      killSwitches.assertOpen({ gateway: peer.id, agent, user: userId, provider: provider.id }, readAt);
+      return readAt;
     });
     const { grant, alongside: cachedEntry } = await selecting;
     trail.grant = grant.id;
     s.setAttribute('vault.grant', grant.id);
-    span('exchange.kill-switches', () => killSwitches.assertOpen({ grant: grant.id }));
+    span('exchange.kill-switches', () => killSwitches.assertOpen({ grant: grant.id }, confirmedAt));
     return { peer, userId, agent, provider, operation, detail, grant, cachedEntry, wantsUpstream, approved: false, trail };
   }
 

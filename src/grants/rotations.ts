@@ -5,8 +5,10 @@
  * reuse detection, RFC 9700 §4.14.2, revokes the whole grant when the old one comes back). So the
  * new one is never dropped: it is written, sealed under its own AAD, to the local spool
  * (src/store/rotation-spool.ts) while the compare-and-set commit is tried; if the store does not
- * answer, it stays in memory and on disk, the refresh lock stays with it (extended whenever the
- * store answers), callers get 503, and the commit is retried until the store answers. Meanwhile
+ * answer, it stays in memory and on disk, the refresh lock stays with it (extended on every retry:
+ * a lease that lapsed during a long outage is still this holder's, peers wait a grace before taking
+ * it, src/store/redis/lock-scripts.ts, so no other process presents the spent refresh token),
+ * callers get 503, and the commit is retried until the store answers. Meanwhile
  * no refresh of that grant starts in this process (`has`), and nothing derived from the new token
  * is released before the commit and its audit record land. A restarted process replays the spool
  * before it serves.
@@ -157,6 +159,7 @@ export class Rotations {
     let committed: number | null | undefined;
     while (!this.#closed) {
       try {
+        // First, on every retry: the first answer of a store that comes back keeps the lease ours.
         if (lock) void this.opts.locks.extend(lock.name, lock.owner, lock.ttlMs).catch(() => false);
         committed ??= await this.#tryCommit(entry);
         if (committed === null) {

@@ -116,19 +116,21 @@ export class KillSwitchCache {
    * therefore enforced on this request whatever happened to pub/sub or the poll:
    * after the admin API answers, no exchange sent later is issued on any replica.
    * Concurrent requests that see the same new epoch share one snapshot read.
+   * Resolves to when this request's read started, for assertOpen.
    */
-  async confirmCurrent(): Promise<void> {
+  async confirmCurrent(): Promise<number> {
     const readAt = this.#now();
     const epoch = await this.store.epoch();
     if (epoch === this.#epoch) {
       if (readAt > this.#confirmedAt) this.#confirmedAt = readAt;
-      return;
+      return readAt;
     }
     // Queued behind any read already in flight, so it starts after this epoch was read; it
     // also reloads when the epoch went backwards (a Redis that lost its last change).
     await this.sync();
     // Not confirmed by a read that started after ours: fail closed rather than trust the old snapshot.
     if (this.#confirmedAt < readAt || this.#epoch < epoch) throw new TemporarilyUnavailable('kill-switch snapshot could not be refreshed');
+    return readAt;
   }
 
   /**
@@ -164,9 +166,16 @@ export class KillSwitchCache {
     return this.#now() - this.#confirmedAt;
   }
 
-  /** Throws `access_denied` when any switch covers these subjects, 503 when the snapshot is stale. */
-  assertOpen(subjects: KillSwitchSubjects): void {
-    if (this.#now() - this.#confirmedAt > this.#maxStalenessMs) {
+  /**
+   * Throws `access_denied` when any switch covers these subjects, 503 when the snapshot is stale.
+   * `confirmedAt`: what the request's own confirmCurrent() resolved to. The snapshot is then at least
+   * as new as a read this request made, which is what the guarantee needs; judging it by the clock
+   * instead would refuse requests of a process that took over `maxStalenessMs` between the read
+   * and the decision only because it was busy.
+   */
+  assertOpen(subjects: KillSwitchSubjects, confirmedAt?: number): void {
+    const stale = confirmedAt !== undefined ? this.#confirmedAt < confirmedAt : this.#now() - this.#confirmedAt > this.#maxStalenessMs;
+    if (stale) {
       throw new TemporarilyUnavailable('kill-switch snapshot stale (store unreachable)');
     }
     if (this.#engaged.size === 0) return;

@@ -188,7 +188,12 @@ export function describeAuditStoreContract(stores: () => Stores): void {
       const head = await stores().audit.head(0);
       const named = auditEntry(head, JSON.stringify({ action: 'token.exchange', grant: g.a }));
       const none = auditEntry({ seq: named.seq, hash: named.hash }, JSON.stringify({ action: 'killswitch.engage' }));
-      expect(await stores().audit.append(0, head, [{ ...named, grant: g.a }, { ...none, grant: '' }])).toStrictEqual({ ok: true });
+      expect(
+        await stores().audit.append(0, head, [
+          { ...named, grant: g.a },
+          { ...none, grant: '' },
+        ]),
+      ).toStrictEqual({ ok: true });
       expect(await stores().audit.latestForGrant(g.a, 10)).toStrictEqual([named]);
       expect(await stores().audit.range(0, named.seq, 10)).toStrictEqual([named, none]);
     });

@@ -102,13 +102,20 @@ export function privateServerArgs(port: number, dir: string): string[] {
  * Spawns `bin args` (redis-server or redis-sentinel), watched like every private server (killed on
  * exit and by the watchdog, which also removes `dir`), and resolves once `port` answers PING.
  */
-export async function spawnRedisProcess(bin: string, args: string[], port: number, dir: string): Promise<ChildProcess> {
+export async function spawnRedisProcess(
+  bin: string,
+  args: string[],
+  port: number,
+  dir: string,
+  /** One readiness probe (default: a plain RESP PING on `port`). */
+  ready: (port: number) => Promise<boolean> = pingOnce,
+): Promise<ChildProcess> {
   const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   supervise(child, dir);
   try {
-    await waitForPing(port, child);
+    await waitForPing(port, child, ready);
   } catch (err) {
     await terminate(child, 'SIGKILL');
     throw new Error(`${bin} on port ${port} did not start: ${String(err)} ${stderr}`);
@@ -116,11 +123,11 @@ export async function spawnRedisProcess(bin: string, args: string[], port: numbe
   return child;
 }
 
-async function waitForPing(port: number, child: ChildProcess): Promise<void> {
+async function waitForPing(port: number, child: ChildProcess, ready: (port: number) => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`exited with code ${child.exitCode}`);
-    if (await pingOnce(port)) return;
+    if (await ready(port)) return;
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   throw new Error('timed out waiting for PING');

@@ -14,6 +14,9 @@ export interface VaultChild {
   stop(): Promise<void>;
   /** Ends the child with `signal` (SIGKILL: no shutdown at all) and resolves once it has exited. */
   kill(signal: NodeJS.Signals): Promise<void>;
+  /** SIGSTOP / SIGCONT: a process that is alive but runs nothing (a long GC pause, a starved VM). */
+  pause(): void;
+  resume(): void;
 }
 
 const live = new Set<ChildProcess>();
@@ -60,6 +63,8 @@ export async function startVaultChild(
     logs: () => stderr,
     stop: () => end(child, 'SIGTERM'),
     kill: (signal) => end(child, signal),
+    pause: () => child.kill('SIGSTOP'),
+    resume: () => child.kill('SIGCONT'),
   };
 }
 

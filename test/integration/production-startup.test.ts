@@ -7,6 +7,8 @@ import { stringify } from 'yaml';
 import { Redis } from 'ioredis';
 import { createTestPki, type TestPki } from '../helpers/vault.js';
 import { startRedis } from '../helpers/redis-server.js';
+import { startRedisTls } from '../helpers/redis-tls-server.js';
+import { createCa } from '../../src/dev/pki.js';
 
 let pki: TestPki;
 let work: string;
@@ -133,6 +135,43 @@ describe('production start-up', () => {
       const refused = await runMain(await productionConfig('chains4', pki.dir, redis.url, { audit: { chains: 4, checkpointFile: other } }));
       expect(refused.code).not.toBe(0);
       expect(refused.stderr).toContain('audit.chains: the audit trail in Redis was written with 16 chains, not 4');
+    } finally {
+      await redis.stop();
+    }
+  }, 90_000);
+
+  it('starts on a TLS-only Redis as its ACL user, and refuses a wrong password or a certificate from another CA, saying which', async () => {
+    const redis = await startRedisTls();
+    try {
+      const file = async (name: string, content: string) => {
+        const path = join(work, name);
+        await writeFile(path, content, { mode: 0o600 });
+        return path;
+      };
+      const otherCa = await createCa({ commonName: 'Another test CA (fake)' });
+      const wrongPassword = `not-${redis.password}`;
+      const store = (passwordFile: string, tlsCaFile: string) => ({
+        store: { redis: { url: redis.url, username: redis.username, passwordFile, tlsCaFile } },
+        audit: { checkpointFile: join(work, 'checkpoint-tls.json') },
+      });
+      const [password, wrong, ca, other] = await Promise.all([
+        file('redis-password', redis.password),
+        file('redis-wrong-password', wrongPassword),
+        file('redis-ca.crt', redis.caPem),
+        file('other-ca.crt', otherCa.certPem),
+      ]);
+
+      const started = await runMain(await productionConfig('tls', pki.dir, redis.url, store(password, ca)), true);
+      expect([started.code, started.stdout.includes('token vault listening')]).toStrictEqual([0, true]);
+
+      const refusedPassword = await runMain(await productionConfig('tls-wrong-password', pki.dir, redis.url, store(wrong, ca)));
+      expect(refusedPassword.code).not.toBe(0);
+      expect(refusedPassword.stderr).toContain('store.redis.username, store.redis.passwordFile: Redis refused the credentials (WRONGPASS)');
+      expect(refusedPassword.stderr + refusedPassword.stdout).not.toContain(wrongPassword);
+
+      const refusedCertificate = await runMain(await productionConfig('tls-other-ca', pki.dir, redis.url, store(password, other)));
+      expect(refusedCertificate.code).not.toBe(0);
+      expect(refusedCertificate.stderr).toContain("store.redis.tlsCaFile: the Redis server's TLS certificate was not accepted (SELF_SIGNED_CERT_IN_CHAIN)");
     } finally {
       await redis.stop();
     }

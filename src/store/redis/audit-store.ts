@@ -11,7 +11,7 @@ import {
 } from '../audit-store.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
-import type { ReplicaWaiter } from './replicas.js';
+import type { ReplicaWaiters } from './replicas.js';
 
 /** Entries dropped per trim script call: the script runs on Redis's one thread, so it stays short. */
 const TRIM_STEP = 1000;
@@ -35,7 +35,7 @@ export class RedisAuditStore implements AuditStore {
     private readonly keys: RedisKeys,
     readonly chains: number,
     /** With `store.redis.minReplicasAck`: an append counts once that many replicas hold it (replicas.ts). */
-    private readonly replicas?: ReplicaWaiter,
+    private readonly replicas?: ReplicaWaiters,
   ) {}
 
   async head(chain: number): Promise<AuditHead | null> {
@@ -82,7 +82,7 @@ export class RedisAuditStore implements AuditStore {
     }
     const [ok, seq, hash, held, layout] = await this.redis.tvAuditAppend(keys.length, ...keys, ...args);
     if (ok === 1) {
-      await this.replicas?.replicated();
+      await this.replicas?.replicated(this.keys.auditLog(chain));
       return { ok: true };
     }
     if (layout === 1) throw new AuditChainCountError('audit chain written under another chain count');

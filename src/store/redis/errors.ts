@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { StoreConflictError, StoreUnavailableError } from '../errors.js';
 import type { StoreObserver } from '../stores.js';
 import { withinBudget } from '../budget.js';
+import type { StoreLiveness } from '../liveness.js';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
@@ -19,6 +20,29 @@ const { RedisError, ReplyError } = fromIoredis('redis-errors') as { RedisError: 
 export interface ClientState {
   readonly status: string;
   readonly stream?: { readonly writable: boolean } | undefined;
+}
+
+/** What the classification reads of a Cluster client: its state and its master connections. */
+export interface ClusterState {
+  readonly status: string;
+  nodes(role: 'master'): readonly ClientState[];
+}
+
+/**
+ * A Cluster has no socket of its own: its commands go out on one connection per master. A bare
+ * error is a command deadline when the cluster is ready and every master connection is up (the
+ * same test as one server's); while a master's connection is down the cause stays "unreachable".
+ */
+export function clusterClientState(cluster: ClusterState): ClientState {
+  return {
+    get status() {
+      return cluster.status;
+    },
+    get stream() {
+      const masters = cluster.nodes('master');
+      return { writable: masters.length > 0 && masters.every((n) => n.status === 'ready' && n.stream?.writable === true) };
+    },
+  };
 }
 
 /**
@@ -60,6 +84,7 @@ export function guardStore<T extends object>(
   client: ClientState,
   watch?: { name: string; observer: () => StoreObserver | undefined },
   timeoutMs?: number,
+  liveness?: StoreLiveness,
 ): T {
   const fail = (err: unknown): never => {
     throw toStoreError(err, client);
@@ -71,7 +96,7 @@ export function guardStore<T extends object>(
       done.add(name);
       const desc = Object.getOwnPropertyDescriptor(layer, name);
       if (typeof desc?.value !== 'function') continue;
-      const method = guarded(desc.value as (...args: unknown[]) => unknown, fail, timeoutMs);
+      const method = guarded(desc.value as (...args: unknown[]) => unknown, fail, timeoutMs, liveness);
       const value = watch && typeof name === 'string' ? timed(method, `${watch.name}.${name}`, watch.observer) : method;
       Object.defineProperty(store, name, { ...desc, value });
     }
@@ -79,8 +104,15 @@ export function guardStore<T extends object>(
   return store;
 }
 
-/** Bounded by the request's store budget (src/store/budget.ts), else by `timeoutMs` when given. */
-function guarded(method: (...args: unknown[]) => unknown, fail: (err: unknown) => never, timeoutMs?: number) {
+/**
+ * Bounded by the request's store budget (src/store/budget.ts), else by `timeoutMs` when given;
+ * each answer (a value, or an error Redis sent back) is reported to `liveness`.
+ */
+function guarded(method: (...args: unknown[]) => unknown, fail: (err: unknown) => never, timeoutMs?: number, liveness?: StoreLiveness) {
+  const answered = (err: unknown) => {
+    if (err instanceof ReplyError || err instanceof StoreConflictError) liveness?.answered();
+    return fail(err);
+  };
   return function (this: unknown, ...args: unknown[]): unknown {
     let result: unknown;
     try {
@@ -88,7 +120,9 @@ function guarded(method: (...args: unknown[]) => unknown, fail: (err: unknown) =
     } catch (err) {
       return fail(err);
     }
-    return result instanceof Promise ? withinBudget(result.catch(fail), timeoutMs) : result;
+    if (!(result instanceof Promise)) return result;
+    const settled = liveness ? result.then((value: unknown) => (liveness.answered(), value), answered) : result.catch(fail);
+    return withinBudget(settled, { fallbackMs: timeoutMs, liveness });
   };
 }
 

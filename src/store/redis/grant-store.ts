@@ -6,7 +6,7 @@ import { CONSENT_EPOCH_FIELD_PREFIX, CONSENT_FIELD_PREFIX, decodeGrant, decodeTo
 import { ttlToMs } from '../validation.js';
 import type { RedisKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
-import type { ReplicaWaiter } from './replicas.js';
+import type { ReplicaWaiters } from './replicas.js';
 
 /**
  * Redis GrantStore. The id and per-user indexes (`{u:<sha>}`) live in other slots than the
@@ -19,8 +19,8 @@ export class RedisGrantStore implements GrantStore {
   constructor(
     private readonly redis: ScriptedRedis,
     private readonly keys: RedisKeys,
-    /** With `store.redis.minReplicasAck` (replicas.ts); on one connection, so one WAIT covers the grant's writes. */
-    private readonly replicas?: ReplicaWaiter,
+    /** With `store.redis.minReplicasAck` (replicas.ts): WAIT on the connection to the grant's master. */
+    private readonly replicas?: ReplicaWaiters,
   ) {}
 
   async create(grant: Grant): Promise<void> {
@@ -69,8 +69,8 @@ export class RedisGrantStore implements GrantStore {
     return await this.redis.tvCommitRefresh(this.keys.grant(id), expectedVersion, refreshToken, Date.now());
   }
 
-  async replicated(): Promise<void> {
-    await this.replicas?.replicated();
+  async replicated(id: string): Promise<void> {
+    await this.replicas?.replicated(this.keys.grant(id));
   }
 
   async rewrapRefreshToken(id: string, expected: string, rewrapped: string): Promise<boolean> {

@@ -1,2 +1,3 @@
 export { connectRedisStores, createRedisStores } from './redis-stores.js';
 export type { RedisStoreOptions } from './options.js';
+export { StoreConnectError } from './connect-failure.js';

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
  * | `tok:<jti>`                  | string | token life | `<uses left>:<proof>:<operation-token record JSON>` |
  * | `grants`                     | zset   | none       | every grant id (score 0, lex order)        |
  * | `{u:<sha256(userId)>}:grants`| set    | none       | grant ids of one user                      |
- * | `lock:<name>`                | string | lock life  | owner token                               |
+ * | `lock:<name>`                | string | 24 h       | owner, lease end, lapse seen (lock-scripts.ts) |
  * | `{ks}:switches`, `{ks}:epoch`| hash, string | none | kill switches and their epoch            |
  * | `{audit:<i>}:log`, `:head`   | stream, hash | none | audit chain i: hash-chained entries; head (seq, hash, chain count, floor) |
  * | `{audit:<i>}:turn`           | string | ≤ 250 ms   | token of the writer holding chain i's append turn |

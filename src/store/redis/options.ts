@@ -132,10 +132,12 @@ export function clientOptions(opts: Pick<ResolvedRedisStoreOptions, 'commandTime
     // path a syscall per command cost more than the commands (bench/RESULTS.md).
     enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
-    // The deadline callers see is the store budget (src/store/budget.ts: commandTimeoutMs, checked
-    // after ready I/O is read, so a busy process does not fail answers already in). This one only
-    // stops a command whose answer never comes from staying queued for ever.
-    commandTimeout: opts.commandTimeoutMs * 4,
+    // The deadline callers see is the store budget (src/store/budget.ts: commandTimeoutMs of store
+    // silence while the process waits idle, so a busy process does not fail answers merely late).
+    // This one, in wall-clock time, only stops a command whose answer never comes while other
+    // commands are answered (one stalled Cluster node) from staying queued for ever; it must exceed
+    // how late a busy process reads answers (up to ≈ 4 s measured on a saturated 2-vCPU machine).
+    commandTimeout: opts.commandTimeoutMs * 10,
     connectTimeout: opts.connectTimeoutMs,
     // No replay after reconnect: a write in flight when the socket dropped may or may not have run,
     // and its caller already got an error, so replaying it later (a second consume,

@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { AUDIT_SCRIPTS, type AuditScriptCommands } from './audit-scripts.js';
+import { LOCK_SCRIPTS, type LockScriptCommands } from './lock-scripts.js';
 import { WEBHOOK_SCRIPTS, type WebhookScriptCommands } from './webhook-scripts.js';
 
 type RedisClient = Redis | Cluster;
@@ -100,18 +101,6 @@ end
 if u == 1 then redis.call('DEL', key) else redis.call('SET', key, (u - 1) .. ':' .. record, 'KEEPTTL') end
 return {record, u}`,
   },
-  /** KEYS: lock. ARGV: owner → 1 released, 0 not the owner. */
-  tvReleaseLock: {
-    numberOfKeys: 1,
-    lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`,
-  },
-  /** KEYS: lock. ARGV: owner, ttl ms → 1 extended, 0 not the owner (expired or taken). */
-  tvExtendLock: {
-    numberOfKeys: 1,
-    lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`,
-  },
   /** KEYS: switches, epoch. ARGV: field, switch JSON → new epoch. */
   tvEngageSwitch: {
     numberOfKeys: 2,
@@ -156,6 +145,7 @@ return 1`,
   },
   ...AUDIT_SCRIPTS,
   ...WEBHOOK_SCRIPTS,
+  ...LOCK_SCRIPTS,
   /**
    * KEYS: approval. ARGV: binding JSON, now → {outcome} or {'approved', record JSON}. A poll
    * from anyone but the bound gateway, agent and user is `unknown` and changes nothing; a
@@ -193,7 +183,7 @@ return 'decided'`,
 type Arg = string | number;
 
 /** The scripts as typed client methods (ioredis `defineCommand` runs EVALSHA with EVAL fallback). */
-export interface ScriptCommands extends AuditScriptCommands, WebhookScriptCommands {
+export interface ScriptCommands extends AuditScriptCommands, WebhookScriptCommands, LockScriptCommands {
   tvCreateGrant(key: string, ...fieldValues: string[]): Promise<number>;
   tvCommitRefresh(key: string, expectedVersion: number, refreshToken: string, now: number): Promise<number | null>;
   tvRewrapRefresh(key: string, expected: string, rewrapped: string): Promise<number>;
@@ -202,8 +192,6 @@ export interface ScriptCommands extends AuditScriptCommands, WebhookScriptComman
   tvDeleteGrant(grant: string, accessToken: string): Promise<string>;
   tvMarkRevoked(grant: string, tombstone: string, now: number, json: string, ttlMs: number): Promise<number | null>;
   tvConsume(key: string, proof: string): Promise<[string, number] | 0 | null>;
-  tvReleaseLock(key: string, owner: string): Promise<number>;
-  tvExtendLock(key: string, owner: string, ttlMs: number): Promise<number>;
   tvEngageSwitch(switches: string, epoch: string, field: string, json: string): Promise<number>;
   tvReleaseSwitch(switches: string, epoch: string, field: string): Promise<number>;
   tvClaimRevocations(due: string, items: string, meta: string, now: number, limit: number, leaseUntil: number): Promise<string[]>;

@@ -1,16 +1,19 @@
 /**
  * Three vault processes on one Redis Cluster (3 masters, 1 replica each): exchange and forward on
- * each, a kill switch engaged through one process refusing every exchange sent after its answer on
+ * each, refresh storms spread over all three (each: 1 upstream refresh, 0 revoked grants, 200 of
+ * 200 answered, no 503), a kill switch engaged through one process refusing every exchange sent after its answer on
  * all three, and an audit chain that verifies. Real processes, mTLS, oidc-provider.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessDenied } from '../../../src/errors.js';
 import { adminCall } from '../../helpers/admin-client.js';
 import { AGENT_A, exchangeParams, JWT_TYPE } from '../../helpers/exchange-fixture.js';
+import { FAKE_CLIENT_ID } from '../../helpers/fake-providers/catalog.js';
 import { startForwardWorld, type ForwardWorld } from '../../helpers/forward-fixture.js';
 import { call } from '../../helpers/https-client.js';
 import { startRedisCluster, type RedisClusterHandle } from '../../helpers/redis-cluster.js';
 import { withRequestId } from '../../helpers/request-id.js';
+import { storm } from '../../helpers/salesforce-vault.js';
 import { startVaultChild, type VaultChild } from '../../helpers/vault-child.js';
 
 let cluster: RedisClusterHandle;
@@ -58,6 +61,20 @@ describe('three vault processes on a Redis Cluster', () => {
       expect(forwarded.status).toBe(200);
       expect(forwarded.json()).toStrictEqual({ method: 'GET', path: `/api/records/${i}`, sub: 'alice', bytes: 0 });
     }
+  });
+
+  it.each([1, 2, 3])('refresh storm %i over the three processes: 1 upstream refresh, 0 revoked grants, 200 of 200 answered', async (round) => {
+    const user = `storm-${round}`;
+    const { refreshToken } = await w.oauth.issueRefreshTokenFor({ accountId: 'bob', clientId: FAKE_CLIENT_ID, scope: 'offline_access contacts.read' });
+    const grant = await w.vault.seedGrant(user, { consent: { [AGENT_A]: ['crm:records.read'] } }, { refreshToken, accessToken: null });
+    const refreshes = w.oauth.refreshes;
+    const revoked = w.oauth.revokedGrants;
+    const shares = [67, 67, 66];
+    const perProcess = await Promise.all(vaults.map((url, i) => storm(w.vault, url, 'crm', user, shares[i]!)));
+    expect(perProcess.map((responses) => responses.map((r) => r.status))).toStrictEqual(shares.map((n) => Array(n).fill(200)));
+    expect(w.oauth.refreshes - refreshes).toBe(1);
+    expect(w.oauth.revokedGrants - revoked).toBe(0);
+    expect(await w.vault.runtime.stores.grants.get(grant.id)).toMatchObject({ status: 'active', version: 2 });
   });
 
   it('a kill switch engaged through one process refuses every exchange sent after its answer, on all three', async () => {

@@ -33,10 +33,12 @@ const jtiOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1]!, '
 /** Consecutive HTTP/1.1 answers read off one connection (each with a Content-Length). */
 function splitAnswers(text: string): Array<{ status: number; headers: Record<string, string>; body: string }> {
   const answers = [];
-  for (let rest = Buffer.from(text); rest.length > 0; ) {
+  for (let rest = Buffer.from(text); rest.length > 0;) {
     const end = rest.indexOf('\r\n\r\n');
     const lines = rest.subarray(0, end).toString().split('\r\n');
-    const headers = Object.fromEntries(lines.slice(1).map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+    const headers = Object.fromEntries(
+      lines.slice(1).map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+    );
     const length = Number(headers['content-length']);
     answers.push({ status: Number(lines[0]!.split(' ')[1]), headers, body: rest.subarray(end + 4, end + 4 + length).toString() });
     rest = rest.subarray(end + 4 + length);
@@ -181,7 +183,10 @@ describe('what the request does (403, the token is spent)', () => {
     const get = (token: string, host: string, connection: string) =>
       `GET /forward/crm/records/1 HTTP/1.1\r\nhost: ${host}\r\nauthorization: Bearer ${token}\r\nconnection: ${connection}\r\n\r\n`;
     // Three requests on one keep-alive connection: the names it may use are worked out once per connection.
-    const res = await rawRequest(w.vault, get(first, vaultHost, 'keep-alive') + get(forged, new URL(w.crm.origin).host, 'keep-alive') + get(last, vaultHost, 'close'));
+    const res = await rawRequest(
+      w.vault,
+      get(first, vaultHost, 'keep-alive') + get(forged, new URL(w.crm.origin).host, 'keep-alive') + get(last, vaultHost, 'close'),
+    );
     const answers = splitAnswers(res.text);
     expect(answers.map((a) => a.status)).toStrictEqual([200, 403, 200]);
     expect(JSON.parse(answers[1]!.body)).toStrictEqual(withRequestId(answers[1]!, ACCESS_DENIED));

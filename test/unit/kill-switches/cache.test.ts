@@ -130,6 +130,23 @@ describe('kill-switch cache', () => {
     await expect(cache.confirmCurrent()).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 
+  it("a request's own confirmation decides, however long the process took to reach the decision", async () => {
+    const store = new FlakyStore();
+    let now = 0;
+    const cache = new KillSwitchCache(store, { now: () => now });
+    await cache.sync();
+    const confirmedAt = await cache.confirmCurrent();
+    // A busy process reaches the decision 3 s after its read: the snapshot is as new as that read.
+    now = 3_000;
+    expect(() => cache.assertOpen({ agent: 'a' })).toThrow(TemporarilyUnavailable);
+    expect(() => cache.assertOpen({ agent: 'a' }, confirmedAt)).not.toThrow();
+    // A confirmation newer than any read of the snapshot is not one the snapshot satisfies.
+    expect(() => cache.assertOpen({ agent: 'a' }, confirmedAt + 1)).toThrow(TemporarilyUnavailable);
+    await store.engage({ scope: 'agent', target: 'a', reason: 'r', engagedAt: 0, engagedBy: 'sec' });
+    const next = await cache.confirmCurrent();
+    expect(() => cache.assertOpen({ agent: 'a' }, next)).toThrow(AccessDenied);
+  });
+
   it('tells listeners of every confirmed read, and of none that failed', async () => {
     const store = new FlakyStore();
     const cache = new KillSwitchCache(store, { now: () => 0 });

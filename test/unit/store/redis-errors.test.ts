@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { Command, ReplyError } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { StoreConflictError, StoreUnavailableError } from '../../../src/store/errors.js';
-import { guardStore, toStoreError } from '../../../src/store/redis/errors.js';
+import { clusterClientState, guardStore, toStoreError } from '../../../src/store/redis/errors.js';
 
 const fromIoredis = createRequire(createRequire(import.meta.url).resolve('ioredis'));
 const { AbortError } = fromIoredis('redis-errors') as { AbortError: new (message: string) => Error };
@@ -22,7 +22,7 @@ async function ioredisTimeout(): Promise<unknown> {
   );
 }
 
-const classified = (err: unknown, client = ready) => {
+const classified = (err: unknown, client: Parameters<typeof toStoreError>[1] = ready) => {
   const mapped = toStoreError(err, client);
   return { type: mapped.constructor.name, message: mapped.message, code: (mapped as { code?: unknown }).code };
 };
@@ -43,6 +43,19 @@ describe('Redis store errors are classified by class and code, never by message'
   it('a bare error while the client is not connected is unreachable, whatever it says', () => {
     expect(classified(new Error('Command timed out'), reconnecting)).toStrictEqual(unavailable('store unreachable'));
     expect(classified(new Error('Command timed out'), closing)).toStrictEqual(unavailable('store unreachable'));
+  });
+
+  it("on a Cluster, ioredis's command deadline is a timeout while every master connection is up", async () => {
+    const cluster = (status: string, masters: { status: string; stream?: { writable: boolean } }[]) => clusterClientState({ status, nodes: () => masters });
+    const up = { status: 'ready', stream: { writable: true } };
+    const timeout = await ioredisTimeout();
+    expect(classified(timeout, cluster('ready', [up, up, up]))).toStrictEqual(unavailable('store command timed out'));
+    // A master's connection down (failing over), no master known, or the cluster itself not ready: unreachable.
+    expect(classified(timeout, cluster('ready', [up, reconnecting, up]))).toStrictEqual(unavailable('store unreachable'));
+    expect(classified(timeout, cluster('ready', [up, { status: 'connecting' }, up]))).toStrictEqual(unavailable('store unreachable'));
+    expect(classified(timeout, cluster('ready', []))).toStrictEqual(unavailable('store unreachable'));
+    expect(classified(timeout, cluster('connecting', [up, up, up]))).toStrictEqual(unavailable('store unreachable'));
+    expect(classified(new TypeError('Command timed out'), cluster('ready', [up, up, up]))).toStrictEqual(unavailable('store unreachable'));
   });
 
   it('Redis refusing a command, an aborted command and a socket error are each named by type', () => {
