@@ -127,7 +127,9 @@ try {
     const t0 = performance.now();
     const until = t0 + SOAK_SECONDS * 1000;
     console.log(`\nsoak: ${REPLICAS} writers × ${CONC} callers for ${SOAK_SECONDS} s on ${SOAK_CHAINS} chains, ${REPLICAS} archivers, retention ${WINDOW} s`);
-    console.log('| t (s) | Redis used_memory (MB) | stream length | head seqs | archived seqs | lag (s) | load average (1 min) |\n|---|---|---|---|---|---|---|');
+    console.log(
+      '| t (s) | Redis used_memory (MB) | stream length | head seqs | archived seqs | lag (s) | load average (1 min) |\n|---|---|---|---|---|---|---|',
+    );
     const sampler = (async () => {
       while (performance.now() < until) {
         await sleep(30_000);

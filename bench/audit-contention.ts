@@ -142,7 +142,9 @@ async function parent(): Promise<void> {
   const writers: Array<{ label: string; script: string }> = [{ label: 'this checkout', script: fileURLToPath(import.meta.url) }];
   if (process.env.BEFORE) writers.unshift({ label: `before (${process.env.BEFORE})`, script: join(process.env.BEFORE, 'bench', 'audit-contention.ts') });
   const key = randomBytes(32).toString('hex');
-  const startLoad = loadavg().map((l) => l.toFixed(2)).join(' ');
+  const startLoad = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   const rows: string[] = [];
   let run = 0;
   try {
@@ -194,7 +196,9 @@ function report(lines: string[], run: { R: number; C: number; S: number; startLo
   if (process.env.BENCH_RESULTS === 'off') return;
   const git = (...args: string[]) => execFileSync('git', args, { encoding: 'utf8' }).trim();
   const dirty = git('status', '--porcelain', '--untracked-files=no') === '' ? '' : ' (uncommitted changes)';
-  const endLoad = loadavg().map((l) => l.toFixed(2)).join(' ');
+  const endLoad = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   const header = `\n## \`bench/audit-contention.ts\`, ${new Date().toISOString()}: commit ${git('rev-parse', '--short', 'HEAD')}${dirty}, node ${process.version}, R=${run.R} C=${run.C} S=${run.S}, load average ${endLoad} at the end (${run.startLoad} at the start)\n\n`;
   appendFileSync(new URL('./RESULTS.md', import.meta.url), `${header}${lines.join('\n')}\n`);
 }
