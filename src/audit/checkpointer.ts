@@ -70,6 +70,8 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
     if (checked.chain < store.chains) last[checked.chain] = checked;
   }
   const sinceLast = new Array<number>(store.chains).fill(0);
+  // The newest head each chain's commits reported: a pass that signed it leaves nothing due.
+  const observedSeq = new Array<number>(store.chains).fill(0);
 
   /** Signs one chain's head: the new checkpoint, the last one when the head has not moved, null while empty. */
   async function take(chain: number, head: AuditHead | null): Promise<AuditCheckpoint | null> {
@@ -96,9 +98,13 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
     for (const c of chains) sinceLast[c] = 0;
     const all = chains.length === store.chains;
     const heads = all ? await store.heads() : await Promise.all(chains.map((c) => store.head(c)));
+    const before = [...last];
     const results = await Promise.allSettled(chains.map((c, i) => take(c, (all ? heads[c] : heads[i]) ?? null)));
+    // A record committed after the counts were reset but before the heads were read is signed
+    // already: it must not call for another pass (nor another read of the heads) once idle.
+    for (const c of chains) if ((last[c]?.seq ?? 0) >= observedSeq[c]!) sinceLast[c] = 0;
     const known = last.filter((cp): cp is AuditCheckpoint => cp !== undefined);
-    if (results.some((r) => r.status === 'fulfilled' && r.value !== null)) await opts.sink(known);
+    if (chains.some((c) => last[c] !== before[c])) await opts.sink(known);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
     return known;
@@ -150,8 +156,9 @@ export function createCheckpointer(opts: CheckpointerOptions): Checkpointer {
   }
 
   return {
-    observe(chain, _head, count) {
+    observe(chain, head, count) {
       sinceLast[chain] = (sinceLast[chain] ?? 0) + count;
+      if (head.seq > observedSeq[chain]!) observedSeq[chain] = head.seq;
       if (sinceLast[chain]! >= everyRecords) background();
       arm();
     },

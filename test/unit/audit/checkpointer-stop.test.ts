@@ -48,4 +48,27 @@ describe('stopping the audit checkpointer (shutdown)', () => {
     await checkpointer.stop();
     expect(written).toHaveLength(1);
   });
+
+  it('leaves nothing due when a record committed during a pass is signed by it', async () => {
+    const inner = createMemoryStores(1).audit;
+    let writeDuringRead: (() => Promise<void>) | undefined;
+    const store = inner;
+    const readHeads = inner.heads.bind(inner);
+    store.heads = async () => {
+      const write = writeDuringRead;
+      writeDuringRead = undefined;
+      await write?.();
+      return readHeads();
+    };
+    const written: AuditCheckpoint[][] = [];
+    const checkpointer = createCheckpointer({ store, hmacKey, everyRecords: 1000, everyMs: 0, sink: async (cps) => void written.push(cps) });
+    const writer = createAuditWriter({ store: inner, hmacKey, onCommit: checkpointer.observe });
+    await writer.record({ action: 'token.forward', decision: 'allow' });
+    // The second record commits after the pass reset the counts and before it read the heads.
+    writeDuringRead = async () => void (await writer.record({ action: 'token.forward', decision: 'allow' }));
+    const [cp] = await checkpointer.checkpointNow();
+    expect(cp!.seq).toBe(2);
+    await checkpointer.stop();
+    expect(written.map((cps) => cps.map((c) => c.seq))).toStrictEqual([[2]]);
+  });
 });
