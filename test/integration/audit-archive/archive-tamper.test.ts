@@ -5,7 +5,7 @@
  * against the checkpoint file) and over the archive alone (anchored to its stored checkpoints).
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { createArchiver } from '../../../src/audit/archive/archiver.js';
 import { auditStoreSource } from '../../../src/audit/archive/source.js';
 import { tieredAuditStore } from '../../../src/audit/archive/tiered-store.js';
@@ -14,41 +14,23 @@ import type { AuditCheckpoint } from '../../../src/audit/checkpoint.js';
 import { createCheckpointer } from '../../../src/audit/checkpointer.js';
 import { verifyChain } from '../../../src/audit/verify.js';
 import { createAuditWriter } from '../../../src/audit/writer.js';
-import { connectRedisStores } from '../../../src/store/redis/index.js';
-import type { Stores } from '../../../src/store/stores.js';
-import { archiveDb, archiveEvent, type ArchiveDb } from '../../helpers/audit-archive.js';
-import { startPostgres, type PostgresHandle } from '../../helpers/postgres-server.js';
-import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
+import { archiveEvent, archiveFixture } from '../../helpers/audit-archive.js';
 
 const hmacKey = randomBytes(32);
-let server: PostgresHandle;
-let redis: RedisHandle;
-let db: ArchiveDb;
-let stores: Stores;
 let checkpoint: AuditCheckpoint;
-let prefixes = 0;
-
-beforeAll(async () => {
-  [server, redis] = await Promise.all([startPostgres(), startRedis()]);
-});
-
-afterAll(async () => {
-  await Promise.all([server?.stop(), redis?.stop()]);
-});
+const fx = archiveFixture('x');
 
 /** 30 records, the first 20 archived and trimmed from Redis, with a checkpoint at 20 stored in the archive and one at 30 in the "file". */
 beforeEach(async () => {
-  db = await archiveDb(server);
-  stores = await connectRedisStores({ url: redis.url, keyPrefix: `x${++prefixes}:`, auditChains: 1 });
   let n = 0;
-  const writer = createAuditWriter({ store: stores.audit, hmacKey, now: () => (n <= 20 ? Date.now() - 7_200_000 : Date.now()) });
-  const checkpointer = createCheckpointer({ store: stores.audit, hmacKey, sink: () => {}, everyMs: 0 });
+  const writer = createAuditWriter({ store: fx.stores.audit, hmacKey, now: () => (n <= 20 ? Date.now() - 7_200_000 : Date.now()) });
+  const checkpointer = createCheckpointer({ store: fx.stores.audit, hmacKey, sink: () => {}, everyMs: 0 });
   for (n = 1; n <= 20; n++) await writer.record(archiveEvent(n));
   const [at20] = await checkpointer.checkpointNow();
   const archiver = createArchiver({
-    source: auditStoreSource(stores.audit),
-    archive: db.archive,
-    locks: stores.locks,
+    source: auditStoreSource(fx.stores.audit),
+    archive: fx.db.archive,
+    locks: fx.stores.locks,
     retentionMs: 3_600_000,
     lagWarnSeconds: 300,
     checkpoint: async () => [at20],
@@ -56,24 +38,19 @@ beforeEach(async () => {
   await archiver.runOnce();
   for (; n <= 30; n++) await writer.record(archiveEvent(n));
   checkpoint = (await checkpointer.checkpointNow())[0]!;
-  expect((await stores.audit.range(0, 1, 1))[0]?.seq).toBe(21);
+  expect((await fx.stores.audit.range(0, 1, 1))[0]?.seq).toBe(21);
 });
 
-afterEach(async () => {
-  await db.close();
-  await stores.close();
-});
-
-const wholeTrail = () => verifyChain(tieredAuditStore(stores.audit, db.archive), hmacKey, { checkpoint });
+const wholeTrail = () => verifyChain(tieredAuditStore(fx.stores.audit, fx.db.archive), hmacKey, { checkpoint });
 const archiveAlone = async () => {
-  const { ok, firstBroken } = (await verifyArchive(db.archive, hmacKey, 1)).chains[0]!;
+  const { ok, firstBroken } = (await verifyArchive(fx.db.archive, hmacKey, 1)).chains[0]!;
   return { ok, firstBroken };
 };
-const sql = (text: string) => db.attacker.query(text);
+const sql = (text: string) => fx.db.attacker.query(text);
 
 describe('tampering with the archive (a database superuser)', () => {
   it('verifies clean before any tampering', async () => {
-    expect(await wholeTrail()).toStrictEqual({ chain: 0, ok: true, records: 30, head: await stores.audit.head(0), afterCheckpoint: 0 });
+    expect(await wholeTrail()).toStrictEqual({ chain: 0, ok: true, records: 30, head: await fx.stores.audit.head(0), afterCheckpoint: 0 });
     expect(await archiveAlone()).toStrictEqual({ ok: true, firstBroken: undefined });
   });
 
@@ -111,7 +88,7 @@ describe('tampering with the archive (a database superuser)', () => {
   it('insert: a forged record appended to the archive has no valid MAC (the trail reads that seq from Redis meanwhile)', async () => {
     await sql(`INSERT INTO audit_records (chain, seq, time, prev, hash, body)
       SELECT chain, 21, time, hash, 'forged', replace(body, '"seq":20', '"seq":21') FROM audit_records WHERE seq = 20`);
-    expect(await wholeTrail()).toStrictEqual({ chain: 0, ok: true, records: 30, head: await stores.audit.head(0), afterCheckpoint: 0 });
+    expect(await wholeTrail()).toStrictEqual({ chain: 0, ok: true, records: 30, head: await fx.stores.audit.head(0), afterCheckpoint: 0 });
     expect(await archiveAlone()).toStrictEqual({ ok: false, firstBroken: { seq: 21, reason: 'hash_mismatch' } });
   });
 
@@ -123,7 +100,7 @@ describe('tampering with the archive (a database superuser)', () => {
 
   it('a forged checkpoint row is no anchor', async () => {
     await sql(`INSERT INTO audit_checkpoints (chain, seq, hash, time, mac) VALUES (0, 25, 'h', '2026-01-01T00:00:00.000Z', 'forged')`);
-    const report = (await verifyArchive(db.archive, hmacKey, 1)).chains[0]!;
+    const report = (await verifyArchive(fx.db.archive, hmacKey, 1)).chains[0]!;
     expect({ ok: report.ok, anchorSeq: report.anchor?.seq, forged: report.forgedCheckpoints }).toStrictEqual({ ok: true, anchorSeq: 20, forged: 1 });
   });
 });

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { queryAudit } from '../../../src/admin/audit-query.js';
 import { createArchiver, type ArchiverOptions } from '../../../src/audit/archive/archiver.js';
 import { migrateArchive, pendingMigrations } from '../../../src/audit/archive/migrate.js';
@@ -21,40 +21,16 @@ import { verifyChain, verifyTrail } from '../../../src/audit/verify.js';
 import { createAuditWriter } from '../../../src/audit/writer.js';
 import { connectRedisStores } from '../../../src/store/redis/index.js';
 import type { Stores } from '../../../src/store/stores.js';
-import { archiveDb, archiveEvent, type ArchiveDb } from '../../helpers/audit-archive.js';
-import { startPostgres, type PostgresHandle } from '../../helpers/postgres-server.js';
-import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
+import { archiveEvent, archiveFixture } from '../../helpers/audit-archive.js';
 
 const hmacKey = randomBytes(32);
 const HOUR = 3_600_000;
-let server: PostgresHandle;
-let redis: RedisHandle;
-let db: ArchiveDb;
-let stores: Stores;
-let prefixes = 0;
-
-beforeAll(async () => {
-  [server, redis] = await Promise.all([startPostgres(), startRedis()]);
-});
-
-afterAll(async () => {
-  await Promise.all([server?.stop(), redis?.stop()]);
-});
-
-beforeEach(async () => {
-  db = await archiveDb(server);
-  stores = await connectRedisStores({ url: redis.url, keyPrefix: `t${++prefixes}:`, auditChains: 1 });
-});
-
-afterEach(async () => {
-  await db.close();
-  await stores.close();
-});
+const fx = archiveFixture('t');
 
 /** Records `n` events, the first `old` of them two hours old (beyond a one-hour window). */
 async function write(n: number, old = 0, grant?: (i: number) => string | undefined): Promise<AuditRecord[]> {
   let i = 0;
-  const writer = createAuditWriter({ store: stores.audit, hmacKey, now: () => (i <= old ? Date.now() - 2 * HOUR : Date.now()) });
+  const writer = createAuditWriter({ store: fx.stores.audit, hmacKey, now: () => (i <= old ? Date.now() - 2 * HOUR : Date.now()) });
   const records: AuditRecord[] = [];
   for (i = 1; i <= n; i++) records.push(await writer.record(archiveEvent(i, grant?.(i))));
   return records;
@@ -62,9 +38,9 @@ async function write(n: number, old = 0, grant?: (i: number) => string | undefin
 
 function archiver(overrides: Partial<ArchiverOptions> = {}) {
   return createArchiver({
-    source: auditStoreSource(stores.audit),
-    archive: db.archive,
-    locks: stores.locks,
+    source: auditStoreSource(fx.stores.audit),
+    archive: fx.db.archive,
+    locks: fx.stores.locks,
     retentionMs: HOUR,
     lagWarnSeconds: 300,
     batchSize: 7,
@@ -73,15 +49,15 @@ function archiver(overrides: Partial<ArchiverOptions> = {}) {
 }
 
 const archivedSeqs = async () =>
-  (await db.attacker.query<{ s: string }>('SELECT seq::text AS s FROM audit_records ORDER BY seq, time')).rows.map((r) => Number(r.s));
-const liveSeqs = async () => (await stores.audit.range(0, 1, 10_000)).map((e) => e.seq);
+  (await fx.db.attacker.query<{ s: string }>('SELECT seq::text AS s FROM audit_records ORDER BY seq, time')).rows.map((r) => Number(r.s));
+const liveSeqs = async () => (await fx.stores.audit.range(0, 1, 10_000)).map((e) => e.seq);
 const seqs = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('audit archive: roles and schema', () => {
   it('gives the runtime role SELECT and INSERT only: UPDATE, DELETE and TRUNCATE are refused', async () => {
     await write(3);
     await archiver().runOnce();
-    const runtime = new pg.Client({ connectionString: db.urls.runtime });
+    const runtime = new pg.Client({ connectionString: fx.db.urls.runtime });
     await runtime.connect();
     try {
       for (const sql of [
@@ -104,15 +80,15 @@ describe('audit archive: roles and schema', () => {
   });
 
   it('applies the migrations once: a second run applies none, and nothing is pending', async () => {
-    const owner = new pg.Client({ connectionString: db.urls.owner });
+    const owner = new pg.Client({ connectionString: fx.db.urls.owner });
     await owner.connect();
     try {
-      expect(await migrateArchive(owner, `${db.name}_runtime`)).toStrictEqual([]);
+      expect(await migrateArchive(owner, `${fx.db.name}_runtime`)).toStrictEqual([]);
       expect(await pendingMigrations(owner)).toStrictEqual([]);
     } finally {
       await owner.end();
     }
-    const fresh = await server.createDatabase(`${db.name}_fresh`);
+    const fresh = await fx.server.createDatabase(`${fx.db.name}_fresh`);
     const client = new pg.Client({ connectionString: fresh.runtimeUrl });
     await client.connect();
     try {
@@ -125,7 +101,7 @@ describe('audit archive: roles and schema', () => {
   it('creates this month and the next as partitions, and the month of an older record when it comes', async () => {
     await write(2, 1);
     await archiver().runOnce();
-    const { rows } = await db.attacker.query<{ name: string }>(
+    const { rows } = await fx.db.attacker.query<{ name: string }>(
       "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_records'::regclass ORDER BY 1",
     );
     const month = (t: number) => `audit_records_${new Date(t).toISOString().slice(0, 7).replace('-', '_')}`;
@@ -156,7 +132,7 @@ describe('audit archiver', () => {
       override insert(): Promise<number> {
         return Promise.reject(new Error('archive down'));
       }
-    })(db.archive.pool);
+    })(fx.db.archive.pool);
     await expect(archiver({ archive: failing }).runOnce()).rejects.toThrow('archive down');
     expect(await liveSeqs()).toStrictEqual(seqs(1, 10));
     expect(await archivedSeqs()).toStrictEqual([]);
@@ -166,13 +142,13 @@ describe('audit archiver', () => {
     await write(3, 3);
     const warnings: object[] = [];
     const log = { warn: (obj: object) => warnings.push(obj), error: () => {} };
-    const lease = await stores.locks.acquire('audit-archive:0', 60_000);
+    const lease = await fx.stores.locks.acquire('audit-archive:0', 60_000);
     // Another replica holds the lease: this one only measures.
     const a = archiver({ log, lagWarnSeconds: 60 });
     await a.runOnce();
     expect(a.lag()).toStrictEqual([{ chain: 0, archivedThrough: 0, lagSeconds: expect.closeTo(7200, -2) as number }]);
     expect(warnings).toStrictEqual([{ chain: 0, lagSeconds: expect.closeTo(7200, -2) as number, archivedThrough: 0 }]);
-    await stores.locks.release('audit-archive:0', lease!);
+    await fx.stores.locks.release('audit-archive:0', lease!);
     await a.runOnce();
     expect(a.lag()).toStrictEqual([{ chain: 0, archivedThrough: 3, lagSeconds: 0 }]);
   });
@@ -193,12 +169,12 @@ describe('audit archiver', () => {
 
   it('stores signed checkpoints of archived heads with the records', async () => {
     const records = await write(5);
-    const head = { seq: 5, hash: (await stores.audit.range(0, 5, 1))[0]!.hash };
+    const head = { seq: 5, hash: (await fx.stores.audit.range(0, 5, 1))[0]!.hash };
     const { signCheckpoint } = await import('../../../src/audit/checkpoint.js');
     const cp = signCheckpoint(hmacKey, 0, head, new Date().toISOString());
     await archiver({ checkpoint: async () => [cp] }).runOnce();
-    expect(await db.archive.checkpoints(0)).toStrictEqual([cp]);
-    expect(await verifyArchive(db.archive, hmacKey, 1)).toStrictEqual({
+    expect(await fx.db.archive.checkpoints(0)).toStrictEqual([cp]);
+    expect(await verifyArchive(fx.db.archive, hmacKey, 1)).toStrictEqual({
       ok: true,
       records: 5,
       chains: [{ chain: 0, ok: true, records: 5, head, anchor: cp, afterCheckpoint: 0, forgedCheckpoints: 0 }],
@@ -213,7 +189,7 @@ describe('audit reads across the Redis/PostgreSQL boundary', () => {
     const a = archiver({ retentionMs: HOUR });
     await a.runOnce();
     expect((await liveSeqs())[0]).toBe(21);
-    const tiered = tieredAuditStore(stores.audit, db.archive);
+    const tiered = tieredAuditStore(fx.stores.audit, fx.db.archive);
 
     const seen: number[] = [];
     let cursor: number[] | undefined;
@@ -232,7 +208,7 @@ describe('audit reads across the Redis/PostgreSQL boundary', () => {
   it('filters across the boundary (the user history of one grant, newest first)', async () => {
     await write(24, 16, (i) => (i % 3 === 0 ? 'g-1' : undefined));
     await archiver().runOnce();
-    const tiered = tieredAuditStore(stores.audit, db.archive);
+    const tiered = tieredAuditStore(fx.stores.audit, fx.db.archive);
     const page = await queryAudit(tiered, { grant: 'g-1' }, 100);
     expect(page.items.map((r) => r.seq)).toStrictEqual([24, 21, 18, 15, 12, 9, 6, 3]);
     expect((await tiered.latestForGrant('g-1', 5)).map((e) => e.seq)).toStrictEqual([24, 21, 18, 15, 12]);
@@ -242,12 +218,12 @@ describe('audit reads across the Redis/PostgreSQL boundary', () => {
   it('exports and verifies the whole chain from both tiers, oldest first', async () => {
     await write(25, 18);
     await archiver().runOnce();
-    const tiered = tieredAuditStore(stores.audit, db.archive);
+    const tiered = tieredAuditStore(fx.stores.audit, fx.db.archive);
     const all = [...(await tiered.range(0, 1, 10)), ...(await tiered.range(0, 11, 10)), ...(await tiered.range(0, 21, 10))];
     expect(all.map((e) => e.seq)).toStrictEqual(seqs(1, 25));
-    expect(await tiered.range(0, 17, 4)).toStrictEqual([...(await db.archive.range(0, 17, 2)), ...(await stores.audit.range(0, 19, 2))]);
+    expect(await tiered.range(0, 17, 4)).toStrictEqual([...(await fx.db.archive.range(0, 17, 2)), ...(await fx.stores.audit.range(0, 19, 2))]);
     const report = await verifyChain(tiered, hmacKey, { pageSize: 4 });
-    expect(report).toStrictEqual({ chain: 0, ok: true, records: 25, head: await stores.audit.head(0) });
+    expect(report).toStrictEqual({ chain: 0, ok: true, records: 25, head: await fx.stores.audit.head(0) });
   });
 });
 
@@ -263,7 +239,7 @@ async function writeSpread(from: number, n: number, recent = false): Promise<voi
 const chainsArchiver = (checkpoint?: ArchiverOptions['checkpoint']) =>
   createArchiver({
     source: auditStoreSource(multi.audit),
-    archive: db.archive,
+    archive: fx.db.archive,
     locks: multi.locks,
     retentionMs: HOUR,
     lagWarnSeconds: 300,
@@ -272,11 +248,11 @@ const chainsArchiver = (checkpoint?: ArchiverOptions['checkpoint']) =>
   });
 const chainHeads = async () => (await multi.audit.heads()).map((h) => h?.seq ?? 0);
 const liveOldest = async () => Promise.all(Array.from({ length: CHAINS }, async (_, c) => (await multi.audit.range(c, 1, 1))[0]?.seq));
-const archivedThrough = async () => Promise.all(Array.from({ length: CHAINS }, (_, c) => db.archive.archivedThrough(c)));
+const archivedThrough = async () => Promise.all(Array.from({ length: CHAINS }, (_, c) => fx.db.archive.archivedThrough(c)));
 
 describe('audit archive over several chains', () => {
   beforeEach(async () => {
-    multi = await connectRedisStores({ url: redis.url, keyPrefix: `c${++prefixes}:`, auditChains: CHAINS });
+    multi = await connectRedisStores({ url: fx.redis.url, keyPrefix: fx.nextPrefix('c'), auditChains: CHAINS });
   });
 
   afterEach(async () => {
@@ -299,15 +275,15 @@ describe('audit archive over several chains', () => {
     // Only the recent records (one per grant) are left in Redis, each chain its own floor.
     const oldest = await liveOldest();
     expect((await multi.audit.floor(0))?.seq).toBe((oldest[0] ?? head[0]! + 1) - 1);
-    expect(await db.archive.checkpoints(1)).toStrictEqual([checkpoints[1]]);
+    expect(await fx.db.archive.checkpoints(1)).toStrictEqual([checkpoints[1]]);
 
-    const tiered = tieredAuditStore(multi.audit, db.archive);
+    const tiered = tieredAuditStore(multi.audit, fx.db.archive);
     const trail = await verifyTrail(tiered, hmacKey, { checkpoints, pageSize: 3 });
     expect(trail.ok).toBe(true);
     expect(trail.records).toBe(48);
     expect(trail.chains.map((r) => [r.chain, r.records, r.firstBroken])).toStrictEqual(head.map((seq, c) => [c, seq, undefined]));
 
-    const alone = await verifyArchive(db.archive, hmacKey, CHAINS);
+    const alone = await verifyArchive(fx.db.archive, hmacKey, CHAINS);
     expect({ ok: alone.ok, records: alone.records }).toStrictEqual({ ok: true, records: 48 });
     expect(alone.chains.map((r) => [r.chain, r.anchor, r.forgedCheckpoints])).toStrictEqual(checkpoints.map((cp, c) => [c, cp, 0]));
 
@@ -330,7 +306,7 @@ describe('audit archive over several chains', () => {
     await writeSpread(25, 16);
     // Trimmed straight from Redis (as by someone with Redis rights), never archived.
     await multi.audit.trimArchived(2, archived[2]! + 2, Date.now());
-    const report = await verifyTrail(tieredAuditStore(multi.audit, db.archive), hmacKey);
+    const report = await verifyTrail(tieredAuditStore(multi.audit, fx.db.archive), hmacKey);
     expect(report.ok).toBe(false);
     expect(report.chains.map((r) => r.firstBroken)).toStrictEqual([undefined, undefined, { seq: archived[2]! + 1, reason: 'seq_gap' }, undefined]);
   });

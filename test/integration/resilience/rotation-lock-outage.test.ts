@@ -7,7 +7,6 @@
  * grant. The lapsed lease is still A's (src/store/redis/lock-scripts.ts): B waits, A extends it
  * and commits, B is answered from A's result. 1 upstream refresh, 0 revoked, the grant kept.
  */
-import { Redis } from 'ioredis';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -39,11 +38,9 @@ let vaultB: ExchangeVault;
 let vaultA: VaultChild;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  // Every acknowledged write is on disk before Redis is SIGKILLed, so the kill loses nothing the vault was told.
-  const admin = new Redis(redis.url);
-  await admin.config('SET', 'appendfsync', 'always');
-  await admin.quit();
+  // Every acknowledged write is on disk before Redis is SIGKILLed, so a kill loses nothing the vault
+  // was told; on the command line, so it holds after each restart too.
+  redis = await startRedis(['--appendfsync', 'always']);
   salesforce = await startFakeOAuthServer({ profile: 'salesforce', clients: [fakeClient] });
   vaultB = await startSalesforceVault({ salesforce: { server: salesforce, extra: { timeoutMs: PROVIDER_TIMEOUT_MS } } }, redis.url);
   const raw = vaultB.rawConfig as { store: Record<string, unknown> };

@@ -6,7 +6,6 @@
  * outage (SIGTERM, or SIGKILL once the spool file exists) and started again.
  * Outcome every time: 0 grants lost, 0 grants revoked upstream, 1 upstream refresh.
  */
-import { Redis } from 'ioredis';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,11 +31,9 @@ let salesforce: FakeOAuthServer;
 let vault: ExchangeVault;
 
 beforeAll(async () => {
-  redis = await startRedis();
-  // Every acknowledged write is on disk before Redis is SIGKILLed, so the kill loses nothing the vault was told.
-  const admin = new Redis(redis.url);
-  await admin.config('SET', 'appendfsync', 'always');
-  await admin.quit();
+  // Every acknowledged write is on disk before Redis is SIGKILLed, so a kill loses nothing the vault
+  // was told; on the command line, so it holds after each restart too.
+  redis = await startRedis(['--appendfsync', 'always']);
   salesforce = await startFakeOAuthServer({ profile: 'salesforce', clients: [fakeClient] });
   vault = await startSalesforceVault({ salesforce: { server: salesforce } }, redis.url);
 });
