@@ -73,7 +73,10 @@ describe('tampering with the archive (a database superuser)', () => {
   });
 
   it('reorder: two records swapped in place no longer chain', async () => {
-    await sql('UPDATE audit_records SET seq = CASE seq WHEN 5 THEN 6 ELSE 5 END WHERE seq IN (5, 6)');
+    // Through negative seqs: records written in the same millisecond share (chain, time), and an
+    // in-place swap would meet the primary key (chain, seq, time) halfway.
+    await sql(`UPDATE audit_records SET seq = -seq WHERE seq IN (5, 6);
+      UPDATE audit_records SET seq = CASE seq WHEN -5 THEN 6 ELSE 5 END WHERE seq IN (-5, -6)`);
     expect((await wholeTrail()).firstBroken).toStrictEqual({ seq: 5, reason: 'prev_mismatch' });
     expect(await archiveAlone()).toStrictEqual({ ok: false, firstBroken: { seq: 5, reason: 'prev_mismatch' } });
   });
