@@ -7,7 +7,7 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { resolve, dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { filePathFields, resolveFilePaths } from './file-paths.js';
+import { filePathFields, resolveFilePaths, type FieldPattern } from './file-paths.js';
 import { configSchema, type Config } from './schema.js';
 import { ProviderCatalog } from '../providers/catalog.js';
 
@@ -36,8 +36,11 @@ const ENV_OVERRIDES: ReadonlyArray<[string, string[], 'string' | 'int']> = [
   ['LOG_LEVEL', ['log', 'level'], 'string'],
 ];
 
-/** The file-path fields of the schema: relative paths in a file are relative to the file's directory. */
-const FILE_FIELDS = filePathFields(configSchema);
+/**
+ * The file-path fields of the schema: relative paths in a file are relative to the file's directory.
+ * Read off the schema (≈ 20 ms) on the first load of a file, not when this module is imported.
+ */
+let fileFields: FieldPattern[] | undefined;
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
   let node = target;
@@ -133,7 +136,7 @@ export function loadConfig(env: Env = process.env, defaults: Record<string, unkn
         problems.push(`${path}: must contain a mapping at the top level`);
       } else {
         raw = parsed as Record<string, unknown>;
-        resolveFilePaths(raw, FILE_FIELDS, dirname(path));
+        resolveFilePaths(raw, (fileFields ??= filePathFields(configSchema)), dirname(path));
       }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
