@@ -198,6 +198,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<VaultApp>
       await upstreamAccess.rotations.close();
       // After the last request's audit records: their heads are signed before the process exits.
       await deps.checkpointer.stop();
+      // The other processes' writers take this one's audit chain at once, not when its presence runs out.
+      await deps.audit.leave?.().catch(() => {});
     },
   };
 }

@@ -80,4 +80,6 @@ export interface AuditWriter {
   record(event: AuditEventInput): Promise<AuditRecord>;
   /** HMAC-SHA-256 (base64url) of a token value under an HKDF subkey of the audit key (never the chain key itself). */
   tokenHmac(token: string): string;
+  /** Gives up this writer's home chain to the other writers at once (src/audit/chain-owners.ts); on shutdown. */
+  leave?(): Promise<void>;
 }

@@ -9,12 +9,14 @@
  * shared by every request in the batch; when idle a batch is one event and
  * waits only for the current microtask to end.
  *
- * The trail is N chains (src/store/audit-store.ts): each event goes to the
- * chain of its stable key (auditChainOf), and each chain has its own queue,
- * group commit, cached head and append turn here, so appends to different
- * chains run side by side and replicas meet only on the same chain.
+ * The trail is N chains (src/store/audit-store.ts): each live writer owns a
+ * share of them and sends each event to one of its own, picked by the event's
+ * stable key (src/audit/chain-owners.ts). Each chain has its own queue, group
+ * commit, cached head and append turn here, so appends to different chains run
+ * side by side, and replicas meet on a chain only while the list of writers
+ * changes or when there are more writers than chains.
  *
- * Several replicas append to each chain. Each writer caches the head it last
+ * Whoever appends, each writer caches the head it last
  * wrote; the store appends only if that is still the head and otherwise
  * returns the current one, so a batch is re-chained on it and retried. A
  * writer that lost a race retries at once on the head it got back; losing
@@ -32,7 +34,8 @@
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { auditChainOf, type AuditHead, type AuditStore } from '../store/audit-store.js';
+import type { AuditHead, AuditStore } from '../store/audit-store.js';
+import { createChainRouter } from './chain-owners.js';
 import { chainRecords } from './chain.js';
 import { AuditContentionError, AuditOverloadError } from './errors.js';
 import { assertAuditEvent } from './event-guard.js';
@@ -99,6 +102,7 @@ const TURN_TTL_MS = 250;
 export interface FlushableAuditWriter extends AuditWriter {
   /** Resolves once every event recorded so far is durable or failed (the queue is empty and no append is in flight). */
   flush(): Promise<void>;
+  leave(): Promise<void>;
 }
 
 /** One chain's side of the writer: its queue, its append in flight and its cached head. */
@@ -123,6 +127,8 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
   const metrics = opts.metrics ?? (() => undefined);
   /** This writer's turn token: a refused append claims the chain's turn under it (AuditStore.append). */
   const self = randomUUID();
+  /** Which chain each event goes to (its writer's own share, src/audit/chain-owners.ts); `self` is also the writer's id there. */
+  const router = createChainRouter(store, self);
 
   const lanes: Lane[] = Array.from({ length: store.chains }, (_, chain) => ({
     chain,
@@ -226,7 +232,8 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
       // Copied now: the caller mutating its object later must not change what was validated.
       const input: Omit<AuditRecord, 'seq' | 'chain'> = { ...event, time: new Date(now()).toISOString() };
       if (event.details !== undefined) input.details = { ...event.details };
-      const lane = lanes[auditChainOf(event, store.chains)]!;
+      // Outside the request's store budget: a presence renewal serves every later request.
+      const lane = lanes[detached(() => router.chainOf(event))]!;
       const durable = new Promise<AuditRecord>((resolve, reject) => {
         lane.queue.push({ input, resolve, reject });
         queued += 1;
@@ -251,5 +258,7 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
     async flush(): Promise<void> {
       for (const lane of lanes) while (lane.draining || lane.queue.length > 0) await lane.drained;
     },
+
+    leave: () => router.leave(),
   };
 }

@@ -3,10 +3,15 @@
  *
  * The trail is N independent chains (`AuditStore.chains`), each with its own
  * gap-free seq, head and append turn, so writers contend only when they write
- * the same chain and, on Redis Cluster, the chains spread over slots. A record
- * goes to the chain `auditChainOf` picks from a stable key of the record (its
- * grant, else its user, actor or action), so one grant's history stays in one
- * chain, in order.
+ * the same chain and, on Redis Cluster, the chains spread over slots.
+ *
+ * Which chain a record goes to: each live writer has a home chain of its own
+ * (src/audit/chain-owners.ts, from the writers it finds with `writers`) and
+ * appends there, so writers do not contend and the records of one grant from
+ * one writer stay in one chain, in order. A writer without a home uses
+ * `auditChainOf` (a stable key of the record over all chains), where it may
+ * meet others. A grant's records can therefore sit in several chains;
+ * `latestForGrant` reads them all and orders them by time.
  */
 import { StoreUnavailableError } from './errors.js';
 
@@ -73,11 +78,23 @@ export interface AuditStore {
   reverseRange(chain: number, toSeq: number, count: number): Promise<AuditEntry[]>;
   /**
    * The newest entries whose record names `grantId` in its top-level `grant` field, newest
-   * first, at most `count` (the consent pages' per-connection history). Served from a
-   * per-grant index kept in the grant's chain (auditChainOf) by the same atomic append, capped
-   * at AUDIT_GRANT_INDEX_CAP entries per grant: O(count) however long the trail is.
+   * first (by time, see newestFirst), at most `count` (the consent pages' per-connection
+   * history): the newest of every chain's `latestForGrantIn`.
    */
   latestForGrant(grantId: string, count: number): Promise<AuditEntry[]>;
+  /**
+   * The same within one chain, newest (highest seq) first. Served from a per-grant index that
+   * the append writes in the same atomic step, in the chain's own slot, capped at
+   * AUDIT_GRANT_INDEX_CAP entries per grant and chain: O(count) however long the chain is.
+   */
+  latestForGrantIn(chain: number, grantId: string, count: number): Promise<AuditEntry[]>;
+  /**
+   * Writer presence, for sharing the chains between writers (src/audit/chain-owners.ts): marks
+   * `writer` live for `ttlMs` by the store's own clock (not the caller's, so hosts' clocks need not
+   * agree), forgets writers whose time ran out, and returns the live writers' ids, sorted. With
+   * `leave`, removes `writer` instead. Absent: every writer routes by `auditChainOf`.
+   */
+  writers?(writer: string, ttlMs: number, leave?: boolean): Promise<string[]>;
   /**
    * Retention: drop the oldest entries of `chain` up to and including seq `uptoSeq`, but only
    * those older than `olderThan` (epoch ms); stops at the first younger entry. The archiver calls
@@ -89,8 +106,8 @@ export interface AuditStore {
   floor(chain: number): Promise<AuditHead | null>;
   /**
    * Records this store's chain count as the trail's if none is recorded yet, and returns the
-   * recorded one: a vault configured with another count must not start (changing the count
-   * would move grants to other chains and break their per-grant order and index).
+   * recorded one: a vault configured with another count must not start (with fewer, readers
+   * would stop reading chains that hold records; with more, older writers would not share them).
    */
   claimChainCount(): Promise<number>;
 }
@@ -110,13 +127,8 @@ export interface AuditRouting {
   actor?: string | undefined;
 }
 
-/**
- * The chain a record goes to: a stable hash (32-bit FNV-1a) of its grant, else its user, else
- * its actor, else its action, modulo `chains`. Stable across processes and restarts, so every
- * record of one grant is in one chain (and its per-grant index there), in order.
- */
-export function auditChainOf(record: AuditRouting, chains: number): number {
-  if (chains <= 1) return 0;
+/** A stable 32-bit hash (FNV-1a) of a record's grant, else its user, else its actor, else its action. */
+function auditRoutingKey(record: AuditRouting): number {
   const key =
     record.grant !== undefined && record.grant !== ''
       ? `g:${record.grant}`
@@ -125,12 +137,43 @@ export function auditChainOf(record: AuditRouting, chains: number): number {
         : record.actor !== undefined && record.actor !== ''
           ? `a:${record.actor}`
           : `k:${record.action}`;
-  return fnv1a(key) % chains;
+  return fnv1a(key);
 }
 
-/** The chain of a grant's records (where its per-grant index lives). */
+/** The chain of a record over all chains (its stable key modulo `chains`), the same in every process and after restarts: where a writer without a home chain sends it. */
+export function auditChainOf(record: AuditRouting, chains: number): number {
+  return chains <= 1 ? 0 : auditRoutingKey(record) % chains;
+}
+
+/** `auditChainOf` of a record naming only this grant. */
 export function auditChainOfGrant(grantId: string, chains: number): number {
   return auditChainOf({ action: '', grant: grantId }, chains);
+}
+
+/**
+ * Merges per-chain lists, each newest (highest seq) first, into the newest `count` overall:
+ * by time, newest first; on equal times the lower chain first; each list's own order kept.
+ */
+export function newestFirst(lists: readonly AuditEntry[][], count: number): AuditEntry[] {
+  const at = lists.map(() => 0);
+  const out: AuditEntry[] = [];
+  while (out.length < count) {
+    let best = -1;
+    for (let i = 0; i < lists.length; i++) {
+      const e = lists[i]![at[i]!];
+      if (e !== undefined && (best < 0 || e.time > lists[best]![at[best]!]!.time)) best = i;
+    }
+    if (best < 0) break;
+    out.push(lists[best]![at[best]!++]!);
+  }
+  return out;
+}
+
+/** `latestForGrant` from every chain's `latestForGrantIn` (one call per chain, all at once). */
+export async function latestForGrantAcross(store: Pick<AuditStore, 'chains' | 'latestForGrantIn'>, grantId: string, count: number): Promise<AuditEntry[]> {
+  if (count <= 0) return [];
+  const lists = await Promise.all(Array.from({ length: store.chains }, (_, chain) => store.latestForGrantIn(chain, grantId, count)));
+  return newestFirst(lists, count);
 }
 
 function fnv1a(text: string): number {

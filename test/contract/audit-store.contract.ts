@@ -260,12 +260,53 @@ export function describeAuditStoreContract(stores: () => Stores): void {
       expect(await audit.heads()).toStrictEqual(new Array(16).fill(null));
     });
 
-    it('routes a grant, user, actor or action to a stable chain, a grant always to the chain of its index', () => {
+    it('routes a grant, user, actor or action to a stable chain (where a writer without chains of its own sends it)', () => {
       expect(auditChainOf({ action: 'token.exchange', grant: 'g-1', user: 'u' }, 16)).toBe(auditChainOfGrant('g-1', 16));
       expect(auditChainOf({ action: 'x', user: 'u-1' }, 16)).toBe(auditChainOf({ action: 'y', user: 'u-1', actor: 'a' }, 16));
       expect(auditChainOf({ action: 'killswitch.engage' }, 1)).toBe(0);
       const spread = new Set(Array.from({ length: 200 }, (_, i) => auditChainOfGrant(`g-${i}`, 16)));
       expect(spread.size).toBe(16);
+    });
+
+    it("finds a grant's entries in every chain, newest first by time, and within one chain on request", async () => {
+      const audit = stores().audit;
+      const at = (s: number) => `2026-12-01T00:00:0${s}.000Z`;
+      const on2: AuditEntry[] = [];
+      const on9: AuditEntry[] = [];
+      let h2: AuditHead | null = null;
+      let h9: AuditHead | null = null;
+      for (const [chain, second] of [
+        [2, 1],
+        [9, 2],
+        [2, 3],
+        [9, 4],
+        [9, 5],
+        [2, 6],
+      ] as const) {
+        const head = chain === 2 ? h2 : h9;
+        const e = auditEntry(head, JSON.stringify({ grant: 'g-split', second }), chain, at(second));
+        expect(await audit.append(chain, head, [{ ...e, grant: 'g-split' }])).toStrictEqual({ ok: true });
+        (chain === 2 ? on2 : on9).push(e);
+        if (chain === 2) h2 = { seq: e.seq, hash: e.hash };
+        else h9 = { seq: e.seq, hash: e.hash };
+      }
+      const bySecond = (entries: AuditEntry[]) => entries.map((e) => (JSON.parse(e.body) as { second: number }).second);
+      expect(bySecond(await audit.latestForGrant('g-split', 10))).toStrictEqual([6, 5, 4, 3, 2, 1]);
+      expect(bySecond(await audit.latestForGrant('g-split', 3))).toStrictEqual([6, 5, 4]);
+      expect(await audit.latestForGrantIn(2, 'g-split', 10)).toStrictEqual([...on2].reverse());
+      expect(await audit.latestForGrantIn(9, 'g-split', 2)).toStrictEqual([on9[2], on9[1]]);
+      expect(await audit.latestForGrantIn(4, 'g-split', 10)).toStrictEqual([]);
+    });
+
+    it('tells the live writers by its own clock: joining, renewing, leaving, and running out', async () => {
+      const audit = stores().audit;
+      expect(await audit.writers!('w-b', 60_000)).toStrictEqual(['w-b']);
+      expect(await audit.writers!('w-a', 60_000)).toStrictEqual(['w-a', 'w-b']);
+      expect(await audit.writers!('w-c', 200)).toStrictEqual(['w-a', 'w-b', 'w-c']);
+      expect(await audit.writers!('w-b', 60_000)).toStrictEqual(['w-a', 'w-b', 'w-c']);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(await audit.writers!('w-a', 60_000)).toStrictEqual(['w-a', 'w-b']);
+      expect(await audit.writers!('w-b', 60_000, true)).toStrictEqual(['w-a']);
     });
 
     it('trims archived entries: oldest first, up to the seq and only while older than the bound; the rest still pages and appends', async () => {

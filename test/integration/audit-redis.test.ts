@@ -14,6 +14,7 @@ import { connectRedisStores } from '../../src/store/redis/index.js';
 import { StoreUnavailableError } from '../../src/store/errors.js';
 import { AuditChainCountError, auditChainOf, type AuditStore } from '../../src/store/audit-store.js';
 import { type Stores } from '../../src/store/stores.js';
+import { homeless, passThrough } from '../helpers/audit-writers.js';
 import { startRedis, type RedisHandle } from '../helpers/redis-server.js';
 
 const hmacKey = randomBytes(32);
@@ -41,17 +42,9 @@ async function replica(keyPrefix: string, auditChains?: number): Promise<Stores>
 /** Counts appends, head conflicts and turns taken by a conflict, to show group commit and re-chaining at work. */
 function counted(inner: AuditStore) {
   const stats = { appends: 0, conflicts: 0, records: 0, turnsTaken: 0 };
+  // Homeless (no writer presence), so the replicas here all write the one chain their events' key picks.
   const store: AuditStore = {
-    chains: inner.chains,
-    head: (chain) => inner.head(chain),
-    heads: () => inner.heads(),
-    range: (chain, from, count) => inner.range(chain, from, count),
-    reverseRange: (chain, to, count) => inner.reverseRange(chain, to, count),
-    latestForGrant: (grant, count) => inner.latestForGrant(grant, count),
-    trimArchived: (chain, upto, olderThan) => inner.trimArchived(chain, upto, olderThan),
-    floor: (chain) => inner.floor(chain),
-    claimChainCount: () => inner.claimChainCount(),
-    ...(inner.takeTurn && { takeTurn: (chain: number, ttlMs: number) => inner.takeTurn!(chain, ttlMs) }),
+    ...passThrough(homeless(inner)),
     async append(chain, head, entries, turn, claimMs) {
       stats.appends += 1;
       const result = await inner.append(chain, head, entries, turn, claimMs);
@@ -191,12 +184,12 @@ describe('audit chain on Redis', () => {
   it('refuses to write a trail under another chain count: recorded at start, checked by every append', async () => {
     const four = await replica('layout:', 4);
     expect(await four.audit.claimChainCount()).toBe(4);
-    const writer = createAuditWriter({ store: four.audit, hmacKey });
+    const writer = createAuditWriter({ store: homeless(four.audit), hmacKey });
     await Promise.all(Array.from({ length: 40 }, (_, n) => writer.record({ ...event(n, 'four'), grant: `g-${n}` })));
 
     const sixteen = await replica('layout:', 16);
     expect(await sixteen.audit.claimChainCount()).toBe(4);
-    const other = createAuditWriter({ store: sixteen.audit, hmacKey });
+    const other = createAuditWriter({ store: homeless(sixteen.audit), hmacKey });
     // A grant the 4-chain trail already wrote to chain c (< 4): the 16-chain writer would put it in chain c too, or elsewhere.
     const results = await Promise.allSettled(Array.from({ length: 40 }, (_, n) => other.record({ ...event(n, 'sixteen'), grant: `g-${n}` })));
     const refused = results.filter((r) => r.status === 'rejected');
@@ -211,7 +204,7 @@ describe('audit chain on Redis', () => {
     async function chainOf(count: number) {
       const prefix = `tamper${++n}:`;
       const stores = await replica(prefix);
-      const writer = createAuditWriter({ store: stores.audit, hmacKey });
+      const writer = createAuditWriter({ store: homeless(stores.audit), hmacKey });
       await writeChain(writer, count);
       expect(await verifyChain(stores.audit, hmacKey, { chain: E })).toMatchObject({ ok: true, records: count });
       return { store: stores.audit, writer, log: `${prefix}{audit:${E}}:log`, head: `${prefix}{audit:${E}}:head` };
@@ -330,7 +323,7 @@ describe('audit chain on Redis', () => {
 
   it('rejects record() in under a second when Redis is killed, and writes again once it is back', async () => {
     const stores = await replica('kill:');
-    const writer = createAuditWriter({ store: stores.audit, hmacKey });
+    const writer = createAuditWriter({ store: homeless(stores.audit), hmacKey });
     await writeChain(writer, 10);
     await redis.kill();
     const started = performance.now();
@@ -348,7 +341,7 @@ describe('audit chain on Redis', () => {
 
   it('rejects record() within the command timeout when Redis hangs, and the late write does not fork the chain', async () => {
     const stores = await replica('hang:');
-    const writer = createAuditWriter({ store: stores.audit, hmacKey });
+    const writer = createAuditWriter({ store: homeless(stores.audit), hmacKey });
     await writeChain(writer, 5);
     redis.pause();
     const started = performance.now();

@@ -109,12 +109,17 @@ export class PgAuditArchive {
     return rows.map(toEntry);
   }
 
-  /** Newest entries of `chain` below `belowSeq` whose record names `grantId`, newest first. */
-  async latestForGrant(chain: number, grantId: string, count: number, belowSeq = Number.MAX_SAFE_INTEGER): Promise<AuditEntry[]> {
-    if (count <= 0) return [];
+  /**
+   * Newest entries whose record names `grantId`, at most `count`, from the chains in `below`, each
+   * only below its `seq` (where that chain's entries in Redis begin): newest first by time, and
+   * within a chain by seq.
+   */
+  async latestForGrant(grantId: string, count: number, below: ReadonlyArray<{ chain: number; seq: number }>): Promise<AuditEntry[]> {
+    if (count <= 0 || below.length === 0) return [];
     const { rows } = await this.pool.query<Row>(
-      `SELECT ${COLUMNS} FROM audit_records WHERE grant_id = $1 AND chain = $2 AND seq < $3 ORDER BY seq DESC LIMIT $4`,
-      [grantId, chain, belowSeq, count],
+      `SELECT ${COLUMNS} FROM audit_records JOIN unnest($2::int[], $3::bigint[]) AS b(b_chain, b_below) ON chain = b_chain AND seq < b_below
+       WHERE grant_id = $1 ORDER BY time DESC, chain, seq DESC LIMIT $4`,
+      [grantId, below.map((b) => b.chain), below.map((b) => String(Math.min(b.seq, Number.MAX_SAFE_INTEGER))), count],
     );
     return rows.map(toEntry);
   }

@@ -14,7 +14,7 @@
  * chain from seq 1, the records below Redis's oldest entry coming from the archive; a floor above
  * what the archive holds shows as a `seq_gap` (src/audit/verify.ts).
  */
-import { auditChainOfGrant, type AuditEntry, type AuditStore } from '../../store/audit-store.js';
+import { newestFirst, type AuditEntry, type AuditStore } from '../../store/audit-store.js';
 import type { PgAuditArchive } from './pg-archive.js';
 
 export function tieredAuditStore(live: AuditStore, archive: PgAuditArchive): AuditStore {
@@ -48,13 +48,25 @@ export function tieredAuditStore(live: AuditStore, archive: PgAuditArchive): Aud
 
     async latestForGrant(grantId, count) {
       if (count <= 0) return [];
-      const recent = await live.latestForGrant(grantId, count);
+      const lists = await Promise.all(Array.from({ length: live.chains }, (_, chain) => live.latestForGrantIn(chain, grantId, count)));
+      // One query for every chain whose live part ran short, each below its oldest live entry.
+      const below = lists.flatMap((list, chain) => (list.length < count ? [{ chain, seq: list[list.length - 1]?.seq ?? Number.MAX_SAFE_INTEGER }] : []));
+      for (const entry of await archive.latestForGrant(grantId, count, below)) lists[entry.chain]?.push(entry);
+      return newestFirst(
+        lists.map((list) => list.sort((a, b) => b.seq - a.seq)),
+        count,
+      );
+    },
+
+    async latestForGrantIn(chain, grantId, count) {
+      if (count <= 0) return [];
+      const recent = await live.latestForGrantIn(chain, grantId, count);
       if (recent.length === count) return recent;
-      const below = recent[recent.length - 1]?.seq ?? Number.MAX_SAFE_INTEGER;
-      const chain = auditChainOfGrant(grantId, live.chains);
-      return [...recent, ...(await archive.latestForGrant(chain, grantId, count - recent.length, below))];
+      const below = [{ chain, seq: recent[recent.length - 1]?.seq ?? Number.MAX_SAFE_INTEGER }];
+      return [...recent, ...(await archive.latestForGrant(grantId, count - recent.length, below))];
     },
   };
   if (live.takeTurn !== undefined) store.takeTurn = (chain, ttl) => live.takeTurn!(chain, ttl);
+  if (live.writers !== undefined) store.writers = (writer, ttl, leave) => live.writers!(writer, ttl, leave);
   return store;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { assertAuditBatch, indexedGrantOf, sameHead } from '../validation.js';
-import { AUDIT_GRANT_INDEX_CAP, auditChainOfGrant, type AppendResult, type AuditEntry, type AuditHead, type AuditStore } from '../audit-store.js';
+import { AUDIT_GRANT_INDEX_CAP, latestForGrantAcross, type AppendResult, type AuditEntry, type AuditHead, type AuditStore } from '../audit-store.js';
 
 /** One chain: its entries from `floor.seq + 1` on, the last trimmed entry, and its append turn. */
 interface Chain {
@@ -9,11 +9,13 @@ interface Chain {
   turn?: { token: string; until: number };
 }
 
-/** In-memory AuditStore: per chain an array of entries and a compare-and-append head; seqs per grant. */
+/** In-memory AuditStore: per chain an array of entries and a compare-and-append head; seqs per grant and chain. */
 export class MemoryAuditStore implements AuditStore {
   readonly #chains: Chain[];
-  /** Grant id -> seqs of the entries naming it (in the grant's chain), oldest first, at most AUDIT_GRANT_INDEX_CAP. */
+  /** `<chain>:<grant id>` -> seqs of that chain's entries naming the grant, oldest first, at most AUDIT_GRANT_INDEX_CAP. */
   readonly #byGrant = new Map<string, number[]>();
+  /** Live writers (AuditStore.writers): id -> when its time runs out (epoch ms). */
+  readonly #writers = new Map<string, number>();
 
   constructor(readonly chains = 1) {
     this.#chains = Array.from({ length: chains }, () => ({ entries: [], floor: null }));
@@ -52,10 +54,11 @@ export class MemoryAuditStore implements AuditStore {
       c.entries.push(stored);
       const grant = indexedGrantOf(entry);
       if (grant === undefined) continue;
-      const seqs = this.#byGrant.get(grant) ?? [];
+      const key = `${chain}:${grant}`;
+      const seqs = this.#byGrant.get(key) ?? [];
       seqs.push(entry.seq);
       if (seqs.length > AUDIT_GRANT_INDEX_CAP) seqs.shift();
-      this.#byGrant.set(grant, seqs);
+      this.#byGrant.set(key, seqs);
     }
     return { ok: true };
   }
@@ -76,12 +79,16 @@ export class MemoryAuditStore implements AuditStore {
       .map((e) => ({ ...e }));
   }
 
-  async latestForGrant(grantId: string, count: number): Promise<AuditEntry[]> {
+  latestForGrant(grantId: string, count: number): Promise<AuditEntry[]> {
+    return latestForGrantAcross(this, grantId, count);
+  }
+
+  async latestForGrantIn(chain: number, grantId: string, count: number): Promise<AuditEntry[]> {
     if (count <= 0) return [];
-    const c = this.#chain(auditChainOfGrant(grantId, this.chains));
+    const c = this.#chain(chain);
     const base = c.floor?.seq ?? 0;
     const out: AuditEntry[] = [];
-    for (const seq of (this.#byGrant.get(grantId) ?? []).slice(-count).reverse()) {
+    for (const seq of (this.#byGrant.get(`${chain}:${grantId}`) ?? []).slice(-count).reverse()) {
       const entry = c.entries[seq - base - 1];
       if (entry !== undefined) out.push({ ...entry });
     }
@@ -103,6 +110,14 @@ export class MemoryAuditStore implements AuditStore {
   async floor(chain: number): Promise<AuditHead | null> {
     const f = this.#chain(chain).floor;
     return f === null ? null : { ...f };
+  }
+
+  async writers(writer: string, ttlMs: number, leave = false): Promise<string[]> {
+    const now = Date.now();
+    for (const [id, until] of this.#writers) if (until <= now) this.#writers.delete(id);
+    if (leave) this.#writers.delete(writer);
+    else this.#writers.set(writer, now + Math.max(1, Math.floor(ttlMs)));
+    return [...this.#writers.keys()].sort();
   }
 
   async claimChainCount(): Promise<number> {

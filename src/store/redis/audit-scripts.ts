@@ -16,7 +16,8 @@ export const AUDIT_SCRIPTS = {
    * {0, nil, nil, 0, 1} when the chain was written under another chain count. Claiming on the
    * mismatch saves the loser a round trip to take the turn. A holder's success releases the turn. Stream ids are `<seq>-0` so
    * XRANGE can seek by seq. The grant indexes are written in the same step as the entries, so an
-   * index never names an entry that was not appended, nor misses one that was (until the cap).
+   * index never names an entry that was not appended, nor misses one that was (until the cap); an
+   * index is trimmed back to the cap only when a push took it past (most appends trim none).
    */
   tvAuditAppend: {
     lua: `local h = redis.call('HMGET', KEYS[2], 'seq', 'hash', 'chains')
@@ -38,12 +39,14 @@ if not match then
 end
 local n = #ARGV
 if n >= 12 then
+  local cap = tonumber(ARGV[3])
+  local over = {}
   for i = 7, n, 6 do
     redis.call('XADD', KEYS[1], ARGV[i] .. '-0', 'seq', ARGV[i], 'prev', ARGV[i + 1], 'hash', ARGV[i + 2], 'time', ARGV[i + 3], 'body', ARGV[i + 4])
     local k = tonumber(ARGV[i + 5])
-    if k > 0 then redis.call('LPUSH', KEYS[k], ARGV[i]) end
+    if k > 0 and redis.call('LPUSH', KEYS[k], ARGV[i]) > cap then over[k] = true end
   end
-  for k = 4, #KEYS do redis.call('LTRIM', KEYS[k], 0, tonumber(ARGV[3]) - 1) end
+  for k in pairs(over) do redis.call('LTRIM', KEYS[k], 0, cap - 1) end
   redis.call('HSET', KEYS[2], 'seq', ARGV[n - 5], 'hash', ARGV[n - 3], 'chains', ARGV[5])
 end
 if t then redis.call('DEL', KEYS[3]) end
@@ -81,6 +84,24 @@ redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d-0', tonumber(last[2]) + 
 redis.call('HSET', KEYS[2], 'floorSeq', last[2], 'floorHash', last[6])
 return n`,
   },
+  /**
+   * Audit writer presence (AuditStore.writers). KEYS: the writer set (a sorted set, score = when
+   * the member's time runs out). ARGV: writer id, time to live in ms, '1' to leave → the live
+   * members. Redis's own clock, so writers on hosts with unequal clocks agree on who is live.
+   */
+  tvAuditWriters: {
+    numberOfKeys: 1,
+    lua: `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if ARGV[3] == '1' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+else
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return redis.call('ZRANGE', KEYS[1], 0, -1)`,
+  },
 } as const;
 
 export interface AuditScriptCommands {
@@ -88,4 +109,5 @@ export interface AuditScriptCommands {
   tvAuditAppend(numberOfKeys: number, ...keysAndArgs: (string | number)[]): Promise<[number, (string | null)?, (string | null)?, number?, number?]>;
   tvAuditByGrant(index: string, stream: string, count: number): Promise<string[][]>;
   tvAuditTrim(stream: string, head: string, uptoSeq: number, before: string, limit: number): Promise<number>;
+  tvAuditWriters(set: string, writer: string, ttlMs: number, leave: string): Promise<string[]>;
 }

@@ -3,7 +3,7 @@ import { assertAuditBatch, indexedGrantOf } from '../validation.js';
 import {
   AUDIT_GRANT_INDEX_CAP,
   AuditChainCountError,
-  auditChainOfGrant,
+  latestForGrantAcross,
   type AppendResult,
   type AuditEntry,
   type AuditHead,
@@ -24,10 +24,11 @@ const TRIM_STEP = 1000;
  *
  * Per-grant index: the consent pages show each connection's recent uses, and
  * a stream is ordered only by seq, so finding one grant's records would mean
- * scanning it. Every record of a grant goes to the grant's chain, and the
- * append script also pushes each entry's seq onto a capped list per grant
- * (`{audit:<i>}:grant:<id>`, same slot); latestForGrant reads at most `count`
- * seqs and their entries in one read-only script: O(count), one round trip.
+ * scanning it. The append script also pushes each entry's seq onto a capped
+ * list per grant and chain (`{audit:<i>}:grant:<id>`, same slot);
+ * latestForGrantIn reads at most `count` seqs and their entries in one
+ * read-only script, O(count), and latestForGrant does that on every chain at
+ * once (the calls leave together) and merges them by time.
  */
 export class RedisAuditStore implements AuditStore {
   constructor(
@@ -98,9 +99,12 @@ export class RedisAuditStore implements AuditStore {
     return rows.map(([, fields]) => toEntry(chain, fields));
   }
 
-  async latestForGrant(grantId: string, count: number): Promise<AuditEntry[]> {
+  latestForGrant(grantId: string, count: number): Promise<AuditEntry[]> {
+    return latestForGrantAcross(this, grantId, count);
+  }
+
+  async latestForGrantIn(chain: number, grantId: string, count: number): Promise<AuditEntry[]> {
     if (count <= 0) return [];
-    const chain = auditChainOfGrant(grantId, this.chains);
     const rows = await this.redis.tvAuditByGrant(this.keys.auditGrantIndex(chain, grantId), this.keys.auditLog(chain), Math.floor(count));
     // The index is in Redis (untrusted): a seq pushed onto it twice names one entry once.
     const seen = new Set<number>();
@@ -128,6 +132,11 @@ export class RedisAuditStore implements AuditStore {
   async floor(chain: number): Promise<AuditHead | null> {
     const [seq, hash] = await this.redis.hmget(this.keys.auditHead(chain), 'floorSeq', 'floorHash');
     return toHead(seq, hash);
+  }
+
+  async writers(writer: string, ttlMs: number, leave = false): Promise<string[]> {
+    const live = await this.redis.tvAuditWriters(this.keys.auditWriters(), writer, Math.max(1, Math.floor(ttlMs)), leave ? '1' : '');
+    return [...live].sort();
   }
 
   async claimChainCount(): Promise<number> {

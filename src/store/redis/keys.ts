@@ -18,8 +18,9 @@ import { createHash } from 'node:crypto';
  * | `{ks}:switches`, `{ks}:epoch`| hash, string | none | kill switches and their epoch            |
  * | `{audit:<i>}:log`, `:head`   | stream, hash | none | audit chain i: hash-chained entries; head (seq, hash, chain count, floor) |
  * | `{audit:<i>}:turn`           | string | ≤ 250 ms   | token of the writer holding chain i's append turn |
- * | `{audit:<i>}:grant:<grantId>`| list   | none       | newest seqs of the entries naming a grant, in the grant's chain i (capped) |
+ * | `{audit:<i>}:grant:<grantId>`| list   | none       | newest seqs of chain i's entries naming a grant (capped) |
  * | `audit:chains`               | string | none       | the chain count the trail was written under |
+ * | `audit:writers`              | zset   | a few s    | live audit writers (score: when each one's time runs out), for sharing the chains |
  * | `{ks}:events`                | channel | -         | pub/sub: kill-switch epoch announcements  |
  * | `job:<name>`                 | string | none       | admin job state (rewrap cursor, JSON)     |
  * | `session:<sha256(id)>`       | string | session    | browser session JSON (no tokens)          |
@@ -130,6 +131,11 @@ export class RedisKeys {
   /** The chain count the trail was written under (checked at start). */
   auditChains(): string {
     return `${this.prefix}audit:chains`;
+  }
+
+  /** The live audit writers (AuditStore.writers). */
+  auditWriters(): string {
+    return `${this.prefix}audit:writers`;
   }
 
   session(id: string): string {

@@ -19,6 +19,7 @@ import { createCheckpointer } from '../../../src/audit/checkpointer.js';
 import type { AuditRecord } from '../../../src/audit/events.js';
 import { verifyChain, verifyTrail } from '../../../src/audit/verify.js';
 import { createAuditWriter } from '../../../src/audit/writer.js';
+import { homeless } from '../../helpers/audit-writers.js';
 import { connectRedisStores } from '../../../src/store/redis/index.js';
 import type { Stores } from '../../../src/store/stores.js';
 import { archiveEvent, archiveFixture } from '../../helpers/audit-archive.js';
@@ -232,7 +233,8 @@ let multi: Stores;
 
 /** Records `n` events over 8 grants (so over every chain), two hours old unless `recent`. */
 async function writeSpread(from: number, n: number, recent = false): Promise<void> {
-  const writer = createAuditWriter({ store: multi.audit, hmacKey, now: () => (recent ? Date.now() : Date.now() - 2 * HOUR) });
+  // Without homes: each call starts a writer, and two live writers would each write one chain of their own.
+  const writer = createAuditWriter({ store: homeless(multi.audit), hmacKey, now: () => (recent ? Date.now() : Date.now() - 2 * HOUR) });
   for (let i = from; i < from + n; i++) await writer.record(archiveEvent(i, `g-${i % 8}`));
 }
 

@@ -5,6 +5,7 @@ import type { AuditEventInput, AuditRecord } from '../../../src/audit/events.js'
 import { verifyChain, verifyTrail } from '../../../src/audit/verify.js';
 import { createAuditWriter } from '../../../src/audit/writer.js';
 import { createMemoryStores } from '../../../src/store/memory/index.js';
+import { passThrough } from '../../helpers/audit-writers.js';
 import { StoreUnavailableError } from '../../../src/store/errors.js';
 import { auditChainOf, auditChainOfGrant, type AuditStore } from '../../../src/store/audit-store.js';
 
@@ -15,7 +16,7 @@ const NOW = Date.parse('2026-11-02T10:00:00.000Z');
 function instrumented(inner: AuditStore = createMemoryStores(1).audit) {
   const stats = { appends: 0, heads: 0, batchSizes: [] as number[], chains: [] as number[], down: false };
   const store: AuditStore = {
-    chains: inner.chains,
+    ...passThrough(inner),
     async head(chain) {
       stats.heads += 1;
       if (stats.down) throw new StoreUnavailableError('store unreachable');
@@ -29,12 +30,6 @@ function instrumented(inner: AuditStore = createMemoryStores(1).audit) {
       stats.chains.push(chain);
       return inner.append(chain, head, entries);
     },
-    range: (chain, from, count) => inner.range(chain, from, count),
-    reverseRange: (chain, to, count) => inner.reverseRange(chain, to, count),
-    latestForGrant: (grant, count) => inner.latestForGrant(grant, count),
-    trimArchived: (chain, upto, olderThan) => inner.trimArchived(chain, upto, olderThan),
-    floor: (chain) => inner.floor(chain),
-    claimChainCount: () => inner.claimChainCount(),
   };
   return { store, stats, inner };
 }
