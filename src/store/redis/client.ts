@@ -1,7 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { clientOptions, reconnectDelay } from './options.js';
-import { SCRIPT_NAMES } from './scripts.js';
 import type { ResolvedRedisStoreOptions } from './options.js';
 
 /** One server or Sentinel-managed master (Redis), or a Cluster: the stores use either alike. */
@@ -57,7 +56,7 @@ export function clusterOptions(opts: ResolvedRedisStoreOptions) {
     // is the key count or the SHA, not a key: a script could join a pipeline bound for another
     // node, and the whole pipeline would fail ("All keys in the pipeline should belong to the same
     // slots allocation group", redis/ioredis#2109). Scripts go out on their own, to their key's node.
-    autoPipeliningIgnoredCommands: [...SCRIPT_NAMES, 'evalsha', 'eval'],
+    autoPipeliningIgnoredCommands: ['evalsha', 'eval'],
     scaleReads: 'master',
     maxRedirections: 4,
     retryDelayOnFailover: 50,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { AUDIT_SCRIPTS, type AuditScriptCommands } from './audit-scripts.js';
 import { LOCK_SCRIPTS, type LockScriptCommands } from './lock-scripts.js';
@@ -182,7 +183,7 @@ return 'decided'`,
 
 type Arg = string | number;
 
-/** The scripts as typed client methods (ioredis `defineCommand` runs EVALSHA with EVAL fallback). */
+/** The scripts as typed client methods (EVALSHA, EVAL when the server does not have the script yet: defineScripts). */
 export interface ScriptCommands extends AuditScriptCommands, WebhookScriptCommands, LockScriptCommands {
   tvCreateGrant(key: string, ...fieldValues: string[]): Promise<number>;
   tvCommitRefresh(key: string, expectedVersion: number, refreshToken: string, now: number): Promise<number | null>;
@@ -202,14 +203,29 @@ export interface ScriptCommands extends AuditScriptCommands, WebhookScriptComman
 
 export type ScriptedRedis = RedisClient & ScriptCommands;
 
-/** Every script's command name (Cluster keeps them out of auto-pipelining: client.ts). */
-export const SCRIPT_NAMES: readonly string[] = Object.keys(SCRIPTS);
-
-/** Registers every script on a client. */
+/**
+ * Puts every script on the client as a method that sends `EVALSHA`, and `EVAL` (which also loads
+ * it) when the server answers NOSCRIPT: after a restart, a failover, or on a Cluster node first
+ * reached.
+ *
+ * Not ioredis's `defineCommand`, which does the same, because a command defined that way is copied
+ * onto every pipeline ioredis creates, and with auto-pipelining that is one pipeline per event-loop
+ * tick that sends anything: with the vault's ≈ 30 scripts, 13–21 µs of CPU per tick, on every
+ * exchange, forward and audit append (bench/RESULTS.md).
+ */
 export function defineScripts(redis: RedisClient): ScriptedRedis {
+  const scripted = redis as ScriptedRedis & Record<string, unknown>;
   for (const [name, def] of Object.entries(SCRIPTS)) {
+    const sha = createHash('sha1').update(def.lua).digest('hex');
     // A script without numberOfKeys takes its key count as the first argument of each call.
-    redis.defineCommand(name, 'numberOfKeys' in def ? { numberOfKeys: def.numberOfKeys, lua: def.lua } : { lua: def.lua });
+    const keyCount = 'numberOfKeys' in def ? def.numberOfKeys : undefined;
+    scripted[name] = (...args: Arg[]) => {
+      const call = keyCount === undefined ? args : [keyCount, ...args];
+      return (redis.evalsha as (sha: string, ...rest: Arg[]) => Promise<unknown>)(sha, ...call).catch((err: unknown) => {
+        if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+        return (redis.eval as (lua: string, ...rest: Arg[]) => Promise<unknown>)(def.lua, ...call);
+      });
+    };
   }
-  return redis as ScriptedRedis;
+  return scripted;
 }
