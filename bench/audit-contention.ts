@@ -12,22 +12,25 @@
  * writer processes and in redis-server (steadier than records/s on a shared machine), and the
  * load average before and after.
  *
- * Options (env): R writers (3), C callers each (16), S seconds (5), CHAINS (1,4,16), and
- * BEFORE=<another checkout> to run that checkout's writer too, row by row in the same run, for a
- * before → after comparison (its writer processes are started from its own copy of this file; copy
- * this one over it for the store-call and CPU columns, else they read n/a):
- *
+ * Options (env): R writers (3), C callers each (16), S seconds (5), CHAINS (1,4,16), ROUNDS (1), and
+ * BEFORE, whose writer runs too, row by row in the same run, for a before → after ratio:
+ * - `baseline` (the default): the one-chain writer of AUDIT_BASELINE_COMMIT (main before N chains,
+ *   the trail the 18–21k records/s of docs/scaling.md were measured on), checked out into a temporary
+ *   git worktree (removed after) and driven by bench/audit-baseline-child.ts with the same load;
+ *   its store-call column reads n/a. Needs this repository's history (not a shallow clone).
+ * - `off`: this checkout only.
+ * - a path to another checkout: its own copy of this file drives its writer (copy this one over it
+ *   for the store-call and CPU columns):
  *   `git worktree add --detach /tmp/base <commit> && ln -s "$PWD/node_modules" /tmp/base/node_modules`
- *   `cp bench/audit-contention.ts /tmp/base/bench/`
- *   `npx tsx bench/audit-contention.ts`
- *   `BEFORE=/tmp/base R=3 C=16 S=5 CHAINS=1,4,16 npx tsx bench/audit-contention.ts`
- *   `BENCH_ONLY=audit npm run bench` (the same, with the same env)
+ *   `cp bench/audit-contention.ts /tmp/base/bench/ && BEFORE=/tmp/base npx tsx bench/audit-contention.ts`
+ *
+ *   `npx tsx bench/audit-contention.ts`, or `BENCH_ONLY=audit npm run bench` (the same, with the same env)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadavg } from 'node:os';
+import { appendFileSync, copyFileSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadavg, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { createAuditWriter } from '../src/audit/writer.js';
@@ -122,6 +125,26 @@ function startChild(script: string, env: Record<string, string>): { ready: Promi
   return { ready, go: () => proc.stdin.end('go\n'), done };
 }
 
+/** main before N audit chains: one chain, writers taking turns on it (the baseline of BEFORE=baseline). */
+const AUDIT_BASELINE_COMMIT = '2a4c9c3';
+
+/** A temporary worktree of AUDIT_BASELINE_COMMIT with this checkout's node_modules and the baseline writer process. */
+function baselineCheckout(): { script: string; remove: () => void } {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'audit-baseline-'));
+  execFileSync('git', ['-C', root, 'worktree', 'add', '--detach', '--force', dir, AUDIT_BASELINE_COMMIT], { stdio: 'ignore' });
+  symlinkSync(resolve(root, 'node_modules'), join(dir, 'node_modules'));
+  const script = join(dir, 'bench', 'audit-baseline-child.ts');
+  copyFileSync(fileURLToPath(new URL('./audit-baseline-child.ts', import.meta.url)), script);
+  return {
+    script,
+    remove: () => {
+      execFileSync('git', ['-C', root, 'worktree', 'remove', '--force', dir], { stdio: 'ignore' });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** redis-server's CPU seconds (user + system) so far. */
 async function redisCpu(raw: Redis): Promise<number> {
   const info = await raw.info('cpu');
@@ -139,8 +162,12 @@ async function parent(): Promise<void> {
   const C = Number(process.env.C ?? 16);
   const S = Number(process.env.S ?? 5);
   const chainCounts = (process.env.CHAINS ?? '1,4,16').split(',').map(Number);
+  const rounds = Number(process.env.ROUNDS ?? 1);
   const writers: Array<{ label: string; script: string }> = [{ label: 'this checkout', script: fileURLToPath(import.meta.url) }];
-  if (process.env.BEFORE) writers.unshift({ label: `before (${process.env.BEFORE})`, script: join(process.env.BEFORE, 'bench', 'audit-contention.ts') });
+  const before = process.env.BEFORE ?? 'baseline';
+  const baseline = before === 'baseline' ? baselineCheckout() : undefined;
+  if (baseline) writers.unshift({ label: `baseline (${AUDIT_BASELINE_COMMIT}, one chain)`, script: baseline.script });
+  else if (before !== 'off') writers.unshift({ label: `before (${before})`, script: join(before, 'bench', 'audit-contention.ts') });
   const key = randomBytes(32).toString('hex');
   const startLoad = loadavg()
     .map((l) => l.toFixed(2))
@@ -148,41 +175,47 @@ async function parent(): Promise<void> {
   const rows: string[] = [];
   let run = 0;
   try {
-    for (const chains of chainCounts) {
-      for (const w of writers) {
-        const env = { URL: redis.url, PREFIX: `b${run++}:`, CHAINS: String(chains), KEY: key, C: String(C), S: String(S) };
-        const children = Array.from({ length: R }, () => startChild(w.script, env));
-        await Promise.all(children.map((c) => c.ready));
-        const before = loadavg()[0]!;
-        const redisBefore = await redisCpu(raw);
-        for (const c of children) c.go();
-        const results = await Promise.all(children.map((c) => c.done));
-        const redisUs = ((await redisCpu(raw)) - redisBefore) * 1e6;
-        const after = loadavg()[0]!;
-        const ok = sum(results, (r) => r.ok);
-        const reasons: Record<string, number> = {};
-        for (const r of results) for (const [k, v] of Object.entries(r.reasons)) reasons[k] = (reasons[k] ?? 0) + v;
-        const counted = results.every((r) => r.appends !== undefined);
-        const a = (pick: (x: NonNullable<Result['appends']>) => number) => sum(results, (r) => (r.appends ? pick(r.appends) : 0));
-        const calls = a((x) => x.applied + x.stale + x.claimed + x.held + x.turnCalls);
-        const appendCell = counted
-          ? `${fmt(a((x) => x.applied))} / ${fmt(a((x) => x.stale))} / ${fmt(a((x) => x.claimed))} / ${fmt(a((x) => x.held))} / ${fmt(a((x) => x.turnCalls))} (${ok > 0 ? (calls / ok).toFixed(2) : 'n/a'} per record)`
-          : 'n/a';
-        const perAppend = counted && a((x) => x.applied) > 0 ? (a((x) => x.records) / a((x) => x.applied)).toFixed(1) : 'n/a';
-        const writerCpu = results.every((r) => r.cpuUs !== undefined) && ok > 0 ? fmt(sum(results, (r) => r.cpuUs) / ok) : 'n/a';
-        const gaveUp = sum(results, (r) => r.failed);
-        const row = `| ${w.label} | ${chains} | ${R} × ${C} | ${fmt(ok / S)} | ${fmt(gaveUp)}${gaveUp > 0 ? ` ${JSON.stringify(reasons)}` : ''} | ${appendCell} | ${perAppend} | ${writerCpu} | ${ok > 0 ? fmt(redisUs / ok) : 'n/a'} | ${before.toFixed(1)} → ${after.toFixed(1)} |`;
-        console.log(row);
-        rows.push(row);
+    for (let round = 1; round <= rounds; round++)
+      for (const chains of chainCounts) {
+        let firstRate: number | undefined;
+        for (const w of writers) {
+          const env = { URL: redis.url, PREFIX: `b${run++}:`, CHAINS: String(chains), KEY: key, C: String(C), S: String(S) };
+          const children = Array.from({ length: R }, () => startChild(w.script, env));
+          await Promise.all(children.map((c) => c.ready));
+          const before = loadavg()[0]!;
+          const redisBefore = await redisCpu(raw);
+          for (const c of children) c.go();
+          const results = await Promise.all(children.map((c) => c.done));
+          const redisUs = ((await redisCpu(raw)) - redisBefore) * 1e6;
+          const after = loadavg()[0]!;
+          const ok = sum(results, (r) => r.ok);
+          const reasons: Record<string, number> = {};
+          for (const r of results) for (const [k, v] of Object.entries(r.reasons)) reasons[k] = (reasons[k] ?? 0) + v;
+          const counted = results.every((r) => r.appends !== undefined);
+          const a = (pick: (x: NonNullable<Result['appends']>) => number) => sum(results, (r) => (r.appends ? pick(r.appends) : 0));
+          const calls = a((x) => x.applied + x.stale + x.claimed + x.held + x.turnCalls);
+          const appendCell = counted
+            ? `${fmt(a((x) => x.applied))} / ${fmt(a((x) => x.stale))} / ${fmt(a((x) => x.claimed))} / ${fmt(a((x) => x.held))} / ${fmt(a((x) => x.turnCalls))} (${ok > 0 ? (calls / ok).toFixed(2) : 'n/a'} per record)`
+            : 'n/a';
+          const perAppend = counted && a((x) => x.applied) > 0 ? (a((x) => x.records) / a((x) => x.applied)).toFixed(1) : 'n/a';
+          const writerCpu = results.every((r) => r.cpuUs !== undefined) && ok > 0 ? fmt(sum(results, (r) => r.cpuUs) / ok) : 'n/a';
+          const gaveUp = sum(results, (r) => r.failed);
+          // The rows after the first of a chain count: their records/s against the first's (the baseline's) in the same round.
+          const ratio = firstRate === undefined ? '' : ` (${(ok / S / firstRate).toFixed(2)}×)`;
+          firstRate ??= ok / S;
+          const row = `| ${rounds > 1 ? `${round}: ` : ''}${w.label} | ${chains} | ${R} × ${C} | ${fmt(ok / S)}${ratio} | ${fmt(gaveUp)}${gaveUp > 0 ? ` ${JSON.stringify(reasons)}` : ''} | ${appendCell} | ${perAppend} | ${writerCpu} | ${ok > 0 ? fmt(redisUs / ok) : 'n/a'} | ${before.toFixed(1)} → ${after.toFixed(1)} |`;
+          console.log(row);
+          rows.push(row);
+        }
       }
-    }
   } finally {
     raw.disconnect();
     await redis.stop();
+    baseline?.remove();
   }
   report(
     [
-      '| writer | chains | writers × callers | records/s | gave up | store calls: applied / stale / stale + turn claimed / turn held by another / separate take-turn calls (all per record) | records per applied append | writer CPU µs/record | redis-server CPU µs/record | load average (1 min) |',
+      '| writer | chains | writers × callers | records/s (× the first row of its chain count) | gave up | store calls: applied / stale / stale + turn claimed / turn held by another / separate take-turn calls (all per record) | records per applied append | writer CPU µs/record | redis-server CPU µs/record | load average (1 min) |',
       '|---|---|---|---|---|---|---|---|---|---|',
       ...rows,
     ],

@@ -22,8 +22,9 @@
  * BENCH_ONLY=metrics for the exchange with metrics on and off (bench/metrics-cost.ts).
  * BENCH_ONLY=resilience for time to fail in a stall, time to recover, 503s in a burst and the cost of
  * `minReplicasAck` (bench/resilience.ts).
- * BENCH_ONLY=audit for audit append records/s with 1, 4 and 16 chains and 3 writer processes
- * (bench/audit-contention.ts, with its env: R, C, S, CHAINS, BEFORE).
+ * BENCH_ONLY=audit for audit append records/s with 1, 4 and 16 chains and 3 writer processes, each
+ * row beside the one-chain writer from before N chains in the same run (bench/audit-contention.ts,
+ * with its env: R, C, S, CHAINS, ROUNDS, BEFORE).
  * BENCH_ONLY=topology for Redis commands, bytes and CPU (redis-server and vault) per exchange and per
  * forward on standalone and on a 3-master Cluster, and memory per record (bench/topology.ts;
  * BENCH_OPS, BENCH_CONCURRENCY).
