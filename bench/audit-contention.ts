@@ -37,6 +37,7 @@ import { createAuditWriter } from '../src/audit/writer.js';
 import type { AuditStore } from '../src/store/audit-store.js';
 import { connectRedisStores } from '../src/store/redis/index.js';
 import { startRedis } from '../test/helpers/redis-server.js';
+import { runAuditLoad } from './audit-load.js';
 
 interface Result {
   ok: number;
@@ -75,34 +76,7 @@ async function child(): Promise<void> {
   const stores = await connectRedisStores({ url: url!, keyPrefix: keyPrefix!, auditChains: Number(chains) }, 10_000);
   const appends = { applied: 0, stale: 0, claimed: 0, held: 0, records: 0, turnCalls: 0 };
   const writer = createAuditWriter({ store: counting(stores.audit, appends), hmacKey: Buffer.from(key!, 'hex') });
-  const result: Result = { ok: 0, failed: 0, reasons: {}, appends };
-  process.stdout.write('ready\n');
-  await new Promise((r) => process.stdin.once('data', r));
-  const cpu = process.cpuUsage();
-  const end = Date.now() + Number(seconds) * 1000;
-  let n = 0;
-  await Promise.all(
-    Array.from({ length: Number(conc) }, async () => {
-      while (Date.now() < end) {
-        try {
-          await writer.record({
-            action: 'token.exchange',
-            decision: 'allow',
-            requestId: `${process.pid}-${n++}`,
-            grant: `g-${Math.floor(Math.random() * 10_000)}`,
-          });
-          result.ok++;
-        } catch (e) {
-          result.failed++;
-          const k = (e as Error).name;
-          result.reasons[k] = (result.reasons[k] ?? 0) + 1;
-        }
-      }
-    }),
-  );
-  const used = process.cpuUsage(cpu);
-  result.cpuUs = used.user + used.system;
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  await runAuditLoad((event) => writer.record(event), Number(conc), Number(seconds), { appends });
   await stores.close();
 }
 
@@ -136,6 +110,7 @@ function baselineCheckout(): { script: string; remove: () => void } {
   symlinkSync(resolve(root, 'node_modules'), join(dir, 'node_modules'));
   const script = join(dir, 'bench', 'audit-baseline-child.ts');
   copyFileSync(fileURLToPath(new URL('./audit-baseline-child.ts', import.meta.url)), script);
+  copyFileSync(fileURLToPath(new URL('./audit-load.ts', import.meta.url)), join(dir, 'bench', 'audit-load.ts'));
   return {
     script,
     remove: () => {
