@@ -21,6 +21,7 @@
  * before ownership, and may meet others there.
  */
 import { auditChainOf, type AuditRouting, type AuditStore } from '../store/audit-store.js';
+import { detached } from '../store/budget.js';
 
 /** How often a writing writer renews its presence and rereads the list. */
 export const REFRESH_MS = 1_000;
@@ -61,7 +62,8 @@ export function createChainRouter(store: Pick<AuditStore, 'chains' | 'writers'>,
     refreshing = true;
     const asked = now();
     nextRefresh = asked + REFRESH_MS;
-    store.writers(self, WRITER_TTL_MS).then(
+    // Outside the request's store budget: the renewal serves every later request, not the one that set it off.
+    detached(() => store.writers!(self, WRITER_TTL_MS)).then(
       (writers) => {
         refreshing = false;
         if (left) return;

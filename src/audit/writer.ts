@@ -232,8 +232,7 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
       // Copied now: the caller mutating its object later must not change what was validated.
       const input: Omit<AuditRecord, 'seq' | 'chain'> = { ...event, time: new Date(now()).toISOString() };
       if (event.details !== undefined) input.details = { ...event.details };
-      // Outside the request's store budget: a presence renewal serves every later request.
-      const lane = lanes[detached(() => router.chainOf(event))]!;
+      const lane = lanes[router.chainOf(event)]!;
       const durable = new Promise<AuditRecord>((resolve, reject) => {
         lane.queue.push({ input, resolve, reject });
         queued += 1;

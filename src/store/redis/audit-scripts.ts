@@ -9,8 +9,10 @@ export const AUDIT_SCRIPTS = {
    * One audit chain. KEYS: stream, head, turn, then the grant index of each grant the batch names
    * (any number; all under the chain's tag). ARGV: expected seq ('' = empty chain), expected hash,
    * index cap, the caller's turn token ('' = none), the writer's chain count, the turn's time to
-   * live in ms when a mismatch should claim it ('' = do not claim), then seq, prev, hash, time,
-   * body and the KEYS position of the entry's grant index (0 = none) per entry → {1}, or
+   * live in ms when a mismatch should claim it ('' = do not claim), then hash, time, body and the
+   * KEYS position of the entry's grant index (0 = none) per entry; each entry's seq and prev follow
+   * from the expected head (the caller checked its batch links on: store/validation.ts), so they
+   * are not sent → {1}, or
    * {0, seq|nil, hash|nil, 0|2} (current head; 2 = the turn is now the caller's) on a head
    * mismatch, or {0, seq|nil, hash|nil, 1} when another writer holds the turn, or
    * {0, nil, nil, 0, 1} when the chain was written under another chain count. Claiming on the
@@ -38,16 +40,22 @@ if not match then
   return {0, h[1] or false, h[2] or false, claimed}
 end
 local n = #ARGV
-if n >= 12 then
+if n >= 10 then
   local cap = tonumber(ARGV[3])
   local over = {}
-  for i = 7, n, 6 do
-    redis.call('XADD', KEYS[1], ARGV[i] .. '-0', 'seq', ARGV[i], 'prev', ARGV[i + 1], 'hash', ARGV[i + 2], 'time', ARGV[i + 3], 'body', ARGV[i + 4])
-    local k = tonumber(ARGV[i + 5])
-    if k > 0 and redis.call('LPUSH', KEYS[k], ARGV[i]) > cap then over[k] = true end
+  local seq = tonumber(ARGV[1]) or 0
+  local prev = ARGV[2]
+  local s
+  for i = 7, n, 4 do
+    seq = seq + 1
+    s = string.format('%d', seq)
+    redis.call('XADD', KEYS[1], s .. '-0', 'seq', s, 'prev', prev, 'hash', ARGV[i], 'time', ARGV[i + 1], 'body', ARGV[i + 2])
+    local k = tonumber(ARGV[i + 3])
+    if k > 0 and redis.call('LPUSH', KEYS[k], s) > cap then over[k] = true end
+    prev = ARGV[i]
   end
   for k in pairs(over) do redis.call('LTRIM', KEYS[k], 0, cap - 1) end
-  redis.call('HSET', KEYS[2], 'seq', ARGV[n - 5], 'hash', ARGV[n - 3], 'chains', ARGV[5])
+  redis.call('HSET', KEYS[2], 'seq', s, 'hash', prev, 'chains', ARGV[5])
 end
 if t then redis.call('DEL', KEYS[3]) end
 return {1}`,

@@ -59,7 +59,7 @@ export class RedisAuditStore implements AuditStore {
     // last ARGV is the KEYS position (1-based) of its index, 0 when it names no grant.
     const keys = [this.keys.auditLog(chain), this.keys.auditHead(chain), this.keys.auditTurn(chain)];
     const position = new Map<string, number>();
-    const args: (string | number)[] = new Array<string | number>(6 + entries.length * 6);
+    const args: (string | number)[] = new Array<string | number>(6 + entries.length * 4);
     args[0] = expectedHead === null ? '' : expectedHead.seq;
     args[1] = expectedHead === null ? '' : expectedHead.hash;
     args[2] = AUDIT_GRANT_INDEX_CAP;
@@ -67,9 +67,8 @@ export class RedisAuditStore implements AuditStore {
     args[4] = this.chains;
     args[5] = claimMs === undefined || turn === undefined ? '' : Math.max(1, Math.floor(claimMs));
     let i = 6;
+    // seq and prev are not sent: the script follows them on from the expected head, as checked above.
     for (const e of entries) {
-      args[i++] = e.seq;
-      args[i++] = e.prev;
       args[i++] = e.hash;
       args[i++] = e.time;
       args[i++] = e.body;
