@@ -57,7 +57,10 @@ export interface PacedFigures {
   errors: number;
   /** Requests sent before t0 to open each connection (one per connection), not in the figures above. */
   warmup: number;
-  /** p99 of (sent − due), ms: how late this process itself issued requests (its timer, its queue). */
+  /**
+   * p99 of how late this process noticed that a request was due, ms: its own timer and event loop
+   * (a starved generator), not the wait for a free connection (a slow server), which the latency has.
+   */
   lagP99: number;
 }
 
@@ -132,7 +135,6 @@ export async function pacedLoad(options: PacedOptions): Promise<PacedFigures> {
         const k = issued++;
         const dueAt = t0 + k * interval;
         const client = free.shift()!;
-        lags[k] = performance.now() - dueAt;
         void send(client).then((status) => {
           const end = performance.now();
           lastAnswer = end;
@@ -147,7 +149,7 @@ export async function pacedLoad(options: PacedOptions): Promise<PacedFigures> {
     };
     const tick = () => {
       const now = performance.now();
-      while (due < planned && t0 + due * interval <= now) due++;
+      for (; due < planned && t0 + due * interval <= now; due++) lags[due] = now - (t0 + due * interval);
       dispatch();
       if (due < planned) setTimeout(tick, t0 + due * interval - performance.now());
     };

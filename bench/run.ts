@@ -61,7 +61,7 @@ const requestsPerRun = Number(process.env.BENCH_REQUESTS ?? 0);
 
 interface Figures {
   rps: number;
-  /** Fixed-rate runs only: p99 of how late the paced generator itself sent requests, ms. */
+  /** Fixed-rate runs only: p99 of how late the paced generator noticed a request was due (its own lateness), ms. */
   lagP99?: number;
   total: number;
   p50: number;
@@ -243,7 +243,7 @@ async function main(): Promise<void> {
     const half = await load(`${vault.internalUrl}/exchange`, tls, exchange, seconds, Math.max(1, Math.round(maxRps / 2)));
     tail.push(
       '',
-      `/exchange at 50 % of its maximum rate (${(maxRps / 2).toFixed(0)} req/s asked, evenly paced): ${half.rps.toFixed(0)} req/s, p50 ${half.p50} ms, p99 ${half.p99} ms (goal < 10 ms; from each request's due time, the generator's own lateness p99 ${half.lagP99} ms), ${half.cpuUs.toFixed(0)} µs vault CPU/req, ${half.non2xx}/${half.errors} non-2xx/errors`,
+      `/exchange at 50 % of its maximum rate (${(maxRps / 2).toFixed(0)} req/s asked, evenly paced): ${half.rps.toFixed(0)} req/s, p50 ${half.p50} ms, p99 ${half.p99} ms (goal < 10 ms; from each request's due time, the generator noticed them due late by p99 ${half.lagP99} ms), ${half.cpuUs.toFixed(0)} µs vault CPU/req, ${half.non2xx}/${half.errors} non-2xx/errors`,
     );
     const peerDone = done.filter((r) => r.peer.total > 0);
     if (peerDone.length > 0) {
