@@ -12,19 +12,19 @@
  * for this process's own timer counts: the measurement does not coordinate
  * with the server it measures. Percentiles are exact, from every 2xx answer.
  *
- * autocannon's `overallRate` is not used for these rows: it gives each
- * connection a per-second quota that it spends back to back
- * (node_modules/autocannon/lib/httpClient.js, `_doRequest` and
- * `rateInterval`), and with a rate it records every answer with an expected
- * interval of `Math.ceil(1 / rate)` histogram units, i.e. 1 ms
- * (node_modules/autocannon/lib/run.js, `recordValueWithExpectedInterval`),
- * which adds synthetic samples for every answer slower than 1 ms
- * (bench/RESULTS.md, "p99 at 50 % rate: how it is measured").
+ * autocannon's `overallRate` is not used for these rows: it sends each
+ * connection's per-second quota back to back, then idles until the next
+ * second, and records every answer as if requests were due 1 ms apart, adding
+ * synthetic samples to every answer slower than that (bench/RESULTS.md,
+ * "p99 at 50 % rate: how it is measured", has the evidence).
  *
  * One undici `Client` per connection (pipelining 1) rather than a `Pool` or
  * node:https's Agent: the scheduler itself picks the free connection, so all
- * `connections` keep-alive connections are used in turn as autocannon's are,
- * and the generator's own CPU per request stays low.
+ * `connections` keep-alive connections are used in turn as autocannon's are
+ * (a Pool or an Agent opens another connection only when the open ones are
+ * busy). Its own CPU per request is higher than autocannon's bursts (each
+ * request wakes it on its own), so its row says how late it noticed requests
+ * due: the part of the latency that is the generator's.
  */
 import { createSecureContext } from 'node:tls';
 import { Client } from 'undici';

@@ -52,6 +52,7 @@ import { measureFloor } from './floor.js';
 import { benchResilience } from './resilience.js';
 import { sanUri, startOidcProviderPeer } from './peer-oidc-provider.js';
 import type { PacedOptions } from './paced.js';
+import { loopFig, watchLoop } from './loop-watch.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -240,10 +241,12 @@ async function main(): Promise<void> {
   const tail: string[] = [];
   if (only !== 'bare' && done.length > 0) {
     const maxRps = meanOf((r) => r.exchange.rps);
+    const loop = watchLoop();
     const half = await load(`${vault.internalUrl}/exchange`, tls, exchange, seconds, Math.max(1, Math.round(maxRps / 2)));
+    const halfLoop = loop();
     tail.push(
       '',
-      `/exchange at 50 % of its maximum rate (${(maxRps / 2).toFixed(0)} req/s asked, evenly paced): ${half.rps.toFixed(0)} req/s, p50 ${half.p50} ms, p99 ${half.p99} ms (goal < 10 ms; from each request's due time, the generator noticed them due late by p99 ${half.lagP99} ms), ${half.cpuUs.toFixed(0)} µs vault CPU/req, ${half.non2xx}/${half.errors} non-2xx/errors`,
+      `/exchange at 50 % of its maximum rate (${(maxRps / 2).toFixed(0)} req/s asked, evenly paced): ${half.rps.toFixed(0)} req/s, p50 ${half.p50} ms, p99 ${half.p99} ms (goal < 10 ms; from each request's due time, the generator noticed them due late by p99 ${half.lagP99} ms), ${half.cpuUs.toFixed(0)} µs vault CPU/req, ${half.non2xx}/${half.errors} non-2xx/errors; the vault's ${loopFig(halfLoop)}`,
     );
     const peerDone = done.filter((r) => r.peer.total > 0);
     if (peerDone.length > 0) {
