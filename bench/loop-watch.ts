@@ -3,9 +3,13 @@
  * rows whose server (the vault) runs in this process: how busy the loop was
  * (event-loop utilization), how late its timers ran (monitorEventLoopDelay,
  * sampling every 10 ms, so it adds next to nothing to the vault's CPU) and the
- * garbage collector's pauses. A tail latency with a
+ * garbage collector's pauses, and how long the loop's thread was ready to run
+ * but waited for a CPU (Linux: /proc/thread-self/schedstat, the run-queue
+ * wait: the machine's other work, the load generator and redis-server
+ * included). A tail latency with a
  * busy loop is queueing; one with an idle loop and long pauses is stalls.
  */
+import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 
 export interface LoopFigures {
@@ -16,6 +20,17 @@ export interface LoopFigures {
   gcPauses: number;
   gcTotalMs: number;
   gcMaxMs: number;
+  /** Time the loop's thread was runnable but not running, ms (NaN where the kernel does not say). */
+  cpuWaitMs: number;
+}
+
+/** Nanoseconds this thread has waited on a run queue (the second field of schedstat). */
+function runQueueWaitNs(): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]);
+  } catch {
+    return NaN;
+  }
 }
 
 /** Starts watching; the returned function stops and reports. */
@@ -28,8 +43,10 @@ export function watchLoop(): () => LoopFigures {
   gc.observe({ entryTypes: ['gc'] });
   delay.enable();
   const start = performance.eventLoopUtilization();
+  const waitedBefore = runQueueWaitNs();
   return () => {
     const { utilization } = performance.eventLoopUtilization(start);
+    const cpuWaitMs = (runQueueWaitNs() - waitedBefore) / 1e6;
     delay.disable();
     gc.disconnect();
     return {
@@ -39,9 +56,10 @@ export function watchLoop(): () => LoopFigures {
       gcPauses: pauses.length,
       gcTotalMs: pauses.reduce((sum, ms) => sum + ms, 0),
       gcMaxMs: Math.max(0, ...pauses),
+      cpuWaitMs,
     };
   };
 }
 
 export const loopFig = (f: LoopFigures) =>
-  `event loop ${(f.utilization * 100).toFixed(0)} % busy, delay p99 ${f.delayP99Ms.toFixed(1)} ms (max ${f.delayMaxMs.toFixed(1)}), GC ${f.gcPauses} pauses, ${f.gcTotalMs.toFixed(0)} ms in all, longest ${f.gcMaxMs.toFixed(1)} ms`;
+  `event loop ${(f.utilization * 100).toFixed(0)} % busy, delay p99 ${f.delayP99Ms.toFixed(1)} ms (max ${f.delayMaxMs.toFixed(1)}), GC ${f.gcPauses} pauses, ${f.gcTotalMs.toFixed(0)} ms in all, longest ${f.gcMaxMs.toFixed(1)} ms, ${f.cpuWaitMs.toFixed(0)} ms waiting for a CPU`;
