@@ -14,6 +14,9 @@
  * event-loop wake-up, idle costs spread thinner), so each round also runs the
  * direct path and the relay at the rate the vault reached: the upstream's and
  * the relay's CPU per request at that rate are the like-for-like yardsticks.
+ * These fixed-rate runs, and /forward at 50 % of its maximum rate, are evenly
+ * paced (bench/paced.ts through bench/run.ts's load()), not autocannon's
+ * per-second bursts; the as-fast-as-possible rows use autocannon.
  * Each run also prints the Redis commands per forward (INFO commandstats).
  * `BENCH_FORWARD_PATHS=vault` (a comma list of direct, vault, nginx, relay)
  * runs only those paths, e.g. to profile the vault alone with --cpu-prof.
@@ -31,10 +34,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { x5tS256 } from '../src/crypto/thumbprint.js';
 import { mintOperationToken } from '../src/tokens/operation-token.js';
 import { AGENT_A, crmProvider, startExchangeVault, testAgents } from '../test/helpers/exchange-fixture.js';
+import { loopFig, watchLoop } from './loop-watch.js';
 import { nginxBinary, processCpuUs, startChild, startNginx, type ChildServer, type NginxProxy } from './procs.js';
 
-/** What bench/run.ts's load() reports, as far as these rows use it. */
-type Figures = Record<'rps' | 'total' | 'p50' | 'p99' | 'cpuUs' | 'non2xx' | 'errors', number>;
+/** What bench/run.ts's load() reports, as far as these rows use it (lagP99: fixed-rate runs, bench/paced.ts). */
+type Figures = Record<'rps' | 'total' | 'p50' | 'p99' | 'cpuUs' | 'non2xx' | 'errors', number> & { lagP99?: number };
 type Load<F extends Figures> = (
   url: string,
   tls: { ca: string; cert: string; key: string },
@@ -192,7 +196,9 @@ export async function benchForward<F extends Figures>(
     stats?.disconnect();
     const commands = [...perForward].filter(([name, n]) => n > 0 && name !== 'info').sort((a, b) => b[1] - a[1]);
     const maxRps = rounds.reduce((sum, r) => sum + r.vault.rps, 0) / rounds.length;
+    const loop = watchLoop();
     const half = await run('vault', undefined, Math.max(1, Math.round(maxRps / 2)));
+    const halfLoop = loop();
     lines.push(
       '',
       '/forward: the same upstream GET straight to the upstream, through the vault, nginx and an undici relay (req/s (p50/p99 ms, proxy CPU µs/req), upstream CPU µs/req)',
@@ -203,7 +209,7 @@ export async function benchForward<F extends Figures>(
       '',
       `Redis commands per forward (INFO commandstats over the vault's runs, background timers included): ${commands.map(([name, n]) => `${name} ${(n / Math.max(1, forwards)).toFixed(2)}`).join(', ') || 'n/a (memory store)'}`,
       '',
-      `/forward at 50 % of its maximum rate (${(maxRps / 2).toFixed(0)} req/s asked): ${half.rps.toFixed(0)} req/s, p50 ${half.p50} ms, p99 ${half.p99} ms (goal < 10 ms), ${half.cpuUs.toFixed(0)} µs vault CPU/req, ${half.non2xx}/${half.errors} non-2xx/errors`,
+      `/forward at 50 % of its maximum rate (${(maxRps / 2).toFixed(0)} req/s asked, evenly paced): ${half.rps.toFixed(0)} req/s, p50 ${half.p50} ms, p99 ${half.p99} ms (goal < 10 ms; from each request's due time, the generator noticed them due late by p99 ${half.lagP99} ms), ${half.cpuUs.toFixed(0)} µs vault CPU/req, ${half.non2xx}/${half.errors} non-2xx/errors; the vault's ${loopFig(halfLoop)}`,
     );
     return { lines, rounds };
   } finally {

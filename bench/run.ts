@@ -2,7 +2,10 @@
  * `npm run bench`: /exchange against two bare Fastify mTLS JSON routes, in the
  * same process and round, over keep-alive mTLS connections (autocannon with
  * the gateway client certificate, in a child process (bench/load.ts) so the
- * server's CPU time per request can be measured):
+ * server's CPU time per request can be measured; the fixed-rate rows, such as
+ * p99 at 50 % of the maximum rate, use an evenly paced open-loop generator
+ * instead (bench/paced.ts, in bench/paced-load.ts's child process), which
+ * measures each request's latency from the time it was due):
  * `GET /bare` (no body: the transport ceiling) and `POST /bare-form` (the
  * exchange's own ~1.4 KB form body, parsed, small JSON answer: the same-request
  * ceiling, so the ratio to it isolates the vault's own work).
@@ -49,6 +52,8 @@ import { benchMetricsCost } from './metrics-cost.js';
 import { measureFloor } from './floor.js';
 import { benchResilience } from './resilience.js';
 import { sanUri, startOidcProviderPeer } from './peer-oidc-provider.js';
+import type { PacedOptions } from './paced.js';
+import { loopFig, watchLoop } from './loop-watch.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -58,6 +63,8 @@ const requestsPerRun = Number(process.env.BENCH_REQUESTS ?? 0);
 
 interface Figures {
   rps: number;
+  /** Fixed-rate runs only: p99 of how late the paced generator noticed a request was due (its own lateness), ms. */
+  lagP99?: number;
   total: number;
   p50: number;
   p99: number;
@@ -72,32 +79,29 @@ async function load(
   tls: { ca: string; cert: string; key: string },
   request: { method: 'GET' | 'POST'; body?: string; headers?: Record<string, string> },
   duration = seconds,
-  /** A fixed rate (req/s over all connections) instead of as fast as possible. */
+  /** A fixed rate (req/s over all connections), evenly paced (bench/paced.ts), instead of as fast as possible. */
   rate?: number,
 ): Promise<Figures> {
-  const child = fork(fileURLToPath(new URL('./load.ts', import.meta.url)), { execArgv: ['--import', 'tsx'] });
+  const child = fork(fileURLToPath(new URL(rate ? './paced-load.ts' : './load.ts', import.meta.url)), { execArgv: ['--import', 'tsx'] });
   await new Promise<void>((resolve) => child.once('spawn', resolve));
   const before = process.cpuUsage();
-  const options: autocannon.Options = {
-    url,
-    connections,
-    // BENCH_REQUESTS: a fixed number of requests per run instead of a duration, so CPU per request
-    // does not depend on how much of the machine other work leaves (fixed-rate runs keep the duration).
-    ...(requestsPerRun && !rate && duration === seconds ? { amount: requestsPerRun } : { duration }),
-    tlsOptions: tls,
-    method: request.method,
-    ...(request.body ? { body: request.body } : {}),
-    headers: request.headers ?? {},
-    ...(rate ? { overallRate: rate } : {}),
-  };
-  const result = await new Promise<{ rps: number; total: number; p50: number; p99: number; non2xx: number; errors: number }>((resolve, reject) => {
-    child.once('message', resolve as (message: unknown) => void);
-    child.once('exit', (code) => reject(new Error(`load generator exited with ${code}`)));
-    child.send(options);
-  });
+  const common = { url, connections, method: request.method, ...(request.body ? { body: request.body } : {}), headers: request.headers ?? {} };
+  // BENCH_REQUESTS: a fixed number of requests per run instead of a duration, so CPU per request
+  // does not depend on how much of the machine other work leaves (fixed-rate runs keep the duration).
+  const options: autocannon.Options | PacedOptions = rate
+    ? { ...common, tls, rate, seconds: duration }
+    : { ...common, tlsOptions: tls, ...(requestsPerRun && duration === seconds ? { amount: requestsPerRun } : { duration }) };
+  const result = await new Promise<{ rps: number; total: number; p50: number; p99: number; non2xx: number; errors: number; warmup?: number }>(
+    (resolve, reject) => {
+      child.once('message', resolve as (message: unknown) => void);
+      child.once('exit', (code) => reject(new Error(`load generator exited with ${code}`)));
+      child.send(options);
+    },
+  );
   const cpu = process.cpuUsage(before);
   // Includes the idle server during the child's start-up (timers only): noise at thousands of requests.
-  return { ...result, cpuUs: (cpu.user + cpu.system) / Math.max(1, result.total) };
+  // The paced generator's connection-opening requests (one per connection) are served too.
+  return { ...result, cpuUs: (cpu.user + cpu.system) / Math.max(1, result.total + (result.warmup ?? 0)) };
 }
 
 const fig = (f: Figures) => `${f.rps.toFixed(0)} (${f.p50}/${f.p99}, ${f.cpuUs.toFixed(0)} µs)`;
@@ -238,10 +242,12 @@ async function main(): Promise<void> {
   const tail: string[] = [];
   if (only !== 'bare' && done.length > 0) {
     const maxRps = meanOf((r) => r.exchange.rps);
+    const loop = watchLoop();
     const half = await load(`${vault.internalUrl}/exchange`, tls, exchange, seconds, Math.max(1, Math.round(maxRps / 2)));
+    const halfLoop = loop();
     tail.push(
       '',
-      `/exchange at 50 % of its maximum rate (${(maxRps / 2).toFixed(0)} req/s asked): ${half.rps.toFixed(0)} req/s, p50 ${half.p50} ms, p99 ${half.p99} ms (goal < 10 ms), ${half.cpuUs.toFixed(0)} µs vault CPU/req, ${half.non2xx}/${half.errors} non-2xx/errors`,
+      `/exchange at 50 % of its maximum rate (${(maxRps / 2).toFixed(0)} req/s asked, evenly paced): ${half.rps.toFixed(0)} req/s, p50 ${half.p50} ms, p99 ${half.p99} ms (goal < 10 ms; from each request's due time, the generator noticed them due late by p99 ${half.lagP99} ms), ${half.cpuUs.toFixed(0)} µs vault CPU/req, ${half.non2xx}/${half.errors} non-2xx/errors; the vault's ${loopFig(halfLoop)}`,
     );
     const peerDone = done.filter((r) => r.peer.total > 0);
     if (peerDone.length > 0) {
@@ -276,7 +282,7 @@ async function main(): Promise<void> {
   const cpu = cpus()[0]?.model ?? 'unknown';
   const lines = [
     `machine: ${cpus().length} CPUs (${cpu}); node ${process.version}; ${new Date().toISOString()}`,
-    `store: ${useRedis ? 'redis (private, AOF everysec)' : 'memory'}; ${tracing.label}; ${connections} keep-alive mTLS connections; 3 s warm-up each, then ${seconds} s per run; autocannon in a child process`,
+    `store: ${useRedis ? 'redis (private, AOF everysec)' : 'memory'}; ${tracing.label}; ${connections} keep-alive mTLS connections; 3 s warm-up each, then ${seconds} s per run; autocannon in a child process (the 50 % row: bench/paced.ts)`,
     '',
     '| round | bare GET req/s (p50/p99 ms, server CPU µs/req) | bare form POST req/s (same) | exchanges/s (same) | oidc-provider RFC 8693 peer req/s (same) | exchange/peer req/s (goal ≥ 3) | peer/exchange CPU µs | ratio to GET | ratio to form POST | exchange non-2xx/errors, peer | redis-server per exchange (CPU, socket reads, commands) |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
