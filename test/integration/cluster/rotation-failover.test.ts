@@ -17,6 +17,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { WRITER_TTL_MS } from '../../../src/audit/chain-owners.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOAuthServer, type FakeOAuthServer } from '../../../src/dev/fake-oauth-server.js';
 import { TemporarilyUnavailable } from '../../../src/errors.js';
@@ -40,6 +41,13 @@ const RECOVERY_BOUND_MS = 60_000;
 const UNAVAILABLE = { error: 'temporarily_unavailable', error_description: new TemporarilyUnavailable().description };
 const RELINK = `https://127.0.0.1:8443/connections/salesforce?agent=${encodeURIComponent(AGENT_A)}&operation=salesforce%3Arecords.read`;
 const CONSENT_REQUIRED = { error: 'consent_required', error_description: 'grant needs re-consent', error_uri: RELINK };
+
+/**
+ * Until the previous test's vault no longer counts as a live audit writer (its presence runs out
+ * WRITER_TTL_MS after its last renewal; leaving at close can fail across a failover): this test's
+ * vault must write as a lone writer, so a record goes to its grant's chain (src/audit/chain-owners.ts).
+ */
+const previousVaultGone = () => sleep(WRITER_TTL_MS + 200);
 
 interface Topology {
   redis(minReplicasAck: number): Record<string, unknown>;
@@ -223,6 +231,7 @@ describe('a rotated refresh token across a Sentinel failover', () => {
 
   it('minReplicasAck 0: the rotation dies with the master, the provider revokes the grant', { timeout: 180_000 }, async () => {
     await sentinel.waitHealthy(RECOVERY_BOUND_MS);
+    await previousVaultGone();
     const figures = await rotateAcrossFailover(topology, 0);
     report('sentinel, minReplicasAck 0', figures);
     expectLostWithoutAck(figures);
@@ -259,6 +268,7 @@ describe('a rotated refresh token across a Cluster failover', () => {
 
   it('minReplicasAck 0: the rotation dies with the master, the provider revokes the grant', { timeout: 180_000 }, async () => {
     await cluster.waitHealthy(RECOVERY_BOUND_MS);
+    await previousVaultGone();
     const figures = await rotateAcrossFailover(topology, 0);
     report('cluster, minReplicasAck 0', figures);
     expectLostWithoutAck(figures);
