@@ -20,6 +20,12 @@ import { startRedisSentinel, type RedisSentinelHandle } from '../../helpers/redi
 const DETECT_MS = 2_000;
 /** Generous: detection, election, the client's slot refresh or sentinel query, on a loaded 2-vCPU box. */
 const RECOVERY_BOUND_MS = 30_000;
+/**
+ * A case's own bound: seeding, up to 30 s for the load's first successes, and RECOVERY_BOUND_MS
+ * after the kill. The default test timeout (30 s) is shorter than those waits together, so a case
+ * slowed by a loaded machine failed on the timeout before any of its own bounds was reached.
+ */
+const TEST_BOUND_MS = 120_000;
 const GRANTS = 20;
 const unavailable = { error: 'temporarily_unavailable', error_description: new TemporarilyUnavailable('').description };
 
@@ -89,18 +95,22 @@ describe('Redis Cluster failover under exchange load', () => {
     await cluster?.stop();
   });
 
-  it('kill -9 of the master holding the grants and the audit chain: 0 grants lost, 0 tokens without audit, 503 until its replica serves', async () => {
-    const victim = await cluster.masterOf('tv:{audit}:log');
-    // Grants on the victim's shard: ids are drawn until their tag hashes there.
-    const ids: string[] = [];
-    while (ids.length < GRANTS) {
-      const id = `g-${randomUUID()}`;
-      if ((await cluster.masterOf(`tv:{g:${id}}:grant`)) === victim) ids.push(id);
-    }
-    const outcome = await failoverUnderLoad(w, ids, () => cluster.node(victim).kill());
-    await expectNothingLost('cluster', w, outcome);
-    expect(await cluster.masters()).not.toContain(victim);
-  });
+  it(
+    'kill -9 of the master holding the grants and the audit chain: 0 grants lost, 0 tokens without audit, 503 until its replica serves',
+    { timeout: TEST_BOUND_MS },
+    async () => {
+      const victim = await cluster.masterOf('tv:{audit}:log');
+      // Grants on the victim's shard: ids are drawn until their tag hashes there.
+      const ids: string[] = [];
+      while (ids.length < GRANTS) {
+        const id = `g-${randomUUID()}`;
+        if ((await cluster.masterOf(`tv:{g:${id}}:grant`)) === victim) ids.push(id);
+      }
+      const outcome = await failoverUnderLoad(w, ids, () => cluster.node(victim).kill());
+      await expectNothingLost('cluster', w, outcome);
+      expect(await cluster.masters()).not.toContain(victim);
+    },
+  );
 });
 
 describe('Redis Sentinel failover under exchange load', () => {
@@ -117,7 +127,7 @@ describe('Redis Sentinel failover under exchange load', () => {
     await sentinel?.stop();
   });
 
-  it('kill -9 of the master: 0 grants lost, 0 tokens without audit, 503 until the sentinels promote the replica', async () => {
+  it('kill -9 of the master: 0 grants lost, 0 tokens without audit, 503 until the sentinels promote the replica', { timeout: TEST_BOUND_MS }, async () => {
     const victim = await sentinel.master();
     const ids = Array.from({ length: GRANTS }, () => `g-${randomUUID()}`);
     const outcome = await failoverUnderLoad(w, ids, () => sentinel.server(victim).kill());
