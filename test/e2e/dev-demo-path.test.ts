@@ -36,7 +36,7 @@ beforeAll(async () => {
 }, 90_000);
 afterAll(async () => {
   await browser?.close();
-  dev?.child.kill('SIGTERM');
+  await dev?.stop();
   await rm(cwd, { recursive: true, force: true });
 });
 

@@ -29,7 +29,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await browser?.close();
-  dev?.child.kill('SIGTERM');
+  await dev?.stop();
   await rm(cwd, { recursive: true, force: true });
 });
 

@@ -16,6 +16,12 @@ export interface DevProcess {
   /** Everything written to stdout and stderr so far. */
   output(): string;
   ports: DevPorts;
+  /**
+   * SIGTERM, then resolves once the process has exited (SIGKILL after 10 s): its shutdown still
+   * writes into its directory (the audit checkpoint, src/app.ts close), so the directory may be
+   * removed only after.
+   */
+  stop(): Promise<void>;
 }
 
 export interface DevPorts {
@@ -73,7 +79,19 @@ async function startOn(cwd: string, ports: DevPorts): Promise<DevProcess> {
     }, 50);
     child.on('exit', () => reject(new Error(`dev mode exited:\n${output}`)));
   });
-  return { child, output: () => output, ports };
+  return { child, output: () => output, ports, stop: () => stopProcess(child) };
+}
+
+function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
 }
 
 export const portsEnv = (ports: DevPorts) => ({

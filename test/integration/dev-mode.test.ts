@@ -17,7 +17,7 @@ beforeAll(async () => {
   ports = dev.ports;
 });
 afterAll(async () => {
-  dev?.child.kill('SIGTERM');
+  await dev?.stop();
   await rm(cwd, { recursive: true, force: true });
 });
 
