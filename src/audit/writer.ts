@@ -9,16 +9,17 @@
  * shared by every request in the batch; when idle a batch is one event and
  * waits only for the current microtask to end.
  *
- * The trail is N chains (src/store/audit-store.ts): each live writer owns a
- * share of them and sends each event to one of its own, picked by the event's
- * stable key (src/audit/chain-owners.ts). Each chain has its own queue, group
- * commit, cached head and append turn here, so appends to different chains run
- * side by side, and replicas meet on a chain only while the list of writers
- * changes or when there are more writers than chains.
+ * The trail is N chains (src/store/audit-store.ts): with two or more live
+ * writers, each sends every event to a home chain of its own; a lone writer
+ * spreads them over all chains by their stable key (src/audit/chain-owners.ts).
+ * Each chain has its own queue, group commit, cached head and append turn
+ * here, so appends to different chains run side by side, and replicas meet on
+ * a chain only while the list of writers changes or when there are more
+ * writers than chains.
  *
- * Whoever appends, each writer caches the head it last
- * wrote; the store appends only if that is still the head and otherwise
- * returns the current one, so a batch is re-chained on it and retried. A
+ * Whoever appends, each writer caches the head it last wrote; the store
+ * appends only if that is still the head and otherwise returns the current
+ * one, so a batch is re-chained on it and retried. A
  * writer that lost a race retries at once on the head it got back; losing
  * again, it takes the chain's append turn in the same store call that refused
  * it (when the store has turns): while a turn is held only its holder can
@@ -127,7 +128,7 @@ export function createAuditWriter(opts: AuditWriterOptions): FlushableAuditWrite
   const metrics = opts.metrics ?? (() => undefined);
   /** This writer's turn token: a refused append claims the chain's turn under it (AuditStore.append). */
   const self = randomUUID();
-  /** Which chain each event goes to (its writer's own share, src/audit/chain-owners.ts); `self` is also the writer's id there. */
+  /** Which chain each event goes to (src/audit/chain-owners.ts); `self` is also the writer's id there. */
   const router = createChainRouter(store, self);
 
   const lanes: Lane[] = Array.from({ length: store.chains }, (_, chain) => ({

@@ -204,47 +204,54 @@ function expectLostWithoutAck(f: Figures): void {
   });
 }
 
-describe('a rotated refresh token across a Sentinel failover', () => {
-  let sentinel: RedisSentinelHandle;
-  let topology: Topology;
+/** The two cases on one topology, which `start` brings up (and says how to stop). */
+function describeRotationFailover(name: 'Sentinel' | 'Cluster', start: () => Promise<{ topology: Topology; stop(): Promise<void> }>): void {
+  const label = name.toLowerCase();
+  describe(`a rotated refresh token across a ${name} failover`, () => {
+    let up: { topology: Topology; stop(): Promise<void> } | undefined;
 
-  beforeAll(async () => {
-    sentinel = await startRedisSentinel({ downAfterMs: DETECT_MS });
-    topology = {
+    beforeAll(async () => {
+      up = await start();
+    }, 240_000);
+
+    afterAll(async () => {
+      await up?.stop();
+    });
+
+    it('minReplicasAck 1: 0 rotated refresh tokens lost, 0 revoked, 0 tokens without audit', { timeout: 180_000 }, async () => {
+      const figures = await rotateAcrossFailover(up!.topology, 1);
+      report(`${label}, minReplicasAck 1`, figures);
+      expectNoneLost(figures);
+    });
+
+    it('minReplicasAck 0: the rotation dies with the master, the provider revokes the grant', { timeout: 180_000 }, async () => {
+      await up!.topology.waitHealthy(RECOVERY_BOUND_MS);
+      await previousVaultGone();
+      const figures = await rotateAcrossFailover(up!.topology, 0);
+      report(`${label}, minReplicasAck 0`, figures);
+      expectLostWithoutAck(figures);
+    });
+  });
+}
+
+describeRotationFailover('Sentinel', async () => {
+  const sentinel: RedisSentinelHandle = await startRedisSentinel({ downAfterMs: DETECT_MS });
+  return {
+    topology: {
       redis: (minReplicasAck) => ({ mode: 'sentinel', nodes: sentinel.sentinelUrls, masterName: sentinel.name, minReplicasAck }),
       masterOf: () => sentinel.master(),
       node: (port) => sentinel.server(port),
       promoted: async (victim) => (await sentinel.master()) !== victim,
       waitHealthy: (ms) => sentinel.waitHealthy(ms),
-    };
-  }, 240_000);
-
-  afterAll(async () => {
-    await sentinel?.stop();
-  });
-
-  it('minReplicasAck 1: 0 rotated refresh tokens lost, 0 revoked, 0 tokens without audit', { timeout: 180_000 }, async () => {
-    const figures = await rotateAcrossFailover(topology, 1);
-    report('sentinel, minReplicasAck 1', figures);
-    expectNoneLost(figures);
-  });
-
-  it('minReplicasAck 0: the rotation dies with the master, the provider revokes the grant', { timeout: 180_000 }, async () => {
-    await sentinel.waitHealthy(RECOVERY_BOUND_MS);
-    await previousVaultGone();
-    const figures = await rotateAcrossFailover(topology, 0);
-    report('sentinel, minReplicasAck 0', figures);
-    expectLostWithoutAck(figures);
-  });
+    },
+    stop: () => sentinel.stop(),
+  };
 });
 
-describe('a rotated refresh token across a Cluster failover', () => {
-  let cluster: RedisClusterHandle;
-  let topology: Topology;
-
-  beforeAll(async () => {
-    cluster = await startRedisCluster({ nodeTimeoutMs: DETECT_MS });
-    topology = {
+describeRotationFailover('Cluster', async () => {
+  const cluster: RedisClusterHandle = await startRedisCluster({ nodeTimeoutMs: DETECT_MS });
+  return {
+    topology: {
       redis: (minReplicasAck) => ({ mode: 'cluster', nodes: cluster.urls, minReplicasAck }),
       masterOf: (key) => cluster.masterOf(key),
       node: (port) => cluster.node(port),
@@ -253,24 +260,7 @@ describe('a rotated refresh token across a Cluster failover', () => {
         return masters.length === 3 && !masters.includes(victim);
       },
       waitHealthy: (ms) => cluster.waitHealthy(ms),
-    };
-  }, 240_000);
-
-  afterAll(async () => {
-    await cluster?.stop();
-  });
-
-  it('minReplicasAck 1: 0 rotated refresh tokens lost, 0 revoked, 0 tokens without audit', { timeout: 180_000 }, async () => {
-    const figures = await rotateAcrossFailover(topology, 1);
-    report('cluster, minReplicasAck 1', figures);
-    expectNoneLost(figures);
-  });
-
-  it('minReplicasAck 0: the rotation dies with the master, the provider revokes the grant', { timeout: 180_000 }, async () => {
-    await cluster.waitHealthy(RECOVERY_BOUND_MS);
-    await previousVaultGone();
-    const figures = await rotateAcrossFailover(topology, 0);
-    report('cluster, minReplicasAck 0', figures);
-    expectLostWithoutAck(figures);
-  });
+    },
+    stop: () => cluster.stop(),
+  };
 });
