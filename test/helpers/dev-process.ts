@@ -4,7 +4,6 @@
  * the real `npm run demo` entry point (src/dev/demo/cli.ts) against it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.js';
 
@@ -29,19 +28,9 @@ export interface DevPorts {
   internal: number;
 }
 
-const portFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-
 /** A public port whose two successors (the demo IdP and CRM) are free too, and an internal port. */
 export async function devPorts(): Promise<DevPorts> {
-  for (;;) {
-    const pub = await freePort();
-    if (pub + 2 < 65_536 && (await portFree(pub + 1)) && (await portFree(pub + 2))) return { public: pub, internal: await freePort() };
-  }
+  return { public: await freePort({ alsoFree: [1, 2] }), internal: await freePort() };
 }
 
 /**

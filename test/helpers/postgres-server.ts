@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { supervise, terminate } from './child-server.js';
-import { freePort } from './free-port.js';
+import { onFreshPort, PortTaken } from './free-port.js';
 
 const run = promisify(execFile);
 
@@ -56,7 +56,6 @@ function asPostgres(bin: string, args: string[]): [string, string[]] {
 
 export async function startPostgres(): Promise<PostgresHandle> {
   const bin = postgresBinDir();
-  const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'tv-pg-'));
   if (process.getuid?.() === 0) {
     const { stdout } = await run('id', ['-u', 'postgres']);
@@ -66,7 +65,9 @@ export async function startPostgres(): Promise<PostgresHandle> {
   const data = join(dir, 'data');
   const [initCmd, initArgs] = asPostgres(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
   await run(initCmd, initArgs, { cwd: dir });
-  let child: ChildProcess | undefined = await spawnPostgres(bin, data, dir, port);
+  const started = await onFreshPort(async (port) => ({ port, child: await spawnPostgres(bin, data, dir, port) }));
+  const port = started.port;
+  let child: ChildProcess | undefined = started.child;
   const url = (user: string, database: string) => `postgres://${user}@127.0.0.1:${port}/${database}`;
 
   const halt = async (signal: NodeJS.Signals): Promise<void> => {
@@ -118,7 +119,8 @@ async function spawnPostgres(bin: string, data: string, dir: string, port: numbe
     await waitReady(port, child);
   } catch (err) {
     await terminate(child, 'SIGKILL');
-    throw new Error(`postgres on port ${port} did not start: ${String(err)} ${stderr}`);
+    const message = `postgres on port ${port} did not start: ${String(err)} ${stderr}`;
+    throw /address already in use/i.test(stderr) ? new PortTaken(message) : new Error(message);
   }
   return child;
 }

@@ -51,7 +51,15 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
     '--cluster-announce-ip',
     '127.0.0.1',
   ];
-  const nodes = await Promise.all(Array.from({ length: NODES }, () => startNode(root, 'redis-server', args)));
+  // Each node's cluster bus listens on its port + 10000.
+  const started = await Promise.allSettled(Array.from({ length: NODES }, () => startNode(root, 'redis-server', args, { alsoFree: [10_000] })));
+  const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await rm(root, { recursive: true, force: true });
+    throw failed.reason;
+  }
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.stop()));
     await rm(root, { recursive: true, force: true });

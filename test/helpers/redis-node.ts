@@ -9,7 +9,8 @@ import { mkdir } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './free-port.js';
+import { onFreshPort } from './free-port.js';
+import type { FreePortOptions } from './free-port.js';
 import { terminate } from './child-server.js';
 import { spawnRedisProcess } from './redis-server.js';
 
@@ -30,13 +31,26 @@ export interface RedisNode {
   stop(): Promise<void>;
 }
 
-/** Starts `bin` with `args(port, dir)` in `<parent>/<port>` on a free port; resolves once it answers PING. */
-export async function startNode(parent: string, bin: string, args: (port: number, dir: string) => Promise<string[]> | string[]): Promise<RedisNode> {
-  const port = await freePort();
+/**
+ * Starts `bin` with `args(port, dir)` in `<parent>/<port>` on a free port (a new one if another
+ * server took it first); resolves once it answers PING. `ports.alsoFree` names offsets from the port
+ * the node binds as well (a Cluster node's bus on port + 10000).
+ */
+export async function startNode(
+  parent: string,
+  bin: string,
+  args: (port: number, dir: string) => Promise<string[]> | string[],
+  ports: FreePortOptions = {},
+): Promise<RedisNode> {
+  const spawnOn = async (port: number) => spawnRedisProcess(bin, await args(port, join(parent, String(port))), port, join(parent, String(port)));
+  const started = await onFreshPort(async (port) => {
+    await mkdir(join(parent, String(port)), { recursive: true });
+    return { port, child: await spawnOn(port) };
+  }, ports);
+  const { port } = started;
   const dir = join(parent, String(port));
-  await mkdir(dir, { recursive: true });
-  const spawnIt = async () => spawnRedisProcess(bin, await args(port, dir), port, dir);
-  let child: ChildProcess | undefined = await spawnIt();
+  const spawnIt = () => spawnOn(port);
+  let child: ChildProcess | undefined = started.child;
   const halt = async (signal: NodeJS.Signals) => {
     const current = child;
     child = undefined;

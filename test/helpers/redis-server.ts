@@ -13,7 +13,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { supervise, terminate } from './child-server.js';
-import { freePort } from './free-port.js';
+import { onFreshPort, PortTaken } from './free-port.js';
 
 export interface RedisHandle {
   url: string;
@@ -40,9 +40,13 @@ const READY_TIMEOUT_MS = 10_000;
  * appended to its command line (e.g. `--cluster-enabled yes` for CLUSTER KEYSLOT).
  */
 export async function startRedis(extraArgs: readonly string[] = []): Promise<RedisHandle> {
-  const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'tv-redis-'));
-  let child: ChildProcess | undefined = await spawnRedis(port, dir, extraArgs);
+  const started = await onFreshPort(async (port) => ({ port, child: await spawnRedis(port, dir, extraArgs) })).catch(async (err: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
+  const port = started.port;
+  let child: ChildProcess | undefined = started.child;
 
   const halt = async (signal: NodeJS.Signals): Promise<void> => {
     const current = child;
@@ -101,6 +105,8 @@ export function privateServerArgs(port: number, dir: string): string[] {
 /**
  * Spawns `bin args` (redis-server or redis-sentinel), watched like every private server (killed on
  * exit and by the watchdog, which also removes `dir`), and resolves once `port` answers PING.
+ * Rejects with PortTaken when the server could not bind its port (another server took it after
+ * freePort() saw it free), so the caller can start it again on a new one.
  */
 export async function spawnRedisProcess(
   bin: string,
@@ -110,15 +116,19 @@ export async function spawnRedisProcess(
   /** One readiness probe (default: a plain RESP PING on `port`). */
   ready: (port: number) => Promise<boolean> = pingOnce,
 ): Promise<ChildProcess> {
-  const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // Redis logs to stdout: the last of it says why a server did not start (kept bounded).
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   supervise(child, dir);
   try {
     await waitForPing(port, child, ready);
   } catch (err) {
     await terminate(child, 'SIGKILL');
-    throw new Error(`${bin} on port ${port} did not start: ${String(err)} ${stderr}`);
+    const message = `${bin} on port ${port} did not start: ${String(err)} ${output}`;
+    throw /address already in use/i.test(output) ? new PortTaken(message) : new Error(message);
   }
   return child;
 }
@@ -144,6 +154,8 @@ function pingOnce(port: number): Promise<boolean> {
     };
     socket.setTimeout(500, () => done(false));
     socket.once('error', () => done(false));
+    // A peer that hangs up without answering is no PONG (an idle timeout never fires on a closed socket).
+    socket.once('close', () => done(false));
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.on('data', (chunk: Buffer) => {
       reply += chunk.toString();

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { createCa, issueCert } from '../../src/dev/pki.js';
 import { terminate } from './child-server.js';
-import { freePort } from './free-port.js';
+import { onFreshPort } from './free-port.js';
 import { privateServerArgs, spawnRedisProcess } from './redis-server.js';
 
 export const REDIS_TLS_USER = 'token-vault';
@@ -29,7 +29,6 @@ export interface RedisTlsHandle {
 }
 
 export async function startRedisTls(): Promise<RedisTlsHandle> {
-  const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'tv-redis-tls-'));
   const ca = await createCa({ commonName: 'Token Vault test Redis CA (fake)' });
   const server = await issueCert(ca, { commonName: '127.0.0.1', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], serverAuth: true });
@@ -40,7 +39,7 @@ export async function startRedisTls(): Promise<RedisTlsHandle> {
   await writeFile(file('server.key'), server.keyPem, { mode: 0o600 });
   // ACL rules in a config file, not on the command line (where `ps` would show the password).
   await writeFile(file('redis.conf'), `user default off\nuser ${REDIS_TLS_USER} on >${password} ~tv:* &* +@all\n`, { mode: 0o600 });
-  const args = [
+  const args = (port: number) => [
     file('redis.conf'),
     ...privateServerArgs(0, dir),
     '--appendfsync',
@@ -56,7 +55,10 @@ export async function startRedisTls(): Promise<RedisTlsHandle> {
     '--tls-auth-clients',
     'no',
   ];
-  const child: ChildProcess = await spawnRedisProcess('redis-server', args, port, dir, (p) => tlsPing(p, ca.certPem, password));
+  const { port, child } = await onFreshPort(async (port) => {
+    const started: ChildProcess = await spawnRedisProcess('redis-server', args(port), port, dir, (p) => tlsPing(p, ca.certPem, password));
+    return { port, child: started };
+  });
   return {
     url: `rediss://127.0.0.1:${port}`,
     port,
@@ -83,6 +85,8 @@ export function rawTlsCommands(port: number, caPem: string, commands: string[]):
     let reply = '';
     socket.setTimeout(1_000, () => socket.destroy(new Error('no answer')));
     socket.once('error', reject);
+    // A server that hangs up early answered what it answered (an idle timeout never fires on a closed socket).
+    socket.once('close', () => resolve(reply));
     socket.once('secureConnect', () => socket.write(commands.map((c) => `${c}\r\n`).join('')));
     socket.on('data', (chunk: Buffer) => {
       reply += chunk.toString();
