@@ -10,7 +10,7 @@ import { table } from './table.js';
 import { grants, revoke } from './grant-commands.js';
 import { approvals } from './approval-commands.js';
 import { webhooks } from './webhook-commands.js';
-import { OPTIONS, positiveInt, print, UsageError, type Ctx, type Io } from './cli-context.js';
+import { OPTIONS, operandsLast, positiveInt, print, UsageError, type Ctx, type Io } from './cli-context.js';
 import type { RewrapState } from '../grants/rewrap-runs.js';
 
 export type { Io } from './cli-context.js';
@@ -55,7 +55,7 @@ exit codes: 0 ok, 1 API or connection error (code on stderr), 2 usage, 3 audit c
 export async function run(argv: string[], env: Record<string, string | undefined>, io: Io): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: operandsLast(argv), options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
     io.err.write(`error: usage: ${(err as Error).message}\n\n${USAGE}\n`);
     return 2;
