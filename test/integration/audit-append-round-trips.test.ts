@@ -1,6 +1,9 @@
 /**
- * The audit writer's appends to several chains share one round trip: counted on a private
- * redis-server by its own statistics (INFO: socket reads processed, EVALSHA calls), not by timing.
+ * The audit writer's appends to several chains share one round trip, and its appends run by
+ * EVALSHA, or by EVAL once the server lost the script, whether small enough to share the tick's
+ * auto-pipeline or large enough to go as commands of their own (src/store/redis/scripts.ts):
+ * counted on a private redis-server by its own statistics (INFO: socket reads processed, script
+ * calls), not by timing.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -76,4 +79,28 @@ it('appends records of four chains recorded together in one round trip (one scri
 
   const trail = await verifyTrail(stores.audit, hmacKey);
   expect({ ok: trail.ok, records: trail.records }).toStrictEqual({ ok: true, records: 12 });
+});
+
+it('appends small and large batches through EVALSHA, and through EVAL after the server lost the script', async () => {
+  const writer = createAuditWriter({ store: homeless(stores.audit), hmacKey });
+  const [grant] = grantsOnDistinctChains(1);
+  const before = (await verifyTrail(stores.audit, hmacKey)).records;
+  const scriptCalls = async () => {
+    const info = await raw.info('commandstats');
+    const stat = (name: string, field: string) => Number(new RegExp(`^cmdstat_${name}:.*\\b${field}=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+    return { evalsha: stat('evalsha', 'calls'), eval: stat('eval', 'calls'), failedEvalsha: stat('evalsha', 'failed_calls') };
+  };
+  // One grant, so each batch is one append to one chain: 1 record (10 arguments) or 40 (about 200).
+  const batch = (size: number, n: number) => Promise.all(Array.from({ length: size }, (_, i) => writer.record(event(grant!, 1000 * n + i))));
+  for (const size of [1, 40]) {
+    await raw.script('FLUSH');
+    await raw.config('RESETSTAT');
+    // The first append meets NOSCRIPT and is sent again with its Lua; the second finds it loaded.
+    const first = await batch(size, size);
+    const second = await batch(size, size + 1);
+    expect(await scriptCalls()).toStrictEqual({ evalsha: 2, eval: 1, failedEvalsha: 1 });
+    expect(new Set([...first, ...second].map((r) => r.requestId)).size).toBe(2 * size);
+  }
+  const trail = await verifyTrail(stores.audit, hmacKey);
+  expect({ ok: trail.ok, records: trail.records }).toStrictEqual({ ok: true, records: before + 82 });
 });
