@@ -2,7 +2,8 @@
  * Audit append throughput with contention between replicas: R writer processes (each its own
  * Redis connection and audit writer, as R vault processes would have), each with C concurrent
  * callers, append for S seconds to one trail of N chains on a private redis-server (AOF on).
- * Each record names one of 10,000 grants, so records spread over the chains by grant.
+ * Each record names one of 10,000 grants, so records spread over the chains by grant. Every row
+ * starts on an emptied server with a freshly rewritten append-only file (`emptyServer`).
  *
  * Prints one table row per chain count and appends the table to bench/RESULTS.md (BENCH_RESULTS=off
  * to skip): records/s in all, how many gave up (AuditContentionError: an exchange answers 503 for
@@ -120,6 +121,25 @@ function baselineCheckout(): { script: string; remove: () => void } {
   };
 }
 
+/**
+ * An empty server for the next row, as it was for the first: the data of the rows before it is
+ * dropped and its append-only file rewritten (and any rewrite in progress waited out) first.
+ * Otherwise each row appended to everything the earlier rows left (hundreds of MB per row), and
+ * redis-server's automatic AOF rewrites forked and compressed that whole dataset during the later
+ * rows, billing them (copy-on-write page faults in the server, a busy child on the shared cores)
+ * for the data of the rows before.
+ */
+async function emptyServer(raw: Redis): Promise<void> {
+  const busy = async () => /^(aof_rewrite_in_progress|aof_rewrite_scheduled|rdb_bgsave_in_progress):1/m.test(await raw.info('persistence'));
+  const settle = async () => {
+    while (await busy()) await new Promise((r) => setTimeout(r, 100));
+  };
+  await settle();
+  await raw.flushall();
+  await raw.bgrewriteaof();
+  await settle();
+}
+
 /** redis-server's CPU seconds (user + system) so far. */
 async function redisCpu(raw: Redis): Promise<number> {
   const info = await raw.info('cpu');
@@ -155,6 +175,7 @@ async function parent(): Promise<void> {
         let firstRate: number | undefined;
         for (const w of writers) {
           const env = { URL: redis.url, PREFIX: `b${run++}:`, CHAINS: String(chains), KEY: key, C: String(C), S: String(S) };
+          await emptyServer(raw);
           const children = Array.from({ length: R }, () => startChild(w.script, env));
           await Promise.all(children.map((c) => c.ready));
           const before = loadavg()[0]!;
