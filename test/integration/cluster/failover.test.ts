@@ -8,7 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TemporarilyUnavailable } from '../../../src/errors.js';
+import { AUDIT_CHAINS_DEFAULT, auditChainOfGrant } from '../../../src/store/audit-store.js';
 import type { Grant } from '../../../src/store/grant-store.js';
+import { RedisKeys } from '../../../src/store/redis/keys.js';
 import { AGENT_A, exchangeParams, JWT_TYPE } from '../../helpers/exchange-fixture.js';
 import { startExchangeLoad, type Shot } from '../../helpers/exchange-load.js';
 import { auditRecords } from '../../helpers/flaky-audit.js';
@@ -27,6 +29,8 @@ const RECOVERY_BOUND_MS = 30_000;
  */
 const TEST_BOUND_MS = 120_000;
 const GRANTS = 20;
+/** The vault's keys (default prefix). */
+const KEYS = new RedisKeys('tv:');
 const unavailable = { error: 'temporarily_unavailable', error_description: new TemporarilyUnavailable('').description };
 
 interface Outcome {
@@ -99,12 +103,18 @@ describe('Redis Cluster failover under exchange load', () => {
     'kill -9 of the master holding the grants and the audit chain: 0 grants lost, 0 tokens without audit, 503 until its replica serves',
     { timeout: TEST_BOUND_MS },
     async () => {
-      const victim = await cluster.masterOf('tv:{audit}:log');
-      // Grants on the victim's shard: ids are drawn until their tag hashes there.
+      const victim = (await cluster.masters())[0]!;
+      const onVictim = async (key: string) => (await cluster.masterOf(key)) === victim;
+      // Grants on the victim's shard: ids are drawn until their tag hashes there. The load exchanges
+      // the first one, and the vault (a lone audit writer) appends those records to that grant's
+      // chain (src/store/audit-store.ts auditChainOf), so the first is drawn until its chain's
+      // stream is on the victim as well.
       const ids: string[] = [];
       while (ids.length < GRANTS) {
         const id = `g-${randomUUID()}`;
-        if ((await cluster.masterOf(`tv:{g:${id}}:grant`)) === victim) ids.push(id);
+        if (!(await onVictim(KEYS.grant(id)))) continue;
+        if (ids.length === 0 && !(await onVictim(KEYS.auditLog(auditChainOfGrant(id, AUDIT_CHAINS_DEFAULT))))) continue;
+        ids.push(id);
       }
       const outcome = await failoverUnderLoad(w, ids, () => cluster.node(victim).kill());
       await expectNothingLost('cluster', w, outcome);

@@ -7,6 +7,8 @@ import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TemporarilyUnavailable } from '../../../src/errors.js';
+import { AUDIT_CHAINS_DEFAULT } from '../../../src/store/audit-store.js';
+import { RedisKeys } from '../../../src/store/redis/keys.js';
 import { AGENT_A, exchangeParams, startExchangeVault, type ExchangeVault } from '../../helpers/exchange-fixture.js';
 import { startRedis, type RedisHandle } from '../../helpers/redis-server.js';
 import { withRequestId } from '../../helpers/request-id.js';
@@ -33,10 +35,14 @@ async function linkUp(url: string): Promise<void> {
   }
 }
 
-async function headOn(url: string): Promise<string[]> {
+/** Every audit chain's head (seq and hash, '' where a chain is empty) as one server holds it. */
+async function headsOn(url: string): Promise<string[][]> {
   const client = new Redis(url);
+  const keys = new RedisKeys('tv:');
   try {
-    return (await client.hmget('tv:{audit}:head', 'seq', 'hash')).map((v) => v ?? '');
+    return await Promise.all(
+      Array.from({ length: AUDIT_CHAINS_DEFAULT }, async (_, chain) => (await client.hmget(keys.auditHead(chain), 'seq', 'hash')).map((v) => v ?? '')),
+    );
   } finally {
     client.disconnect();
   }
@@ -64,7 +70,10 @@ describe('minReplicasAck', () => {
   it('issues once the replica holds the audit record of the release', async () => {
     const res = await vault.exchange(params);
     expect(res.status).toBe(200);
-    expect(await headOn(replica.url)).toStrictEqual(await headOn(primary.url));
+    const heads = await headsOn(primary.url);
+    // The release's record is on the primary (a chain with a head), and the replica has that head.
+    expect(heads.filter(([seq]) => seq !== '')).not.toHaveLength(0);
+    expect(await headsOn(replica.url)).toStrictEqual(heads);
   });
 
   it('fails closed, fast, while no replica acknowledges; issues again once one does', async () => {
