@@ -70,14 +70,27 @@ function ephemeralLow(): number {
 export class PortTaken extends Error {}
 
 /**
- * Runs `start` on a fresh free port, and again on a new one (up to `attempts` times) when it
- * fails with PortTaken: another suite may have bound the port since it was seen free.
+ * The error for a server that did not start: PortTaken when its own output says its port was in
+ * use (Redis and PostgreSQL both write "Address already in use"), so onFreshPort tries another.
  */
-export async function onFreshPort<T>(start: (port: number) => Promise<T>, opts: FreePortOptions & { attempts?: number } = {}): Promise<T> {
+export function startFailure(message: string, output: string): Error {
+  return /address already in use/i.test(output) ? new PortTaken(message) : new Error(message);
+}
+
+/**
+ * Runs `start` on a fresh free port, and again on a new one (up to `attempts` times) when it
+ * fails with PortTaken: another suite may have bound the port since it was seen free. Resolves
+ * with the port it started on and what `start` returned.
+ */
+export async function onFreshPort<T>(
+  start: (port: number) => Promise<T>,
+  opts: FreePortOptions & { attempts?: number } = {},
+): Promise<{ port: number; started: T }> {
   const attempts = opts.attempts ?? 4;
   for (let attempt = 1; ; attempt++) {
+    const port = await freePort(opts);
     try {
-      return await start(await freePort(opts));
+      return { port, started: await start(port) };
     } catch (err) {
       if (!(err instanceof PortTaken) || attempt >= attempts) throw err;
     }

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { supervise, terminate } from './child-server.js';
-import { onFreshPort, PortTaken } from './free-port.js';
+import { onFreshPort, startFailure } from './free-port.js';
 
 const run = promisify(execFile);
 
@@ -65,9 +65,8 @@ export async function startPostgres(): Promise<PostgresHandle> {
   const data = join(dir, 'data');
   const [initCmd, initArgs] = asPostgres(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
   await run(initCmd, initArgs, { cwd: dir });
-  const started = await onFreshPort(async (port) => ({ port, child: await spawnPostgres(bin, data, dir, port) }));
-  const port = started.port;
-  let child: ChildProcess | undefined = started.child;
+  const { port, started } = await onFreshPort((port) => spawnPostgres(bin, data, dir, port));
+  let child: ChildProcess | undefined = started;
   const url = (user: string, database: string) => `postgres://${user}@127.0.0.1:${port}/${database}`;
 
   const halt = async (signal: NodeJS.Signals): Promise<void> => {
@@ -119,8 +118,7 @@ async function spawnPostgres(bin: string, data: string, dir: string, port: numbe
     await waitReady(port, child);
   } catch (err) {
     await terminate(child, 'SIGKILL');
-    const message = `postgres on port ${port} did not start: ${String(err)} ${stderr}`;
-    throw /address already in use/i.test(stderr) ? new PortTaken(message) : new Error(message);
+    throw startFailure(`postgres on port ${port} did not start: ${String(err)} ${stderr}`, stderr);
   }
   return child;
 }

@@ -54,16 +54,15 @@ export async function startRedisCluster(opts: RedisClusterOptions = {}): Promise
   // Each node's cluster bus listens on its port + 10000.
   const started = await Promise.allSettled(Array.from({ length: NODES }, () => startNode(root, 'redis-server', args, { alsoFree: [10_000] })));
   const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const failed = started.find((s) => s.status === 'rejected');
-  if (failed !== undefined) {
-    await Promise.all(nodes.map((n) => n.stop()));
-    await rm(root, { recursive: true, force: true });
-    throw failed.reason;
-  }
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.stop()));
     await rm(root, { recursive: true, force: true });
   };
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed !== undefined) {
+    await stop();
+    throw failed.reason;
+  }
   await stopOnFailure(stop, () =>
     redisCli(nodes[0]!.port, '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'),
   );

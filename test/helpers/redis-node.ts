@@ -42,15 +42,15 @@ export async function startNode(
   args: (port: number, dir: string) => Promise<string[]> | string[],
   ports: FreePortOptions = {},
 ): Promise<RedisNode> {
-  const spawnOn = async (port: number) => spawnRedisProcess(bin, await args(port, join(parent, String(port))), port, join(parent, String(port)));
-  const started = await onFreshPort(async (port) => {
-    await mkdir(join(parent, String(port)), { recursive: true });
-    return { port, child: await spawnOn(port) };
-  }, ports);
-  const { port } = started;
-  const dir = join(parent, String(port));
+  const dirOf = (port: number) => join(parent, String(port));
+  const spawnOn = async (port: number) => {
+    await mkdir(dirOf(port), { recursive: true });
+    return spawnRedisProcess(bin, await args(port, dirOf(port)), port, dirOf(port));
+  };
+  const { port, started } = await onFreshPort(spawnOn, ports);
+  const dir = dirOf(port);
   const spawnIt = () => spawnOn(port);
-  let child: ChildProcess | undefined = started.child;
+  let child: ChildProcess | undefined = started;
   const halt = async (signal: NodeJS.Signals) => {
     const current = child;
     child = undefined;

@@ -13,7 +13,7 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { supervise, terminate } from './child-server.js';
-import { onFreshPort, PortTaken } from './free-port.js';
+import { onFreshPort, startFailure } from './free-port.js';
 
 export interface RedisHandle {
   url: string;
@@ -41,12 +41,11 @@ const READY_TIMEOUT_MS = 10_000;
  */
 export async function startRedis(extraArgs: readonly string[] = []): Promise<RedisHandle> {
   const dir = await mkdtemp(join(tmpdir(), 'tv-redis-'));
-  const started = await onFreshPort(async (port) => ({ port, child: await spawnRedis(port, dir, extraArgs) })).catch(async (err: unknown) => {
+  const { port, started } = await onFreshPort((port) => spawnRedis(port, dir, extraArgs)).catch(async (err: unknown) => {
     await rm(dir, { recursive: true, force: true });
     throw err;
   });
-  const port = started.port;
-  let child: ChildProcess | undefined = started.child;
+  let child: ChildProcess | undefined = started;
 
   const halt = async (signal: NodeJS.Signals): Promise<void> => {
     const current = child;
@@ -127,8 +126,7 @@ export async function spawnRedisProcess(
     await waitForPing(port, child, ready);
   } catch (err) {
     await terminate(child, 'SIGKILL');
-    const message = `${bin} on port ${port} did not start: ${String(err)} ${output}`;
-    throw /address already in use/i.test(output) ? new PortTaken(message) : new Error(message);
+    throw startFailure(`${bin} on port ${port} did not start: ${String(err)} ${output}`, output);
   }
   return child;
 }

@@ -5,7 +5,6 @@
  * server's directory. `rediss://127.0.0.1:P`, the user's password and the CA PEM are what a
  * vault's `store.redis` needs (`url`, `username`, `passwordFile`, `tlsCaFile`).
  */
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -55,10 +54,9 @@ export async function startRedisTls(): Promise<RedisTlsHandle> {
     '--tls-auth-clients',
     'no',
   ];
-  const { port, child } = await onFreshPort(async (port) => {
-    const started: ChildProcess = await spawnRedisProcess('redis-server', args(port), port, dir, (p) => tlsPing(p, ca.certPem, password));
-    return { port, child: started };
-  });
+  const { port, started: child } = await onFreshPort((port) =>
+    spawnRedisProcess('redis-server', args(port), port, dir, (p) => tlsPing(p, ca.certPem, password)),
+  );
   return {
     url: `rediss://127.0.0.1:${port}`,
     port,

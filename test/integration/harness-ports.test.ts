@@ -81,7 +81,7 @@ describe('ports of the private test servers', () => {
   it('a start that lost its port is retried on a new port, and other failures are not retried', async () => {
     const dir = await tempDir();
     const tried: number[] = [];
-    const child = await onFreshPort(
+    const { port, started: child } = await onFreshPort(
       async (port) => {
         tried.push(port);
         // The first port is taken by another listener between the check and the bind.
@@ -93,6 +93,7 @@ describe('ports of the private test servers', () => {
     try {
       expect(tried).toHaveLength(2);
       expect(tried[1]).not.toBe(tried[0]);
+      expect(port).toBe(tried[1]);
     } finally {
       await terminate(child, 'SIGKILL');
     }
