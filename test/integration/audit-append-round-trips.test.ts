@@ -35,12 +35,15 @@ afterAll(async () => {
   await redis.stop();
 });
 
+/** One field of a command's line in INFO commandstats (0 for a command not called yet). */
+const commandStat = (info: string, command: string, field: string) => Number(new RegExp(`^cmdstat_${command}:.*\\b${field}=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+
 /** Socket reads redis-server has processed (each INFO counts its own) and EVALSHA calls so far. */
 async function serverCounters(): Promise<{ reads: number; scripts: number }> {
   const info = await raw.info('stats', 'commandstats');
   return {
     reads: Number(/^total_reads_processed:(\d+)/m.exec(info)?.[1]),
-    scripts: Number(/^cmdstat_evalsha:calls=(\d+)/m.exec(info)?.[1] ?? 0),
+    scripts: commandStat(info, 'evalsha', 'calls'),
   };
 }
 
@@ -87,8 +90,11 @@ it('appends small and large batches through EVALSHA, and through EVAL after the 
   const before = (await verifyTrail(stores.audit, hmacKey)).records;
   const scriptCalls = async () => {
     const info = await raw.info('commandstats');
-    const stat = (name: string, field: string) => Number(new RegExp(`^cmdstat_${name}:.*\\b${field}=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
-    return { evalsha: stat('evalsha', 'calls'), eval: stat('eval', 'calls'), failedEvalsha: stat('evalsha', 'failed_calls') };
+    return {
+      evalsha: commandStat(info, 'evalsha', 'calls'),
+      eval: commandStat(info, 'eval', 'calls'),
+      failedEvalsha: commandStat(info, 'evalsha', 'failed_calls'),
+    };
   };
   // One grant, so each batch is one append to one chain: 1 record (10 arguments) or 40 (about 200).
   const batch = (size: number, n: number) => Promise.all(Array.from({ length: size }, (_, i) => writer.record(event(grant!, 1000 * n + i))));
